@@ -1,0 +1,45 @@
+# minihttps — the two commands of the README, and the targets behind them.
+#   make run            install what is missing, build, start minihttpsd on ./www
+#   make test           install what is missing, build, run every test suite (ctest)
+#   make test-sanitize  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench          microbenchmarks (never part of make test)
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+LISTEN ?= 127.0.0.1:8443
+
+.PHONY: all deps build run test test-sanitize test-tsan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+run: build
+	@echo "Starting minihttpsd on $(LISTEN), serving ./www (stop it with Ctrl-C)"
+	@./build/release/src/minihttpsd --listen $(LISTEN) --root www --keys keys
+
+test: build
+	@ctest --preset release -j $(JOBS)
+
+test-sanitize: deps
+	@cmake --preset sanitize >/dev/null
+	@cmake --build --preset sanitize -j $(JOBS)
+	@ctest --preset sanitize -j $(JOBS)
+
+test-tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
+	@ctest --preset tsan -j $(JOBS) -L concurrency
+
+bench: deps
+	@scripts/install-deps.sh --bench
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS)
+	@bench/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# make bench: microbenchmarks of the core next to `openssl speed`, in the same run.
+# Prints one table and writes it to bench/results/latest.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/results
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin=build/bench/bench/core_bench
+
+echo "bench: core microbenchmarks (1 core)..." >&2
+taskset -c 0 "$bin" --benchmark_format=json --benchmark_min_time=0.5 > "$tmp/core.json" 2>/dev/null
+echo "bench: openssl speed (1 core)..." >&2
+taskset -c 0 openssl speed -elapsed -seconds 2 -bytes 16384 -evp aes-128-cbc > "$tmp/aes" 2>/dev/null
+taskset -c 0 openssl speed -elapsed -seconds 2 -bytes 16384 -hmac sha256 > "$tmp/hmac" 2>/dev/null
+taskset -c 0 openssl speed -elapsed -seconds 2 rsa2048 rsa3072 > "$tmp/rsa" 2>/dev/null
+
+{
+  echo "# minihttps benchmarks — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo
+  echo "## Core primitives vs openssl speed"
+  echo
+  python3 bench/micro_table.py "$tmp/core.json" "$tmp/aes" "$tmp/hmac" "$tmp/rsa"
+} | tee "$out/latest.md"

@@ -1,0 +1,208 @@
+#include "core/base64.hpp"
+
+#include <array>
+#include <cstring>
+
+#include "core/error.hpp"
+
+namespace mh {
+namespace {
+
+constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::uint32_t kInvalid = 0x80000000u;
+
+// Encoding table: 12 input bits -> two output characters, stored in memory order.
+struct PairTable {
+  std::array<std::uint16_t, 4096> v{};
+  explicit PairTable(const char* alpha) {
+    for (unsigned i = 0; i < 4096; ++i) {
+      const char two[2] = {alpha[i >> 6], alpha[i & 63]};
+      std::memcpy(&v[i], two, 2);
+    }
+  }
+};
+
+// Decoding tables: table k maps a character in position k of a quantum to its 6 bits already
+// shifted into place, so a quantum decodes with four loads and three ORs.
+struct DecodeTables {
+  std::array<std::uint32_t, 4 * 256> v{};
+  explicit DecodeTables(const char* alpha) {
+    v.fill(kInvalid);
+    for (unsigned i = 0; i < 64; ++i) {
+      const auto c = static_cast<unsigned char>(alpha[i]);
+      for (unsigned k = 0; k < 4; ++k) v[k * 256 + c] = i << (18 - 6 * k);
+    }
+  }
+};
+
+const PairTable& pairs(Alphabet a) {
+  static const PairTable s(kStd), u(kUrl);
+  return a == Alphabet::url ? u : s;
+}
+const DecodeTables& decode_tables(Alphabet a) {
+  static const DecodeTables s(kStd), u(kUrl);
+  return a == Alphabet::url ? u : s;
+}
+
+[[noreturn]] void fail(const char* why) { throw Error(Errc::bad_request, std::string("base64: ") + why); }
+
+inline char* encode_triple(const std::uint16_t* pairs, const std::uint8_t* in, char* out) noexcept {
+  const std::uint32_t v = std::uint32_t{in[0]} << 16 | std::uint32_t{in[1]} << 8 | in[2];
+  std::memcpy(out, &pairs[v >> 12], 2);
+  std::memcpy(out + 2, &pairs[v & 0xfff], 2);
+  return out + 4;
+}
+
+}  // namespace
+
+std::size_t base64_encoded_length(std::size_t n, bool pad) noexcept {
+  return pad ? (n + 2) / 3 * 4 : n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
+}
+
+std::string base64_encode(ByteView in, Alphabet a, bool pad) {
+  std::string out(base64_encoded_length(in.size(), pad), '\0');
+  Base64Encoder enc(a, pad);
+  char* end = enc.update(in, out.data());
+  enc.finish(end);
+  return out;
+}
+
+Bytes base64_decode(std::string_view in, Alphabet a, Padding p) {
+  Bytes out(Base64Decoder::max_update_output(in.size()) + Base64Decoder::max_finish_output());
+  Base64Decoder dec(a, p);
+  std::uint8_t* end = dec.update(in, out.data());
+  end = dec.finish(end);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+  return out;
+}
+
+// ---- encoder ---------------------------------------------------------------------------------
+
+Base64Encoder::Base64Encoder(Alphabet a, bool pad) noexcept
+    : pairs_(pairs(a).v.data()), alphabet_(a == Alphabet::url ? kUrl : kStd), pad_(pad) {}
+
+char* Base64Encoder::update(ByteView in, char* out) noexcept {
+  const std::uint8_t* p = in.data();
+  std::size_t n = in.size();
+  // Complete a triple left over from the previous call first.
+  while (carry_len_ > 0 && carry_len_ < 3 && n > 0) carry_[carry_len_++] = *p++, --n;
+  if (carry_len_ == 3) {
+    out = encode_triple(pairs_, carry_, out);
+    carry_len_ = 0;
+  }
+  if (carry_len_ > 0) return out;
+  for (; n >= 3; p += 3, n -= 3) out = encode_triple(pairs_, p, out);
+  for (std::size_t i = 0; i < n; ++i) carry_[carry_len_++] = p[i];
+  return out;
+}
+
+char* Base64Encoder::finish(char* out) noexcept {
+  if (carry_len_ == 1) {
+    *out++ = alphabet_[carry_[0] >> 2];
+    *out++ = alphabet_[(carry_[0] & 0x03) << 4];
+    if (pad_) *out++ = '=', *out++ = '=';
+  } else if (carry_len_ == 2) {
+    *out++ = alphabet_[carry_[0] >> 2];
+    *out++ = alphabet_[(carry_[0] & 0x03) << 4 | carry_[1] >> 4];
+    *out++ = alphabet_[(carry_[1] & 0x0f) << 2];
+    if (pad_) *out++ = '=';
+  }
+  carry_len_ = 0;
+  return out;
+}
+
+void Base64Encoder::update(ByteView in, std::string& out) {
+  const std::size_t old = out.size();
+  out.resize(old + max_update_output(in.size()));
+  char* end = update(in, out.data() + old);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+void Base64Encoder::finish(std::string& out) {
+  const std::size_t old = out.size();
+  out.resize(old + max_finish_output());
+  char* end = finish(out.data() + old);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+// ---- decoder ---------------------------------------------------------------------------------
+
+Base64Decoder::Base64Decoder(Alphabet a, Padding p) noexcept
+    : tables_(decode_tables(a).v.data()), padding_(p) {}
+
+std::uint8_t* Base64Decoder::update(std::string_view in, std::uint8_t* out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t n = in.size();
+  while (n > 0) {
+    if (ended_) fail("data after padding");
+    if (quantum_len_ == 0) {
+      // Fast path: whole quanta straight from the input.
+      while (n >= 4) {
+        const std::uint32_t v = tables_[p[0]] | tables_[256 + p[1]] | tables_[512 + p[2]] |
+                                tables_[768 + p[3]];
+        if (v & kInvalid) break;  // padding or a bad character: take the careful path
+        out[0] = static_cast<std::uint8_t>(v >> 16);
+        out[1] = static_cast<std::uint8_t>(v >> 8);
+        out[2] = static_cast<std::uint8_t>(v);
+        out += 3, p += 4, n -= 4;
+      }
+      if (n == 0) break;
+    }
+    if (*p != '=' && (tables_[*p] & kInvalid)) fail("invalid character");
+    quantum_[quantum_len_++] = static_cast<char>(*p++);
+    --n;
+    if (quantum_len_ == 4) out = flush_quantum(out, false);
+  }
+  return out;
+}
+
+std::uint8_t* Base64Decoder::flush_quantum(std::uint8_t* out, bool final) {
+  // Count characters before any '=' and validate both parts.
+  std::size_t data = 0;
+  while (data < quantum_len_ && quantum_[data] != '=') ++data;
+  for (std::size_t i = data; i < quantum_len_; ++i)
+    if (quantum_[i] != '=') fail("data after padding");
+  const std::size_t pads = quantum_len_ - data;
+  if (pads > 0 && padding_ == Padding::forbidden) fail("unexpected padding");
+  if (pads > 0 && quantum_len_ != 4) fail("incomplete padding");
+  if (pads == 0 && quantum_len_ < 4) {
+    if (!final) return out;
+    if (padding_ == Padding::required) fail("missing padding");
+  }
+  if (data < 2 && (pads > 0 || quantum_len_ > 0)) fail("truncated input");
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < data; ++i) {
+    const std::uint32_t t = tables_[i * 256 + static_cast<unsigned char>(quantum_[i])];
+    if (t & kInvalid) fail("invalid character");
+    v |= t;
+  }
+  const std::size_t bytes = data == 4 ? 3 : data - 1;
+  // Canonical encodings only: the bits below the last output byte must be zero.
+  if (bytes < 3 && (v & (0xffffffu >> (8 * bytes))) != 0) fail("non-canonical trailing bits");
+  for (std::size_t i = 0; i < bytes; ++i) *out++ = static_cast<std::uint8_t>(v >> (16 - 8 * i));
+  if (bytes < 3) ended_ = true;
+  quantum_len_ = 0;
+  return out;
+}
+
+std::uint8_t* Base64Decoder::finish(std::uint8_t* out) {
+  if (quantum_len_ > 0) out = flush_quantum(out, true);
+  return out;
+}
+
+void Base64Decoder::update(std::string_view in, Bytes& out) {
+  const std::size_t old = out.size();
+  out.resize(old + max_update_output(in.size()));
+  std::uint8_t* end = update(in, out.data() + old);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+void Base64Decoder::finish(Bytes& out) {
+  const std::size_t old = out.size();
+  out.resize(old + max_finish_output());
+  std::uint8_t* end = finish(out.data() + old);
+  out.resize(static_cast<std::size_t>(end - out.data()));
+}
+
+}  // namespace mh

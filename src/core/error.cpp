@@ -1,0 +1,45 @@
+#include "core/error.hpp"
+
+namespace mh {
+
+int http_status(Errc code) noexcept {
+  switch (code) {
+    case Errc::bad_request: return 400;
+    case Errc::unauthenticated: return 401;
+    case Errc::forbidden: return 403;
+    case Errc::not_found: return 404;
+    case Errc::method_not_allowed: return 405;
+    case Errc::conflict: return 409;
+    case Errc::payload_too_large: return 413;
+    case Errc::rate_limited: return 429;
+    case Errc::unavailable: return 503;
+    case Errc::insufficient_storage: return 507;
+    case Errc::integrity: return 400;
+    case Errc::trust: return 403;
+    case Errc::io: return 500;
+    case Errc::internal: return 500;
+  }
+  return 500;
+}
+
+std::string_view errc_name(Errc code) noexcept {
+  switch (code) {
+    case Errc::bad_request: return "bad_request";
+    case Errc::unauthenticated: return "unauthenticated";
+    case Errc::forbidden: return "forbidden";
+    case Errc::not_found: return "not_found";
+    case Errc::method_not_allowed: return "method_not_allowed";
+    case Errc::conflict: return "conflict";
+    case Errc::payload_too_large: return "payload_too_large";
+    case Errc::rate_limited: return "rate_limited";
+    case Errc::unavailable: return "unavailable";
+    case Errc::insufficient_storage: return "insufficient_storage";
+    case Errc::integrity: return "integrity";
+    case Errc::trust: return "trust";
+    case Errc::io: return "io";
+    case Errc::internal: return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace mh

@@ -1,0 +1,48 @@
+#pragma once
+// Helpers shared by the test suites: vector files, temporary directories, running commands.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/bytes.hpp"
+
+namespace mh::test {
+
+std::filesystem::path vectors_dir();
+std::filesystem::path source_dir();
+std::string read_file(const std::filesystem::path& p);
+void write_file(const std::filesystem::path& p, std::string_view data);
+// "1985-10-26T01:20:01-07:00" -> unix seconds.
+std::int64_t parse_rfc3339(std::string_view s);
+
+// A fresh directory under $TMPDIR, removed with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs argv (no shell) with `input` on stdin; captures stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv, std::string_view input = {},
+                          const std::vector<std::string>& extra_env = {});
+
+// Deterministic pseudo-random bytes (not for crypto): reproducible test data.
+Bytes pattern_bytes(std::size_t n, std::uint32_t seed = 1);
+
+// A Python 3 interpreter that has the `cryptography` package (Debian's python3-cryptography).
+std::string python_with_cryptography();
+
+}  // namespace mh::test

@@ -1,0 +1,100 @@
+// RFC 4648 §10 vectors, the url alphabet, streaming in every split, and strict refusals.
+#include <gtest/gtest.h>
+
+#include "core/base64.hpp"
+#include "core/error.hpp"
+#include "support/test_support.hpp"
+
+namespace mh {
+namespace {
+
+struct Vec {
+  const char* plain;
+  const char* b64;
+};
+constexpr Vec kRfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                            {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                            {"foobar", "Zm9vYmFy"}};
+
+TEST(Base64, Rfc4648Vectors) {
+  for (const auto& v : kRfc4648) {
+    EXPECT_EQ(base64_encode(as_bytes(v.plain)), v.b64);
+    EXPECT_EQ(base64_decode(v.b64), to_bytes(v.plain));
+  }
+}
+
+TEST(Base64, UnpaddedForms) {
+  EXPECT_EQ(base64_encode(as_bytes("fo"), Alphabet::standard, false), "Zm8");
+  EXPECT_EQ(base64_encode(as_bytes("f"), Alphabet::url, false), "Zg");
+  EXPECT_EQ(base64_decode("Zm8", Alphabet::standard, Padding::optional), to_bytes("fo"));
+  EXPECT_EQ(base64_decode("Zm8=", Alphabet::standard, Padding::optional), to_bytes("fo"));
+  EXPECT_EQ(base64_decode("Zm9vYg", Alphabet::url, Padding::forbidden), to_bytes("foob"));
+  for (std::size_t n = 0; n < 20; ++n)
+    EXPECT_EQ(base64_encode(test::pattern_bytes(n), Alphabet::url, false).size(), base64_encoded_length(n, false));
+}
+
+TEST(Base64, UrlAlphabet) {
+  const Bytes b = {0xfb, 0xff, 0xbf};
+  EXPECT_EQ(base64_encode(b), "+/+/");
+  EXPECT_EQ(base64_encode(b, Alphabet::url), "-_-_");
+  EXPECT_EQ(base64_decode("-_-_", Alphabet::url), b);
+  EXPECT_THROW(base64_decode("-_-_", Alphabet::standard), Error);
+  EXPECT_THROW(base64_decode("+/+/", Alphabet::url), Error);
+}
+
+void expect_refused(std::string_view in, Padding p, const std::string& reason) {
+  try {
+    base64_decode(in, Alphabet::standard, p);
+    ADD_FAILURE() << "accepted " << in;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::bad_request);
+    EXPECT_EQ(std::string(e.what()), "base64: " + reason) << in;
+  }
+}
+
+TEST(Base64, StrictRefusals) {
+  expect_refused("Zm9v!", Padding::optional, "invalid character");
+  expect_refused("Zm 9v", Padding::required, "invalid character");
+  expect_refused("Zm8", Padding::required, "missing padding");
+  expect_refused("Zm8=", Padding::forbidden, "unexpected padding");
+  expect_refused("Zm8=Zm8=", Padding::required, "data after padding");
+  expect_refused("Zm=8", Padding::required, "data after padding");
+  expect_refused("Z===", Padding::required, "truncated input");
+  expect_refused("Z", Padding::optional, "truncated input");
+  expect_refused("Zm9=", Padding::required, "non-canonical trailing bits");  // 'fo' is Zm8=
+  expect_refused("Zh==", Padding::required, "non-canonical trailing bits");  // 'f' is Zg==
+  expect_refused("Zm8==", Padding::required, "data after padding");
+  expect_refused("Zm9vZ=", Padding::optional, "incomplete padding");
+}
+
+TEST(Base64, StreamingEqualsOneShotForEverySplit) {
+  const Bytes data = test::pattern_bytes(301);
+  const std::string whole = base64_encode(data, Alphabet::url);
+  for (std::size_t step = 1; step <= 17; ++step) {
+    Base64Encoder enc(Alphabet::url);
+    std::string out;
+    for (std::size_t off = 0; off < data.size(); off += step)
+      enc.update(ByteView(data).subspan(off, std::min(step, data.size() - off)), out);
+    enc.finish(out);
+    EXPECT_EQ(out, whole) << "step " << step;
+
+    Base64Decoder dec(Alphabet::url);
+    Bytes back;
+    for (std::size_t off = 0; off < whole.size(); off += step) dec.update(std::string_view(whole).substr(off, step), back);
+    dec.finish(back);
+    EXPECT_EQ(back, data) << "step " << step;
+  }
+}
+
+TEST(Base64, RoundTripAllLengths) {
+  for (std::size_t n = 0; n < 70; ++n) {
+    const Bytes d = test::pattern_bytes(n, static_cast<std::uint32_t>(n));
+    for (auto a : {Alphabet::standard, Alphabet::url}) {
+      EXPECT_EQ(base64_decode(base64_encode(d, a), a), d);
+      EXPECT_EQ(base64_decode(base64_encode(d, a, false), a, Padding::forbidden), d);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mh

@@ -17,9 +17,26 @@ int http_status(Errc code) noexcept {
     case Errc::integrity: return 400;
     case Errc::trust: return 403;
     case Errc::io: return 500;
+    case Errc::network: return 502;
     case Errc::internal: return 500;
   }
   return 500;
+}
+
+Errc errc_for_status(int status) noexcept {
+  switch (status) {
+    case 400: return Errc::bad_request;
+    case 401: return Errc::unauthenticated;
+    case 403: return Errc::forbidden;
+    case 404: return Errc::not_found;
+    case 405: return Errc::method_not_allowed;
+    case 409: return Errc::conflict;
+    case 413: return Errc::payload_too_large;
+    case 429: return Errc::rate_limited;
+    case 503: return Errc::unavailable;
+    case 507: return Errc::insufficient_storage;
+    default: return status >= 500 ? Errc::internal : Errc::bad_request;
+  }
 }
 
 std::string_view errc_name(Errc code) noexcept {
@@ -37,6 +54,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::integrity: return "integrity";
     case Errc::trust: return "trust";
     case Errc::io: return "io";
+    case Errc::network: return "network";
     case Errc::internal: return "internal";
   }
   return "internal";

@@ -20,7 +20,8 @@ enum class Errc {
   insufficient_storage,  // quota or disk full
   integrity,             // a token, MAC or checksum did not verify
   trust,                 // the server's key is not the one pinned (client side)
-  io,                    // local file or network failure
+  io,                    // local file failure
+  network,               // connection refused, timed out or broken; malformed HTTP (client side)
   internal,              // a bug or a library failure
 };
 
@@ -35,6 +36,8 @@ class Error : public std::runtime_error {
 
 // HTTP status for an error answered by the server.
 int http_status(Errc code) noexcept;
+// The inverse, for clients reading a server's answer: the Errc a status stands for.
+Errc errc_for_status(int status) noexcept;
 // Stable lower-case name ("forbidden", ...), used in logs and JSON error bodies.
 std::string_view errc_name(Errc code) noexcept;
 

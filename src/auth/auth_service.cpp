@@ -1,0 +1,55 @@
+#include "auth/auth_service.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/base64.hpp"
+#include "core/error.hpp"
+
+namespace mh::auth {
+
+AuthService::AuthService(const Ed25519KeyPair& identity, ClientRegistry& registry, AuthConfig config,
+                         const Clock& clock)
+    : identity_(identity),
+      registry_(registry),
+      config_(std::move(config)),
+      clock_(clock),
+      // A hello is acceptable for 2 * max_skew seconds; remember its nonce at least that long.
+      hello_nonces_(2 * config_.policy.max_skew + 1, config_.replay_capacity),
+      limiter_(config_.handshakes_per_second, config_.handshake_burst) {
+  well_known_ = nlohmann::json{{"protocol", "minihttps/1"},
+                               {"version", handshake::kVersion},
+                               {"public_key", base64_encode(identity_.public_key(), Alphabet::url, false)},
+                               {"fingerprint", ed25519_fingerprint(identity_.public_key())},
+                               {"handshake", "/auth/handshake"}}
+                    .dump();
+}
+
+std::string AuthService::handshake(std::string_view body, const std::string& address) {
+  const double mono =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (!limiter_.allow(address, mono))
+    throw Error(Errc::rate_limited, "too many handshakes from this address, slow down");
+
+  handshake::ServerHandshake hs(identity_, config_.policy, clock_);
+  hs.consume_hello(body);
+  const auto& hello = hs.hello();
+  // Only after the signature verified: junk cannot fill the nonce cache.
+  switch (hello_nonces_.check_and_insert("hello", hello.nonce, clock_.now())) {
+    case ReplayCache::Verdict::fresh: break;
+    case ReplayCache::Verdict::replayed: throw Error(Errc::forbidden, "handshake: hello replayed");
+    case ReplayCache::Verdict::full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
+  }
+  if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
+    throw Error(Errc::forbidden, "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");
+
+  std::string reply;
+  Registration reg{hello.name, hs.client_key(), hs.client_fingerprint(), hello.uuid, address, clock_.now()};
+  registry_.register_session(reg, [&](const Uuid& uuid) {
+    auto result = hs.create_reply(uuid);
+    reply = std::move(result.reply_json);
+    return SessionGrant{std::move(result.session_key), result.expires};
+  });
+  return reply;
+}
+
+}  // namespace mh::auth

@@ -1,0 +1,52 @@
+#pragma once
+// The auth part of minihttpsd: the public server description and the handshake endpoint.
+// HTTP-free: the router hands it request bodies and maps the mh::Error it throws to a status.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "auth/rate_limiter.hpp"
+#include "auth/registry.hpp"
+#include "auth/replay_cache.hpp"
+#include "core/clock.hpp"
+#include "core/ed25519.hpp"
+#include "core/handshake.hpp"
+
+namespace mh::auth {
+
+struct AuthConfig {
+  handshake::ServerPolicy policy;
+  double handshakes_per_second = 10;  // per client address
+  double handshake_burst = 20;
+  std::size_t replay_capacity = 1 << 20;
+  std::optional<std::unordered_set<std::string>> authorized;  // key fingerprints, when restricted
+};
+
+class AuthService {
+ public:
+  AuthService(const Ed25519KeyPair& identity, ClientRegistry& registry, AuthConfig config, const Clock& clock);
+
+  // GET /.well-known/minihttps
+  const std::string& well_known_json() const noexcept { return well_known_; }
+
+  // POST /auth/handshake: the reply JSON, or mh::Error (400 malformed, 403 refused, 409 name
+  // taken, 429 too many handshakes from this address, 503 registry full).
+  std::string handshake(std::string_view body, const std::string& address);
+
+  const Ed25519KeyPair& identity() const noexcept { return identity_; }
+  ClientRegistry& registry() noexcept { return registry_; }
+  const AuthConfig& config() const noexcept { return config_; }
+
+ private:
+  const Ed25519KeyPair& identity_;
+  ClientRegistry& registry_;
+  AuthConfig config_;
+  const Clock& clock_;
+  ReplayCache hello_nonces_;
+  RateLimiter limiter_;
+  std::string well_known_;
+};
+
+}  // namespace mh::auth

@@ -1,0 +1,159 @@
+#include "auth/registry.hpp"
+
+#include <array>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "core/error.hpp"
+
+namespace mh::auth {
+namespace {
+
+using RecordPtr = std::shared_ptr<const ClientRecord>;
+
+class InMemoryRegistry final : public ClientRegistry {
+ public:
+  explicit InMemoryRegistry(std::size_t capacity) : capacity_(capacity) {}
+
+  RecordPtr register_session(const Registration& r, const Grant& grant) override {
+    std::lock_guard reg(registration_);
+    std::optional<Uuid> uuid;
+    if (const auto it = by_key_.find(r.fingerprint); it != by_key_.end()) uuid = it->second;
+    if (r.requested) {
+      const RecordPtr held = lookup(*r.requested);
+      if (held && held->fingerprint != r.fingerprint)
+        throw Error(Errc::forbidden, "registry: that UUID belongs to another key");
+    }
+    if (const auto it = by_name_.find(r.name); it != by_name_.end() && (!uuid || it->second != *uuid))
+      throw Error(Errc::conflict, "registry: the name '" + r.name + "' is held by another key");
+    const RecordPtr previous = uuid ? lookup(*uuid) : nullptr;
+    if (!uuid) {
+      if (by_key_.size() >= capacity_) throw Error(Errc::unavailable, "registry: full, try again later");
+      do uuid = Uuid::random_v4();
+      while (lookup(*uuid));
+    }
+    SessionGrant g = grant(*uuid);
+    auto rec = std::make_shared<ClientRecord>(r.key);
+    rec->uuid = *uuid;
+    rec->name = r.name;
+    rec->fingerprint = r.fingerprint;
+    rec->session_key = std::move(g.key);
+    rec->session_expires = g.expires;
+    rec->created = previous ? previous->created : r.now;
+    rec->address = r.address;
+    rec->last_seen.store(r.now, std::memory_order_relaxed);
+    if (previous && previous->name != r.name) by_name_.erase(previous->name);
+    by_name_[r.name] = *uuid;
+    by_key_[r.fingerprint] = *uuid;
+    publish(*uuid, rec);
+    return rec;
+  }
+
+  RecordPtr find_session(const Uuid& uuid, std::int64_t now) const override {
+    RecordPtr rec = lookup(uuid);
+    if (!rec || !rec->live(now)) return nullptr;
+    return rec;
+  }
+
+  bool end_session(const Uuid& uuid) override {
+    std::lock_guard reg(registration_);
+    const RecordPtr rec = lookup(uuid);
+    if (!rec) return false;
+    publish(uuid, ended_copy(*rec));
+    return true;
+  }
+
+  std::optional<Uuid> resolve(std::string_view text) const override {
+    if (const auto u = Uuid::parse(text); u && lookup(*u)) return u;
+    std::lock_guard reg(registration_);
+    if (const auto it = by_name_.find(std::string(text)); it != by_name_.end()) return it->second;
+    return std::nullopt;
+  }
+
+  std::vector<ClientInfo> list() const override {
+    std::vector<ClientInfo> out;
+    for (const Shard& s : shards_) {
+      std::shared_lock lock(s.mutex);
+      for (const auto& [uuid, rec] : s.records)
+        out.push_back({rec->uuid, rec->name, rec->fingerprint, rec->address, rec->created,
+                       rec->last_seen.load(std::memory_order_relaxed), rec->session_expires});
+    }
+    return out;
+  }
+
+  std::size_t sweep(std::int64_t now, std::int64_t retention) override {
+    std::lock_guard reg(registration_);
+    std::size_t removed = 0;
+    for (Shard& s : shards_) {
+      std::unique_lock lock(s.mutex);
+      for (auto it = s.records.begin(); it != s.records.end();) {
+        const ClientRecord& rec = *it->second;
+        // A revoked session has expiry 0; it ended when it was last seen.
+        const std::int64_t ended = rec.session_expires == 0 ? rec.last_seen.load() : rec.session_expires;
+        if (rec.live(now) || ended + retention > now) {
+          ++it;
+          continue;
+        }
+        by_name_.erase(rec.name);
+        by_key_.erase(rec.fingerprint);
+        it = s.records.erase(it);
+        ++removed;
+      }
+    }
+    return removed;
+  }
+
+  std::size_t size() const override {
+    std::lock_guard reg(registration_);
+    return by_key_.size();
+  }
+
+ private:
+  struct Shard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<Uuid, RecordPtr, UuidHash> records;
+  };
+
+  Shard& shard(const Uuid& u) const { return shards_[UuidHash{}(u) % shards_.size()]; }
+
+  RecordPtr lookup(const Uuid& u) const {
+    Shard& s = shard(u);
+    std::shared_lock lock(s.mutex);
+    const auto it = s.records.find(u);
+    return it == s.records.end() ? nullptr : it->second;
+  }
+
+  void publish(const Uuid& u, RecordPtr rec) {
+    Shard& s = shard(u);
+    std::unique_lock lock(s.mutex);
+    s.records[u] = std::move(rec);
+  }
+
+  static RecordPtr ended_copy(const ClientRecord& r) {
+    auto c = std::make_shared<ClientRecord>(r.key);
+    c->uuid = r.uuid;
+    c->name = r.name;
+    c->fingerprint = r.fingerprint;
+    c->session_key = FernetKey::generate();  // the old key is gone; nothing can use this one
+    c->session_expires = 0;
+    c->created = r.created;
+    c->address = r.address;
+    c->last_seen.store(r.last_seen.load());
+    return c;
+  }
+
+  const std::size_t capacity_;
+  mutable std::mutex registration_;  // guards the two indexes and serialises registrations
+  std::unordered_map<std::string, Uuid> by_name_;
+  std::unordered_map<std::string, Uuid> by_key_;  // key fingerprint -> UUID
+  mutable std::array<Shard, 16> shards_;
+};
+
+}  // namespace
+
+std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity) {
+  return std::make_unique<InMemoryRegistry>(capacity);
+}
+
+}  // namespace mh::auth

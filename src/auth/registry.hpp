@@ -1,0 +1,90 @@
+#pragma once
+// The client registry: who is registered (UUID, name, RSA key) and their live session (Fernet
+// key, expiry). ClientRegistry is the interface a shared backend could implement later;
+// InMemoryRegistry is the one minihttpsd uses: sharded by UUID so the per-request lookup takes
+// only a shared lock on one of 16 shards, while registrations (rare) serialise on one mutex.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/fernet.hpp"
+#include "core/rsa.hpp"
+#include "core/uuid.hpp"
+
+namespace mh::auth {
+
+// One registered client. Immutable once published, except last_seen; a new handshake publishes
+// a new record (same UUID) and revocation publishes one with the session ended.
+struct ClientRecord {
+  explicit ClientRecord(RsaPublicKey k) : key(std::move(k)) {}
+
+  Uuid uuid;
+  std::string name;
+  RsaPublicKey key;  // parsed once: requests are verified against this object
+  std::string fingerprint;
+  FernetKey session_key;
+  std::int64_t session_expires = 0;  // unix seconds; 0 = revoked (logout or kick)
+  std::int64_t created = 0;
+  std::string address;
+  mutable std::atomic<std::int64_t> last_seen{0};
+
+  bool live(std::int64_t now) const noexcept { return session_expires > now; }
+};
+
+struct ClientInfo {  // what the operator console lists
+  Uuid uuid;
+  std::string name;
+  std::string fingerprint;
+  std::string address;
+  std::int64_t created = 0;
+  std::int64_t last_seen = 0;
+  std::int64_t session_expires = 0;
+};
+
+struct Registration {
+  std::string name;
+  RsaPublicKey key;
+  std::string fingerprint;
+  std::optional<Uuid> requested;  // the UUID the client says it had
+  std::string address;
+  std::int64_t now = 0;
+};
+
+struct SessionGrant {
+  FernetKey key;
+  std::int64_t expires = 0;
+};
+
+class ClientRegistry {
+ public:
+  virtual ~ClientRegistry() = default;
+
+  // Picks the UUID — the key's existing one, else a fresh v4 — calls grant(uuid) to make the
+  // session, and publishes the record. Errc::forbidden if `requested` belongs to another key,
+  // Errc::conflict if the name is held by another key, Errc::unavailable if the registry is full.
+  using Grant = std::function<SessionGrant(const Uuid&)>;
+  virtual std::shared_ptr<const ClientRecord> register_session(const Registration& r, const Grant& grant) = 0;
+
+  // The record of a live session, or nullptr (unknown UUID, expired or revoked session).
+  virtual std::shared_ptr<const ClientRecord> find_session(const Uuid& uuid, std::int64_t now) const = 0;
+
+  // Ends the session at once (logout, kick). The identity (UUID, name, key) is kept until swept,
+  // so a new handshake with the same key gets the same UUID. False if unknown.
+  virtual bool end_session(const Uuid& uuid) = 0;
+
+  // NAME or UUID text -> UUID of a registered client.
+  virtual std::optional<Uuid> resolve(std::string_view name_or_uuid) const = 0;
+  virtual std::vector<ClientInfo> list() const = 0;
+  // Forgets clients whose session ended more than `retention` seconds ago. Returns how many.
+  virtual std::size_t sweep(std::int64_t now, std::int64_t retention) = 0;
+  virtual std::size_t size() const = 0;
+};
+
+std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity);
+
+}  // namespace mh::auth

@@ -1,0 +1,28 @@
+#pragma once
+// The client's commands. Each returns the process exit code or throws mh::Error.
+#include <optional>
+#include <string>
+
+#include "client/connection.hpp"
+
+namespace mh::client {
+
+struct GlobalOptions {
+  std::string home;
+  std::string server;
+  Verbosity verbosity;
+  int timeout_seconds = 30;
+};
+
+struct ConnectOptions {
+  std::string name;
+  std::string fingerprint;
+  std::string server_key_file;
+  int rsa_bits = 3072;
+};
+
+int run_connect(const GlobalOptions& g, const ConnectOptions& c);
+int run_whoami(const GlobalOptions& g);
+int run_logout(const GlobalOptions& g);
+
+}  // namespace mh::client

@@ -1,0 +1,120 @@
+#include "client/connection.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "core/base64.hpp"
+#include "core/handshake.hpp"
+#include "core/httpsig.hpp"
+#include "io/system_clock.hpp"
+
+namespace mh::client {
+
+Connection::Connection(Home& home, net::ServerUrl url, Verbosity v, std::chrono::milliseconds timeout)
+    : home_(home), url_(std::move(url)), verb_(v), http_(url_, timeout) {}
+
+void Connection::raise(const net::ClientResponse& r, const std::string& what) {
+  std::string reason = "HTTP " + std::to_string(r.status);
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("reason") && j["reason"].is_string()) reason = j["reason"].get<std::string>();
+  throw Error(errc_for_status(r.status), what + ": " + reason);
+}
+
+SavedSession Connection::handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits) {
+  bool created = false;
+  identity_ = home_.load_or_create_identity(rsa_bits, created);
+  if (created && !verb_.quiet)
+    std::fprintf(stderr, "created a new %d-bit RSA identity in %s\n", rsa_bits, (home_.dir() / "identity.pem").c_str());
+  const std::string authority = url_.authority();
+  const std::optional<std::string> pinned = pin ? pin : home_.pinned_fingerprint(authority);
+
+  // Reconnect: offer the UUID this key had with this server, so it is kept.
+  std::optional<Uuid> previous;
+  if (const auto old = home_.load_session(authority)) previous = old->uuid;
+  io::SystemClock clock;
+  auto hs = handshake::ClientHandshake::create(*identity_, name, previous, clock);
+  net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hs.hello_json(), {}, {}, true};
+  if (verb_.verbose) std::fprintf(stderr, "> POST %s/auth/handshake\n", url_.str().c_str());
+  const auto res = http_.send(req, handshake::kMaxMessageBytes);
+  if (verb_.verbose) std::fprintf(stderr, "< %d\n", res.status);
+  if (res.status != 200) raise(res, "handshake refused");
+
+  handshake::ClientSession s;
+  try {
+    s = hs.consume(res.body, pinned);
+  } catch (const Error& e) {
+    if (e.code() != Errc::trust || !pinned) throw;
+    const auto presented = handshake::parse_server_reply(res.body).server_key;
+    throw Error(Errc::trust,
+                "the server at " + authority + " presented key " + ed25519_fingerprint(presented) + ", but " + *pinned +
+                    " is pinned" + (pin ? "" : " (" + (home_.dir() / "known_servers").string() + ")") +
+                    ".\nThis can be an attack. If the server's key was changed on purpose, confirm the new "
+                    "fingerprint with its operator, then run:\n  minihttps connect --server " + url_.str() + " --name " +
+                    name + " --fingerprint " + ed25519_fingerprint(presented));
+  }
+  const std::string fp = ed25519_fingerprint(s.server_key);
+  if (!pinned) {
+    home_.pin(authority, fp);
+    if (!verb_.quiet)
+      std::fprintf(stderr, "trusting %s on first use: server key %s (recorded in %s)\n", authority.c_str(), fp.c_str(),
+                   (home_.dir() / "known_servers").c_str());
+  } else if (pin && home_.pinned_fingerprint(authority) != pin) {
+    home_.pin(authority, *pin);  // an explicit pin replaces what was recorded
+  }
+  SavedSession saved{url_.str(), name, s.uuid, std::move(s.key), s.expires, fp};
+  home_.save_session(authority, saved);
+  home_.remember_server(url_.str());
+  session_ = saved;
+  return saved;
+}
+
+const SavedSession& Connection::session() {
+  if (!session_) {
+    session_ = home_.load_session(url_.authority());
+    if (!session_)
+      throw Error(Errc::unauthenticated,
+                  "not connected to " + url_.str() + ": run minihttps connect --server " + url_.str() + " --name NAME");
+  }
+  return *session_;
+}
+
+net::Request Connection::sign(const std::string& method, const std::string& target, const std::string& body,
+                              net::Headers extra) {
+  if (!identity_) identity_ = home_.load_identity();
+  const SavedSession& s = session();
+  std::vector<httpsig::Component> covered = {{"@method", {}}, {"@authority", {}}, {"@path", {}}};
+  if (target.find('?') != std::string::npos) covered.push_back({"@query", {}});
+  if (!body.empty()) {
+    extra.push_back({"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))});
+    covered.push_back({"content-digest", {}});
+  }
+  const std::string nonce = base64_encode(random_bytes(16), Alphabet::url, false);
+  const auto params = httpsig::make_params(
+      covered, {.created = io::SystemClock().now(), .nonce = nonce, .alg = "rsa-pss-sha512", .keyid = s.uuid.to_string()});
+  httpsig::Message m{method, "http", url_.authority(), target, std::nullopt, {}, nullptr};
+  for (const auto& h : extra) m.headers.emplace_back(h.name, h.value);
+  const std::string base = httpsig::signature_base(m, params);
+  extra.push_back({"Signature-Input", httpsig::signature_input_member("sig1", params)});
+  extra.push_back({"Signature", httpsig::signature_member("sig1", identity_->sign_pss_sha512(as_bytes(base)))});
+  return net::Request{method, target, std::move(extra), body, {}, {}, !body.empty()};
+}
+
+net::ClientResponse Connection::request(const std::string& method, const std::string& target, const std::string& body,
+                                        net::Headers extra) {
+  for (int attempt = 0;; ++attempt) {
+    const net::Request req = sign(method, target, body, extra);
+    if (verb_.verbose) std::fprintf(stderr, "> %s %s%s (signed as %s)\n", method.c_str(), url_.str().c_str(), target.c_str(), session().uuid.to_string().c_str());
+    auto res = http_.send(req, 64 << 20);
+    if (verb_.verbose) std::fprintf(stderr, "< %d\n", res.status);
+    if (res.status == 401 && attempt == 0) {
+      if (!verb_.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
+      const SavedSession old = session();
+      handshake(old.name, old.server_fingerprint, identity_ ? identity_->bits() : 3072);
+      continue;
+    }
+    return res;
+  }
+}
+
+}  // namespace mh::client

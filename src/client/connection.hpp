@@ -1,0 +1,54 @@
+#pragma once
+// The client's side of the protocol: the handshake (with key pinning) and RFC 9421-signed
+// requests that re-handshake once by themselves when the server says the session is gone.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/home.hpp"
+#include "net/http_client.hpp"
+
+namespace mh::client {
+
+struct Verbosity {
+  bool verbose = false;  // print requests and statuses to stderr
+  bool quiet = false;    // no notices, no progress bar
+};
+
+class Connection {
+ public:
+  Connection(Home& home, net::ServerUrl url, Verbosity v, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  const net::ServerUrl& url() const noexcept { return url_; }
+
+  // Handshake as `name`. pin: fingerprint to require (--fingerprint/--server-key), else the one
+  // in known_servers, else trust on first use (recorded, with a notice). Saves the session only
+  // after every check passed.
+  SavedSession handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits);
+
+  // The saved session, or Errc::unauthenticated telling the user to connect.
+  const SavedSession& session();
+
+  // A signed request (RFC 9421: @method @authority @path [@query] [content-digest]). On 401 it
+  // runs the handshake again once, with the saved name, and retries.
+  net::ClientResponse request(const std::string& method, const std::string& target, const std::string& body = {},
+                              net::Headers extra = {});
+
+  // Throws the server's refusal as an mh::Error (status -> Errc, reason from the JSON body).
+  [[noreturn]] static void raise(const net::ClientResponse& r, const std::string& what);
+
+ private:
+  net::Request sign(const std::string& method, const std::string& target, const std::string& body,
+                    net::Headers extra);
+
+  Home& home_;
+  net::ServerUrl url_;
+  Verbosity verb_;
+  net::HttpClient http_;
+  std::optional<RsaPrivateKey> identity_;
+  std::optional<SavedSession> session_;
+};
+
+}  // namespace mh::client

@@ -1,0 +1,31 @@
+#pragma once
+// minihttps exit codes (documented in --help and README).
+#include "core/error.hpp"
+
+namespace mh::client {
+
+enum ExitCode : int {
+  kOk = 0,
+  kFailed = 1,     // the server refused (404, 409, 413, 429, ...) or a local file problem
+  kUsage = 2,      // bad command line
+  kNetwork = 3,    // cannot connect, timed out, connection broke
+  kAuth = 4,       // authentication or trust: server key not the pinned one, 401/403, no session
+  kIntegrity = 5,  // a body, token, signature or checksum did not verify; nothing was written
+};
+
+inline int exit_code_for(Errc e) {
+  switch (e) {
+    case Errc::network: return kNetwork;
+    case Errc::trust:
+    case Errc::unauthenticated:
+    case Errc::forbidden: return kAuth;
+    case Errc::integrity: return kIntegrity;
+    default: return kFailed;
+  }
+}
+
+inline constexpr const char* kExitCodeHelp =
+    "Exit codes: 0 ok, 1 refused by the server or local error, 2 usage, 3 network,\n"
+    "            4 authentication/trust, 5 integrity (nothing was written).";
+
+}  // namespace mh::client

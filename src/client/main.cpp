@@ -1,0 +1,57 @@
+// minihttps — the command-line client. Wiring only: options, then one command.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+
+#include "client/commands.hpp"
+#include "client/exit_codes.hpp"
+
+using namespace mh;
+using namespace mh::client;
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"minihttps — client for minihttpsd: authenticated, signed, encrypted file access"};
+  app.footer(kExitCodeHelp);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the command
+  GlobalOptions g;
+  app.add_option("--home", g.home, "state directory (default $MINIHTTPS_HOME, else ~/.config/minihttps)");
+  app.add_option("--server", g.server, "server URL, http://HOST:PORT (default: the one you last connected to)")
+      ->envname("MINIHTTPS_SERVER");
+  app.add_flag("-v,--verbose", g.verbosity.verbose, "show requests and statuses on stderr");
+  app.add_flag("-q,--quiet", g.verbosity.quiet, "no notices or progress bar");
+  app.add_option("--timeout", g.timeout_seconds, "seconds to wait for the network before giving up")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
+
+  ConnectOptions c;
+  auto* connect = app.add_subcommand("connect", "handshake with a server: creates your identity on first use, pins the server key");
+  connect->add_option("--name", c.name, "your display name (1-32 of A-Z a-z 0-9 . _ -)")->required();
+  auto* fp = connect->add_option("--fingerprint", c.fingerprint, "the server key fingerprint to require (SHA256:...)");
+  connect->add_option("--server-key", c.server_key_file, "the server's public key file to require (PEM)")->excludes(fp);
+  connect->add_option("--rsa-bits", c.rsa_bits, "size of a new identity key")->check(CLI::IsMember({2048, 3072, 4096}))
+      ->capture_default_str();
+
+  auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry");
+  auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kOk : kUsage;
+  }
+  try {
+    if (*connect) return run_connect(g, c);
+    if (*whoami) return run_whoami(g);
+    if (*logout) return run_logout(g);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    return exit_code_for(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    return kFailed;
+  }
+  return kUsage;
+}

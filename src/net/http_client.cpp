@@ -1,0 +1,231 @@
+#include "net/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace mh::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// ---- URL -------------------------------------------------------------------------------------
+
+ServerUrl ServerUrl::parse(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.substr(0, scheme.size()) != scheme)
+    throw Error(Errc::bad_request, "server URL must start with http:// (got '" + std::string(url) + "')");
+  std::string_view rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos)
+    throw Error(Errc::bad_request, "server URL must be http://HOST[:PORT] (got '" + std::string(url) + "')");
+  ServerUrl u;
+  std::string_view port;
+  if (rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) throw Error(Errc::bad_request, "server URL: unterminated IPv6 address");
+    u.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') throw Error(Errc::bad_request, "server URL: expected ':' after the IPv6 address");
+      port = rest.substr(1);
+    }
+  } else {
+    const auto colon = rest.rfind(':');
+    u.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (u.host.empty()) throw Error(Errc::bad_request, "server URL: missing host");
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) > 65535)
+      throw Error(Errc::bad_request, "server URL: bad port '" + std::string(port) + "'");
+    u.port = std::string(port);
+  }
+  for (char& c : u.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return u;
+}
+
+std::string ServerUrl::authority() const {
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return port == "80" ? h : h + ":" + port;
+}
+
+// ---- connection ------------------------------------------------------------------------------
+
+struct HttpClient::Impl {
+  asio::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+  bool connected = false;
+  std::chrono::milliseconds timeout;
+
+  explicit Impl(std::chrono::milliseconds t) : timeout(t) {}
+
+  // Runs one asynchronous step to completion under the timeout.
+  template <class Start>
+  beast::error_code step(Start&& start) {
+    beast::error_code result;
+    stream.expires_after(timeout);
+    start([&](beast::error_code ec, std::size_t) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
+  }
+
+  [[noreturn]] void broken(const std::string& what, const beast::error_code& ec) {
+    connected = false;
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    if (ec == beast::error::timeout) throw Error(Errc::network, what + ": timed out");
+    throw Error(Errc::network, what + ": " + ec.message());
+  }
+
+  void connect(const ServerUrl& url) {
+    if (connected) return;
+    tcp::resolver resolver(io);
+    beast::error_code ec;
+    const auto results = resolver.resolve(url.host, url.port, ec);
+    if (ec) throw Error(Errc::network, "cannot resolve " + url.host + ": " + ec.message());
+    buffer.clear();
+    ec = step([&](auto handler) {
+      stream.async_connect(results, [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e, 0); });
+    });
+    if (ec) broken("cannot connect to " + url.authority(), ec);
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    connected = true;
+  }
+};
+
+namespace {
+
+template <class Body>
+void fill(http::request<Body>& msg, const Request& req, const ServerUrl& url) {
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(11);
+  msg.set(http::field::host, url.authority());
+  msg.set(http::field::user_agent, "minihttps/0.1");
+  for (const auto& h : req.headers) msg.set(h.name, h.value);
+  msg.keep_alive(true);
+}
+
+ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
+  ClientResponse r;
+  r.status = static_cast<int>(p.get().result_int());
+  for (const auto& f : p.get()) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  return r;
+}
+
+}  // namespace
+
+HttpClient::HttpClient(ServerUrl server, std::chrono::milliseconds timeout)
+    : server_(std::move(server)), impl_(std::make_unique<Impl>(timeout)) {}
+
+HttpClient::~HttpClient() = default;
+
+ClientResponse HttpClient::send(const Request& req, std::size_t max_body) {
+  std::string body;
+  auto r = send_streaming(req, {}, [&](std::string_view chunk) {
+    if (body.size() + chunk.size() > max_body) throw Error(Errc::network, "response body too large");
+    body.append(chunk);
+  });
+  r.body = std::move(body);
+  return r;
+}
+
+ClientResponse HttpClient::send_streaming(const Request& req, const std::function<void(const ClientResponse&)>& on_head,
+                                          const std::function<void(std::string_view)>& on_chunk) {
+  Impl& s = *impl_;
+  // A kept-alive connection the server has closed fails on first use: retry once on a new one,
+  // but only if nothing of the response has arrived (requests here are idempotent or signed
+  // with a fresh nonce by the caller's retry).
+  for (int attempt = 0;; ++attempt) {
+    const bool reused = s.connected;
+    s.connect(server_);
+    http::request<http::string_body> msg;
+    fill(msg, req, server_);
+    msg.body() = req.body;
+    msg.prepare_payload();
+    beast::error_code ec = s.step([&](auto h) { http::async_write(s.stream, msg, h); });
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    if (!ec) ec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
+    if (ec) {
+      if (reused && attempt == 0 && ec != beast::error::timeout) {
+        s.connected = false;
+        beast::error_code ignored;
+        s.stream.socket().close(ignored);
+        continue;
+      }
+      s.broken("request to " + server_.authority() + " failed", ec);
+    }
+    ClientResponse head = head_of(parser);
+    if (on_head) on_head(head);
+    if (req.method == "HEAD") parser.skip(true);
+    std::vector<char> chunk(64 * 1024);
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      ec = s.step([&](auto h) { http::async_read(s.stream, s.buffer, parser, h); });
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) s.broken("response from " + server_.authority() + " broke off", ec);
+      const std::size_t got = chunk.size() - parser.get().body().size;
+      if (got) on_chunk(std::string_view(chunk.data(), got));
+    }
+    if (!parser.get().keep_alive()) {
+      s.connected = false;
+      beast::error_code ignored;
+      s.stream.socket().close(ignored);
+    }
+    return head;
+  }
+}
+
+ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::size_t max_response) {
+  Impl& s = *impl_;
+  s.connect(server_);
+  http::request<http::buffer_body> msg;
+  fill(msg, req, server_);
+  msg.content_length(body.size());
+  http::request_serializer<http::buffer_body> sr{msg};
+  beast::error_code ec = s.step([&](auto h) { http::async_write_header(s.stream, sr, h); });
+  if (ec) s.broken("upload to " + server_.authority() + " failed", ec);
+  std::vector<char> chunk(256 * 1024);
+  for (;;) {
+    const std::size_t n = body.read(chunk.data(), chunk.size());
+    msg.body().data = n ? chunk.data() : nullptr;
+    msg.body().size = n;
+    msg.body().more = n != 0;
+    ec = s.step([&](auto h) { http::async_write(s.stream, sr, h); });
+    if (ec == http::error::need_buffer) ec = {};
+    // The server may answer early (e.g. 413) and close: read its answer below.
+    if (ec) break;
+    if (n == 0) break;
+  }
+  http::response_parser<http::buffer_body> parser;
+  beast::error_code rec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
+  if (rec) s.broken("upload to " + server_.authority() + " failed", ec ? ec : rec);
+  ClientResponse r = head_of(parser);
+  std::vector<char> rb(16 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = rb.data();
+    parser.get().body().size = rb.size();
+    rec = s.step([&](auto h) { http::async_read(s.stream, s.buffer, parser, h); });
+    if (rec == http::error::need_buffer) rec = {};
+    if (rec) s.broken("response from " + server_.authority() + " broke off", rec);
+    r.body.append(rb.data(), rb.size() - parser.get().body().size);
+    if (r.body.size() > max_response) throw Error(Errc::network, "response body too large");
+  }
+  if (ec || !parser.get().keep_alive()) {
+    s.connected = false;
+    beast::error_code ignored;
+    s.stream.socket().close(ignored);
+  }
+  return r;
+}
+
+}  // namespace mh::net

@@ -1,0 +1,388 @@
+#include "net/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <climits>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+namespace mh::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kStreamChunk = 64 * 1024;
+
+Request to_request(const http::request_parser<http::empty_body>& p, const std::string& remote) {
+  const auto& m = p.get();
+  Request r;
+  r.method = std::string(m.method_string());
+  r.target = std::string(m.target());
+  for (const auto& f : m) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  r.remote_address = remote;
+  r.has_body = p.chunked() || (p.content_length() && *p.content_length() > 0);
+  return r;
+}
+
+template <class Message>
+void copy_headers(const Response& from, Message& to) {
+  for (const auto& h : from.headers) to.set(h.name, h.value);
+}
+}  // namespace
+
+struct Session;
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Handler& handler;
+  ServerLimits limits;
+  int threads;
+  AccessLogger log;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::atomic<bool> stopping{false};
+  std::atomic<std::chrono::steady_clock::rep> deadline{std::chrono::steady_clock::rep(INT64_MAX)};
+  mutable std::mutex sessions_mutex;
+  std::unordered_set<std::shared_ptr<Session>> sessions;
+  std::vector<std::shared_ptr<asio::steady_timer>> timers;
+
+  Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
+
+  asio::awaitable<void> accept_loop();
+  void close_idle_sessions();
+  void close_all_sessions();
+};
+
+struct Session : std::enable_shared_from_this<Session> {
+  HttpServer::Impl& server;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  std::string remote;
+  std::atomic<bool> busy{false};
+
+  Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
+    beast::error_code ec;
+    const auto ep = stream.socket().remote_endpoint(ec);
+    remote = ec ? "?" : ep.address().to_string();
+    stream.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  // Runs on this session's strand.
+  void close() {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().close(ec);
+  }
+
+  asio::awaitable<void> run();
+  asio::awaitable<bool> handle_one(http::request_parser<http::empty_body>& head);
+  asio::awaitable<void> read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
+                                  Response& out, bool& consumed);
+  asio::awaitable<std::pair<bool, std::uint64_t>> write(Response& res, bool keep_alive);
+};
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  for (;;) {
+    http::request_parser<http::empty_body> head;
+    head.header_limit(static_cast<std::uint32_t>(server.limits.max_header_bytes));
+    head.eager(false);
+    stream.expires_after(server.limits.request_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, head, use_nothrow);
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        Response r = error_response(Error(Errc::bad_request, "request header too large"));
+        r.status = 431;
+        r.close = true;
+        co_await write(r, false);
+      } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+                 ec != beast::error::timeout && ec != asio::error::eof &&
+                 ec != asio::error::connection_reset && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+        Response r = error_response(Error(Errc::bad_request, "malformed HTTP request"));
+        r.close = true;
+        co_await write(r, false);
+      }
+      break;
+    }
+    busy = true;
+    const bool keep = co_await handle_one(head);
+    busy = false;
+    if (!keep || server.stopping) break;
+  }
+  close();
+  std::lock_guard lock(server.sessions_mutex);
+  server.sessions.erase(self);
+}
+
+asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>& head) {
+  const auto start = std::chrono::steady_clock::now();
+  Request req = to_request(head, remote);
+  Response res;
+  bool body_consumed = !req.has_body;
+  try {
+    Dispatch d = server.handler.on_head(req);
+    if (auto* r = std::get_if<Response>(&d)) {
+      res = std::move(*r);
+    } else {
+      co_await read_body(head, req, d, res, body_consumed);
+    }
+  } catch (const Error& e) {
+    res = error_response(e);
+  } catch (const std::exception&) {
+    res = error_response(Error(Errc::internal, "internal error"));
+  }
+  // An unread body cannot be skipped safely: answer, then close.
+  const bool keep_alive = head.get().keep_alive() && body_consumed && !res.close && !server.stopping;
+  const auto [ok, bytes] = co_await write(res, keep_alive);
+  if (server.log) {
+    server.log(AccessRecord{req, res.status, bytes,
+                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
+  }
+  co_return ok && keep_alive;
+}
+
+// Reads the body as the handler asked, then lets the handler answer. `consumed` tells whether the
+// whole body was read (else the connection cannot be reused).
+asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
+                                         Response& out, bool& consumed) {
+  const bool buffered = std::holds_alternative<BufferBody>(d);
+  const std::uint64_t limit = buffered ? std::get<BufferBody>(d).max_bytes : std::get<StreamBody>(d).max_bytes;
+  BodySink* sink = buffered ? nullptr : std::get<StreamBody>(d).sink.get();
+  if (head.content_length() && *head.content_length() > limit) {
+    if (sink) sink->abort();
+    out = error_response(Error(Errc::payload_too_large, "request body too large"));
+    co_return;
+  }
+  if (const auto expect = req.header("Expect"); expect && iequals(*expect, "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    stream.expires_after(server.limits.write_timeout);
+    auto [ec, n] = co_await http::async_write(stream, cont, use_nothrow);
+    if (ec) {
+      if (sink) sink->abort();
+      throw Error(Errc::network, "client went away");
+    }
+  }
+  http::request_parser<http::buffer_body> body{std::move(head)};
+  body.body_limit(limit);
+  std::vector<char> chunk(buffered ? 16 * 1024 : kStreamChunk);
+  while (!body.is_done()) {
+    body.get().body().data = chunk.data();
+    body.get().body().size = chunk.size();
+    stream.expires_after(server.limits.body_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, body, use_nothrow);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      if (sink) sink->abort();
+      if (ec == http::error::body_limit) {
+        out = error_response(Error(Errc::payload_too_large, "request body too large"));
+        co_return;
+      }
+      throw Error(Errc::network, "request body broken off");
+    }
+    const std::size_t got = chunk.size() - body.get().body().size;
+    if (got == 0) continue;
+    if (buffered) {
+      req.body.append(chunk.data(), got);
+    } else {
+      try {
+        sink->write(std::string_view(chunk.data(), got));
+      } catch (...) {
+        sink->abort();
+        throw;  // the rest of the body is unread: the connection will close
+      }
+    }
+  }
+  consumed = true;
+  out = buffered ? server.handler.on_body(req) : sink->finish();
+}
+
+asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bool keep_alive) {
+  const auto status = static_cast<http::status>(res.status);
+  if (res.head_only || (!res.stream && res.status == 304)) {
+    http::response<http::empty_body> msg{status, 11};
+    copy_headers(res, msg);
+    msg.keep_alive(keep_alive);
+    if (res.head_only)
+      msg.set(http::field::content_length, std::to_string(res.stream ? res.stream->size() : res.body.size()));
+    http::response_serializer<http::empty_body> sr{msg};
+    sr.split(true);
+    stream.expires_after(server.limits.write_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow);
+    co_return std::pair{!ec, std::uint64_t{0}};
+  }
+  if (!res.stream) {
+    http::response<http::string_body> msg{status, 11};
+    copy_headers(res, msg);
+    msg.body() = std::move(res.body);
+    msg.keep_alive(keep_alive);
+    msg.prepare_payload();
+    stream.expires_after(server.limits.write_timeout);
+    auto [ec, n] = co_await http::async_write(stream, msg, use_nothrow);
+    co_return std::pair{!ec, std::uint64_t{msg.body().size()}};
+  }
+  http::response<http::buffer_body> msg{status, 11};
+  copy_headers(res, msg);
+  msg.content_length(res.stream->size());
+  msg.keep_alive(keep_alive);
+  http::response_serializer<http::buffer_body> sr{msg};
+  std::vector<char> chunk(kStreamChunk);
+  std::uint64_t sent = 0;
+  for (;;) {
+    std::size_t n = 0;
+    try {
+      n = res.stream->read(chunk.data(), chunk.size());
+    } catch (const std::exception&) {
+      co_return std::pair{false, sent};  // the length promised can no longer be kept: drop the connection
+    }
+    msg.body().data = n ? chunk.data() : nullptr;
+    msg.body().size = n;
+    msg.body().more = n != 0;
+    stream.expires_after(server.limits.write_timeout);
+    auto [ec, w] = co_await http::async_write(stream, sr, use_nothrow);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return std::pair{false, sent};
+    sent += n;
+    if (n == 0) break;
+  }
+  co_return std::pair{true, sent};
+}
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // Out of descriptors and the like: pause instead of spinning.
+      asio::steady_timer t(io, 50ms);
+      co_await t.async_wait(use_nothrow);
+      continue;
+    }
+    std::shared_ptr<Session> s;
+    {
+      std::lock_guard lock(sessions_mutex);
+      if (sessions.size() >= limits.max_connections || stopping) continue;  // socket closes here
+      s = std::make_shared<Session>(*this, std::move(socket));
+      sessions.insert(s);
+    }
+    asio::co_spawn(s->stream.get_executor(), s->run(), asio::detached);
+  }
+}
+
+void HttpServer::Impl::close_idle_sessions() {
+  std::lock_guard lock(sessions_mutex);
+  for (const auto& s : sessions)
+    // busy is re-checked on the session's strand, where it changes, so a request that has just
+    // arrived is not cut off.
+    asio::post(s->stream.get_executor(), [s] {
+      if (!s->busy) s->close();
+    });
+}
+
+void HttpServer::Impl::close_all_sessions() {
+  std::lock_guard lock(sessions_mutex);
+  for (const auto& s : sessions) asio::post(s->stream.get_executor(), [s] { s->close(); });
+}
+
+HttpServer::HttpServer(Handler& handler, ServerLimits limits, int threads, AccessLogger log)
+    : impl_(std::make_shared<Impl>(handler, limits, std::max(1, threads), std::move(log))) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::listen(const std::string& host, std::uint16_t port) {
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw Error(Errc::bad_request, "listen: '" + host + "' is not an IP address");
+  const tcp::endpoint ep{addr, port};
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(ep, ec);
+  if (ec) throw Error(Errc::io, "listen: cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message());
+  a.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  return a.local_endpoint().port();
+}
+
+void HttpServer::run() {
+  std::vector<std::thread> pool;
+  for (int i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : pool) t.join();
+}
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+  auto impl = impl_;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::post(impl->io, [impl, deadline] {
+    // A second stop only brings the deadline forward ("a second signal stops at once").
+    const auto ticks = deadline.time_since_epoch().count();
+    if (ticks < impl->deadline.load()) impl->deadline = ticks;
+    if (impl->stopping.exchange(true)) return;
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+    for (auto& t : impl->timers) t->cancel();
+    impl->close_idle_sessions();
+    // Poll until the requests in flight are done or the deadline has passed.
+    auto timer = std::make_shared<asio::steady_timer>(impl->io);
+    auto check = std::make_shared<std::function<void()>>();
+    *check = [impl, timer, check] {
+      bool empty;
+      {
+        std::lock_guard lock(impl->sessions_mutex);
+        empty = impl->sessions.empty();
+      }
+      if (empty || std::chrono::steady_clock::now().time_since_epoch().count() >= impl->deadline.load()) {
+        impl->close_all_sessions();
+        asio::post(impl->io, [impl] { impl->io.stop(); });
+        *check = nullptr;  // break the self-reference
+        return;
+      }
+      impl->close_idle_sessions();
+      timer->expires_after(20ms);
+      timer->async_wait([check](const beast::error_code&) {
+        if (*check) (*check)();
+      });
+    };
+    (*check)();
+  });
+}
+
+std::size_t HttpServer::connections() const {
+  std::lock_guard lock(impl_->sessions_mutex);
+  return impl_->sessions.size();
+}
+
+void HttpServer::every(std::chrono::milliseconds period, std::function<void()> fn) {
+  auto timer = std::make_shared<asio::steady_timer>(impl_->io);
+  impl_->timers.push_back(timer);
+  auto tick = std::make_shared<std::function<void(const beast::error_code&)>>();
+  *tick = [timer, period, fn = std::move(fn), tick](const beast::error_code& ec) {
+    if (ec) {
+      *tick = nullptr;
+      return;
+    }
+    fn();
+    timer->expires_after(period);
+    timer->async_wait(*tick);
+  };
+  timer->expires_after(period);
+  timer->async_wait(*tick);
+}
+
+}  // namespace mh::net

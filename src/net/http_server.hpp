@@ -1,0 +1,60 @@
+#pragma once
+// minihttpsd's HTTP/1.1 server: Boost.Beast on an Asio thread pool, one coroutine per connection,
+// keep-alive, limits on every read, streaming bodies both ways, graceful stop. Beast stays in
+// http_server.cpp; the rest of the program talks to it through net::Handler.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "net/http_types.hpp"
+
+namespace mh::net {
+
+struct ServerLimits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds request_timeout{15000};  // a complete request head must arrive within this
+  std::chrono::milliseconds body_timeout{30000};     // longest pause allowed inside a request body
+  std::chrono::milliseconds write_timeout{30000};    // longest pause allowed while the peer reads
+  std::size_t max_connections = 20000;
+};
+
+// One line per request, handed to the logger of the caller's choice.
+struct AccessRecord {
+  const Request& request;
+  int status;
+  std::uint64_t bytes;  // response body bytes sent
+  std::chrono::microseconds duration;
+};
+using AccessLogger = std::function<void(const AccessRecord&)>;
+
+// Takes over a connection whose request asked for a WebSocket upgrade; see WebSocketAcceptor.
+class UpgradeHandler;
+
+class HttpServer {
+ public:
+  HttpServer(Handler& handler, ServerLimits limits, int threads, AccessLogger log = {});
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds HOST:PORT (port 0 picks a free one) and returns the port actually bound.
+  std::uint16_t listen(const std::string& host, std::uint16_t port);
+  // Runs the thread pool; returns once the server has stopped.
+  void run();
+  // Thread-safe. Stops accepting, lets requests in flight finish for up to `grace`, then
+  // closes every connection and makes run() return.
+  void stop(std::chrono::milliseconds grace);
+  std::size_t connections() const;
+  // Runs fn on the server's pool after `delay`, and again every `period` if it is non-zero,
+  // until the server stops (housekeeping such as sweeping expired sessions).
+  void every(std::chrono::milliseconds period, std::function<void()> fn);
+
+  struct Impl;  // opaque: Beast lives in the .cpp
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mh::net

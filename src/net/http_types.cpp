@@ -1,0 +1,51 @@
+#include "net/http_types.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace mh::net {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> find_header(const Headers& h, std::string_view name) noexcept {
+  for (const auto& f : h)
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  return std::nullopt;
+}
+
+void Response::set(std::string name, std::string value) {
+  for (auto& f : headers)
+    if (iequals(f.name, name)) {
+      f.value = std::move(value);
+      return;
+    }
+  headers.push_back({std::move(name), std::move(value)});
+}
+
+Response json_response(int status, std::string json) {
+  Response r;
+  r.status = status;
+  r.set("Content-Type", "application/json");
+  r.body = std::move(json);
+  return r;
+}
+
+Response error_response(const Error& e) {
+  const int status = http_status(e.code());
+  // Internal failures say nothing specific to the peer; the log has the details.
+  const std::string reason = status >= 500 && e.code() != Errc::unavailable ? "internal error" : e.what();
+  Response r = json_response(status, nlohmann::json{{"error", errc_name(e.code())}, {"reason", reason}}.dump());
+  if (status == 401) r.set("WWW-Authenticate", "MiniHTTPS handshake=\"/auth/handshake\"");
+  if (status == 429 || status == 503) r.set("Retry-After", "1");
+  return r;
+}
+
+}  // namespace mh::net

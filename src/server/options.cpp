@@ -1,0 +1,70 @@
+#include "server/options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <thread>
+
+namespace mh::server {
+namespace {
+
+// "HOST:PORT" with an IPv4 address or a bracketed IPv6 one.
+bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    std::size_t used = 0;
+    const int p = std::stoi(s.substr(colon + 1), &used);
+    if (used != s.size() - colon - 1 || p < 0 || p > 65535) return false;
+    port = static_cast<std::uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  CLI::App app{"minihttpsd — serves a folder to authenticated clients (RFC 9421-signed requests, Fernet bodies)"};
+  app.set_config("--config", "", "read options from this file (TOML or INI: key = value); flags win");
+  app.add_option("--listen", o.listen, "HOST:PORT to listen on; port 0 picks a free port")->capture_default_str();
+  app.add_option("--root", o.root, "folder served to clients")->capture_default_str();
+  app.add_option("--keys", o.keys, "folder of the server key (created on first start) and authorized_clients")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads; 0 = one per core")->check(CLI::Range(0, 256))->capture_default_str();
+  app.add_option("--session-ttl", o.session_ttl, "session lifetime in seconds")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{30} * 86400))->capture_default_str();
+  app.add_option("--max-skew", o.max_skew, "allowed clock difference for signed times, seconds")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))->capture_default_str();
+  app.add_option("--max-clients", o.max_clients, "registry capacity (registered clients)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))->capture_default_str();
+  app.add_option("--handshake-rate", o.handshake_rate, "handshakes per second allowed per client address")
+      ->check(CLI::Range(0.01, 1e6))->capture_default_str();
+  app.add_option("--handshake-burst", o.handshake_burst, "handshake burst allowed per client address")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
+  app.add_option("--max-connections", o.max_connections, "open connections at most")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str();
+  app.add_option("--max-header-bytes", o.max_header_bytes, "largest request head accepted")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1 << 20}))->capture_default_str();
+  app.add_option("--request-timeout", o.request_timeout, "seconds a client has to send a request head (and per body pause)")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  app.add_option("--grace", o.grace, "seconds in-flight requests get to finish when stopping")
+      ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
+  app.add_flag("!--no-access-log", o.access_log, "do not log one line per request");
+  try {
+    app.parse(argc, argv);
+    if (!split_listen(o.listen, o.host, o.port))
+      throw CLI::ValidationError("--listen", "expected HOST:PORT, got '" + o.listen + "'");
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+  if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return o;
+}
+
+}  // namespace mh::server

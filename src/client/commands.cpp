@@ -3,6 +3,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "client/download.hpp"
 #include "client/exit_codes.hpp"
 #include "core/ed25519.hpp"
 #include "io/files.hpp"
@@ -20,9 +25,13 @@ std::string utc(std::int64_t t) {
 }
 
 net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
-  if (!g.server.empty()) return net::ServerUrl::parse(g.server);
+  try {
+    if (!g.server.empty()) return net::ServerUrl::parse(g.server);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
-  throw Error(Errc::bad_request, "no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
+  throw UsageError("no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
 }
 
 Connection open(const GlobalOptions& g, Home& home) {
@@ -33,7 +42,7 @@ Connection open(const GlobalOptions& g, Home& home) {
 
 int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
   Home home = Home::locate(g.home);
-  if (g.server.empty()) throw Error(Errc::bad_request, "connect needs --server http://HOST:PORT");
+  if (g.server.empty()) throw UsageError("connect needs --server http://HOST:PORT");
   std::optional<std::string> pin;
   if (!c.fingerprint.empty()) pin = c.fingerprint;
   if (!c.server_key_file.empty())
@@ -43,6 +52,41 @@ int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
   if (!g.verbosity.quiet)
     std::printf("connected to %s as %s (%s); session expires %s\n", s.server.c_str(), s.name.c_str(),
                 s.uuid.to_string().c_str(), utc(s.expires).c_str());
+  return kOk;
+}
+
+int run_get(const GlobalOptions& g, const GetOptions& o) {
+  Home home = Home::locate(g.home);
+  Connection conn = open(g, home);
+  std::optional<std::filesystem::path> out;
+  if (!o.output.empty() && o.output != "-") out = o.output;
+  const DownloadResult r = download(conn, encode_path(o.path), out, g.verbosity, o.max_token_age);
+  if (g.verbosity.verbose) std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes), r.media_type.c_str());
+  if (out && !g.verbosity.quiet)
+    std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
+  return kOk;
+}
+
+int run_ls(const GlobalOptions& g, const LsOptions& o) {
+  Home home = Home::locate(g.home);
+  Connection conn = open(g, home);
+  std::string target = encode_path(o.path);
+  if (target.back() != '/') target += '/';
+  const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list", o.max_token_age), nullptr, false);
+  if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
+    throw Error(Errc::integrity, "ls: the server's listing is not valid JSON");
+  for (const auto& e : listing["entries"]) {
+    const std::string name = e.value("name", "?");
+    if (e.value("type", "") == "dir") {
+      std::printf("%-4s %12s  %-16s  %s/\n", "dir", "-", "", name.c_str());
+    } else {
+      std::string when = e.contains("mtime") ? utc(e["mtime"].get<std::int64_t>()).substr(0, 16) : "";
+      std::replace(when.begin(), when.end(), 'T', ' ');
+      std::printf("%-4s %12llu  %-16s  %s\n", "file", static_cast<unsigned long long>(e.value("size", 0ull)),
+                  when.c_str(), name.c_str());
+    }
+  }
+  if (listing.value("truncated", false)) std::fprintf(stderr, "(listing truncated by the server)\n");
   return kOk;
 }
 
@@ -65,16 +109,19 @@ int run_logout(const GlobalOptions& g) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
   conn.session();  // fails with "not connected" if there is nothing to forget
+  // The local session is forgotten whatever the server says: logging out must always work.
+  // No re-handshake on 401: a session the server no longer knows is already over.
+  int rc = kOk;
   try {
-    const auto res = conn.request("POST", "/auth/logout");
+    const auto res = conn.request("POST", "/auth/logout", {}, {}, {}, false);
     if (res.status != 204 && res.status != 401) Connection::raise(res, "logout");
   } catch (const Error& e) {
-    if (e.code() != Errc::network) throw;
     std::fprintf(stderr, "minihttps: could not tell the server (%s); forgetting the session anyway\n", e.what());
+    if (e.code() != Errc::network) rc = exit_code_for(e.code());
   }
   home.forget_session(conn.url().authority());
   if (!g.verbosity.quiet) std::printf("logged out of %s\n", conn.url().str().c_str());
-  return kOk;
+  return rc;
 }
 
 }  // namespace mh::client

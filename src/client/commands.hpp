@@ -21,7 +21,20 @@ struct ConnectOptions {
   int rsa_bits = 3072;
 };
 
+struct GetOptions {
+  std::string path;
+  std::string output;          // empty: stdout
+  std::int64_t max_token_age = 300;
+};
+
+struct LsOptions {
+  std::string path = "/";
+  std::int64_t max_token_age = 300;
+};
+
 int run_connect(const GlobalOptions& g, const ConnectOptions& c);
+int run_get(const GlobalOptions& g, const GetOptions& o);
+int run_ls(const GlobalOptions& g, const LsOptions& o);
 int run_whoami(const GlobalOptions& g);
 int run_logout(const GlobalOptions& g);
 

@@ -5,6 +5,9 @@
 #include <cstdio>
 
 #include "core/base64.hpp"
+#include "client/exit_codes.hpp"
+#include "client/response_check.hpp"
+#include "core/hash.hpp"
 #include "core/handshake.hpp"
 #include "core/httpsig.hpp"
 #include "io/system_clock.hpp"
@@ -22,6 +25,7 @@ void Connection::raise(const net::ClientResponse& r, const std::string& what) {
 }
 
 SavedSession Connection::handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits) {
+  if (!handshake::valid_name(name)) throw UsageError("name must be 1-32 characters of A-Z a-z 0-9 . _ - (got '" + name + "')");
   bool created = false;
   identity_ = home_.load_or_create_identity(rsa_bits, created);
   if (created && !verb_.quiet)
@@ -29,9 +33,14 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   const std::string authority = url_.authority();
   const std::optional<std::string> pinned = pin ? pin : home_.pinned_fingerprint(authority);
 
-  // Reconnect: offer the UUID this key had with this server, so it is kept.
+  // Reconnect: offer the UUID this key had with this server, so it is kept. A damaged session
+  // file must not stand in the way of connecting again (it is replaced below).
   std::optional<Uuid> previous;
-  if (const auto old = home_.load_session(authority)) previous = old->uuid;
+  try {
+    if (const auto old = home_.load_session(authority)) previous = old->uuid;
+  } catch (const Error& e) {
+    if (!verb_.quiet) std::fprintf(stderr, "ignoring the old session: %s\n", e.what());
+  }
   io::SystemClock clock;
   auto hs = handshake::ClientHandshake::create(*identity_, name, previous, clock);
   net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hs.hello_json(), {}, {}, true};
@@ -62,7 +71,7 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   } else if (pin && home_.pinned_fingerprint(authority) != pin) {
     home_.pin(authority, *pin);  // an explicit pin replaces what was recorded
   }
-  SavedSession saved{url_.str(), name, s.uuid, std::move(s.key), s.expires, fp};
+  SavedSession saved{url_.str(), name, s.uuid, std::move(s.key), s.expires, fp, s.server_key};
   home_.save_session(authority, saved);
   home_.remember_server(url_.str());
   session_ = saved;
@@ -79,8 +88,8 @@ const SavedSession& Connection::session() {
   return *session_;
 }
 
-net::Request Connection::sign(const std::string& method, const std::string& target, const std::string& body,
-                              net::Headers extra) {
+std::pair<net::Request, httpsig::Message> Connection::sign(const std::string& method, const std::string& target,
+                                                           const std::string& body, net::Headers extra) {
   if (!identity_) identity_ = home_.load_identity();
   const SavedSession& s = session();
   std::vector<httpsig::Component> covered = {{"@method", {}}, {"@authority", {}}, {"@path", {}}};
@@ -89,6 +98,7 @@ net::Request Connection::sign(const std::string& method, const std::string& targ
     extra.push_back({"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))});
     covered.push_back({"content-digest", {}});
   }
+  extra.push_back({"Accept-Signature", accept_signature_value()});
   const std::string nonce = base64_encode(random_bytes(16), Alphabet::url, false);
   const auto params = httpsig::make_params(
       covered, {.created = io::SystemClock().now(), .nonce = nonce, .alg = "rsa-pss-sha512", .keyid = s.uuid.to_string()});
@@ -97,17 +107,50 @@ net::Request Connection::sign(const std::string& method, const std::string& targ
   const std::string base = httpsig::signature_base(m, params);
   extra.push_back({"Signature-Input", httpsig::signature_input_member("sig1", params)});
   extra.push_back({"Signature", httpsig::signature_member("sig1", identity_->sign_pss_sha512(as_bytes(base)))});
-  return net::Request{method, target, std::move(extra), body, {}, {}, !body.empty()};
+  m.headers.emplace_back("Signature-Input", extra[extra.size() - 2].value);
+  m.headers.emplace_back("Signature", extra.back().value);
+  return {net::Request{method, target, std::move(extra), body, {}, {}, !body.empty()}, std::move(m)};
 }
 
 net::ClientResponse Connection::request(const std::string& method, const std::string& target, const std::string& body,
-                                        net::Headers extra) {
+                                        net::Headers extra, const BodyCallback& on_body, bool rehandshake) {
+  constexpr std::size_t kMaxBuffered = 16 << 20;
   for (int attempt = 0;; ++attempt) {
-    const net::Request req = sign(method, target, body, extra);
-    if (verb_.verbose) std::fprintf(stderr, "> %s %s%s (signed as %s)\n", method.c_str(), url_.str().c_str(), target.c_str(), session().uuid.to_string().c_str());
-    auto res = http_.send(req, 64 << 20);
-    if (verb_.verbose) std::fprintf(stderr, "< %d\n", res.status);
-    if (res.status == 401 && attempt == 0) {
+    const auto [req, signed_msg] = sign(method, target, body, extra);
+    if (verb_.verbose)
+      std::fprintf(stderr, "> %s %s%s (signed as %s)\n", method.c_str(), url_.str().c_str(), target.c_str(),
+                   session().uuid.to_string().c_str());
+    std::optional<Bytes> digest;
+    Sha512 hash;
+    bool stream = false;
+    std::string buffered;
+    net::ClientResponse head_seen;
+    auto res = http_.send_streaming(
+        req,
+        [&](const net::ClientResponse& head) {
+          if (verb_.verbose) std::fprintf(stderr, "< %d\n", head.status);
+          // Refusals that come before the server knows us (401, bad signature) cannot be signed.
+          const bool must_be_signed = head.status >= 200 && head.status < 300;
+          if (must_be_signed || head.header("Signature"))
+            digest = check_response_signature(head, signed_msg, session().server_key, io::SystemClock().now(),
+                                              max_skew());
+          stream = on_body && head.status == 200;
+          head_seen = head;
+        },
+        [&](std::string_view chunk) {
+          hash.update(as_bytes(chunk));
+          if (stream) {
+            on_body(head_seen, chunk);
+          } else {
+            if (buffered.size() + chunk.size() > kMaxBuffered) throw Error(Errc::network, "response too large");
+            buffered.append(chunk);
+          }
+        });
+    if (digest && !ct_equal(hash.finish(), *digest))
+      throw Error(Errc::integrity, "response body does not match its signed digest (tampered or substituted); "
+                                   "nothing was written");
+    res.body = std::move(buffered);
+    if (res.status == 401 && attempt == 0 && rehandshake) {
       if (!verb_.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
       const SavedSession old = session();
       handshake(old.name, old.server_fingerprint, identity_ ? identity_->bits() : 3072);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "client/home.hpp"
+#include "core/httpsig.hpp"
 #include "net/http_client.hpp"
 
 namespace mh::client {
@@ -31,17 +32,24 @@ class Connection {
   // The saved session, or Errc::unauthenticated telling the user to connect.
   const SavedSession& session();
 
-  // A signed request (RFC 9421: @method @authority @path [@query] [content-digest]). On 401 it
-  // runs the handshake again once, with the saved name, and retries.
+  // A signed request (RFC 9421: @method @authority @path [@query] [content-digest]) asking for a
+  // signed response. On 401 it runs the handshake again once, with the saved name, and retries.
+  // The response's signature is checked before any body byte reaches on_body (2xx answers must
+  // be signed), and the body's digest once it has all arrived; failures are Errc::integrity.
+  // With on_body, a 200 body streams there; otherwise (and for other statuses) it is buffered.
+  using BodyCallback = std::function<void(const net::ClientResponse& head, std::string_view chunk)>;
   net::ClientResponse request(const std::string& method, const std::string& target, const std::string& body = {},
-                              net::Headers extra = {});
+                              net::Headers extra = {}, const BodyCallback& on_body = {}, bool rehandshake = true);
+
+  std::int64_t max_skew() const noexcept { return 300; }
 
   // Throws the server's refusal as an mh::Error (status -> Errc, reason from the JSON body).
   [[noreturn]] static void raise(const net::ClientResponse& r, const std::string& what);
 
  private:
-  net::Request sign(const std::string& method, const std::string& target, const std::string& body,
-                    net::Headers extra);
+  // The signed request, and the message as its signature base saw it (for ";req").
+  std::pair<net::Request, httpsig::Message> sign(const std::string& method, const std::string& target,
+                                                 const std::string& body, net::Headers extra);
 
   Home& home_;
   net::ServerUrl url_;

@@ -13,6 +13,12 @@ enum ExitCode : int {
   kIntegrity = 5,  // a body, token, signature or checksum did not verify; nothing was written
 };
 
+// A mistake on the command line found after parsing (a bad URL, an invalid name): exit 2.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& reason) : Error(Errc::bad_request, reason) {}
+};
+
 inline int exit_code_for(Errc e) {
   switch (e) {
     case Errc::network: return kNetwork;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/base64.hpp"
 #include "core/error.hpp"
 #include "io/files.hpp"
 
@@ -28,7 +29,11 @@ RsaPrivateKey Home::load_identity() const {
   if (io::file_mode(dir_ / "identity.pem") & 077)
     throw Error(Errc::forbidden, (dir_ / "identity.pem").string() + " is readable by others; run: chmod 600 " +
                                      (dir_ / "identity.pem").string());
-  return RsaPrivateKey::from_pem(*pem);
+  RsaPrivateKey key = RsaPrivateKey::from_pem(*pem);
+  if (key.bits() < kRsaMinBits || key.bits() > kRsaMaxBits)
+    throw Error(Errc::bad_request, (dir_ / "identity.pem").string() + " is a " + std::to_string(key.bits()) +
+                                       "-bit key; minihttps needs 2048-4096 bits (move it away to create a new one)");
+  return key;
 }
 
 RsaPrivateKey Home::load_or_create_identity(int bits, bool& created) {
@@ -92,7 +97,10 @@ std::optional<SavedSession> Home::load_session(const std::string& authority) con
     SavedSession s{j.at("server").get<std::string>(), j.at("name").get<std::string>(),
                    Uuid::parse(j.at("uuid").get<std::string>()).value(),
                    FernetKey::parse(j.at("session_key").get<std::string>()), j.at("expires").get<std::int64_t>(),
-                   j.at("server_fingerprint").get<std::string>()};
+                   j.at("server_fingerprint").get<std::string>(),
+                   ed25519_public_from_raw(base64_decode(j.at("server_key").get<std::string>(), Alphabet::url,
+                                                         Padding::forbidden))};
+    if (ed25519_fingerprint(s.server_key) != s.server_fingerprint) throw Error(Errc::bad_request, "key mismatch");
     return s;
   } catch (const std::exception&) {
     throw Error(Errc::bad_request, session_path(authority).string() + " is not valid; run minihttps connect again");
@@ -102,7 +110,8 @@ std::optional<SavedSession> Home::load_session(const std::string& authority) con
 void Home::save_session(const std::string& authority, const SavedSession& s) {
   io::ensure_directory(dir_ / "sessions", 0700);
   const json j = {{"server", s.server},     {"name", s.name},       {"uuid", s.uuid.to_string()},
-                  {"session_key", s.key.format()}, {"expires", s.expires}, {"server_fingerprint", s.server_fingerprint}};
+                  {"session_key", s.key.format()}, {"expires", s.expires}, {"server_fingerprint", s.server_fingerprint},
+                  {"server_key", base64_encode(s.server_key, Alphabet::url, false)}};
   io::write_file_atomic(session_path(authority), j.dump(2) + "\n", 0600);
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "core/ed25519.hpp"
 #include "core/fernet.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
@@ -23,6 +24,7 @@ struct SavedSession {
   FernetKey key;
   std::int64_t expires = 0;
   std::string server_fingerprint;
+  Ed25519Public server_key{};  // verifies the server's response signatures
 };
 
 class Home {

@@ -34,6 +34,17 @@ int main(int argc, char** argv) {
   connect->add_option("--rsa-bits", c.rsa_bits, "size of a new identity key")->check(CLI::IsMember({2048, 3072, 4096}))
       ->capture_default_str();
 
+  GetOptions get_o;
+  auto* get = app.add_subcommand("get", "fetch a file: verified and decrypted before anything is written");
+  get->add_option("path", get_o.path, "path on the server, e.g. docs/hello.txt")->required();
+  get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout)");
+  get->add_option("--max-token-age", get_o.max_token_age, "refuse bodies older than this many seconds")
+      ->check(CLI::Range(1, 86400))->capture_default_str();
+
+  LsOptions ls_o;
+  auto* ls = app.add_subcommand("ls", "list a directory on the server");
+  ls->add_option("path", ls_o.path, "directory on the server")->capture_default_str();
+
   auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
 
@@ -44,8 +55,13 @@ int main(int argc, char** argv) {
   }
   try {
     if (*connect) return run_connect(g, c);
+    if (*get) return run_get(g, get_o);
+    if (*ls) return run_ls(g, ls_o);
     if (*whoami) return run_whoami(g);
     if (*logout) return run_logout(g);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    return kUsage;
   } catch (const Error& e) {
     std::fprintf(stderr, "minihttps: %s\n", e.what());
     return exit_code_for(e.code());

@@ -18,10 +18,8 @@ class Transcript {
   explicit Transcript(std::string_view label) { field(as_bytes(label)); }
   Transcript& field(ByteView b) {
     const auto n = static_cast<std::uint32_t>(b.size());
-    const std::uint8_t len[4] = {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
-                                 static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
-    h_.update(len);
-    h_.update(b);
+    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(n >> shift));
+    out_.insert(out_.end(), b.begin(), b.end());
     return *this;
   }
   Transcript& integer(std::int64_t v) {
@@ -29,10 +27,10 @@ class Transcript {
     for (int i = 0; i < 8; ++i) be[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (56 - 8 * i));
     return field(be);
   }
-  Sha256Digest finish() { return h_.finish(); }
+  Bytes take() { return std::move(out_); }
 
  private:
-  Sha256 h_;
+  Bytes out_;
 };
 
 std::string b64(ByteView b) { return base64_encode(b, Alphabet::url, false); }
@@ -167,15 +165,15 @@ ServerReply parse_server_reply(std::string_view text) {
 
 // ---- transcripts -------------------------------------------------------------------------------
 
-Sha256Digest transcript1(const ClientHello& h) {
+Bytes encode_transcript1(const ClientHello& h) {
   Transcript t(kHelloLabel);
   t.integer(h.version).field(as_bytes(h.name)).field(h.x25519).field(h.nonce).field(h.rsa_spki);
   if (h.uuid) t.field(h.uuid->bytes);
   else t.field({});
-  return t.integer(h.time).finish();
+  return t.integer(h.time).take();
 }
 
-Sha256Digest transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
+Bytes encode_transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
   return Transcript(kReplyLabel)
       .field(th1)
       .field(h.signature)
@@ -185,7 +183,13 @@ Sha256Digest transcript2(const Sha256Digest& th1, const ClientHello& h, const Se
       .field(r.nonce)
       .integer(r.expires)
       .field(r.server_key)
-      .finish();
+      .take();
+}
+
+Sha256Digest transcript1(const ClientHello& h) { return sha256(encode_transcript1(h)); }
+
+Sha256Digest transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
+  return sha256(encode_transcript2(th1, h, r));
 }
 
 FernetKey derive_session_key(const Secret<32>& shared, const Sha256Digest& th2) {

@@ -66,7 +66,10 @@ std::string to_json(const ServerReply& r);
 ClientHello parse_client_hello(std::string_view json);
 ServerReply parse_server_reply(std::string_view json);
 
-// Transcript hashes over the length-prefixed binary encoding of PROTOCOL.md §3.3.
+// Transcript hashes over the length-prefixed binary encoding of PROTOCOL.md §3.3: every field
+// is a 4-byte big-endian length and its bytes; integers are 8-byte big-endian two's complement.
+Bytes encode_transcript1(const ClientHello& h);
+Bytes encode_transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r);
 Sha256Digest transcript1(const ClientHello& h);
 Sha256Digest transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r);
 FernetKey derive_session_key(const Secret<32>& shared, const Sha256Digest& th2);

@@ -25,6 +25,7 @@ ServerUrl ServerUrl::parse(std::string_view url) {
     throw Error(Errc::bad_request, "server URL must be http://HOST[:PORT] (got '" + std::string(url) + "')");
   ServerUrl u;
   std::string_view port;
+  bool port_given = false;
   if (rest.front() == '[') {
     const auto close = rest.find(']');
     if (close == std::string_view::npos) throw Error(Errc::bad_request, "server URL: unterminated IPv6 address");
@@ -33,13 +34,18 @@ ServerUrl ServerUrl::parse(std::string_view url) {
     if (!rest.empty()) {
       if (rest.front() != ':') throw Error(Errc::bad_request, "server URL: expected ':' after the IPv6 address");
       port = rest.substr(1);
+      port_given = true;
     }
   } else {
     const auto colon = rest.rfind(':');
     u.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+    if (colon != std::string_view::npos) {
+      port = rest.substr(colon + 1);
+      port_given = true;
+    }
   }
   if (u.host.empty()) throw Error(Errc::bad_request, "server URL: missing host");
+  if (port_given && port.empty()) throw Error(Errc::bad_request, "server URL: empty port");
   if (!port.empty()) {
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) > 65535)
       throw Error(Errc::bad_request, "server URL: bad port '" + std::string(port) + "'");
@@ -153,6 +159,7 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
     beast::error_code ec = s.step([&](auto h) { http::async_write(s.stream, msg, h); });
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
+    parser.skip(req.method == "HEAD");  // a HEAD answer announces a body it does not send
     if (!ec) ec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
     if (ec) {
       if (reused && attempt == 0 && ec != beast::error::timeout) {
@@ -165,13 +172,17 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
     }
     ClientResponse head = head_of(parser);
     if (on_head) on_head(head);
-    if (req.method == "HEAD") parser.skip(true);
     std::vector<char> chunk(64 * 1024);
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       ec = s.step([&](auto h) { http::async_read(s.stream, s.buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
+        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
+        s.connected = false;
+        throw Error(Errc::integrity, "response body truncated (connection closed early); nothing was written");
+      }
       if (ec) s.broken("response from " + server_.authority() + " broke off", ec);
       const std::size_t got = chunk.size() - parser.get().body().size;
       if (got) on_chunk(std::string_view(chunk.data(), got));

@@ -208,7 +208,7 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
     }
   }
   consumed = true;
-  out = buffered ? server.handler.on_body(req) : sink->finish();
+  out = buffered ? std::get<BufferBody>(d).then(req) : sink->finish();
 }
 
 asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bool keep_alive) {

@@ -44,6 +44,8 @@ class BodySource {
   // Fills up to cap bytes; returns how many; 0 only at the end. Throws mh::Error on failure,
   // which aborts the connection (the response is already under way).
   virtual std::size_t read(char* buf, std::size_t cap) = 0;
+  // Starts the same bytes again from the beginning (for a digest pass); false if impossible.
+  virtual bool rewind() { return false; }
 };
 
 struct Response {
@@ -69,7 +71,8 @@ class BodySink {
 
 // What a handler wants once it has seen the request head.
 struct BufferBody {
-  std::size_t max_bytes;  // then Handler::on_body() runs with request.body filled
+  std::size_t max_bytes;
+  std::function<Response(Request&)> then;  // runs with request.body filled
 };
 struct StreamBody {
   std::unique_ptr<BodySink> sink;
@@ -80,8 +83,8 @@ using Dispatch = std::variant<Response, BufferBody, StreamBody>;
 class Handler {
  public:
   virtual ~Handler() = default;
+  // Runs once the request head has arrived: answers at once, or says how to take the body.
   virtual Dispatch on_head(Request& req) = 0;
-  virtual Response on_body(Request& req) = 0;
 };
 
 // The one place an mh::Error becomes an HTTP response: status from mh::http_status, a short

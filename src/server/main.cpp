@@ -12,6 +12,9 @@
 #include "net/http_server.hpp"
 #include "server/options.hpp"
 #include "server/router.hpp"
+#include "web/file_service.hpp"
+#include "web/request_verifier.hpp"
+#include "web/web_service.hpp"
 
 using namespace mh;
 
@@ -81,7 +84,12 @@ int main(int argc, char** argv) {
     cfg.authorized = io::load_authorized_clients(opt.keys);
     if (cfg.authorized) spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
     auth::AuthService auth(id.key, *registry, std::move(cfg), clock);
-    server::Router router(auth);
+    // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
+    auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity);
+    web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew);
+    web::FileService files(web::FileServiceOptions{opt.root});
+    web::WebService web(*registry, verifier, files, id.key, clock);
+    server::Router router(auth, web);
 
     net::ServerLimits limits;
     limits.max_connections = opt.max_connections;

@@ -47,6 +47,8 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   app.add_option("--max-connections", o.max_connections, "open connections at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str();
+  app.add_option("--replay-capacity", o.replay_capacity, "request nonces remembered at most (about 40 bytes each)")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 28))->capture_default_str();
   app.add_option("--max-header-bytes", o.max_header_bytes, "largest request head accepted")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1 << 20}))->capture_default_str();
   app.add_option("--request-timeout", o.request_timeout, "seconds a client has to send a request head (and per body pause)")
@@ -61,7 +63,8 @@ Options parse_options(int argc, char** argv) {
     if (!split_listen(o.listen, o.host, o.port))
       throw CLI::ValidationError("--listen", "expected HOST:PORT, got '" + o.listen + "'");
   } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
+    const int rc = app.exit(e);  // prints help, or the error naming the option
+    std::exit(rc == 0 ? 0 : 2);
   }
   if (o.threads == 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return o;

@@ -16,6 +16,7 @@ struct Options {
   double handshake_rate = 10;
   double handshake_burst = 20;
   std::size_t max_connections = 20000;
+  std::size_t replay_capacity = 1 << 22;  // nonces remembered at most (bounded memory)
   std::size_t max_header_bytes = 16 * 1024;
   double request_timeout = 15;
   double grace = 10;

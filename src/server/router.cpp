@@ -18,16 +18,11 @@ net::Dispatch Router::on_head(net::Request& req) {
   }
   if (path == "/auth/handshake") {
     if (req.method != "POST") throw Error(Errc::method_not_allowed, "use POST");
-    return net::BufferBody{handshake::kMaxMessageBytes};
+    return net::BufferBody{handshake::kMaxMessageBytes, [this](net::Request& r) {
+                             return net::json_response(200, auth_.handshake(r.body, r.remote_address));
+                           }};
   }
-  if (!req.header("Signature") && !req.header("Signature-Input"))
-    throw Error(Errc::unauthenticated, "request is not signed: run the handshake, then sign requests (RFC 9421)");
-  throw Error(Errc::not_found, "no such resource");
-}
-
-net::Response Router::on_body(net::Request& req) {
-  // Only the handshake asks for a buffered body.
-  return net::json_response(200, auth_.handshake(req.body, req.remote_address));
+  return web_.on_head(req);
 }
 
 }  // namespace mh::server

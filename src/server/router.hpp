@@ -3,17 +3,18 @@
 // the web part. Wiring only: the parts do the work.
 #include "auth/auth_service.hpp"
 #include "net/http_types.hpp"
+#include "web/web_service.hpp"
 
 namespace mh::server {
 
 class Router final : public net::Handler {
  public:
-  explicit Router(auth::AuthService& auth) : auth_(auth) {}
+  Router(auth::AuthService& auth, web::WebService& web) : auth_(auth), web_(web) {}
   net::Dispatch on_head(net::Request& req) override;
-  net::Response on_body(net::Request& req) override;
 
  private:
   auth::AuthService& auth_;
+  web::WebService& web_;
 };
 
 }  // namespace mh::server

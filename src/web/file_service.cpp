@@ -1,0 +1,575 @@
+#include "web/file_service.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/hash.hpp"
+#include "web/media_types.hpp"
+
+namespace mh::web {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Plaintext read per step: large enough that one step fills most of the server's 64 KiB write
+// chunk (48 KiB -> 64 KiB of base64), small enough to stay in cache.
+constexpr std::size_t kReadChunk = 48 * 1024;
+// Below this much room the encoder writes into the spill buffer instead of the caller's buffer:
+// tiny direct steps could produce no output at all (the cipher and base64 hold back partial blocks).
+constexpr std::size_t kMinDirect = 4096;
+constexpr std::size_t kSpillCapacity =
+    FernetEncoder::max_update_output(kReadChunk) + FernetEncoder::max_finish_output();
+
+constexpr std::string_view kIndexName = "index.html";
+constexpr std::string_view kListingMediaType = "application/json";
+
+// ---- small POSIX helpers ---------------------------------------------------------------------
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+  int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+
+ private:
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const noexcept { ::closedir(d); }
+};
+using UniqueDir = std::unique_ptr<DIR, DirCloser>;
+
+std::int64_t mtime_ns(const struct stat& st) noexcept {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// errno text without strerror's shared buffer (the server serves from many threads).
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+// Turns a failed open/stat/canonicalize into the client-facing refusal. The reason names no path.
+[[noreturn]] void throw_fs_error(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG: throw Error(Errc::not_found, "file: not found");
+    case ELOOP: throw Error(Errc::forbidden, "file: symlink loop or symlink swapped in");
+    case EACCES:
+    case EPERM: throw Error(Errc::forbidden, "file: permission denied");
+    default: throw Error(Errc::io, "file: " + errno_text(err));
+  }
+}
+
+enum class Placement { inside, outside, hidden };
+
+// Where a canonical path lies relative to the (canonical) root. Containment is component-wise:
+// /srv/www2 is not inside /srv/www although the string is a prefix. Below the root every
+// component must be a servable name, so a symlink cannot expose what a request could not name
+// (a link to .git/config or .env stays refused).
+Placement placement(const fs::path& canon, const fs::path& root) {
+  auto it = canon.begin();
+  for (const auto& part : root) {
+    if (it == canon.end() || *it != part) return Placement::outside;
+    ++it;
+  }
+  for (; it != canon.end(); ++it)
+    if (!is_servable_name(it->native())) return Placement::hidden;
+  return Placement::inside;
+}
+
+// ---- ETags -----------------------------------------------------------------------------------
+
+void hash_u64(Sha256& h, std::uint64_t v) {
+  std::uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+  h.update(ByteView(b, 8));
+}
+
+// A hash rather than the raw numbers: the header travels in clear, and device and inode numbers
+// are nobody's business. 64 bits are plenty to tell versions of one resource apart.
+std::string format_etag(const Sha256Digest& d) { return "\"" + to_hex(ByteView(d.data(), 8)) + "\""; }
+
+// Strong: any change of content through write(2) moves the size or the nanosecond mtime, and a
+// replaced file has another inode.
+std::string file_etag(const struct stat& st) {
+  Sha256 h;
+  h.update(as_bytes("minihttps file etag v1"));
+  hash_u64(h, static_cast<std::uint64_t>(st.st_dev));
+  hash_u64(h, static_cast<std::uint64_t>(st.st_ino));
+  hash_u64(h, static_cast<std::uint64_t>(st.st_size));
+  hash_u64(h, static_cast<std::uint64_t>(mtime_ns(st)));
+  return format_etag(h.finish());
+}
+
+// The listing's bytes already reflect every entry's size and mtime; the directory's own
+// metadata is added as the brief asks, so a recreated directory gets a new tag.
+std::string listing_etag(const struct stat& dir, std::string_view listing) {
+  Sha256 h;
+  h.update(as_bytes("minihttps listing etag v1"));
+  hash_u64(h, static_cast<std::uint64_t>(dir.st_dev));
+  hash_u64(h, static_cast<std::uint64_t>(dir.st_ino));
+  hash_u64(h, static_cast<std::uint64_t>(mtime_ns(dir)));
+  h.update(as_bytes(listing));
+  return format_etag(h.finish());
+}
+
+// If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, compared weakly (a W/ prefix on
+// either side is ignored). A malformed list matches nothing, so the full response is sent.
+bool if_none_match_hits(std::string_view header, std::string_view etag) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  const std::string_view opaque = etag.substr(etag.starts_with("W/") ? 2 : 0);
+  std::size_t i = 0;
+  for (;;) {
+    while (i < header.size() && (is_space(header[i]) || header[i] == ',')) ++i;
+    if (i == header.size()) return false;
+    if (header[i] == '*') return true;
+    if (header.substr(i).starts_with("W/")) i += 2;
+    if (i == header.size() || header[i] != '"') return false;
+    const std::size_t close = header.find('"', i + 1);
+    if (close == std::string_view::npos) return false;
+    if (header.substr(i, close - i + 1) == opaque) return true;
+    i = close + 1;
+  }
+}
+
+// ---- response bodies -------------------------------------------------------------------------
+
+// Reads the file in kReadChunk steps and encrypts straight into the caller's buffer when the
+// worst-case output fits; otherwise (small buffers, the final MAC) through a spill buffer.
+// Memory stays constant whatever the file size. Exactly `plain_size` bytes are served: a file
+// that grows is cut there, one that shrinks aborts the response (Errc::io), so the client sees a
+// truncated token and refuses it.
+class FernetFileSource final : public net::BodySource {
+ public:
+  FernetFileSource(UniqueFd fd, std::uint64_t plain_size, const FernetKey& key, std::int64_t now)
+      : fd_(std::move(fd)),
+        plain_size_(plain_size),
+        remaining_(plain_size),
+        token_size_(fernet_token_length(plain_size)),
+        key_(key),
+        now_(now),
+        iv_(random_iv()),
+        enc_(key_, now_, iv_),
+        plain_(std::make_unique<std::uint8_t[]>(kReadChunk)) {
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // advisory: failure changes nothing
+  }
+
+  std::uint64_t size() const override { return token_size_; }
+
+  // The same token again (same IV and time), for a digest pass before sending. If the file
+  // changed in between, the digest will not match and the client refuses the body.
+  bool rewind() override {
+    if (::lseek(fd_.get(), 0, SEEK_SET) != 0) return false;
+    remaining_ = plain_size_;
+    emitted_ = 0;
+    enc_ = FernetEncoder(key_, now_, iv_);
+    finished_ = false;
+    spill_pos_ = spill_len_ = 0;
+    return true;
+  }
+
+  std::size_t read(char* buf, std::size_t cap) override {
+    if (cap == 0) throw Error(Errc::internal, "body read with no room");
+    for (;;) {
+      if (spill_pos_ < spill_len_) return count(drain_spill(buf, cap));
+      if (finished_) {
+        if (emitted_ != token_size_) throw Error(Errc::internal, "fernet stream length differs from its promise");
+        return 0;
+      }
+      if (const std::size_t n = produce(buf, cap); n > 0) return count(n);
+    }
+  }
+
+ private:
+  // The most plaintext whose worst-case encoding fits in cap characters, if any:
+  // the largest n with max_update_output(n) = (n + 43) / 3 * 4 + 4 <= cap.
+  static std::optional<std::size_t> plaintext_fitting(std::size_t cap) noexcept {
+    if (cap < 4) return std::nullopt;
+    const std::size_t q = (cap - 4) / 4;
+    if (3 * q < 41) return std::nullopt;
+    return 3 * q - 41;
+  }
+
+  std::size_t count(std::size_t n) noexcept {
+    emitted_ += n;
+    return n;
+  }
+
+  // Encrypts the next step. Returns the characters written to buf; 0 when it went to the spill.
+  std::size_t produce(char* buf, std::size_t cap) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, remaining_));
+    const auto fit = plaintext_fitting(cap);
+    if (fit && *fit >= std::min(want, kMinDirect)) {
+      const std::size_t n = std::min(*fit, want);
+      char* end = enc_.update(fill_plain(n), buf);
+      if (remaining_ == 0) {
+        if (static_cast<std::size_t>(buf + cap - end) >= FernetEncoder::max_finish_output()) {
+          end = enc_.finish(end);
+        } else {
+          char* const start = reset_spill();
+          spill_len_ = static_cast<std::size_t>(enc_.finish(start) - start);
+        }
+        finished_ = true;
+      }
+      return static_cast<std::size_t>(end - buf);
+    }
+    char* const start = reset_spill();
+    char* end = enc_.update(fill_plain(want), start);
+    if (remaining_ == 0) {
+      end = enc_.finish(end);
+      finished_ = true;
+    }
+    spill_len_ = static_cast<std::size_t>(end - start);
+    return 0;
+  }
+
+  // Reads exactly n bytes of the file (n <= kReadChunk).
+  ByteView fill_plain(std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::read(fd_.get(), plain_.get() + got, n - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Error(Errc::io, "file: read failed: " + errno_text(errno));
+      if (r == 0) throw Error(Errc::io, "file: shrank while being served");
+      got += static_cast<std::size_t>(r);
+    }
+    remaining_ -= n;
+    return ByteView(plain_.get(), n);
+  }
+
+  // The empty spill buffer, to be filled. Allocated on first use: with the server's 64 KiB
+  // buffer only the final MAC may ever need it.
+  char* reset_spill() {
+    if (!spill_) spill_ = std::make_unique<char[]>(kSpillCapacity);
+    spill_pos_ = 0;
+    return spill_.get();
+  }
+
+  std::size_t drain_spill(char* buf, std::size_t cap) noexcept {
+    const std::size_t n = std::min(cap, spill_len_ - spill_pos_);
+    std::memcpy(buf, spill_.get() + spill_pos_, n);
+    spill_pos_ += n;
+    return n;
+  }
+
+  static FernetIv random_iv() {
+    FernetIv iv{};
+    random_fill(iv);
+    return iv;
+  }
+
+  UniqueFd fd_;
+  std::uint64_t plain_size_;
+  std::uint64_t remaining_;  // plaintext bytes still to read
+  std::uint64_t token_size_;
+  std::uint64_t emitted_ = 0;
+  FernetKey key_;
+  std::int64_t now_;
+  FernetIv iv_;
+  FernetEncoder enc_;
+  bool finished_ = false;
+  std::unique_ptr<std::uint8_t[]> plain_;
+  std::unique_ptr<char[]> spill_;
+  std::size_t spill_pos_ = 0;
+  std::size_t spill_len_ = 0;
+};
+
+// A small body already encrypted (directory listings, bounded by max_listing_entries).
+class TokenSource final : public net::BodySource {
+ public:
+  explicit TokenSource(std::string token) : token_(std::move(token)) {}
+  std::uint64_t size() const override { return token_.size(); }
+  std::size_t read(char* buf, std::size_t cap) override {
+    const std::size_t n = std::min(cap, token_.size() - pos_);
+    std::memcpy(buf, token_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  bool rewind() override {
+    pos_ = 0;
+    return true;
+  }
+
+ private:
+  std::string token_;
+  std::size_t pos_ = 0;
+};
+
+// HEAD: the length is promised, the body is never produced (the server sends headers only).
+class LengthOnlySource final : public net::BodySource {
+ public:
+  explicit LengthOnlySource(std::uint64_t n) : n_(n) {}
+  std::uint64_t size() const override { return n_; }
+  std::size_t read(char*, std::size_t) override { throw Error(Errc::internal, "HEAD body must not be read"); }
+
+ private:
+  std::uint64_t n_;
+};
+
+// ---- responses -------------------------------------------------------------------------------
+
+void set_cache_headers(net::Response& r, const std::string& etag) {
+  r.set("ETag", etag);
+  // The body is ciphertext under one session's key: useless to anyone else and after the session
+  // ends, so no cache should keep it. Clients revalidate their own plaintext copy with the ETag.
+  r.set("Cache-Control", "private, no-store");
+}
+
+net::Response not_modified(const std::string& etag) {
+  net::Response r;
+  r.status = 304;
+  set_cache_headers(r, etag);
+  return r;
+}
+
+net::Response fernet_response(std::unique_ptr<net::BodySource> body, std::string_view media_type,
+                              const std::string& etag, bool head) {
+  net::Response r;
+  r.status = 200;
+  r.set("Content-Type", "application/fernet");
+  r.set("MiniHTTPS-Content-Type", std::string(media_type));
+  set_cache_headers(r, etag);
+  r.stream = std::move(body);
+  r.head_only = head;
+  return r;
+}
+
+// What one serve() call needs besides the target.
+struct Call {
+  const FernetKey& key;
+  std::int64_t now;
+  bool head;
+  std::optional<std::string_view> if_none_match;
+};
+
+// ---- resolution ------------------------------------------------------------------------------
+
+struct Resolved {
+  fs::path path;
+  bool directory;
+};
+
+Resolved resolve_under(const fs::path& root, const RequestPath& p) {
+  fs::path joined = root;
+  for (const auto& seg : p.segments) {
+    // Also what keeps operator/ from being handed an absolute or multi-component name.
+    if (auto r = segment_refusal(seg)) throw Error(r->code, std::string(r->reason));
+    joined /= seg;
+  }
+  std::error_code ec;
+  fs::path canon = fs::canonical(joined, ec);
+  if (ec) throw_fs_error(ec.value());
+  switch (placement(canon, root)) {
+    case Placement::inside: break;
+    case Placement::outside: throw Error(Errc::forbidden, "file: outside the root");
+    case Placement::hidden: throw Error(Errc::forbidden, "file: hidden name behind a symlink");
+  }
+  struct stat st {};
+  if (::stat(canon.c_str(), &st) != 0) throw_fs_error(errno);
+  if (S_ISDIR(st.st_mode)) return {std::move(canon), true};
+  if (!S_ISREG(st.st_mode)) throw Error(Errc::forbidden, "file: not a regular file or directory");
+  if (p.trailing_slash) throw Error(Errc::not_found, "file: not found");  // "a.txt/" names a directory
+  return {std::move(canon), false};
+}
+
+// Opens a resolved regular file. O_NOFOLLOW: the canonical path has no symlink, so one found
+// now was swapped in after the check. O_NONBLOCK: a FIFO swapped in must not block the thread.
+std::pair<UniqueFd, struct stat> open_regular(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) throw_fs_error(errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_fs_error(errno);
+  if (!S_ISREG(st.st_mode)) throw Error(Errc::forbidden, "file: not a regular file or directory");
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxServedFileBytes)
+    throw Error(Errc::forbidden, "file: too large to serve");
+  return {std::move(fd), st};
+}
+
+net::Response serve_file(const fs::path& path, std::string_view media_type, const Call& c) {
+  auto [fd, st] = open_regular(path);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::string etag = file_etag(st);
+  if (c.if_none_match && if_none_match_hits(*c.if_none_match, etag)) return not_modified(etag);
+  std::unique_ptr<net::BodySource> body;
+  if (c.head)
+    body = std::make_unique<LengthOnlySource>(fernet_token_length(size));
+  else
+    body = std::make_unique<FernetFileSource>(std::move(fd), size, c.key, c.now);
+  return fernet_response(std::move(body), media_type, etag, c.head);
+}
+
+// ---- listings --------------------------------------------------------------------------------
+
+struct Entry {
+  std::string name;
+  bool directory = false;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+};
+
+// An entry is listed only if a request for it would be served: a servable name, a regular file
+// or directory, and (for a symlink) a target inside the root.
+std::optional<Entry> classify(int dir_fd, const fs::path& dir, const fs::path& root, std::string name) {
+  if (!is_servable_name(name)) return std::nullopt;
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;  // gone
+  if (S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    const fs::path target = fs::canonical(dir / name, ec);
+    if (ec || placement(target, root) != Placement::inside) return std::nullopt;
+    if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0) return std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) return Entry{std::move(name), true, 0, 0};
+  if (S_ISREG(st.st_mode))
+    return Entry{std::move(name), false, static_cast<std::uint64_t>(st.st_size),
+                 static_cast<std::int64_t>(st.st_mtim.tv_sec)};
+  return std::nullopt;
+}
+
+struct Selection {
+  std::vector<Entry> entries;  // sorted by name (bytewise)
+  bool truncated = false;
+};
+
+// The first `limit` entries by name, in O(limit) memory however large the directory is.
+Selection select_entries(DIR* d, const fs::path& dir, const fs::path& root, std::size_t limit) {
+  const auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(by_name)> heap(by_name);  // largest on top
+  Selection out;
+  for (;;) {
+    errno = 0;
+    const dirent* de = ::readdir(d);
+    if (de == nullptr) {
+      if (errno != 0) throw Error(Errc::io, "file: cannot read directory: " + errno_text(errno));
+      break;
+    }
+    auto e = classify(::dirfd(d), dir, root, de->d_name);
+    if (!e) continue;
+    heap.push(std::move(*e));
+    if (heap.size() > limit) {
+      heap.pop();
+      out.truncated = true;
+    }
+  }
+  out.entries.reserve(heap.size());
+  for (; !heap.empty(); heap.pop()) out.entries.push_back(heap.top());
+  std::reverse(out.entries.begin(), out.entries.end());
+  return out;
+}
+
+std::string listing_json(const std::string& request_path, const Selection& s) {
+  nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+  for (const auto& e : s.entries) {
+    nlohmann::ordered_json j;
+    j["name"] = e.name;
+    j["type"] = e.directory ? "dir" : "file";
+    if (!e.directory) {
+      j["size"] = e.size;
+      j["mtime"] = e.mtime;
+    }
+    entries.push_back(std::move(j));
+  }
+  nlohmann::ordered_json doc;
+  doc["path"] = request_path;
+  doc["entries"] = std::move(entries);
+  if (s.truncated) doc["truncated"] = true;
+  return doc.dump();  // names passed is_servable_name, so they are valid UTF-8
+}
+
+net::Response serve_listing(const fs::path& dir, const fs::path& root, const RequestPath& p, std::size_t limit,
+                            const Call& c) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) throw_fs_error(errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_fs_error(errno);
+  UniqueDir d(::fdopendir(fd.get()));
+  if (!d) throw_fs_error(errno);
+  fd.release();  // the DIR owns it now
+  const std::string json = listing_json(join_request_path(p.segments, true), select_entries(d.get(), dir, root, limit));
+  std::string etag = listing_etag(st, json);
+  if (c.if_none_match && if_none_match_hits(*c.if_none_match, etag)) return not_modified(etag);
+  std::unique_ptr<net::BodySource> body;
+  if (c.head)
+    body = std::make_unique<LengthOnlySource>(fernet_token_length(json.size()));
+  else
+    body = std::make_unique<TokenSource>(fernet_encrypt(c.key, as_bytes(json), c.now));
+  return fernet_response(std::move(body), kListingMediaType, etag, c.head);
+}
+
+// The directory's index.html when it is servable as a regular file; a missing, hidden-away or
+// escaping one just means "list the directory".
+std::optional<fs::path> find_index(const fs::path& root, const RequestPath& dir) {
+  RequestPath index = dir;
+  index.segments.emplace_back(kIndexName);
+  index.trailing_slash = false;
+  try {
+    Resolved r = resolve_under(root, index);
+    if (!r.directory) return std::move(r.path);
+  } catch (const Error& e) {
+    if (e.code() != Errc::not_found && e.code() != Errc::forbidden) throw;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+FileService::FileService(FileServiceOptions o) : opts_(std::move(o)) {
+  std::error_code ec;
+  fs::path canon = fs::canonical(opts_.root, ec);
+  if (ec) throw Error(Errc::io, "file service: root " + opts_.root.string() + ": " + ec.message());
+  if (!fs::is_directory(canon, ec)) throw Error(Errc::io, "file service: root " + opts_.root.string() + " is not a directory");
+  opts_.root = std::move(canon);
+}
+
+fs::path FileService::resolve(const RequestPath& p) const { return resolve_under(opts_.root, p).path; }
+
+net::Response FileService::serve(const net::Request& req, const FernetKey& key, std::int64_t now) const {
+  if (req.method != "GET" && req.method != "HEAD")
+    throw Error(Errc::method_not_allowed, "file service: use GET or HEAD");
+  const RequestPath p = parse_request_path(target_path(req.target));
+  const Call call{key, now, req.method == "HEAD", req.header("If-None-Match")};
+  // "?list" asks a directory for its listing even when it has an index.html.
+  const std::string_view target = req.target;
+  const bool listing_asked = target.find('?') != std::string_view::npos && target.substr(target.find('?') + 1) == "list";
+  Resolved r = resolve_under(opts_.root, p);
+  // The media type follows the name the client asked for (a symlink's target may be named otherwise).
+  if (!r.directory) return serve_file(r.path, media_type_for(p.segments.empty() ? "" : p.segments.back()), call);
+  if (!listing_asked)
+    if (auto index = find_index(opts_.root, p)) return serve_file(*index, media_type_for(kIndexName), call);
+  return serve_listing(r.path, opts_.root, p, opts_.max_listing_entries, call);
+}
+
+}  // namespace mh::web

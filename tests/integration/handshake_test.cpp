@@ -1,0 +1,1014 @@
+// The handshake end to end: the real minihttpsd, driven by the real minihttps binary (connect,
+// whoami, logout, key pinning, registry policy) and by hand-made hellos over raw HTTP (exact
+// status codes and reasons for every refusal, replay, time window, rate limit, concurrency).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "core/base64.hpp"
+#include "core/clock.hpp"
+#include "core/ed25519.hpp"
+#include "core/error.hpp"
+#include "core/handshake.hpp"
+#include "core/rsa.hpp"
+#include "core/uuid.hpp"
+#include "core/x25519.hpp"
+#include "net/http_client.hpp"
+#include "support/server_process.hpp"
+#include "support/test_support.hpp"
+
+namespace mh {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using test::CommandResult;
+using test::run_client;
+using test::ServerOptions;
+using test::ServerProcess;
+using test::TempDir;
+
+constexpr const char* kBadName = "handshake: name must be 1-32 characters of A-Z a-z 0-9 . _ -";
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::string b64u(ByteView b) { return base64_encode(b, Alphabet::url, false); }
+
+// ---- RSA identities: 2048-bit keys made once per process, in parallel, on demand -------------------
+
+class KeyPool {
+ public:
+  static KeyPool& instance() {
+    static KeyPool pool;
+    return pool;
+  }
+  // The i-th key (stable for the whole process). Most tests need two: they are made together.
+  const RsaPrivateKey& at(std::size_t i) {
+    ensure(std::max<std::size_t>(i + 1, 2));
+    std::lock_guard lock(mutex_);
+    return keys_[i];
+  }
+  void ensure(std::size_t n) {
+    std::lock_guard lock(mutex_);
+    if (keys_.size() >= n) return;
+    const std::size_t missing = n - keys_.size();
+    std::vector<std::optional<RsaPrivateKey>> made(missing);
+    std::atomic<std::size_t> next{0};
+    const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < workers; ++t)
+      threads.emplace_back([&] {
+        for (std::size_t i; (i = next++) < missing;) made[i] = RsaPrivateKey::generate(2048);
+      });
+    for (auto& t : threads) t.join();
+    for (auto& k : made) keys_.push_back(std::move(*k));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<RsaPrivateKey> keys_;  // a deque: references stay valid as it grows
+};
+
+const RsaPrivateKey& key(std::size_t i) { return KeyPool::instance().at(i); }
+std::string key_name(std::size_t i) { return "key" + std::to_string(i); }
+
+// ---- raw HTTP --------------------------------------------------------------------------------------
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string error;   // the JSON error body's "error"
+  std::string reason;  // ... and its "reason"
+  std::optional<std::string> retry_after;
+};
+
+Reply send(net::HttpClient& client, const std::string& method, const std::string& target, const std::string& body) {
+  net::Request req{method, target, {{"Content-Type", "application/json"}}, body, {}, {}, !body.empty()};
+  const net::ClientResponse r = client.send(req, 1 << 20);
+  Reply out{r.status, r.body, {}, {}, {}};
+  const json j = json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("reason") && j["reason"].is_string()) out.reason = j["reason"];
+  if (j.is_object() && j.contains("error") && j["error"].is_string()) out.error = j["error"];
+  if (const auto h = r.header("Retry-After")) out.retry_after = std::string(*h);
+  return out;
+}
+
+Reply post_hello(net::HttpClient& client, const std::string& body) {
+  return send(client, "POST", "/auth/handshake", body);
+}
+
+Reply post_hello(const std::string& url, const std::string& body) {
+  net::HttpClient client(net::ServerUrl::parse(url), 10s);
+  return post_hello(client, body);
+}
+
+// ---- hellos ----------------------------------------------------------------------------------------
+
+handshake::ClientHandshake hello(const RsaPrivateKey& k, const std::string& name, std::optional<Uuid> uuid = {},
+                                 std::optional<std::int64_t> time = {}) {
+  const FixedClock clock(time.value_or(unix_now()));
+  return handshake::ClientHandshake::create(k, name, uuid, clock);
+}
+
+// A hello changed after the fact but signed again: the signature verifies.
+std::string resigned(handshake::ClientHello h, const RsaPrivateKey& k) {
+  h.signature = k.sign_pss_sha512(handshake::transcript1(h));
+  return handshake::to_json(h);
+}
+
+// DER helpers for hand-made RSA public keys (the server checks the size before the signature,
+// so a key nobody holds the private half of is enough to test the size policy).
+void der_length(Bytes& out, std::size_t n) {
+  if (n < 128) {
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else if (n < 256) {
+    out.push_back(0x81);
+    out.push_back(static_cast<std::uint8_t>(n));
+  } else {
+    out.push_back(0x82);
+    out.push_back(static_cast<std::uint8_t>(n >> 8));
+    out.push_back(static_cast<std::uint8_t>(n));
+  }
+}
+Bytes der(std::uint8_t tag, const Bytes& content) {
+  Bytes out{tag};
+  der_length(out, content.size());
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+// SubjectPublicKeyInfo of an rsaEncryption key with a pseudo-random odd modulus of exactly `bits` bits.
+Bytes fake_rsa_spki(int bits) {
+  Bytes n = test::pattern_bytes(static_cast<std::size_t>((bits + 7) / 8), static_cast<std::uint32_t>(bits));
+  const int top = (bits - 1) % 8;  // the highest bit of the first byte that must be set
+  n[0] = static_cast<std::uint8_t>((n[0] & ((1u << top) - 1)) | (1u << top));
+  n.back() |= 1;
+  if (n[0] & 0x80) n.insert(n.begin(), 0);
+  const Bytes rsa_public_key = der(0x30, cat({der(0x02, n), der(0x02, Bytes{0x01, 0x00, 0x01})}));
+  const Bytes algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+  return der(0x30, cat({algorithm, der(0x03, cat({Bytes{0x00}, rsa_public_key}))}));
+}
+
+handshake::ClientHello hello_with_spki(Bytes spki, std::size_t signature_bytes, const std::string& name) {
+  handshake::ClientHello h;
+  h.name = name;
+  h.x25519 = X25519KeyPair::generate().public_key;
+  random_fill(h.nonce);
+  h.rsa_spki = std::move(spki);
+  h.time = unix_now();
+  h.signature = test::pattern_bytes(signature_bytes, 7);
+  return h;
+}
+
+Bytes from_hex(std::string_view hex) {
+  Bytes out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  return out;
+}
+
+// ---- the client binary -------------------------------------------------------------------------
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+fs::path session_file(const fs::path& home, const ServerProcess& s) {
+  return home / "sessions" / ("127.0.0.1_" + std::to_string(s.port()) + ".json");
+}
+
+CommandResult connect(const fs::path& home, const ServerProcess& s, const std::string& name,
+                      std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"connect", "--server", s.url(), "--name", name, "--rsa-bits", "2048"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_client(home, args);
+}
+
+// The UUID of "connected to URL as NAME (UUID); session expires ..." (empty when it does not match).
+std::string connected_uuid(const CommandResult& r, const ServerProcess& s, const std::string& name) {
+  const std::regex line("connected to " + std::regex_replace(s.url(), std::regex(R"([.])"), R"(\.)") + " as " + name +
+                        R"( \(([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\); session expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)");
+  std::smatch m;
+  if (!std::regex_match(r.out, m, line)) return {};
+  return m[1];
+}
+
+std::string describe(const CommandResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// Puts an existing identity into a home (as connect would have created it): saves a key generation.
+void seed_identity(const fs::path& home, const RsaPrivateKey& k) {
+  fs::create_directories(home);
+  fs::permissions(home, fs::perms::owner_all, fs::perm_options::replace);
+  test::write_file(home / "identity.pem", k.pem());
+  fs::permissions(home / "identity.pem", fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+}
+
+// =====================================================================================================
+// Through the real client binary
+// =====================================================================================================
+
+TEST(CliHandshake, ConnectSavesPrivateStateAndWhoamiShowsIt) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path home = tmp / "home";  // does not exist yet: connect creates it
+
+  const CommandResult r = connect(home, server, "alice");
+  ASSERT_EQ(r.exit_code, 0) << describe(r) << server.stderr_text();
+  const std::string uuid = connected_uuid(r, server, "alice");
+  ASSERT_FALSE(uuid.empty()) << r.out;
+  EXPECT_NE(r.err.find("created a new 2048-bit RSA identity in " + (home / "identity.pem").string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("trusting " + server.authority() + " on first use: server key " + server.fingerprint() +
+                       " (recorded in " + (home / "known_servers").string() + ")"),
+            std::string::npos)
+      << r.err;
+
+  // Files and their modes.
+  EXPECT_EQ(mode_of(home), 0700u);
+  EXPECT_EQ(mode_of(home / "identity.pem"), 0600u);
+  EXPECT_EQ(mode_of(home / "sessions"), 0700u);
+  ASSERT_TRUE(fs::exists(session_file(home, server)));
+  EXPECT_EQ(mode_of(session_file(home, server)), 0600u);
+  EXPECT_EQ(test::read_file(home / "known_servers"), server.authority() + " " + server.fingerprint() + "\n");
+
+  const json session = json::parse(test::read_file(session_file(home, server)));
+  EXPECT_EQ(session.at("server"), server.url());
+  EXPECT_EQ(session.at("name"), "alice");
+  EXPECT_EQ(session.at("uuid"), uuid);
+  EXPECT_EQ(session.at("server_fingerprint"), server.fingerprint());
+  EXPECT_NEAR(static_cast<double>(session.at("expires").get<std::int64_t>()), static_cast<double>(unix_now() + 3600), 10);
+  EXPECT_NO_THROW(FernetKey::parse(session.at("session_key").get<std::string>()));
+  EXPECT_EQ(json::parse(test::read_file(home / "config.json")).at("server"), server.url());
+
+  // whoami: without --server it uses the server remembered by connect.
+  const std::string my_key = RsaPrivateKey::from_pem(test::read_file(home / "identity.pem")).public_key().fingerprint();
+  for (const bool explicit_server : {false, true}) {
+    std::vector<std::string> args = {"whoami"};
+    if (explicit_server) args = {"whoami", "--server", server.url()};
+    const CommandResult w = run_client(home, args);
+    ASSERT_EQ(w.exit_code, 0) << describe(w);
+    const std::regex expected("name        alice\nuuid        " + uuid + "\nserver      " +
+                              std::regex_replace(server.url(), std::regex(R"([.])"), R"(\.)") +
+                              "\nserver key  " + std::regex_replace(server.fingerprint(), std::regex(R"([+/])"), R"(\$&)") +
+                              "\nyour key    " + std::regex_replace(my_key, std::regex(R"([+/])"), R"(\$&)") +
+                              R"(\nexpires     \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59|60) min\)\n)");
+    EXPECT_TRUE(std::regex_match(w.out, expected)) << w.out;
+  }
+  // The server logged the handshake.
+  EXPECT_TRUE(server.wait_for_stderr("POST /auth/handshake 200", 2s)) << server.stderr_text();
+}
+
+TEST(CliHandshake, SecondClientGetsAnotherUuidAndReconnectKeepsIt) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path a = tmp / "a", b = tmp / "b", c = tmp / "c";
+  seed_identity(a, key(0));
+  seed_identity(b, key(1));
+  seed_identity(c, key(2));
+
+  const CommandResult ra = connect(a, server, "alice");
+  ASSERT_EQ(ra.exit_code, 0) << describe(ra);
+  EXPECT_EQ(ra.err.find("created a new"), std::string::npos) << "a seeded identity is reused: " << ra.err;
+  const std::string ua = connected_uuid(ra, server, "alice");
+  const CommandResult rb = connect(b, server, "bob");
+  ASSERT_EQ(rb.exit_code, 0) << describe(rb);
+  const std::string ub = connected_uuid(rb, server, "bob");
+  ASSERT_FALSE(ua.empty());
+  ASSERT_FALSE(ub.empty());
+  EXPECT_NE(ua, ub);
+
+  // Reconnect: same UUID, no new trust notice, the session file is rewritten.
+  const std::string before = test::read_file(session_file(a, server));
+  const CommandResult again = connect(a, server, "alice");
+  ASSERT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_EQ(connected_uuid(again, server, "alice"), ua);
+  EXPECT_EQ(again.err, "") << "already pinned, identity exists: no notices";
+  EXPECT_NE(test::read_file(session_file(a, server)), before) << "a new session key was saved";
+
+  // Reconnect under another name: same UUID, the new name shows, the old one is free again.
+  const CommandResult renamed = connect(a, server, "alice2");
+  ASSERT_EQ(renamed.exit_code, 0) << describe(renamed);
+  EXPECT_EQ(connected_uuid(renamed, server, "alice2"), ua);
+  const CommandResult w = run_client(a, {"whoami"});
+  ASSERT_EQ(w.exit_code, 0) << describe(w);
+  EXPECT_NE(w.out.find("name        alice2\n"), std::string::npos) << w.out;
+  const CommandResult rc = connect(c, server, "alice");
+  ASSERT_EQ(rc.exit_code, 0) << describe(rc);
+  const std::string uc = connected_uuid(rc, server, "alice");
+  EXPECT_FALSE(uc.empty());
+  EXPECT_NE(uc, ua);
+  EXPECT_NE(uc, ub);
+}
+
+TEST(CliHandshake, WrongFingerprintIsRefusedAndSavesNothing) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path home = tmp / "home";
+  seed_identity(home, key(0));
+  const std::string wrong = "SHA256:" + std::string(43, 'A');
+
+  const CommandResult r = connect(home, server, "alice", {"--fingerprint", wrong});
+  EXPECT_EQ(r.exit_code, 4) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("the server at " + server.authority() + " presented key " + server.fingerprint() + ", but " +
+                       wrong + " is pinned.\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("This can be an attack"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--fingerprint " + server.fingerprint()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(session_file(home, server)));
+  EXPECT_FALSE(fs::exists(home / "known_servers"));
+  EXPECT_FALSE(fs::exists(home / "config.json"));
+
+  // After a good connect, a wrong explicit pin changes nothing either.
+  ASSERT_EQ(connect(home, server, "alice").exit_code, 0);
+  const std::string known = test::read_file(home / "known_servers");
+  const std::string session = test::read_file(session_file(home, server));
+  const CommandResult again = connect(home, server, "alice", {"--fingerprint", wrong});
+  EXPECT_EQ(again.exit_code, 4) << describe(again);
+  EXPECT_EQ(test::read_file(home / "known_servers"), known);
+  EXPECT_EQ(test::read_file(session_file(home, server)), session);
+
+  // The right one, explicitly: fine.
+  const CommandResult right = connect(home, server, "alice", {"--fingerprint", server.fingerprint()});
+  EXPECT_EQ(right.exit_code, 0) << describe(right);
+}
+
+TEST(CliHandshake, ServerKeyFilePinsTheKey) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path good = tmp / "good", bad = tmp / "bad";
+  seed_identity(good, key(0));
+  seed_identity(bad, key(1));
+
+  const CommandResult r = connect(good, server, "alice", {"--server-key", (server.keys() / "server_ed25519.pub").string()});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_FALSE(connected_uuid(r, server, "alice").empty()) << r.out;
+  EXPECT_EQ(r.err.find("trusting"), std::string::npos) << "an explicit pin is not trust on first use: " << r.err;
+  EXPECT_EQ(test::read_file(good / "known_servers"), server.authority() + " " + server.fingerprint() + "\n");
+
+  const fs::path other_pub = tmp / "other.pub";
+  const Ed25519KeyPair other = Ed25519KeyPair::generate();
+  test::write_file(other_pub, ed25519_public_pem(other.public_key()));
+  const CommandResult refused = connect(bad, server, "bob", {"--server-key", other_pub.string()});
+  EXPECT_EQ(refused.exit_code, 4) << describe(refused);
+  EXPECT_NE(refused.err.find("presented key " + server.fingerprint() + ", but " + ed25519_fingerprint(other.public_key()) +
+                             " is pinned"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(fs::exists(session_file(bad, server)));
+  EXPECT_FALSE(fs::exists(bad / "known_servers"));
+}
+
+TEST(CliHandshake, ChangedServerKeyIsRefusedUntilTheUserConfirmsIt) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path home = tmp / "home";
+  seed_identity(home, key(0));
+  ASSERT_EQ(connect(home, server, "alice").exit_code, 0);
+  const std::string old_fp = server.fingerprint();
+  const std::string known = test::read_file(home / "known_servers");
+
+  // Restarted with the same keys: still trusted.
+  const std::uint16_t port = server.port();
+  server.restart();
+  ASSERT_EQ(server.port(), port);
+  ASSERT_EQ(server.fingerprint(), old_fp);
+  const CommandResult same = connect(home, server, "alice");
+  EXPECT_EQ(same.exit_code, 0) << describe(same);
+  const std::string session_after_restart = test::read_file(session_file(home, server));
+
+  // Restarted with another key on the same address: refused, naming both keys and the fix.
+  const fs::path new_keys = tmp / "new-keys";
+  fs::create_directories(new_keys);
+  server.restart_with_keys(new_keys);
+  ASSERT_EQ(server.port(), port);
+  const std::string new_fp = server.fingerprint();
+  ASSERT_NE(new_fp, old_fp);
+  const CommandResult r = connect(home, server, "alice");
+  EXPECT_EQ(r.exit_code, 4) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("the server at " + server.authority() + " presented key " + new_fp + ", but " + old_fp +
+                       " is pinned (" + (home / "known_servers").string() + ")"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("minihttps connect --server " + server.url() + " --name alice --fingerprint " + new_fp),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(test::read_file(home / "known_servers"), known) << "the pin is not replaced";
+  EXPECT_EQ(test::read_file(session_file(home, server)), session_after_restart) << "the session is not overwritten";
+
+  // whoami still shows the old (pinned) key; the recovery command from the message works.
+  const CommandResult recover = connect(home, server, "alice", {"--fingerprint", new_fp});
+  EXPECT_EQ(recover.exit_code, 0) << describe(recover);
+  EXPECT_EQ(test::read_file(home / "known_servers"), server.authority() + " " + new_fp + "\n");
+  const CommandResult w = run_client(home, {"whoami"});
+  EXPECT_NE(w.out.find("server key  " + new_fp + "\n"), std::string::npos) << w.out;
+}
+
+TEST(CliHandshake, NameHeldByAnotherKeyIsRefused) {
+  ServerProcess server;
+  TempDir tmp;
+  seed_identity(tmp / "a", key(0));
+  seed_identity(tmp / "b", key(1));
+  ASSERT_EQ(connect(tmp / "a", server, "alice").exit_code, 0);
+  const CommandResult r = connect(tmp / "b", server, "alice");
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "minihttps: handshake refused: registry: the name 'alice' is held by another key\n");
+  EXPECT_FALSE(fs::exists(session_file(tmp / "b", server)));
+  EXPECT_FALSE(fs::exists(tmp / "b" / "known_servers"));
+}
+
+TEST(CliHandshake, FullRegistryRefusesNewClientsButNotKnownOnes) {
+  ServerProcess server(test::with_args({"--max-clients", "1"}));
+  TempDir tmp;
+  seed_identity(tmp / "a", key(0));
+  seed_identity(tmp / "b", key(1));
+  ASSERT_EQ(connect(tmp / "a", server, "alice").exit_code, 0);
+  const CommandResult r = connect(tmp / "b", server, "bob");
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_EQ(r.err, "minihttps: handshake refused: registry: full, try again later\n");
+  EXPECT_FALSE(fs::exists(session_file(tmp / "b", server)));
+  // The registered client can still reconnect.
+  const CommandResult again = connect(tmp / "a", server, "alice");
+  EXPECT_EQ(again.exit_code, 0) << describe(again);
+}
+
+TEST(CliHandshake, AuthorizedClientsRestrictWhoMayRegister) {
+  TempDir tmp;
+  const fs::path a = tmp / "a", b = tmp / "b";
+  seed_identity(b, key(1));
+  std::string fp_a;
+  {
+    // A first connect (to an open server) creates A's identity; whoami shows its fingerprint.
+    ServerProcess open_server;
+    ASSERT_EQ(connect(a, open_server, "alice").exit_code, 0);
+    const CommandResult w = run_client(a, {"whoami"});
+    ASSERT_EQ(w.exit_code, 0) << describe(w);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(w.out, m, std::regex(R"(your key    (SHA256:[A-Za-z0-9+/]{43})\n)"))) << w.out;
+    fp_a = m[1];
+    EXPECT_EQ(fp_a, RsaPrivateKey::from_pem(test::read_file(a / "identity.pem")).public_key().fingerprint());
+  }
+  const fs::path keys = tmp / "keys";
+  fs::create_directories(keys);
+  test::write_file(keys / "authorized_clients", "# who may register\n\n  " + fp_a + "  \n");
+  ServerProcess server(test::with_keys(keys));
+  EXPECT_TRUE(server.wait_for_stderr("only the 1 keys in " + keys.string() + "/authorized_clients may register", 2s))
+      << server.stderr_text();
+
+  const CommandResult ra = connect(a, server, "alice");
+  EXPECT_EQ(ra.exit_code, 0) << describe(ra);
+  const CommandResult rb = connect(b, server, "bob");
+  EXPECT_EQ(rb.exit_code, 4) << describe(rb);
+  EXPECT_EQ(rb.err, "minihttps: handshake refused: handshake: this key is not authorized on this server (" +
+                        key(1).public_key().fingerprint() + ")\n");
+  EXPECT_FALSE(fs::exists(session_file(b, server)));
+}
+
+TEST(CliHandshake, MalformedAuthorizedClientsStopsTheServer) {
+  TempDir tmp;
+  test::write_file(tmp / "authorized_clients", "# ok\nnot-a-fingerprint\n");
+  const CommandResult r =
+      test::run_server_binary({"--listen", "127.0.0.1:0", "--keys", tmp.path().string(), "--root", tmp.path().string()}, 10s);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find((tmp / "authorized_clients").string() + ":2: not a key fingerprint (SHA256:...)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("listening on"), std::string::npos) << r.out;
+}
+
+TEST(CliHandshake, LogoutForgetsTheSession) {
+  ServerProcess server;
+  TempDir tmp;
+  const fs::path home = tmp / "home";
+  seed_identity(home, key(0));
+  const CommandResult c = connect(home, server, "alice");
+  ASSERT_EQ(c.exit_code, 0) << describe(c);
+  const std::string uuid = connected_uuid(c, server, "alice");
+
+  const CommandResult out = run_client(home, {"logout"});
+  EXPECT_EQ(out.exit_code, 0) << describe(out) << "\nserver:\n" << server.stderr_text();
+  EXPECT_EQ(out.out, "logged out of " + server.url() + "\n");
+  EXPECT_FALSE(fs::exists(session_file(home, server)));
+
+  const CommandResult w = run_client(home, {"whoami"});
+  EXPECT_EQ(w.exit_code, 4) << describe(w);
+  EXPECT_EQ(w.err, "minihttps: not connected to " + server.url() + ": run minihttps connect --server " + server.url() +
+                       " --name NAME\n");
+  const CommandResult twice = run_client(home, {"logout"});
+  EXPECT_EQ(twice.exit_code, 4) << describe(twice);
+
+  // The identity survives a logout: connecting again gives the same UUID.
+  const CommandResult back = connect(home, server, "alice");
+  ASSERT_EQ(back.exit_code, 0) << describe(back);
+  EXPECT_EQ(connected_uuid(back, server, "alice"), uuid);
+}
+
+TEST(CliHandshake, LogoutWithTheServerDownStillForgetsTheSession) {
+  auto server = std::make_unique<ServerProcess>();
+  TempDir tmp;
+  const fs::path home = tmp / "home";
+  seed_identity(home, key(0));
+  ASSERT_EQ(connect(home, *server, "alice").exit_code, 0);
+  const fs::path session = session_file(home, *server);
+  const std::string url = server->url();
+  EXPECT_EQ(server->stop(), 0) << server->stderr_text();
+
+  const CommandResult out = run_client(home, {"logout"});
+  EXPECT_EQ(out.exit_code, 0) << describe(out);
+  EXPECT_NE(out.err.find("could not tell the server"), std::string::npos) << out.err;
+  EXPECT_NE(out.err.find("forgetting the session anyway"), std::string::npos) << out.err;
+  EXPECT_EQ(out.out, "logged out of " + url + "\n");
+  EXPECT_FALSE(fs::exists(session));
+}
+
+// The server forgot the session (restart): logout gets 401. That means the session is gone already,
+// so the client should just forget it; it must not register again just to log out.
+TEST(CliHandshake, LogoutAfterTheServerForgotTheSessionDoesNotRegisterAgain) {
+  ServerProcess server;
+  TempDir tmp;
+  seed_identity(tmp / "a", key(0));
+  seed_identity(tmp / "b", key(1));
+  ASSERT_EQ(connect(tmp / "a", server, "alice").exit_code, 0);
+  server.restart();
+  // Meanwhile someone else registers the name on the restarted server.
+  ASSERT_EQ(connect(tmp / "b", server, "alice").exit_code, 0);
+
+  const CommandResult out = run_client(tmp / "a", {"logout"});
+  EXPECT_EQ(out.exit_code, 0) << "BUG: logout re-handshakes on 401 (and fails when that is refused)\n" << describe(out);
+  EXPECT_EQ(out.err.find("handshaking again"), std::string::npos) << out.err;
+  EXPECT_FALSE(fs::exists(session_file(tmp / "a", server))) << "the local session must be forgotten in any case";
+}
+
+TEST(CliHandshake, ServerPolicyOptionsAreApplied) {
+  ServerProcess server(test::with_args({"--max-skew", "5", "--session-ttl", "10"}));
+  const std::int64_t now = unix_now();
+  const Reply late = post_hello(server.url(), hello(key(0), key_name(0), std::nullopt, now - 20).hello_json());
+  EXPECT_EQ(late.status, 403) << late.body;
+  EXPECT_EQ(late.reason, "handshake: hello time outside the allowed window");
+  const Reply ok = post_hello(server.url(), hello(key(0), key_name(0)).hello_json());
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NEAR(static_cast<double>(handshake::parse_server_reply(ok.body).expires), static_cast<double>(now + 10), 3);
+}
+
+// =====================================================================================================
+// Hand-made hellos over raw HTTP
+// =====================================================================================================
+
+class RawHandshake : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Generous rate limits: these tests send many hellos from one address.
+    server_ = new ServerProcess(test::with_args({"--handshake-rate", "1000000", "--handshake-burst", "1000000"}));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static const ServerProcess& server() { return *server_; }
+  static std::string url() { return server_->url(); }
+
+  static ServerProcess* server_;
+};
+ServerProcess* RawHandshake::server_ = nullptr;
+
+TEST_F(RawHandshake, ValidHelloIsAnsweredWithASignedReply) {
+  auto hs = hello(key(0), key_name(0));
+  const Reply r = post_hello(url(), hs.hello_json());
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  const handshake::ServerReply reply = handshake::parse_server_reply(r.body);
+  EXPECT_EQ(reply.version, 1);
+  EXPECT_EQ(reply.uuid.version(), 4);
+  EXPECT_EQ(ed25519_fingerprint(reply.server_key), server().fingerprint());
+  EXPECT_NEAR(static_cast<double>(reply.expires), static_cast<double>(unix_now() + 3600), 10);
+  const auto th2 = handshake::transcript2(handshake::transcript1(hs.hello()), hs.hello(), reply);
+  EXPECT_TRUE(ed25519_verify(reply.server_key, th2, reply.signature));
+  // The reply is canonical JSON: it serializes back to the same text.
+  EXPECT_EQ(handshake::to_json(reply), r.body);
+
+  const handshake::ClientSession s = hs.consume(r.body, server().fingerprint());
+  EXPECT_EQ(hs.state(), handshake::ClientHandshake::State::finished);
+  EXPECT_EQ(s.uuid, reply.uuid);
+  EXPECT_EQ(s.expires, reply.expires);
+  EXPECT_EQ(s.server_key, reply.server_key);
+
+  // The public description names the same key.
+  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
+  const Reply wk = send(client, "GET", "/.well-known/minihttps", "");
+  ASSERT_EQ(wk.status, 200) << wk.body;
+  const json j = json::parse(wk.body);
+  EXPECT_EQ(j.at("fingerprint"), server().fingerprint());
+  EXPECT_EQ(j.at("public_key"), b64u(reply.server_key));
+  EXPECT_EQ(j.at("version"), 1);
+  EXPECT_EQ(j.at("handshake"), "/auth/handshake");
+
+  // A reply whose signature was changed, or from a key that is not the pinned one, is refused.
+  auto tampered_hs = hello(key(0), key_name(0));
+  const Reply r2 = post_hello(url(), tampered_hs.hello_json());
+  ASSERT_EQ(r2.status, 200) << r2.body;
+  handshake::ServerReply bad = handshake::parse_server_reply(r2.body);
+  bad.signature[0] ^= 1;
+  try {
+    tampered_hs.consume(handshake::to_json(bad), std::nullopt);
+    ADD_FAILURE() << "a tampered reply was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::trust);
+    EXPECT_STREQ(e.what(), "handshake: the server's signature does not verify");
+  }
+  auto pinned_hs = hello(key(0), key_name(0));
+  const Reply r3 = post_hello(url(), pinned_hs.hello_json());
+  ASSERT_EQ(r3.status, 200) << r3.body;
+  const std::string other = "SHA256:" + std::string(43, 'B');
+  try {
+    pinned_hs.consume(r3.body, other);
+    ADD_FAILURE() << "a reply from an unpinned key was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::trust);
+    EXPECT_EQ(std::string(e.what()),
+              "handshake: the server's key " + server().fingerprint() + " is not the pinned key " + other);
+  }
+  EXPECT_EQ(pinned_hs.state(), handshake::ClientHandshake::State::failed);
+}
+
+// The session key never crosses the wire, so the two sides' agreement is checked with the same
+// state machines the server and client run, in process, with everything else identical.
+TEST(HandshakeStateMachines, BothSidesDeriveTheSameSessionKey) {
+  const FixedClock clock(unix_now());
+  const Ed25519KeyPair server_key = Ed25519KeyPair::generate();
+  auto client = handshake::ClientHandshake::create(key(0), "alice", std::nullopt, clock);
+  handshake::ServerHandshake server(server_key, {}, clock);
+  server.consume_hello(client.hello_json());
+  EXPECT_EQ(server.state(), handshake::ServerHandshake::State::hello_verified);
+  EXPECT_EQ(server.client_fingerprint(), key(0).public_key().fingerprint());
+  const Uuid uuid = Uuid::random_v4();
+  const auto result = server.create_reply(uuid);
+  const auto session = client.consume(result.reply_json, ed25519_fingerprint(server_key.public_key()));
+  EXPECT_EQ(session.uuid, uuid);
+  EXPECT_EQ(session.key.format(), result.session_key.format());
+  EXPECT_EQ(session.expires, result.expires);
+}
+
+TEST_F(RawHandshake, ReplayedHelloIsRefused) {
+  auto hs = hello(key(0), key_name(0));
+  const std::string body = hs.hello_json();
+  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
+  const Reply first = post_hello(client, body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  for (int i = 0; i < 2; ++i) {
+    const Reply again = post_hello(client, body);
+    EXPECT_EQ(again.status, 403) << again.body;
+    EXPECT_EQ(again.error, "forbidden");
+    EXPECT_EQ(again.reason, "handshake: hello replayed");
+  }
+  // The same replay on a new connection: still refused.
+  EXPECT_EQ(post_hello(url(), body).reason, "handshake: hello replayed");
+  // A fresh hello with the same key is fine and keeps the UUID.
+  const Reply fresh = post_hello(client, hello(key(0), key_name(0)).hello_json());
+  ASSERT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(handshake::parse_server_reply(fresh.body).uuid, handshake::parse_server_reply(first.body).uuid);
+}
+
+TEST_F(RawHandshake, HelloTimeOutsideTheWindowIsRefused) {
+  const std::int64_t now = unix_now();
+  for (const std::int64_t offset : {-120, 120, -3600, 3600}) {
+    const Reply r = post_hello(url(), hello(key(0), key_name(0), std::nullopt, now + offset).hello_json());
+    EXPECT_EQ(r.status, 403) << "offset " << offset << ": " << r.body;
+    EXPECT_EQ(r.reason, "handshake: hello time outside the allowed window") << "offset " << offset;
+  }
+  // Inside the default 60 s window: accepted.
+  for (const std::int64_t offset : {-30, 30}) {
+    const Reply r = post_hello(url(), hello(key(0), key_name(0), std::nullopt, now + offset).hello_json());
+    EXPECT_EQ(r.status, 200) << "offset " << offset << ": " << r.body;
+  }
+}
+
+TEST_F(RawHandshake, BadClientSignatureIsRefused) {
+  const auto hs = hello(key(0), key_name(0));
+  const std::string reason = "handshake: client signature does not verify";
+
+  handshake::ClientHello flipped = hs.hello();
+  flipped.signature[17] ^= 0x01;
+  Reply r = post_hello(url(), handshake::to_json(flipped));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.reason, reason);
+
+  handshake::ClientHello other_signer = hs.hello();
+  other_signer.signature = key(1).sign_pss_sha512(handshake::transcript1(other_signer));
+  r = post_hello(url(), handshake::to_json(other_signer));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.reason, reason);
+
+  // Every signed field is covered: change one after signing.
+  handshake::ClientHello renamed = hs.hello();
+  renamed.name = "mallory";
+  EXPECT_EQ(post_hello(url(), handshake::to_json(renamed)).reason, reason);
+  handshake::ClientHello retimed = hs.hello();
+  retimed.time -= 1;
+  EXPECT_EQ(post_hello(url(), handshake::to_json(retimed)).reason, reason);
+  handshake::ClientHello renonced = hs.hello();
+  renonced.nonce[0] ^= 1;
+  EXPECT_EQ(post_hello(url(), handshake::to_json(renonced)).reason, reason);
+  handshake::ClientHello rekeyed = hs.hello();
+  rekeyed.x25519 = X25519KeyPair::generate().public_key;
+  EXPECT_EQ(post_hello(url(), handshake::to_json(rekeyed)).reason, reason);
+  handshake::ClientHello with_uuid = hs.hello();
+  with_uuid.uuid = Uuid::random_v4();
+  EXPECT_EQ(post_hello(url(), handshake::to_json(with_uuid)).reason, reason);
+
+  // The untouched hello was never consumed by the refusals above: it still works once.
+  EXPECT_EQ(post_hello(url(), hs.hello_json()).status, 200);
+}
+
+TEST_F(RawHandshake, MalformedHellosAreRefusedWithTheirReason) {
+  const auto hs = hello(key(0), key_name(0));
+  const json base = json::parse(hs.hello_json());
+  auto with = [&](const char* field, json value) {
+    json j = base;
+    j[field] = std::move(value);
+    return j.dump();
+  };
+  auto without = [&](const char* field) {
+    json j = base;
+    j.erase(field);
+    return j.dump();
+  };
+  const std::string x = base.at("x25519");
+  const std::string nonce = base.at("nonce");
+  std::string x_std = x;
+  x_std[0] = '+';
+  std::string nonce_slash = nonce;
+  nonce_slash[5] = '/';
+
+  struct Case {
+    std::string what, body, reason;
+  };
+  std::vector<Case> cases = {
+      {"empty body", "", "handshake: message is not a JSON object"},
+      {"broken JSON", R"({"version":1,)", "handshake: message is not a JSON object"},
+      {"array", "[1,2]", "handshake: message is not a JSON object"},
+      {"string", R"("hello")", "handshake: message is not a JSON object"},
+      {"null", "null", "handshake: message is not a JSON object"},
+      {"trailing garbage", base.dump() + "x", "handshake: message is not a JSON object"},
+      {"unknown field", with("extra", 1), "handshake: unknown field 'extra'"},
+      {"version 2", with("version", 2), "handshake: unsupported protocol version"},
+      {"version as string", with("version", "1"), "handshake: field 'version' must be an integer"},
+      {"version as float", with("version", 1.5), "handshake: field 'version' must be an integer"},
+      {"name as number", with("name", 42), "handshake: field 'name' must be a string"},
+      {"name too long", with("name", std::string(300, 'a')), "handshake: field 'name' too long"},
+      {"time as string", with("time", "now"), "handshake: field 'time' must be an integer"},
+      {"time as float", with("time", 1.5), "handshake: field 'time' must be an integer"},
+      {"x25519 padded", with("x25519", x + "="), "handshake: field 'x25519' is not unpadded base64url"},
+      {"x25519 standard alphabet", with("x25519", x_std), "handshake: field 'x25519' is not unpadded base64url"},
+      {"nonce standard alphabet", with("nonce", nonce_slash), "handshake: field 'nonce' is not unpadded base64url"},
+      {"signature with a dot", with("signature", "abc.def"), "handshake: field 'signature' is not unpadded base64url"},
+      {"x25519 as array", with("x25519", json::array({1, 2})), "handshake: field 'x25519' must be a string"},
+      {"x25519 of 31 bytes", with("x25519", b64u(Bytes(31, 9))), "handshake: field 'x25519' has the wrong length"},
+      {"x25519 of 33 bytes", with("x25519", b64u(Bytes(33, 9))), "handshake: field 'x25519' has the wrong length"},
+      {"x25519 of 64 bytes", with("x25519", b64u(Bytes(64, 9))), "handshake: field 'x25519' too long"},
+      {"nonce of 33 bytes", with("nonce", b64u(Bytes(33, 9))), "handshake: field 'nonce' has the wrong length"},
+      {"nonce of 31 bytes", with("nonce", b64u(Bytes(31, 9))), "handshake: field 'nonce' has the wrong length"},
+      {"empty rsa_spki", with("rsa_spki", ""), "handshake: field 'rsa_spki' has the wrong length"},
+      {"empty signature", with("signature", ""), "handshake: field 'signature' has the wrong length"},
+      {"signature of 513 bytes", with("signature", b64u(Bytes(513, 9))), "handshake: field 'signature' has the wrong length"},
+      {"bad UUID", with("uuid", "not-a-uuid"), "handshake: field 'uuid' is not a UUID"},
+      {"UUID without dashes", with("uuid", "0123456789abcdef0123456789abcdef"), "handshake: field 'uuid' is not a UUID"},
+      {"UUID too long", with("uuid", Uuid::random_v4().to_string() + "0"), "handshake: field 'uuid' too long"},
+      {"UUID as number", with("uuid", 5), "handshake: field 'uuid' must be a string"},
+      {"empty name", with("name", ""), kBadName},
+      {"33-character name", with("name", std::string(33, 'a')), kBadName},
+      {"name with a space", with("name", "a b"), kBadName},
+      {"name starting with -", with("name", "-x"), kBadName},
+      {"name starting with .", with("name", ".x"), kBadName},
+      {"name with a slash", with("name", "a/b"), kBadName},
+      {"non-ASCII name", with("name", "j\xc3\xa9r\xc3\xb4me"), kBadName},
+      {"rsa_spki not DER", with("rsa_spki", b64u(test::pattern_bytes(100))), "rsa: cannot parse public key"},
+  };
+  for (const char* f : {"version", "name", "x25519", "nonce", "rsa_spki", "time", "signature"})
+    cases.push_back({std::string("missing ") + f, without(f), std::string("handshake: missing field '") + f + "'"});
+  // An Ed25519 key where the RSA key belongs (SPKI DER of the id-Ed25519 algorithm).
+  Bytes ed_spki = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+  const auto ed = Ed25519KeyPair::generate().public_key();
+  ed_spki.insert(ed_spki.end(), ed.begin(), ed.end());
+  cases.push_back({"Ed25519 key as rsa_spki", with("rsa_spki", b64u(ed_spki)), "rsa: public key is not an RSA key"});
+
+  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
+  for (const auto& c : cases) {
+    const Reply r = post_hello(client, c.body);
+    EXPECT_EQ(r.status, 400) << c.what << ": " << r.body;
+    EXPECT_EQ(r.error, "bad_request") << c.what;
+    EXPECT_EQ(r.reason, c.reason) << c.what;
+  }
+  // A null UUID is the same as none; this hello is signed without one, so it is accepted.
+  const Reply null_uuid = post_hello(client, with("uuid", nullptr));
+  EXPECT_EQ(null_uuid.status, 200) << null_uuid.body;
+}
+
+TEST_F(RawHandshake, OversizedBodyIs413) {
+  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
+  for (const std::size_t size : {std::size_t{20 * 1024}, handshake::kMaxMessageBytes + 1}) {
+    std::string body = R"({"pad":")";
+    body += std::string(size - body.size() - 2, 'a') + "\"}";
+    ASSERT_EQ(body.size(), size);
+    const Reply r = post_hello(url(), body);
+    EXPECT_EQ(r.status, 413) << size << ": " << r.body;
+    EXPECT_EQ(r.error, "payload_too_large");
+    EXPECT_EQ(r.reason, "request body too large");
+  }
+  // Exactly at the limit the body is read and judged on its content.
+  std::string body = R"({"pad":")";
+  body += std::string(handshake::kMaxMessageBytes - body.size() - 2, 'a') + "\"}";
+  const Reply r = post_hello(client, body);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.reason, "handshake: unknown field 'pad'");
+}
+
+TEST_F(RawHandshake, SmallOrderX25519PointIsRefused) {
+  const auto hs = hello(key(0), key_name(0));
+  const char* points[] = {
+      "0000000000000000000000000000000000000000000000000000000000000000",  // 0
+      "0100000000000000000000000000000000000000000000000000000000000000",  // 1 (order 4)
+      "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",  // order 8
+      "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // p - 1 (order 2)
+      "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  // p, i.e. 0 again
+  };
+  for (const char* hex : points) {
+    handshake::ClientHello h = hs.hello();
+    const Bytes p = from_hex(hex);
+    std::copy(p.begin(), p.end(), h.x25519.begin());
+    random_fill(h.nonce);
+    const Reply r = post_hello(url(), resigned(h, key(0)));
+    EXPECT_EQ(r.status, 400) << hex << ": " << r.body;
+    EXPECT_EQ(r.reason, "x25519: peer key is a small-order point") << hex;
+  }
+}
+
+TEST_F(RawHandshake, RsaKeySizeOutsidePolicyIsRefused) {
+  const std::string reason = "handshake: RSA key size must be 2048-4096 bits";
+  // The core will not make such a key ...
+  EXPECT_THROW(RsaPrivateKey::generate(1024), Error);
+  // ... but a client can bring one: a real 1024-bit key from the openssl CLI.
+  const CommandResult gen = test::run_process(
+      {"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"}, {}, 30s);
+  ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+  const RsaPrivateKey small = RsaPrivateKey::from_pem(gen.out);
+  ASSERT_EQ(small.bits(), 1024);
+  handshake::ClientHello h = hello_with_spki(small.public_key().spki_der(), 128, "small");
+  try {
+    h.signature = small.sign_pss_sha512(handshake::transcript1(h));  // PSS-SHA512 with a 64-byte salt: too big
+  } catch (const Error&) {
+  }
+  Reply r = post_hello(url(), handshake::to_json(h));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.reason, reason);
+
+  // Hand-made public keys: below, at and above the limits (the size is checked first, so no
+  // private key is needed; within the limits the made-up signature fails instead).
+  for (const int bits : {2040, 2047, 4097, 4104}) {
+    r = post_hello(url(), handshake::to_json(hello_with_spki(fake_rsa_spki(bits), 256, "fake")));
+    EXPECT_EQ(r.status, 400) << bits << ": " << r.body;
+    EXPECT_EQ(r.reason, reason) << bits;
+  }
+  for (const int bits : {2048, 3072, 4096}) {
+    ASSERT_EQ(RsaPublicKey::from_spki_der(fake_rsa_spki(bits)).bits(), bits);
+    r = post_hello(url(), handshake::to_json(hello_with_spki(fake_rsa_spki(bits), bits / 8, "fake")));
+    EXPECT_EQ(r.status, 403) << bits << ": " << r.body;
+    EXPECT_EQ(r.reason, "handshake: client signature does not verify") << bits;
+  }
+}
+
+TEST_F(RawHandshake, UuidIsReboundOnlyForTheSameKey) {
+  const Reply first = post_hello(url(), hello(key(0), key_name(0)).hello_json());
+  ASSERT_EQ(first.status, 200) << first.body;
+  const Uuid u0 = handshake::parse_server_reply(first.body).uuid;
+
+  // Reconnect with the UUID, or without it: the key keeps its UUID.
+  for (const std::optional<Uuid> offered : {std::optional<Uuid>(u0), std::optional<Uuid>()}) {
+    const Reply r = post_hello(url(), hello(key(0), key_name(0), offered).hello_json());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(handshake::parse_server_reply(r.body).uuid, u0);
+  }
+  // Another key cannot take it.
+  const Reply stolen = post_hello(url(), hello(key(1), key_name(1), u0).hello_json());
+  EXPECT_EQ(stolen.status, 403) << stolen.body;
+  EXPECT_EQ(stolen.reason, "registry: that UUID belongs to another key");
+  // A UUID nobody holds is not granted on request: the server picks a fresh one.
+  const Uuid unknown = Uuid::random_v4();
+  const Reply fresh = post_hello(url(), hello(key(1), key_name(1), unknown).hello_json());
+  ASSERT_EQ(fresh.status, 200) << fresh.body;
+  const Uuid u1 = handshake::parse_server_reply(fresh.body).uuid;
+  EXPECT_NE(u1, unknown);
+  EXPECT_NE(u1, u0);
+  EXPECT_EQ(u1.version(), 4);
+}
+
+TEST_F(RawHandshake, NameHeldByAnotherKeyIs409) {
+  ASSERT_EQ(post_hello(url(), hello(key(0), "shared-name").hello_json()).status, 200);
+  const Reply r = post_hello(url(), hello(key(1), "shared-name").hello_json());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.error, "conflict");
+  EXPECT_EQ(r.reason, "registry: the name 'shared-name' is held by another key");
+  // Once its holder renames itself the name is free.
+  ASSERT_EQ(post_hello(url(), hello(key(0), key_name(0)).hello_json()).status, 200);
+  EXPECT_EQ(post_hello(url(), hello(key(1), "shared-name").hello_json()).status, 200);
+  ASSERT_EQ(post_hello(url(), hello(key(1), key_name(1)).hello_json()).status, 200);  // as it was
+}
+
+TEST_F(RawHandshake, HandshakeEndpointWantsPost) {
+  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
+  const Reply r = send(client, "GET", "/auth/handshake", "");
+  EXPECT_EQ(r.status, 405) << r.body;
+  EXPECT_EQ(r.reason, "use POST");
+}
+
+TEST_F(RawHandshake, ConcurrentHandshakesAllSucceedWithDistinctUuids) {
+  // Keys 0..63: some are registered by other tests of this suite already (same key, same name:
+  // they keep their UUID), which does not change that 64 keys must get 64 distinct UUIDs.
+  constexpr std::size_t kThreads = 16, kPerThread = 4, kFirst = 0;
+  KeyPool::instance().ensure(kFirst + kThreads * kPerThread);
+  std::vector<std::optional<handshake::ClientHandshake>> hellos;
+  for (std::size_t i = 0; i < kThreads * kPerThread; ++i) hellos.emplace_back(hello(key(kFirst + i), key_name(kFirst + i)));
+
+  std::vector<Reply> replies(hellos.size());
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      net::HttpClient client(net::ServerUrl::parse(url()), 30s);
+      while (!go.load()) std::this_thread::yield();
+      for (std::size_t k = 0; k < kPerThread; ++k) {
+        const std::size_t i = t * kPerThread + k;
+        try {
+          replies[i] = post_hello(client, hellos[i]->hello_json());
+        } catch (const std::exception& e) {
+          replies[i].body = e.what();
+        }
+      }
+    });
+  go = true;
+  for (auto& th : threads) th.join();
+
+  std::set<Uuid> uuids;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    ASSERT_EQ(replies[i].status, 200) << "hello " << i << ": " << replies[i].body;
+    const auto s = hellos[i]->consume(replies[i].body, server().fingerprint());
+    uuids.insert(s.uuid);
+  }
+  EXPECT_EQ(uuids.size(), kThreads * kPerThread);
+}
+
+// ---- rate limit: its own server ---------------------------------------------------------------------
+
+TEST(RawHandshakeRateLimit, BurstThenTooManyRequestsPerAddress) {
+  // Listens on the IPv6 wildcard (dual stack), so 127.0.0.1 and ::1 are two client addresses.
+  ServerOptions options = test::with_args({"--handshake-rate", "1", "--handshake-burst", "3"});
+  options.listen_host = "::";
+  ServerProcess server(options);
+  // Everything is prepared first, so the 10 hellos go out well within a second.
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 10; ++i) bodies.push_back(hello(key(0), key_name(0)).hello_json());
+  const std::string v6_hello = hello(key(1), key_name(1)).hello_json();
+
+  net::HttpClient client(net::ServerUrl::parse(server.url()), 10s);
+  std::vector<int> statuses;
+  for (const auto& b : bodies) {
+    const Reply r = post_hello(client, b);
+    statuses.push_back(r.status);
+    if (r.status == 429) {
+      EXPECT_EQ(r.error, "rate_limited");
+      EXPECT_EQ(r.reason, "too many handshakes from this address, slow down");
+      EXPECT_EQ(r.retry_after, std::optional<std::string>("1"));
+    }
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429, 429, 429, 429, 429, 429, 429}));
+  // The limit comes before anything else: junk from this address is 429 too, not 400.
+  EXPECT_EQ(post_hello(client, "junk").status, 429);
+
+  // Another address has its own bucket.
+  const Reply v6 = post_hello("http://[::1]:" + std::to_string(server.port()), v6_hello);
+  EXPECT_EQ(v6.status, 200) << v6.body;
+
+  // The bucket refills at 1 per second.
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_EQ(post_hello(client, hello(key(0), key_name(0)).hello_json()).status, 200);
+  EXPECT_EQ(post_hello(client, hello(key(0), key_name(0)).hello_json()).status, 429);
+}
+
+}  // namespace
+}  // namespace mh

@@ -3,11 +3,15 @@
 #   make test           install what is missing, build, run every test suite (ctest)
 #   make test-sanitize  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench          microbenchmarks (never part of make test)
+#   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
+#   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS each (default 20), as CI runs it
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8443
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
 
-.PHONY: all deps build run test test-sanitize test-tsan bench clean
+.PHONY: all deps build run test test-sanitize test-tsan bench fuzz-build fuzz fuzz-smoke clean
 
 all: build
 
@@ -40,6 +44,17 @@ bench: deps
 	@cmake --preset bench >/dev/null
 	@cmake --build --preset bench -j $(JOBS)
 	@bench/run.sh
+
+fuzz-build:
+	@scripts/install-deps.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	@fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 clean:
 	rm -rf build

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "client/download.hpp"
+#include "client/upload.hpp"
 #include "client/exit_codes.hpp"
 #include "core/ed25519.hpp"
 #include "io/files.hpp"
@@ -60,7 +61,8 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   Connection conn = open(g, home);
   std::optional<std::filesystem::path> out;
   if (!o.output.empty() && o.output != "-") out = o.output;
-  const DownloadResult r = download(conn, encode_path(o.path), out, g.verbosity, o.max_token_age);
+  const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
+  const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.max_token_age);
   if (g.verbosity.verbose) std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes), r.media_type.c_str());
   if (out && !g.verbosity.quiet)
     std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
@@ -70,7 +72,7 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
 int run_ls(const GlobalOptions& g, const LsOptions& o) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  std::string target = encode_path(o.path);
+  std::string target = o.uploads ? "/uploads/" : encode_path(o.path);
   if (target.back() != '/') target += '/';
   const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list", o.max_token_age), nullptr, false);
   if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
@@ -87,6 +89,28 @@ int run_ls(const GlobalOptions& g, const LsOptions& o) {
     }
   }
   if (listing.value("truncated", false)) std::fprintf(stderr, "(listing truncated by the server)\n");
+  return kOk;
+}
+
+int run_put(const GlobalOptions& g, const PutOptions& o) {
+  Home home = Home::locate(g.home);
+  Connection conn = open(g, home);
+  const std::string remote = o.remote.empty() ? std::filesystem::path(o.local).filename().string() : o.remote;
+  if (remote.empty() || remote.find('/') != std::string::npos)
+    throw UsageError("the remote name must be a single file name (got '" + remote + "')");
+  const UploadResult r = upload(conn, o.local, remote, g.verbosity);
+  if (!g.verbosity.quiet)
+    std::printf("uploaded %s (%llu bytes, cksum %u%s)\n", r.name.c_str(), static_cast<unsigned long long>(r.size), r.crc,
+                r.attempts > 1 ? (", after " + std::to_string(r.attempts) + " attempts").c_str() : "");
+  return kOk;
+}
+
+int run_rm(const GlobalOptions& g, const std::string& name) {
+  Home home = Home::locate(g.home);
+  Connection conn = open(g, home);
+  const auto res = conn.request("DELETE", encode_path("/uploads/" + name));
+  if (res.status != 204) Connection::raise(res, "rm " + name);
+  if (!g.verbosity.quiet) std::printf("removed %s\n", name.c_str());
   return kOk;
 }
 

@@ -23,16 +23,25 @@ struct ConnectOptions {
 
 struct GetOptions {
   std::string path;
+  bool uploads = false;        // from your uploads instead of the served folder
   std::string output;          // empty: stdout
   std::int64_t max_token_age = 300;
 };
 
 struct LsOptions {
   std::string path = "/";
+  bool uploads = false;
   std::int64_t max_token_age = 300;
 };
 
+struct PutOptions {
+  std::string local;
+  std::string remote;  // default: the local file's name
+};
+
 int run_connect(const GlobalOptions& g, const ConnectOptions& c);
+int run_put(const GlobalOptions& g, const PutOptions& o);
+int run_rm(const GlobalOptions& g, const std::string& name);
 int run_get(const GlobalOptions& g, const GetOptions& o);
 int run_ls(const GlobalOptions& g, const LsOptions& o);
 int run_whoami(const GlobalOptions& g);

@@ -89,13 +89,14 @@ const SavedSession& Connection::session() {
 }
 
 std::pair<net::Request, httpsig::Message> Connection::sign(const std::string& method, const std::string& target,
-                                                           const std::string& body, net::Headers extra) {
+                                                           const std::optional<std::string>& content_digest,
+                                                           net::Headers extra) {
   if (!identity_) identity_ = home_.load_identity();
   const SavedSession& s = session();
   std::vector<httpsig::Component> covered = {{"@method", {}}, {"@authority", {}}, {"@path", {}}};
   if (target.find('?') != std::string::npos) covered.push_back({"@query", {}});
-  if (!body.empty()) {
-    extra.push_back({"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))});
+  if (content_digest) {
+    extra.push_back({"Content-Digest", *content_digest});
     covered.push_back({"content-digest", {}});
   }
   extra.push_back({"Accept-Signature", accept_signature_value()});
@@ -109,14 +110,46 @@ std::pair<net::Request, httpsig::Message> Connection::sign(const std::string& me
   extra.push_back({"Signature", httpsig::signature_member("sig1", identity_->sign_pss_sha512(as_bytes(base)))});
   m.headers.emplace_back("Signature-Input", extra[extra.size() - 2].value);
   m.headers.emplace_back("Signature", extra.back().value);
-  return {net::Request{method, target, std::move(extra), body, {}, {}, !body.empty()}, std::move(m)};
+  return {net::Request{method, target, std::move(extra), {}, {}, {}, content_digest.has_value()}, std::move(m)};
+}
+
+void Connection::check_answer(const net::ClientResponse& head, const httpsig::Message& signed_request,
+                              std::optional<Bytes>& digest) const {
+  if (verb_.verbose) std::fprintf(stderr, "< %d\n", head.status);
+  // Refusals that come before the server knows us (401, bad signature) cannot be signed.
+  const bool must_be_signed = head.status >= 200 && head.status < 300;
+  if (must_be_signed || head.header("Signature"))
+    digest = check_response_signature(head, signed_request, session_->server_key, io::SystemClock().now(), max_skew());
+}
+
+void Connection::rehandshake() {
+  if (!verb_.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
+  const SavedSession old = session();
+  handshake(old.name, old.server_fingerprint, identity_ ? identity_->bits() : 3072);
+}
+
+net::ClientResponse Connection::request_with_body(const std::string& method, const std::string& target,
+                                                  net::BodySource& body, const std::string& content_digest) {
+  auto [req, signed_msg] = sign(method, target, content_digest, {});
+  if (verb_.verbose)
+    std::fprintf(stderr, "> %s %s%s (%llu bytes, signed as %s)\n", method.c_str(), url_.str().c_str(), target.c_str(),
+                 static_cast<unsigned long long>(body.size()), session().uuid.to_string().c_str());
+  auto res = http_.send_body(req, body);
+  std::optional<Bytes> digest;
+  check_answer(res, signed_msg, digest);
+  if (digest && !ct_equal(sha512(as_bytes(res.body)), *digest))
+    throw Error(Errc::integrity, "response body does not match its signed digest");
+  return res;
 }
 
 net::ClientResponse Connection::request(const std::string& method, const std::string& target, const std::string& body,
                                         net::Headers extra, const BodyCallback& on_body, bool rehandshake) {
   constexpr std::size_t kMaxBuffered = 16 << 20;
   for (int attempt = 0;; ++attempt) {
-    const auto [req, signed_msg] = sign(method, target, body, extra);
+    auto [req, signed_msg] = sign(method, target,
+                                  body.empty() ? std::nullopt : std::optional(httpsig::content_digest_sha512(as_bytes(body))),
+                                  extra);
+    req.body = body;
     if (verb_.verbose)
       std::fprintf(stderr, "> %s %s%s (signed as %s)\n", method.c_str(), url_.str().c_str(), target.c_str(),
                    session().uuid.to_string().c_str());
@@ -128,12 +161,7 @@ net::ClientResponse Connection::request(const std::string& method, const std::st
     auto res = http_.send_streaming(
         req,
         [&](const net::ClientResponse& head) {
-          if (verb_.verbose) std::fprintf(stderr, "< %d\n", head.status);
-          // Refusals that come before the server knows us (401, bad signature) cannot be signed.
-          const bool must_be_signed = head.status >= 200 && head.status < 300;
-          if (must_be_signed || head.header("Signature"))
-            digest = check_response_signature(head, signed_msg, session().server_key, io::SystemClock().now(),
-                                              max_skew());
+          check_answer(head, signed_msg, digest);
           stream = on_body && head.status == 200;
           head_seen = head;
         },
@@ -151,13 +179,15 @@ net::ClientResponse Connection::request(const std::string& method, const std::st
                                    "nothing was written");
     res.body = std::move(buffered);
     if (res.status == 401 && attempt == 0 && rehandshake) {
-      if (!verb_.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
-      const SavedSession old = session();
-      handshake(old.name, old.server_fingerprint, identity_ ? identity_->bits() : 3072);
+      this->rehandshake();
       continue;
     }
     return res;
   }
+}
+
+net::Headers Connection::signed_headers(const std::string& method, const std::string& target) {
+  return sign(method, target, {}, {}).first.headers;
 }
 
 }  // namespace mh::client

@@ -41,6 +41,19 @@ class Connection {
   net::ClientResponse request(const std::string& method, const std::string& target, const std::string& body = {},
                               net::Headers extra = {}, const BodyCallback& on_body = {}, bool rehandshake = true);
 
+  // A signed request whose body streams from `body` (Content-Length = body.size()), with
+  // `content_digest` the body's Content-Digest value, computed by the caller beforehand. No
+  // automatic re-handshake: the body depends on the session key, so a 401 goes back to the caller.
+  net::ClientResponse request_with_body(const std::string& method, const std::string& target, net::BodySource& body,
+                                        const std::string& content_digest);
+
+  // Handshake again with the saved name and pin (after a 401).
+  void rehandshake();
+
+  // The RFC 9421 signature fields (and Accept-Signature) for a bodiless request to send by other
+  // means, e.g. a WebSocket upgrade (minihttps chat). No re-handshake here: the caller handles 401.
+  net::Headers signed_headers(const std::string& method, const std::string& target);
+
   std::int64_t max_skew() const noexcept { return 300; }
 
   // Throws the server's refusal as an mh::Error (status -> Errc, reason from the JSON body).
@@ -49,7 +62,10 @@ class Connection {
  private:
   // The signed request, and the message as its signature base saw it (for ";req").
   std::pair<net::Request, httpsig::Message> sign(const std::string& method, const std::string& target,
-                                                 const std::string& body, net::Headers extra);
+                                                 const std::optional<std::string>& content_digest, net::Headers extra);
+  // The signed answer's checks: its signature before the body, the body against its digest.
+  void check_answer(const net::ClientResponse& head, const httpsig::Message& signed_request,
+                    std::optional<Bytes>& digest) const;
 
   Home& home_;
   net::ServerUrl url_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "client/progress.hpp"
 #include "core/fernet.hpp"
 #include "io/system_clock.hpp"
 
@@ -101,31 +102,6 @@ struct TempSink : FernetSink {
     file.write(p);
     bytes += p.size();
   }
-};
-
-// One line on stderr, redrawn at most ten times a second, only on a terminal.
-class Progress {
- public:
-  Progress(std::uint64_t total, bool enabled) : total_(total), enabled_(enabled && ::isatty(2) && total > (1 << 20)) {}
-  ~Progress() {
-    if (drawn_) std::fprintf(stderr, "\n");
-  }
-  void advance(std::uint64_t n) {
-    done_ += n;
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (drawn_ && now - last_ < std::chrono::milliseconds(100) && done_ < total_) return;
-    last_ = now;
-    drawn_ = true;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\r%3d%%  %.1f / %.1f MiB  %.0f MB/s ", static_cast<int>(100.0 * done_ / total_),
-                 done_ / 1048576.0, total_ / 1048576.0, secs > 0 ? done_ / secs / 1e6 : 0.0);
-  }
-
- private:
-  std::uint64_t total_, done_ = 0;
-  bool enabled_, drawn_ = false;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
 };
 
 std::string remote_name(const std::string& target) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "client/chat.hpp"
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
 
@@ -38,12 +39,27 @@ int main(int argc, char** argv) {
   auto* get = app.add_subcommand("get", "fetch a file: verified and decrypted before anything is written");
   get->add_option("path", get_o.path, "path on the server, e.g. docs/hello.txt")->required();
   get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout)");
+  get->add_flag("--uploads", get_o.uploads, "fetch one of your uploads instead");
   get->add_option("--max-token-age", get_o.max_token_age, "refuse bodies older than this many seconds")
       ->check(CLI::Range(1, 86400))->capture_default_str();
 
   LsOptions ls_o;
   auto* ls = app.add_subcommand("ls", "list a directory on the server");
   ls->add_option("path", ls_o.path, "directory on the server")->capture_default_str();
+  ls->add_flag("--uploads", ls_o.uploads, "list your uploads instead");
+
+  PutOptions put_o;
+  auto* put = app.add_subcommand("put", "upload a file, encrypted, confirmed by its cksum CRC (private to you)");
+  put->add_option("local", put_o.local, "the file to upload")->required()->check(CLI::ExistingFile);
+  put->add_option("remote", put_o.remote, "the name to store it under (default: the file's name)");
+
+  std::string rm_name;
+  auto* rm = app.add_subcommand("rm", "remove one of your uploads");
+  rm->add_option("name", rm_name, "the upload to remove")->required();
+
+  ChatOptions chat_o;
+  auto* chat = app.add_subcommand("chat", "encrypted chat through the server: lines from stdin, messages to stdout (/help)");
+  chat->add_option("--room", chat_o.room, "the room to join")->capture_default_str();
 
   auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
@@ -57,6 +73,9 @@ int main(int argc, char** argv) {
     if (*connect) return run_connect(g, c);
     if (*get) return run_get(g, get_o);
     if (*ls) return run_ls(g, ls_o);
+    if (*put) return run_put(g, put_o);
+    if (*rm) return run_rm(g, rm_name);
+    if (*chat) return run_chat(g, chat_o);
     if (*whoami) return run_whoami(g);
     if (*logout) return run_logout(g);
   } catch (const UsageError& e) {

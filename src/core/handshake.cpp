@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
+#include <cstdint>
+
 #include "core/base64.hpp"
 #include "core/error.hpp"
 
@@ -53,6 +56,9 @@ const json& need(const json& j, const char* name) {
 std::int64_t need_int(const json& j, const char* name) {
   const json& v = need(j, name);
   if (!v.is_number_integer()) malformed(std::string("field '") + name + "' must be an integer");
+  // JSON integers above INT64_MAX arrive as unsigned: refuse them rather than let them wrap.
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    malformed(std::string("field '") + name + "' is out of range");
   return v.get<std::int64_t>();
 }
 

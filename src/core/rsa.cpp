@@ -73,11 +73,9 @@ const EVP_MD* sha512_md() {
   return md;
 }
 
-void set_pss(EVP_PKEY_CTX* pctx, int salt) {
-  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, sha512_md()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) != 1)
-    fail("pss parameters");
+bool set_pss(EVP_PKEY_CTX* pctx, int salt) {
+  return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, sha512_md()) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) == 1;
 }
 
 Bytes sign(const PkeyPtr& key, const char* digest, bool pss, ByteView message) {
@@ -85,8 +83,7 @@ Bytes sign(const PkeyPtr& key, const char* digest, bool pss, ByteView message) {
   EVP_PKEY_CTX* pctx = nullptr;
   if (m.ctx == nullptr || EVP_DigestSignInit_ex(m.ctx, &pctx, digest, nullptr, nullptr, key.get(), nullptr) != 1)
     fail("sign init");
-  if (pss) set_pss(pctx, 64);
-  else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) fail("pkcs1 padding");
+  if (pss ? !set_pss(pctx, 64) : EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) fail("padding parameters");
   std::size_t len = 0;
   if (EVP_DigestSign(m.ctx, nullptr, &len, message.data(), message.size()) != 1) fail("sign size");
   Bytes sig(len);
@@ -100,8 +97,13 @@ bool verify(const PkeyPtr& key, const char* digest, bool pss, ByteView message, 
   EVP_PKEY_CTX* pctx = nullptr;
   if (m.ctx == nullptr || EVP_DigestVerifyInit_ex(m.ctx, &pctx, digest, nullptr, nullptr, key.get(), nullptr) != 1)
     return false;
-  if (pss) set_pss(pctx, RSA_PSS_SALTLEN_AUTO);
-  else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) return false;
+  if (pss) {
+    // Any salt length; a key restricted by its id-RSASSA-PSS parameters refuses "auto", so fall
+    // back to the salt length our signers use. Parameters the key refuses mean "does not verify".
+    if (!set_pss(pctx, RSA_PSS_SALTLEN_AUTO) && !set_pss(pctx, 64)) return false;
+  } else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+    return false;
+  }
   return EVP_DigestVerify(m.ctx, sig.data(), sig.size(), message.data(), message.size()) == 1;
 }
 

@@ -11,6 +11,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "net/websocket_session.hpp"
+
 #include <atomic>
 #include <climits>
 #include <mutex>
@@ -74,6 +76,8 @@ struct Session : std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer;
   std::string remote;
   std::atomic<bool> busy{false};
+  std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
+  std::string client;  // the UUID of the last verified request on this connection (sessions_mutex)
 
   Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
     beast::error_code ec;
@@ -84,6 +88,7 @@ struct Session : std::enable_shared_from_this<Session> {
 
   // Runs on this session's strand.
   void close() {
+    if (ws) ws->abort();
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.socket().close(ec);
@@ -94,6 +99,8 @@ struct Session : std::enable_shared_from_this<Session> {
   asio::awaitable<void> read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
                                   Response& out, bool& consumed);
   asio::awaitable<std::pair<bool, std::uint64_t>> write(Response& res, bool keep_alive);
+  asio::awaitable<void> websocket(http::request_parser<http::empty_body>& head, Request& req, Upgrade up,
+                                  std::chrono::steady_clock::time_point start);
 };
 
 asio::awaitable<void> Session::run() {
@@ -101,6 +108,8 @@ asio::awaitable<void> Session::run() {
   for (;;) {
     http::request_parser<http::empty_body> head;
     head.header_limit(static_cast<std::uint32_t>(server.limits.max_header_bytes));
+    // The body limit depends on the route; read_body() sets it once the handler has decided.
+    head.body_limit(boost::none);
     head.eager(false);
     stream.expires_after(server.limits.request_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, head, use_nothrow);
@@ -134,10 +143,19 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   Request req = to_request(head, remote);
   Response res;
   bool body_consumed = !req.has_body;
+  std::optional<Upgrade> upgrade;
   try {
     Dispatch d = server.handler.on_head(req);
     if (auto* r = std::get_if<Response>(&d)) {
       res = std::move(*r);
+    } else if (auto* u = std::get_if<Upgrade>(&d)) {
+      if (detail::is_websocket_upgrade(head.get()) && !req.has_body) {
+        upgrade = std::move(*u);
+      } else {
+        res = error_response(Error(Errc::bad_request, "this resource needs a WebSocket upgrade"));
+        res.status = 426;
+        res.set("Upgrade", "websocket");
+      }
     } else {
       co_await read_body(head, req, d, res, body_consumed);
     }
@@ -145,6 +163,14 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
     res = error_response(e);
   } catch (const std::exception&) {
     res = error_response(Error(Errc::internal, "internal error"));
+  }
+  if (!req.client_id.empty()) {
+    std::lock_guard lock(server.sessions_mutex);  // read by connections_by_client / close_client
+    client = req.client_id;
+  }
+  if (upgrade) {
+    co_await websocket(head, req, std::move(*upgrade), start);
+    co_return false;
   }
   // An unread body cannot be skipped safely: answer, then close.
   const bool keep_alive = head.get().keep_alive() && body_consumed && !res.close && !server.stopping;
@@ -154,6 +180,18 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
                             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
   }
   co_return ok && keep_alive;
+}
+
+// The connection becomes a WebSocket until it closes; the access log gets one line (101) at the end.
+asio::awaitable<void> Session::websocket(http::request_parser<http::empty_body>& head, Request& req, Upgrade up,
+                                         std::chrono::steady_clock::time_point start) {
+  ws = detail::WebSocketSession::create(std::move(stream), std::move(up));
+  if (server.stopping) ws->going_away();
+  const std::uint64_t sent = co_await ws->run(head.get());
+  if (server.log) {
+    server.log(AccessRecord{req, 101, sent,
+                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
+  }
 }
 
 // Reads the body as the handler asked, then lets the handler answer. `consumed` tells whether the
@@ -290,7 +328,8 @@ void HttpServer::Impl::close_idle_sessions() {
     // busy is re-checked on the session's strand, where it changes, so a request that has just
     // arrived is not cut off.
     asio::post(s->stream.get_executor(), [s] {
-      if (!s->busy) s->close();
+      if (s->ws) s->ws->going_away();  // WebSockets are told to go (1001) at once
+      else if (!s->busy) s->close();
     });
 }
 
@@ -361,6 +400,25 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
     };
     (*check)();
   });
+}
+
+std::map<std::string, std::size_t> HttpServer::connections_by_client() const {
+  std::map<std::string, std::size_t> out;
+  std::lock_guard lock(impl_->sessions_mutex);
+  for (const auto& s : impl_->sessions)
+    if (!s->client.empty()) ++out[s->client];
+  return out;
+}
+
+void HttpServer::close_client(const std::string& client_id) {
+  std::lock_guard lock(impl_->sessions_mutex);
+  for (const auto& s : impl_->sessions) {
+    if (s->client != client_id) continue;
+    // Chat sockets are closed by the chat hub with a close frame and a reason; the rest here.
+    asio::post(s->stream.get_executor(), [s] {
+      if (!s->ws) s->close();
+    });
+  }
 }
 
 std::size_t HttpServer::connections() const {

@@ -1,10 +1,12 @@
 #pragma once
 // minihttpsd's HTTP/1.1 server: Boost.Beast on an Asio thread pool, one coroutine per connection,
-// keep-alive, limits on every read, streaming bodies both ways, graceful stop. Beast stays in
+// keep-alive, limits on every read, streaming bodies both ways, WebSocket upgrades (a handler
+// answers net::Upgrade; see net/http_types.hpp), graceful stop (WebSockets get 1001). Beast stays in
 // http_server.cpp; the rest of the program talks to it through net::Handler.
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -29,9 +31,6 @@ struct AccessRecord {
 };
 using AccessLogger = std::function<void(const AccessRecord&)>;
 
-// Takes over a connection whose request asked for a WebSocket upgrade; see WebSocketAcceptor.
-class UpgradeHandler;
-
 class HttpServer {
  public:
   HttpServer(Handler& handler, ServerLimits limits, int threads, AccessLogger log = {});
@@ -47,6 +46,10 @@ class HttpServer {
   // closes every connection and makes run() return.
   void stop(std::chrono::milliseconds grace);
   std::size_t connections() const;
+  // Open connections per client (the UUID of the last verified request on each connection).
+  std::map<std::string, std::size_t> connections_by_client() const;
+  // Closes the client's HTTP connections at once (its chat sockets are the chat hub's to close).
+  void close_client(const std::string& client_id);
   // Runs fn on the server's pool after `delay`, and again every `period` if it is non-zero,
   // until the server stops (housekeeping such as sweeping expired sessions).
   void every(std::chrono::milliseconds period, std::function<void()> fn);

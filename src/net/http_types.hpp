@@ -78,7 +78,60 @@ struct StreamBody {
   std::unique_ptr<BodySink> sink;
   std::uint64_t max_bytes;
 };
-using Dispatch = std::variant<Response, BufferBody, StreamBody>;
+
+// ---- WebSocket (RFC 6455), Beast-free ----------------------------------------------------------
+
+// WebSocket close codes used by minihttps (RFC 6455 §7.4.1).
+namespace close_code {
+inline constexpr int normal = 1000;
+inline constexpr int going_away = 1001;         // server stopping
+inline constexpr int unsupported_data = 1003;   // a binary frame where text is expected
+inline constexpr int policy_violation = 1008;   // a frame that does not verify, flooding, kicked
+inline constexpr int too_big = 1009;            // a message over the size limit
+inline constexpr int internal_error = 1011;
+inline constexpr int try_again_later = 1013;    // a server limit was reached
+}  // namespace close_code
+
+// One open WebSocket connection as the application sees it. Both calls are thread-safe and
+// never block: messages are queued and written in the order send() was called (calls from
+// several threads are ordered as they happened). A peer that does not read fast enough to keep
+// its queue under the limit is closed (1008). Once the connection is closing or closed, send()
+// does nothing.
+class WebSocketPeer {
+ public:
+  virtual ~WebSocketPeer() = default;
+  virtual void send(std::string text) = 0;
+  // Sends what is already queued, then a close frame with code and reason (at most 123 bytes),
+  // and drops the TCP connection if the close handshake is not over within a few seconds.
+  virtual void close(int code, std::string reason) = 0;
+};
+
+// The application side of one WebSocket connection. on_open runs once the upgrade succeeded;
+// then on_message for each complete text message, one at a time, in order; then on_close, once,
+// when the connection has ended for whatever reason (on_close runs only if on_open ran). The
+// calls for one connection never overlap; different connections run on different threads.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void on_open(std::shared_ptr<WebSocketPeer> peer) = 0;
+  virtual void on_message(std::string_view text) = 0;
+  virtual void on_close() = 0;
+};
+
+// A handler's answer to a request that asks for a WebSocket upgrade: the server completes the
+// upgrade and hands the connection to `handler`. For a request that is not a valid upgrade, the
+// server answers 426 instead.
+struct Upgrade {
+  std::unique_ptr<WebSocketHandler> handler;
+  std::size_t max_message_bytes = 64 * 1024;  // a longer message closes the connection with 1009
+  std::size_t max_queued_bytes = 1 << 20;     // outgoing bytes not yet written; beyond: close 1008
+};
+
+using Dispatch = std::variant<Response, BufferBody, StreamBody, Upgrade>;
+
+// "Connection: upgrade" and "Upgrade: websocket" (tokens, any case): the request asks for a
+// WebSocket. The server checks the rest (method, version, Sec-WebSocket-Key) when it accepts.
+bool wants_websocket(const Request& req) noexcept;
 
 class Handler {
  public:

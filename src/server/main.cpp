@@ -4,16 +4,24 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "auth/auth_service.hpp"
+#include "io/files.hpp"
 #include "io/server_identity.hpp"
 #include "io/system_clock.hpp"
 #include "net/http_server.hpp"
+#include "server/control_socket.hpp"
+#include "server/operator_console.hpp"
 #include "server/options.hpp"
 #include "server/router.hpp"
+#include "web/chat_hub.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
+#include "web/upload_service.hpp"
 #include "web/web_service.hpp"
 
 using namespace mh;
@@ -61,6 +69,7 @@ void watch_signals(net::HttpServer& server, double grace_seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return server::run_ctl(argc, argv);
   const server::Options opt = server::parse_options(argc, argv);
   setup_logging(opt);
   // Signals are taken by one thread with sigwait; block them before any other thread starts.
@@ -88,7 +97,23 @@ int main(int argc, char** argv) {
     auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity);
     web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew);
     web::FileService files(web::FileServiceOptions{opt.root});
-    web::WebService web(*registry, verifier, files, id.key, clock);
+    web::UploadOptions up;
+    up.dir = opt.upload_dir;
+    up.max_upload_size = opt.max_upload_size;
+    up.quota = opt.upload_quota;
+    up.attempt_timeout = opt.upload_timeout;
+    up.corrupt_first_attempts = opt.corrupt_uploads;
+    web::UploadService uploads(up, clock);
+    web::WebService web(*registry, verifier, files, uploads, id.key, clock);
+    web::ChatLimits chat_limits;
+    chat_limits.messages_per_second = opt.chat_rate;
+    chat_limits.burst = opt.chat_burst;
+    chat_limits.max_room_members = opt.chat_room_size;
+    web::ChatHub chat(*registry, clock, chat_limits, [](web::ChatLogLevel level, const std::string& line) {
+      if (level == web::ChatLogLevel::warn) spdlog::warn("{}", line);
+      else spdlog::info("{}", line);
+    });
+    web.enable_chat(chat);
     server::Router router(auth, web);
 
     net::ServerLimits limits;
@@ -98,15 +123,43 @@ int main(int argc, char** argv) {
     limits.body_timeout = limits.request_timeout * 2;
     net::HttpServer http(router, limits, opt.threads, access_logger(opt.access_log));
     const std::uint16_t port = http.listen(opt.host, opt.port);
+    if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
     http.every(std::chrono::seconds(30), [&registry, &clock, ttl = opt.session_ttl] {
       if (const auto n = registry->sweep(clock.now(), ttl)) spdlog::info("swept {} expired clients", n);
     });
+    http.every(std::chrono::seconds(10), [&uploads] {
+      if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);
+    });
+
+    http.every(std::chrono::seconds(10), [&chat, &clock] { chat.sweep(clock.now()); });  // ended sessions leave the chat
 
     const bool v6 = opt.host.find(':') != std::string::npos;
     std::printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port);
     std::printf("fingerprint %s\n", ed25519_fingerprint(id.key.public_key()).c_str());
     std::printf("serving %s with %d threads; stop with Ctrl-C or SIGTERM\n", opt.root.c_str(), opt.threads);
     std::fflush(stdout);
+
+    // The operator: a console on the terminal, the same commands over the control socket.
+    const auto grace = std::chrono::milliseconds(static_cast<long>(opt.grace * 1000));
+    server::OperatorHooks hooks;
+    hooks.connections = [&http] { return http.connections_by_client(); };
+    hooks.kick = [&](const Uuid& uuid, const std::string& reason) {
+      chat.kick(uuid, reason);  // ends the session and closes chat sockets with the reason
+      registry->end_session(uuid);
+      http.close_client(uuid.to_string());
+      spdlog::info("kicked {}", uuid.to_string());
+    };
+    hooks.stop = [&http, grace] {
+      spdlog::info("stop requested by the operator");
+      http.stop(grace);
+    };
+    server::OperatorConsole console(*registry, clock, hooks);
+    std::optional<server::ControlSocket> control;
+    if (opt.control_socket != "off")
+      control.emplace(opt.control_socket.empty() ? std::filesystem::path(opt.keys) / "control.sock"
+                                                 : std::filesystem::path(opt.control_socket),
+                      console);
+    server::start_terminal_console(console);
 
     watch_signals(http, opt.grace);
     http.run();

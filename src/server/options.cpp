@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
 #include <thread>
 
 namespace mh::server {
@@ -55,13 +56,44 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   app.add_option("--grace", o.grace, "seconds in-flight requests get to finish when stopping")
       ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.add_option("--upload-dir", o.upload_dir, "where clients' uploads are kept (one private area per client key)")
+      ->capture_default_str();
+  app.add_option("--max-upload-size", o.max_upload_size, "largest upload accepted, bytes (413 beyond)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))->capture_default_str();
+  app.add_option("--upload-quota", o.upload_quota, "bytes each client may keep in uploads (507 beyond)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 44))->capture_default_str();
+  app.add_option("--upload-timeout", o.upload_timeout, "seconds an uncommitted upload attempt is kept")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{86400}))->capture_default_str();
+#ifdef MH_FAULT_INJECTION
+  app.add_option("--test-corrupt-uploads", o.corrupt_uploads,
+                 "TEST BUILD ONLY: damage the first N upload attempts so their CRC cannot match");
+#endif
+  app.add_option("--control-socket", o.control_socket,
+                 "Unix socket for `minihttpsd ctl` (default KEYS/control.sock; 'off' for none)");
+  app.add_option("--port-file", o.port_file,
+                 "file holding the port to listen on when --listen is not given; the bound port is written to it");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
   app.add_flag("!--no-access-log", o.access_log, "do not log one line per request");
+  app.add_option("--chat-rate", o.chat_rate, "chat messages per second per client (more are dropped, then the client is closed)")
+      ->check(CLI::Range(0.1, 1e6))->capture_default_str();
+  app.add_option("--chat-burst", o.chat_burst, "chat messages a client may send at once")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
+  app.add_option("--chat-room-size", o.chat_room_size, "connections per chat room at most")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
   try {
     app.parse(argc, argv);
     if (!split_listen(o.listen, o.host, o.port))
       throw CLI::ValidationError("--listen", "expected HOST:PORT, got '" + o.listen + "'");
+    // The port file is a fallback: --listen (flag or config file) wins over it.
+    if (!o.port_file.empty() && app.count("--listen") == 0) {
+      std::ifstream in(o.port_file);
+      long port = -1;
+      if (in >> port) {
+        if (port < 0 || port > 65535) throw CLI::ValidationError("--port-file", o.port_file + " holds no valid port");
+        o.port = static_cast<std::uint16_t>(port);
+      }
+    }
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);  // prints help, or the error naming the option
     std::exit(rc == 0 ? 0 : 2);

@@ -20,8 +20,18 @@ struct Options {
   std::size_t max_header_bytes = 16 * 1024;
   double request_timeout = 15;
   double grace = 10;
+  std::string upload_dir = "uploads";
+  std::uint64_t max_upload_size = 1ull << 30;
+  std::uint64_t upload_quota = 4ull << 30;
+  std::int64_t upload_timeout = 600;
+  int corrupt_uploads = 0;  // fault injection (test builds only)
+  std::string control_socket;  // empty: <keys>/control.sock; "off": none
+  std::string port_file;       // the port to use when --listen does not say; the bound port is written back
   std::string log_level = "info";
   bool access_log = true;
+  double chat_rate = 10;            // chat messages per second per client (token bucket)
+  double chat_burst = 20;           // and its burst
+  std::size_t chat_room_size = 100; // connections per chat room
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

@@ -20,10 +20,13 @@
 
 #include "core/bytes.hpp"
 #include "core/hash.hpp"
+#include "io/unique_fd.hpp"
 #include "web/media_types.hpp"
 
 namespace mh::web {
 namespace fs = std::filesystem;
+using io::errno_text;
+using io::UniqueFd;
 
 namespace {
 
@@ -41,32 +44,6 @@ constexpr std::string_view kListingMediaType = "application/json";
 
 // ---- small POSIX helpers ---------------------------------------------------------------------
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_ = -1;
-};
-
 struct DirCloser {
   void operator()(DIR* d) const noexcept { ::closedir(d); }
 };
@@ -75,9 +52,6 @@ using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 std::int64_t mtime_ns(const struct stat& st) noexcept {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
-
-// errno text without strerror's shared buffer (the server serves from many threads).
-std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 // Turns a failed open/stat/canonicalize into the client-facing refusal. The reason names no path.
 [[noreturn]] void throw_fs_error(int err) {

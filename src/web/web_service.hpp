@@ -9,24 +9,35 @@
 #include "net/http_types.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
+#include "web/upload_service.hpp"
 
 namespace mh::web {
+
+class ChatHub;
 
 class WebService {
  public:
   WebService(auth::ClientRegistry& registry, const RequestVerifier& verifier, const FileService& files,
-             const Ed25519KeyPair& server_key, const Clock& clock);
+             UploadService& uploads, const Ed25519KeyPair& server_key, const Clock& clock);
 
   net::Dispatch on_head(net::Request& req);
 
+  // Serves GET /chat (a signed WebSocket upgrade) with `hub`; without it /chat is a file path.
+  // Call before the server runs.
+  void enable_chat(ChatHub& hub) noexcept { chat_ = &hub; }
+
  private:
   net::Response route(net::Request& req, const VerifiedRequest& v);
+  net::Dispatch route_chat(net::Request& req, const VerifiedRequest& v);
+  net::Dispatch route_upload(net::Request& req, const std::shared_ptr<VerifiedRequest>& v);
 
   auth::ClientRegistry& registry_;
   const RequestVerifier& verifier_;
   const FileService& files_;
+  UploadService& uploads_;
   const Ed25519KeyPair& server_key_;
   const Clock& clock_;
+  ChatHub* chat_ = nullptr;
 };
 
 }  // namespace mh::web

@@ -19,6 +19,11 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 fs::path server_binary() { return MH_SERVER_BIN; }
+#ifdef MH_FAULTY_SERVER_BIN
+fs::path faulty_server_binary() { return MH_FAULTY_SERVER_BIN; }
+#else
+fs::path faulty_server_binary() { throw std::runtime_error("this test binary has no faulty server"); }
+#endif
 fs::path client_binary() { return MH_CLIENT_BIN; }
 
 namespace {
@@ -178,7 +183,8 @@ struct ServerProcess::Output {
 
 ServerProcess::ServerProcess(ServerOptions o) : opts_(std::move(o)) {
   ignore_sigpipe();
-  if (opts_.root.empty() || opts_.keys.empty()) temp_ = std::make_unique<TempDir>();
+  if (opts_.root.empty() || opts_.keys.empty() || opts_.upload_dir.empty()) temp_ = std::make_unique<TempDir>();
+  upload_dir_ = opts_.upload_dir.empty() ? temp_->path() / "uploads" : opts_.upload_dir;
   if (opts_.root.empty()) {
     root_ = temp_->path() / "www";
     fs::create_directories(root_ / "docs");
@@ -227,10 +233,11 @@ void ServerProcess::start() {
 }
 
 void ServerProcess::start_once() {
-  std::vector<std::string> argv = {server_binary().string(),
+  std::vector<std::string> argv = {(opts_.binary.empty() ? server_binary() : opts_.binary).string(),
                                    "--listen", listen_arg(opts_.listen_host, port_),
                                    "--root", root_.string(),
                                    "--keys", keys_.string(),
+                                   "--upload-dir", upload_dir_.string(),
                                    "--log-level", opts_.log_level,
                                    "--grace", std::to_string(opts_.grace)};
   if (!opts_.access_log) argv.push_back("--no-access-log");

@@ -30,6 +30,8 @@ struct ServerOptions {
   std::vector<std::string> extra_args;  // e.g. {"--max-clients", "2"}; appended last
   std::filesystem::path root;           // empty: a fresh temporary www with a few files
   std::filesystem::path keys;           // empty: a fresh temporary keys directory
+  std::filesystem::path upload_dir;     // empty: a fresh temporary directory
+  std::filesystem::path binary;         // empty: the real minihttpsd (MH_SERVER_BIN)
   std::uint16_t port = 0;               // 0: a free port chosen by the server
   std::string listen_host = "127.0.0.1";  // "::" for dual stack; url() always says 127.0.0.1
   std::string log_level = "info";       // --log-level
@@ -65,6 +67,7 @@ class ServerProcess {
   std::string fingerprint() const { return fingerprint_; }  // "SHA256:..."
   const std::filesystem::path& root() const { return root_; }
   const std::filesystem::path& keys() const { return keys_; }
+  const std::filesystem::path& upload_dir() const { return upload_dir_; }
   const ServerOptions& options() const { return opts_; }
 
   pid_t pid() const { return pid_; }
@@ -95,7 +98,7 @@ class ServerProcess {
 
   ServerOptions opts_;
   std::unique_ptr<TempDir> temp_;  // owns the generated root/keys, if any
-  std::filesystem::path root_, keys_;
+  std::filesystem::path root_, keys_, upload_dir_;
   pid_t pid_ = -1;
   int exit_status_ = -1;  // once reaped
   int last_exit_ = -1;    // of the previous run, for the stderr history
@@ -123,6 +126,8 @@ CommandResult run_server_binary(const std::vector<std::string>& args,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 std::filesystem::path server_binary();
+// The same server with the test-only fault hooks (--test-corrupt-uploads N).
+std::filesystem::path faulty_server_binary();
 std::filesystem::path client_binary();
 
 }  // namespace mh::test

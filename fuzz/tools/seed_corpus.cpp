@@ -1,0 +1,210 @@
+// Writes the seed corpora under fuzz/corpus/<target>/ from tests/vectors and a few hand-made
+// inputs. Run it again when the formats change (see fuzz/README.md):
+//   cmake --build --preset fuzz --target seed_corpus && build/fuzz/bin/seed_corpus
+// Output is deterministic except the handshake seeds (RSA-PSS signatures are randomized).
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/base64.hpp"
+#include "core/clock.hpp"
+#include "core/ed25519.hpp"
+#include "core/handshake.hpp"
+#include "core/pem.hpp"
+#include "core/rsa.hpp"
+
+namespace fs = std::filesystem;
+using namespace mh;
+
+namespace {
+
+fs::path g_source = MH_SOURCE_DIR;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + p.string());
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+nlohmann::json vector_json(const std::string& rel) {
+  return nlohmann::json::parse(slurp(g_source / "tests/vectors" / rel));
+}
+
+void put(const std::string& target, const std::string& name, std::string_view data) {
+  const fs::path dir = g_source / "fuzz/corpus" / target;
+  fs::create_directories(dir);
+  std::ofstream f(dir / name, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!f) throw std::runtime_error("cannot write " + (dir / name).string());
+}
+
+// A string literal with its embedded NULs.
+template <std::size_t N>
+std::string_view lit(const char (&s)[N]) {
+  return {s, N - 1};
+}
+
+void handshake_seeds() {
+  const std::string t = "fuzz_handshake_hello";
+  const auto key = RsaPrivateKey::from_pem(slurp(g_source / "tests/vectors/rfc9421/test-key-rsa-pss.priv.pem"));
+  const FixedClock clock(1700000000);
+  std::array<std::uint8_t, 32> secret{};
+  for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(0x40 + i);
+  handshake::Nonce nonce{};
+  for (std::size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<std::uint8_t>(i);
+
+  auto client = handshake::ClientHandshake::create(key, "alice", std::nullopt, clock,
+                                                   X25519KeyPair::from_secret(secret), nonce);
+  put(t, "hello_valid.json", client.hello_json());
+  const Uuid uuid = *Uuid::parse("0b5bd2a4-4f5e-4a4e-9c1e-1f0e2d3c4b5a");
+  auto again = handshake::ClientHandshake::create(key, "bob.b_2-x", uuid, clock, X25519KeyPair::from_secret(secret),
+                                                  nonce);
+  put(t, "hello_reconnect.json", again.hello_json());
+
+  std::array<std::uint8_t, 32> seed{};
+  seed.fill(7);
+  const auto server_key = Ed25519KeyPair::from_seed(seed);
+  handshake::ServerHandshake server(server_key, {}, clock, X25519KeyPair::from_secret(secret), nonce);
+  server.consume_hello(client.hello_json());
+  put(t, "reply_valid.json", server.create_reply(uuid).reply_json);
+  put(t, "hello_pretty_null_uuid.json",
+      nlohmann::json::parse(client.hello_json()).dump(1).insert(1, "\"uuid\": null,\n"));
+  put(t, "not_an_object.json", "[1, \"version\", {\"a\": 1.5e300}, null, true, \"\\u00e9\\ud83d\\ude00\"]");
+}
+
+void sfv_and_signature_fields() {
+  // fuzz_sfv: first byte '0' = List, '1' = Dictionary, '2' = Item.
+  const std::string s = "fuzz_sfv", h = "fuzz_signature_fields";
+  const nlohmann::json ex = vector_json("rfc9421/examples.json");
+  for (const char* id : {"sig-b22", "sig-b25", "sig-b26"}) {
+    const auto& e = ex.at(id);
+    std::string name = std::string("dict_") + id + "_input";
+    std::replace(name.begin(), name.end(), '-', '_');
+    put(s, name, "1" + e.at("signature_input").get<std::string>());
+  }
+  put(s, "dict_sig_b21_signature", "1" + ex.at("sig-b21").at("signature").get<std::string>());
+  put(s, "dict_example", "1 a=1, b=2;x=1;y=2, c=(a   b    c), d, e=?0;f, g=:AQID:, h=\"q\\\"s\\\\\", i=-12.5");
+  put(s, "list_mixed", "0sugar, tea;q=0.5, (\"a\" 1 -2.125 ?1 :YWJj: *tok/x:y);lvl=5, rum");
+  put(s, "list_cache_status", "0ExampleCache; hit, Other; fwd=uri-miss; collapsed");
+  put(s, "item_decimal_params", "2-999999999999.999;a;b=?0;c=\"\";d=tok;e=::;f=999999999999999");
+
+  for (const auto& [id, e] : ex.items()) {
+    std::string name = id.substr(0, id.find(' '));
+    std::replace(name.begin(), name.end(), '-', '_');
+    put(h, name + "_input", e.at("signature_input").get<std::string>());
+    put(h, name + "_signature", e.at("signature").get<std::string>());
+  }
+  put(h, "input_two_labels_req",
+      "sig1=(\"@status\" \"content-digest\";req \"@authority\";req \"@query-param\";name=\"a\";req);created=1;"
+      "keyid=\"k\", sig2=(\"example-dict\";key=\"a\" \"example-dict\";sf \"x-obs\";bs \"cache-status\";sf "
+      "\"@target-uri\" \"@request-target\" \"@scheme\" \"@method\" \"@path\" \"@query\" \"x-empty-header\")"
+      ";expires=9;nonce=\"n\";alg=\"rsa-pss-sha512\";tag=\"t\";unknown=?0");
+  // RFC 9530 sample values, as the Content-Digest field would carry them.
+  const std::string samples = slurp(g_source / "tests/vectors/rfc9421/content-digest-samples.txt");
+  std::istringstream lines(samples);
+  std::string line, all;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string alg, value;
+    words >> alg >> value;
+    if (!all.empty()) all += ", ";
+    all += alg + "=" + value;
+  }
+  put(h, "content_digest_samples", all);
+  put(s, "dict_content_digest_samples", "1" + all);
+}
+
+void fernet() {
+  const std::string t = "fuzz_fernet";
+  int n = 0;
+  for (const char* file : {"fernet/generate.json", "fernet/verify.json", "fernet/invalid.json"}) {
+    for (const auto& v : vector_json(file)) {
+      std::string name = std::string(file).substr(7, std::string(file).find('.') - 7) + "_" + std::to_string(n++);
+      if (v.contains("desc")) {
+        name += "_" + v.at("desc").get<std::string>();
+        for (char& c : name)
+          if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      put(t, name, v.at("token").get<std::string>());
+    }
+  }
+  put(t, "key_text", "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
+  put(t, "plaintext_binary", lit("\x00\x01\x02\xff hello\n"));
+}
+
+void base64() {
+  const std::string t = "fuzz_base64";
+  put(t, "rfc4648_foobar", "Zm9vYmFy");
+  put(t, "padded_two", "Zm8=");
+  put(t, "padded_one_url", "-_-_Zg==");
+  put(t, "unpadded_url", "3q2-7w");
+  put(t, "standard_symbols", "+/+/AAEC");
+  put(t, "noncanonical_bits", "Zh==");
+  put(t, "pad_in_middle", "Zg==Zm8=");
+  put(t, "binary_bytes", lit("\x00\xff\x80=\n"));
+}
+
+void path() {
+  // Traversal attempts from tests/unit/path_test.cpp, and valid forms.
+  const std::string t = "fuzz_path";
+  put(t, "valid_nested", "/docs/a%20b.txt");
+  put(t, "valid_utf8", "/caf%C3%A9/\xe6\x97\xa5\xe6\x9c\xac.txt/%F0%9F%98%80/");
+  put(t, "valid_slashes", "//a///b//~user/+x=y&z/a..b/c.d.");
+  put(t, "dotdot_encoded", "/a/%2e%2E/.%2e/../etc/passwd");
+  put(t, "encoded_separators", "/..%2f/%5c..%5C/a\\b");
+  put(t, "double_encoding", "/%252e%252e/etc/100%25");
+  put(t, "nul_and_controls", lit("/a%00.txt/a\0b/%0D%0AX: y/%7f"));
+  put(t, "overlong_utf8", "/%c0%ae%c0%ae/%e0%80%ae/%f0%80%80%ae/%ed%a0%80/%f4%90%80%80");
+  put(t, "hidden", "/.git/config/%2Eenv/.%2e./a/.b");
+  put(t, "bad_percent", "/%zz/%2g/a%2/%");
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += "/s";
+  put(t, "many_segments", many);
+}
+
+void keys_ids() {
+  // fuzz_keys_ids: first byte '0' = SPKI DER, '1' = PEM text, '2' = UUID / hex text.
+  const std::string t = "fuzz_keys_ids";
+  const fs::path v = g_source / "tests/vectors/rfc9421";
+  const std::string rsa_pem = slurp(v / "test-key-rsa.pub.pem");  // PKCS#1 "RSA PUBLIC KEY"
+  put(t, "spki_rsa", "0" + std::string(as_chars(RsaPublicKey::from_pem(rsa_pem).spki_der())));
+  // The RFC's RSA-PSS private key gives an id-RSASSA-PSS public key without parameters.
+  const auto pss = RsaPrivateKey::from_pem(slurp(v / "test-key-rsa-pss.priv.pem"));
+  put(t, "spki_rsa_pss_oid", "0" + std::string(as_chars(pss.public_key().spki_der())));
+  put(t, "spki_ed25519",
+      "0" + std::string(as_chars(pem_decode(slurp(v / "test-key-ed25519.pub.pem"), "PUBLIC KEY"))));
+  put(t, "pem_rsa_pkcs1", "1" + rsa_pem);
+  put(t, "pem_rsa_spki", "1" + slurp(v / "test-key-rsa-pss.pub.pem"));
+  put(t, "pem_ed25519", "1" + slurp(v / "test-key-ed25519.pub.pem"));
+  put(t, "pem_ecc_p256", "1" + slurp(v / "test-key-ecc-p256.pub.pem"));
+  put(t, "uuid_upper", "20B5BD2A4-4F5E-4A4E-9C1E-1F0E2D3C4B5A");
+  put(t, "hex", "2deadBEEF0123456789");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1) g_source = argv[1];
+  try {
+    handshake_seeds();
+    sfv_and_signature_fields();
+    fernet();
+    base64();
+    path();
+    keys_ids();
+  } catch (const std::exception& e) {
+    std::cerr << "seed_corpus: " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << "seed_corpus: wrote " << (g_source / "fuzz/corpus").string() << "\n";
+  return 0;
+}

@@ -1,0 +1,400 @@
+#include "client/chat.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "client/exit_codes.hpp"
+#include "core/fernet.hpp"
+#include "core/handshake.hpp"
+#include "io/system_clock.hpp"
+#include "net/websocket_client.hpp"
+
+namespace mh::client {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxText = 4096;             // PROTOCOL.md §9: the server's default limit
+constexpr std::size_t kMaxIncoming = 1 << 20;      // a frame from the server larger than this: 1009
+constexpr std::int64_t kMaxTokenAge = 300;         // frames from the server older than this are refused
+constexpr auto kJoinWait = 10s;                    // for the server's welcome before reading stdin
+constexpr auto kCloseWait = 2s;                    // for the server's close reply after our close
+
+// SIGINT/SIGTERM end the chat like the end of input does (a close handshake, then exit 0).
+std::atomic<int> g_wake_fd{-1};
+extern "C" void on_stop_signal(int) {
+  const int fd = g_wake_fd.load();
+  if (fd >= 0) {
+    const char c = 's';
+    [[maybe_unused]] const ssize_t n = ::write(fd, &c, 1);
+  }
+}
+
+net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
+  try {
+    if (!g.server.empty()) return net::ServerUrl::parse(g.server);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
+  throw UsageError("no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
+}
+
+std::string clock_text(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
+// What arrives from the network never reaches the terminal as control characters (C0, DEL, C1):
+// they become '?', so no one can move the cursor or rewrite the screen of another user.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += '?';  // U+0080..U+009F
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string str(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? printable(it->get<std::string>()) : std::string("?");
+}
+
+// Output from two threads, a line at a time.
+class Printer {
+ public:
+  void out(const std::string& line) {
+    std::lock_guard lock(mutex_);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+  void err(const std::string& line) {
+    std::lock_guard lock(mutex_);
+    std::fprintf(stderr, "minihttps: chat: %s\n", line.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  std::mutex mutex_;
+};
+
+// What the receiving thread learns, for the main thread.
+struct Shared {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool joined = false;
+  bool bad_frame = false;  // a frame from the server did not verify
+  double rate = 10, burst = 20;  // the server's limits, as it announced them
+};
+
+void receive_loop(net::WebSocketClient& ws, const FernetKey& key, Printer& p, Shared& shared, int wake_fd) {
+  for (;;) {
+    auto frame = ws.receive(1h);
+    if (!frame) {
+      if (ws.closed()) break;
+      continue;
+    }
+    json j;
+    try {
+      const Bytes plain = fernet_decrypt(key, *frame, io::SystemClock().now(), kMaxTokenAge);
+      j = json::parse(as_chars(plain), nullptr, false);
+    } catch (const Error& e) {
+      p.err(std::string("a message from the server does not verify (") + e.what() + "); closing");
+      {
+        std::lock_guard lock(shared.mutex);
+        shared.bad_frame = true;
+      }
+      ws.close(net::close_code::policy_violation, "frame refused", kCloseWait);
+      break;
+    }
+    if (!j.is_object()) continue;
+    const std::string type = j.value("type", "");
+    const std::string when = "[" + clock_text(j.value("time", std::int64_t{0})) + "] ";
+    if (type == "message") {
+      const bool priv = j.value("private", false);
+      p.out(when + str(j, "from") + (priv ? " (private): " : ": ") + str(j, "text"));
+    } else if (type == "notice") {
+      p.out(when + "* " + str(j, "text"));
+      if (j.value("event", "") == "joined") {
+        std::lock_guard lock(shared.mutex);
+        shared.joined = true;
+        if (const auto l = j.find("limits"); l != j.end() && l->is_object()) {
+          shared.rate = l->value("messages_per_second", shared.rate);
+          shared.burst = l->value("burst", shared.burst);
+        }
+        shared.changed.notify_all();
+      }
+    } else if (type == "who") {
+      std::string names;
+      if (j.contains("members") && j["members"].is_array())
+        for (const auto& n : j["members"])
+          if (n.is_string()) names += (names.empty() ? "" : ", ") + printable(n.get<std::string>());
+      p.out(when + "* in " + str(j, "room") + ": " + names);
+    } else if (type == "rooms") {
+      std::string rooms;
+      if (j.contains("rooms") && j["rooms"].is_array())
+        for (const auto& r : j["rooms"])
+          if (r.is_object())
+            rooms += (rooms.empty() ? "" : ", ") + str(r, "name") + " (" +
+                     std::to_string(r.value("members", 0)) + ")";
+      p.out(when + "* rooms: " + rooms);
+    } else if (type == "error") {
+      p.err(str(j, "reason"));
+    }
+  }
+  {
+    std::lock_guard lock(shared.mutex);
+    shared.changed.notify_all();
+  }
+  const char c = 'c';
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd, &c, 1);
+}
+
+// Keeps the client under the server's rate limit, so piped input is not dropped.
+class Pacer {
+ public:
+  void set(double rate, double burst) {
+    rate_ = std::max(0.1, rate * 0.9);
+    burst_ = std::max(1.0, burst - 2);
+    tokens_ = burst_;
+  }
+  void wait() {
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * rate_);
+      last_ = now;
+      if (tokens_ >= 1) {
+        tokens_ -= 1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>((1 - tokens_) / rate_));
+    }
+  }
+
+ private:
+  double rate_ = 9, burst_ = 18, tokens_ = 18;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+class Chat {
+ public:
+  Chat(net::WebSocketClient& ws, const FernetKey& key, Printer& p) : ws_(ws), key_(key), p_(p) {}
+
+  // False when the line ends the chat (/quit) or the connection is gone.
+  bool line(std::string text) {
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.empty()) return true;
+    if (text[0] != '/' || text.rfind("//", 0) == 0) return say(text[0] == '/' ? text.substr(1) : text);
+    const auto space = text.find(' ');
+    const std::string cmd = text.substr(0, space);
+    std::string rest = space == std::string::npos ? "" : text.substr(space + 1);
+    if (cmd == "/quit") return false;
+    if (cmd == "/help") {
+      help();
+      return true;
+    }
+    if (cmd == "/who" || cmd == "/rooms") return send({{"type", cmd.substr(1)}});
+    if (cmd == "/join") {
+      if (!handshake::valid_name(rest)) {
+        p_.err("usage: /join ROOM (1-32 of A-Z a-z 0-9 . _ -)");
+        return true;
+      }
+      return send({{"type", "join"}, {"room", rest}});
+    }
+    if (cmd == "/msg") {
+      const auto sp = rest.find(' ');
+      if (sp == std::string::npos || sp == 0 || sp + 1 >= rest.size()) {
+        p_.err("usage: /msg NAME text");
+        return true;
+      }
+      if (!fits(rest.substr(sp + 1))) return true;
+      return send({{"type", "msg"}, {"to", rest.substr(0, sp)}, {"text", rest.substr(sp + 1)}});
+    }
+    p_.err("unknown command " + printable(cmd) + " (try /help)");
+    return true;
+  }
+
+  void limits(double rate, double burst) { pacer_.set(rate, burst); }
+
+ private:
+  bool say(const std::string& text) {
+    if (!fits(text)) return true;
+    return send({{"type", "say"}, {"text", text}});
+  }
+  bool fits(const std::string& text) {
+    if (text.size() <= kMaxText) return true;
+    p_.err("not sent: a message is at most " + std::to_string(kMaxText) + " bytes");
+    return false;
+  }
+  bool send(const json& msg) {
+    pacer_.wait();
+    // Bytes that are not UTF-8 become U+FFFD rather than failing the whole line.
+    const std::string plain = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+    return ws_.send(fernet_encrypt(key_, as_bytes(plain), io::SystemClock().now()));
+  }
+  void help() {
+    p_.out("* /msg NAME text   private message to NAME");
+    p_.out("* /join ROOM       leave this room for ROOM");
+    p_.out("* /who             who is in this room");
+    p_.out("* /rooms           the rooms and how many are in each");
+    p_.out("* /quit            leave (so does the end of input, Ctrl-D)");
+    p_.out("* other lines are said to the room; //text says /text");
+  }
+
+  net::WebSocketClient& ws_;
+  const FernetKey& key_;
+  Printer& p_;
+  Pacer pacer_;
+};
+
+// Reads stdin line by line until the end of input, /quit, a signal or the end of the connection.
+void input_loop(Chat& chat, int wake_fd, net::WebSocketClient& ws) {
+  std::string pending;
+  char buf[8192];
+  for (;;) {
+    pollfd fds[2] = {{0, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int n = ::poll(fds, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents) return;  // a signal, or the connection ended
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    const ssize_t got = ::read(0, buf, sizeof buf);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) {  // end of input: a last line without newline still counts
+      if (!pending.empty()) chat.line(std::move(pending));
+      return;
+    }
+    pending.append(buf, static_cast<std::size_t>(got));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (!chat.line(pending.substr(start, nl - start))) return;
+      if (ws.closed()) return;
+    }
+    pending.erase(0, start);
+    if (pending.size() > 64 * kMaxText) pending.clear();  // no newline in sight: not a chat line
+  }
+}
+
+}  // namespace
+
+int run_chat(const GlobalOptions& g, const ChatOptions& o) {
+  if (!handshake::valid_name(o.room)) throw UsageError("room names are 1-32 characters of A-Z a-z 0-9 . _ - (got '" + o.room + "')");
+  Home home = Home::locate(g.home);
+  const net::ServerUrl url = server_url(g, home);
+  const auto timeout = std::chrono::milliseconds(std::chrono::seconds(g.timeout_seconds));
+  Connection conn(home, url, g.verbosity, timeout);
+  const std::string target = "/chat?room=" + o.room;
+
+  // The upgrade is an RFC 9421-signed GET; on 401 (session gone) handshake again once.
+  net::WebSocketClient ws(url, timeout);
+  for (int attempt = 0;; ++attempt) {
+    const SavedSession& s = conn.session();
+    if (g.verbosity.verbose)
+      std::fprintf(stderr, "> GET %s%s (WebSocket, signed as %s)\n", url.str().c_str(), target.c_str(),
+                   s.uuid.to_string().c_str());
+    const net::ClientResponse res = ws.open(target, conn.signed_headers("GET", target), kMaxIncoming);
+    if (g.verbosity.verbose) std::fprintf(stderr, "< %d\n", res.status);
+    if (res.status == 101) break;
+    if (res.status == 401 && attempt == 0) {
+      if (!g.verbosity.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
+      const SavedSession old = s;
+      conn.handshake(old.name, old.server_fingerprint, 3072);
+      continue;
+    }
+    Connection::raise(res, "chat");
+  }
+  const FernetKey key = conn.session().key;
+
+  int wake[2];
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(Errc::internal, "pipe2 failed");
+  g_wake_fd = wake[1];
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  Printer printer;
+  Shared shared;
+  std::thread reader([&] { receive_loop(ws, key, printer, shared, wake[1]); });
+
+  // Lines are read once the server has said which room we are in (and its limits).
+  Chat chat(ws, key, printer);
+  bool joined = false;
+  {
+    std::unique_lock lock(shared.mutex);
+    joined = shared.changed.wait_for(lock, kJoinWait, [&] { return shared.joined || ws.closed(); }) && shared.joined;
+    chat.limits(shared.rate, shared.burst);
+  }
+  if (joined) input_loop(chat, wake[0], ws);
+
+  // Our side ends: what was typed is queued before the close frame, so it all goes out first.
+  const bool ended_by_server = ws.closed();
+  bool confirmed = false;
+  if (!ended_by_server) confirmed = ws.close(net::close_code::normal, "bye", kCloseWait);
+  reader.join();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  g_wake_fd = -1;
+  ::close(wake[0]);
+  ::close(wake[1]);
+
+  const auto info = ws.close_info();
+  if (shared.bad_frame) return kIntegrity;
+  if (!ended_by_server) {
+    if (!joined) {
+      printer.err("the server did not answer");
+      return kNetwork;
+    }
+    if (confirmed) return kOk;
+    printer.err("the server did not confirm the end of the chat; the last messages may be lost");
+    return kNetwork;
+  }
+  switch (info.code) {
+    case net::close_code::normal: return kOk;
+    case 0: printer.err("connection lost" + (info.error.empty() ? "" : ": " + info.error)); return kNetwork;
+    case net::close_code::going_away: printer.err("the server is shutting down"); return kNetwork;
+    case net::close_code::policy_violation:
+    case net::close_code::too_big:
+    case net::close_code::unsupported_data:
+      printer.err("closed by the server: " + printable(info.reason) + " (" + std::to_string(info.code) + ")");
+      return kAuth;
+    default:
+      printer.err("closed by the server: " + printable(info.reason) + " (" + std::to_string(info.code) + ")");
+      return kFailed;
+  }
+}
+
+}  // namespace mh::client

@@ -1,0 +1,424 @@
+#include "web/chat_hub.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <initializer_list>
+
+#include "core/base64.hpp"
+#include "core/fernet.hpp"
+#include "core/handshake.hpp"
+
+namespace mh::web {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMacBytes = 32;
+
+bool same_session(const auth::ClientRecord& a, const auth::ClientRecord& b) {
+  return &a == &b || (ct_equal(a.session_key.signing_key(), b.session_key.signing_key()) &&
+                      ct_equal(a.session_key.encryption_key(), b.session_key.encryption_key()));
+}
+
+// Every key of the object is one of `allowed` (the protocol refuses unknown fields).
+bool only_fields(const json& j, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : j.items())
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) return false;
+  return true;
+}
+
+// Why the "text" of a message is refused, or empty if it is fine.
+std::string bad_text(const json& j, std::size_t max) {
+  if (!j.contains("text") || !j["text"].is_string()) return "\"text\" must be a string";
+  const auto& s = j["text"].get_ref<const std::string&>();
+  if (s.empty()) return "\"text\" is empty";
+  if (s.size() > max) return "\"text\" is longer than " + std::to_string(max) + " bytes";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return "\"text\" may not contain control characters";
+  }
+  return {};
+}
+
+std::string notice(const std::string& text, std::int64_t now, json extra = json::object()) {
+  extra["type"] = "notice";
+  extra["text"] = text;
+  extra["time"] = now;
+  return extra.dump();
+}
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct ChatHub::Member {
+  std::uint64_t id = 0;
+  std::shared_ptr<const auth::ClientRecord> client;
+  std::shared_ptr<net::WebSocketPeer> peer;  // set by on_open, reset by on_close
+  std::string room;     // the room asked for, then the room it is in
+  bool joined = false;  // in members_ and rooms_
+  bool closed = false;  // closing: nothing more is sent to it or taken from it
+};
+
+class ChatHub::Handler final : public net::WebSocketHandler {
+ public:
+  Handler(ChatHub& hub, std::shared_ptr<Member> m) : hub_(hub), m_(std::move(m)) {}
+  void on_open(std::shared_ptr<net::WebSocketPeer> peer) override { hub_.open(m_, std::move(peer)); }
+  void on_message(std::string_view text) override { hub_.frame(m_, text); }
+  void on_close() override { hub_.close(m_); }
+
+ private:
+  ChatHub& hub_;
+  std::shared_ptr<Member> m_;
+};
+
+ChatHub::ChatHub(auth::ClientRegistry& registry, const Clock& clock, ChatLimits limits, ChatLogger log,
+                 std::function<double()> ticks)
+    : registry_(registry),
+      clock_(clock),
+      limits_(limits),
+      log_(std::move(log)),
+      ticks_(ticks ? std::move(ticks) : std::function<double()>(steady_seconds)),
+      // A token is accepted from ttl seconds in the past to kFernetMaxClockSkew in the future:
+      // its MAC must be remembered at least that long.
+      seen_(limits.frame_ttl + kFernetMaxClockSkew + 1, limits.replay_capacity) {}
+
+ChatHub::~ChatHub() = default;
+
+bool ChatHub::valid_room(std::string_view room) noexcept { return handshake::valid_name(room); }
+
+net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room) {
+  if (!valid_room(room)) throw Error(Errc::bad_request, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = rooms_.find(room);
+    if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
+      throw Error(Errc::unavailable, "chat: room " + room + " is full");
+  }
+  net::Upgrade u;
+  u.handler = connect(std::move(client), std::move(room));
+  u.max_message_bytes = limits_.max_frame_bytes;
+  u.max_queued_bytes = limits_.max_queued_bytes;
+  return u;
+}
+
+std::unique_ptr<net::WebSocketHandler> ChatHub::connect(std::shared_ptr<const auth::ClientRecord> client,
+                                                        std::string room) {
+  auto m = std::make_shared<Member>();
+  m->client = std::move(client);
+  m->room = std::move(room);
+  return std::make_unique<Handler>(*this, std::move(m));
+}
+
+// ---- connection events ---------------------------------------------------------------------------
+
+void ChatHub::open(const std::shared_ptr<Member>& m, std::shared_ptr<net::WebSocketPeer> peer) {
+  const std::int64_t now = clock_.now();
+  std::lock_guard lock(mutex_);
+  m->peer = std::move(peer);
+  const auto it = rooms_.find(m->room);
+  if (it != rooms_.end() && it->second.size() >= limits_.max_room_members) {  // filled up meanwhile
+    error(*m, "room " + m->room + " is full", now);
+    shut(*m, net::close_code::try_again_later, "room " + m->room + " is full");
+    return;
+  }
+  m->id = next_id_++;
+  m->joined = true;
+  members_[m->id] = m;
+  auto [f, fresh] = flood_.try_emplace(m->client->uuid);
+  if (fresh) {
+    f->second.tokens = limits_.burst;
+    f->second.drops = limits_.max_drops;
+    f->second.last = ticks_();
+  }
+  ++f->second.connections;
+  const std::string room = m->room;
+  enter(m, room, now);
+}
+
+void ChatHub::close(const std::shared_ptr<Member>& m) {
+  const std::int64_t now = clock_.now();
+  std::lock_guard lock(mutex_);
+  if (m->joined) {
+    m->closed = true;  // no notices to itself
+    leave(*m, now);
+    members_.erase(m->id);
+    m->joined = false;
+    const auto f = flood_.find(m->client->uuid);
+    if (f != flood_.end() && --f->second.connections == 0) flood_.erase(f);
+  }
+  m->closed = true;
+  m->peer.reset();  // the peer owns this handler: break the cycle
+}
+
+void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
+  const std::int64_t now = clock_.now();
+  const auth::ClientRecord& c = *m->client;
+  {
+    std::lock_guard lock(mutex_);
+    if (m->closed || !m->joined) return;
+  }
+  // 1. The token: MAC (constant time), age, padding. A frame that fails closes the connection.
+  std::string plaintext;
+  Bytes mac;
+  try {
+    const Bytes p = fernet_decrypt(c.session_key, text, now, limits_.frame_ttl);
+    plaintext.assign(as_chars(p));
+    const Bytes raw = base64_decode(text, Alphabet::url, Padding::required);
+    mac.assign(raw.end() - kMacBytes, raw.end());
+  } catch (const Error& e) {
+    std::lock_guard lock(mutex_);
+    if (m->closed) return;
+    ++stats_.refused;
+    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame refused (" + e.what() + ")");
+    shut(*m, net::close_code::policy_violation, std::string("frame refused: ") + e.what());
+    return;
+  }
+  // 2. Not seen before (a replayed frame is a forgery too).
+  const auto verdict = seen_.check_and_insert(c.uuid.to_string(), mac, now);
+  // 3. The session it was made under is still the live one.
+  const auto live = registry_.find_session(c.uuid, now);
+
+  std::lock_guard lock(mutex_);
+  if (m->closed) return;
+  if (verdict == auth::ReplayCache::Verdict::replayed) {
+    ++stats_.refused;
+    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame replayed");
+    shut(*m, net::close_code::policy_violation, "frame refused: replayed");
+    return;
+  }
+  if (verdict == auth::ReplayCache::Verdict::full) {
+    shut(*m, net::close_code::try_again_later, "server busy, try again later");
+    return;
+  }
+  if (!live || !same_session(*live, c)) {
+    shut(*m, net::close_code::policy_violation, "session ended: handshake again");
+    return;
+  }
+  if (!allow(*m, now)) return;
+  dispatch(*m, plaintext, now);
+}
+
+// ---- under mutex_ ----------------------------------------------------------------------------------
+
+bool ChatHub::allow(Member& m, std::int64_t now) {
+  Flood& f = flood_[m.client->uuid];
+  const double t = ticks_();
+  const double elapsed = std::max(0.0, t - f.last);
+  f.last = t;
+  f.tokens = std::min(limits_.burst, f.tokens + elapsed * limits_.messages_per_second);
+  f.drops = std::min(limits_.max_drops, f.drops + elapsed);
+  if (f.tokens >= 1) {
+    f.tokens -= 1;
+    return true;
+  }
+  ++stats_.dropped;
+  if (f.drops < 1) {
+    log(ChatLogLevel::warn, "chat: closing " + m.client->name + " (" + m.client->uuid.to_string() + "): flooding");
+    shut(m, net::close_code::policy_violation, "flooding: too many messages");
+    return false;
+  }
+  f.drops -= 1;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%g", limits_.messages_per_second);
+  deliver(m, notice(std::string("message dropped: more than ") + rate + " messages per second", now,
+                    {{"event", "dropped"}}),
+          now);
+  return false;
+}
+
+void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now) {
+  const json j = json::parse(plaintext, nullptr, false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
+    return error(m, "a frame must hold a JSON object with a string \"type\"", now);
+  const std::string& type = j["type"].get_ref<const std::string&>();
+  const auth::ClientRecord& from = *m.client;
+
+  if (type == "say") {
+    if (!only_fields(j, {"type", "text"})) return error(m, "say: unknown field", now);
+    if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "say: " + bad, now);
+    const std::string out = json{{"type", "message"}, {"room", m.room}, {"from", from.name},
+                                 {"uuid", from.uuid.to_string()}, {"text", j["text"]}, {"time", now},
+                                 {"private", false}}.dump();
+    ++stats_.relayed;
+    for (const auto& r : rooms_[m.room])
+      if (r.get() != &m) deliver(*r, out, now);
+    return;
+  }
+  if (type == "msg") {
+    if (!only_fields(j, {"type", "to", "text"})) return error(m, "msg: unknown field", now);
+    if (!j.contains("to") || !j["to"].is_string()) return error(m, "msg: \"to\" must be a string", now);
+    if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "msg: " + bad, now);
+    const std::string& to = j["to"].get_ref<const std::string&>();
+    const std::string out = json{{"type", "message"}, {"room", m.room}, {"from", from.name},
+                                 {"uuid", from.uuid.to_string()}, {"to", to}, {"text", j["text"]},
+                                 {"time", now}, {"private", true}}.dump();
+    std::size_t n = 0;
+    for (const auto& [id, r] : members_)
+      if (r.get() != &m && !r->closed && r->client->name == to) {
+        deliver(*r, out, now);
+        ++n;
+      }
+    if (n == 0) return error(m, "msg: " + to.substr(0, 64) + " is not in the chat", now);
+    ++stats_.relayed;
+    return;
+  }
+  if (type == "join") {
+    if (!only_fields(j, {"type", "room"})) return error(m, "join: unknown field", now);
+    if (!j.contains("room") || !j["room"].is_string() || !valid_room(j["room"].get_ref<const std::string&>()))
+      return error(m, "join: room names are 1-32 characters of A-Z a-z 0-9 . _ -", now);
+    const std::string room = j["room"].get<std::string>();
+    if (room == m.room) return error(m, "join: you are already in " + room, now);
+    const auto it = rooms_.find(room);
+    if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
+      return error(m, "join: room " + room + " is full", now);
+    leave(m, now);
+    enter(members_.at(m.id), room, now);
+    return;
+  }
+  if (type == "rooms") {
+    if (!only_fields(j, {"type"})) return error(m, "rooms: unknown field", now);
+    json list = json::array();
+    for (const auto& [name, members] : rooms_)
+      list.push_back({{"name", name}, {"members", names_in(name).size()}});
+    return deliver(m, json{{"type", "rooms"}, {"rooms", list}, {"time", now}}.dump(), now);
+  }
+  if (type == "who") {
+    if (!only_fields(j, {"type"})) return error(m, "who: unknown field", now);
+    return deliver(m, json{{"type", "who"}, {"room", m.room}, {"members", names_in(m.room)}, {"time", now}}.dump(),
+                   now);
+  }
+  if (type == "quit") {
+    if (!only_fields(j, {"type"})) return error(m, "quit: unknown field", now);
+    return shut(m, net::close_code::normal, "bye");
+  }
+  error(m, "unknown message type \"" + type.substr(0, 32) + "\"", now);
+}
+
+void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now) {
+  auto& members = rooms_[room];
+  const std::string joined = notice(m->client->name + " joined " + room, now,
+                                    {{"event", "join"}, {"room", room}, {"name", m->client->name}});
+  for (const auto& r : members) deliver(*r, joined, now);
+  members.push_back(m);
+  m->room = room;
+  // The joiner learns the room and the limits (clients pace themselves by them).
+  deliver(*m,
+          notice("you joined " + room, now,
+                 {{"event", "joined"},
+                  {"room", room},
+                  {"limits",
+                   {{"messages_per_second", limits_.messages_per_second},
+                    {"burst", limits_.burst},
+                    {"max_text_bytes", limits_.max_text_bytes},
+                    {"max_frame_bytes", limits_.max_frame_bytes}}}}),
+          now);
+  deliver(*m, json{{"type", "who"}, {"room", room}, {"members", names_in(room)}, {"time", now}}.dump(), now);
+  log(ChatLogLevel::info, "chat: " + m->client->name + " (" + m->client->uuid.to_string() + ") joined " + room + " (" +
+                              std::to_string(members.size()) + " in the room, " + std::to_string(members_.size()) +
+                              " connected)");
+}
+
+void ChatHub::leave(Member& m, std::int64_t now) {
+  const auto it = rooms_.find(m.room);
+  if (it == rooms_.end()) return;
+  auto& members = it->second;
+  members.erase(std::remove_if(members.begin(), members.end(), [&](const auto& r) { return r.get() == &m; }),
+                members.end());
+  const std::string left = notice(m.client->name + " left " + m.room, now,
+                                  {{"event", "leave"}, {"room", m.room}, {"name", m.client->name}});
+  for (const auto& r : members) deliver(*r, left, now);
+  log(ChatLogLevel::info, "chat: " + m.client->name + " (" + m.client->uuid.to_string() + ") left " + m.room);
+  if (members.empty()) rooms_.erase(it);
+}
+
+void ChatHub::deliver(Member& to, const std::string& json_text, std::int64_t now) {
+  if (to.closed || !to.peer) return;
+  to.peer->send(fernet_encrypt(to.client->session_key, as_bytes(json_text), now));
+  ++stats_.deliveries;
+}
+
+void ChatHub::error(Member& to, const std::string& reason, std::int64_t now) {
+  deliver(to, json{{"type", "error"}, {"reason", reason}, {"time", now}}.dump(), now);
+}
+
+void ChatHub::shut(Member& m, int code, const std::string& reason) {
+  if (m.closed) return;
+  m.closed = true;
+  if (m.peer) m.peer->close(code, reason);
+}
+
+std::vector<std::string> ChatHub::names_in(const std::string& room) const {
+  std::vector<std::string> names;
+  if (const auto it = rooms_.find(room); it != rooms_.end())
+    for (const auto& r : it->second)
+      if (!r->closed) names.push_back(r->client->name);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+void ChatHub::log(ChatLogLevel level, const std::string& line) const {
+  if (log_) log_(level, line);
+}
+
+// ---- operator and housekeeping ---------------------------------------------------------------------
+
+std::size_t ChatHub::kick(const Uuid& uuid, const std::string& reason) {
+  // The session ends first, so nothing the client sends from now on is accepted.
+  const bool ended = registry_.end_session(uuid);
+  const std::string why = reason.empty()                  ? std::string("kicked by the operator")
+                          : reason.rfind("kicked", 0) == 0 ? reason
+                                                           : "kicked: " + reason;
+  std::size_t n = 0;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, m] : members_)
+    if (m->client->uuid == uuid && !m->closed) {
+      shut(*m, net::close_code::policy_violation, why);
+      ++n;
+    }
+  log(ChatLogLevel::warn, "chat: kicked " + uuid.to_string() + ": " + std::to_string(n) + " connection(s) closed" +
+                              (ended ? ", session ended" : ""));
+  return n;
+}
+
+std::size_t ChatHub::sweep(std::int64_t now) {
+  std::size_t n = 0;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, m] : members_) {
+    if (m->closed) continue;
+    const auto live = registry_.find_session(m->client->uuid, now);
+    if (!live || !same_session(*live, *m->client)) {
+      shut(*m, net::close_code::policy_violation, "session ended: handshake again");
+      ++n;
+    }
+  }
+  if (n) log(ChatLogLevel::info, "chat: closed " + std::to_string(n) + " connection(s) whose session ended");
+  return n;
+}
+
+std::map<std::string, std::size_t> ChatHub::connections() const {
+  std::map<std::string, std::size_t> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, m] : members_)
+    if (!m->closed) ++out[m->client->uuid.to_string()];
+  return out;
+}
+
+ChatHub::Stats ChatHub::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats s = stats_;
+  s.connections = 0;
+  for (const auto& [id, m] : members_)
+    if (!m->closed) ++s.connections;
+  s.rooms = rooms_.size();
+  return s;
+}
+
+}  // namespace mh::web

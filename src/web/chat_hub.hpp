@@ -1,0 +1,133 @@
+#pragma once
+// The encrypted chat relay behind GET /chat (DESIGN.md §3 "Chat", docs/PROTOCOL.md §9). HTTP-free
+// and Beast-free: each connection is a verified client (its registry record, with the session
+// key) and a net::WebSocketPeer. Every frame a client sends is a Fernet token under its session
+// key holding one JSON message; the hub verifies it (MAC, age, not seen before, session still
+// live), applies the limits, and relays to each recipient re-encrypted under that recipient's key,
+// adding the sender's name and UUID and the server time.
+//
+// Threading: frames from different connections arrive on different threads. One mutex guards
+// rooms and members; every send for a message happens under it, so each recipient gets messages
+// in the order the hub processed them. Decryption happens before the lock, encryption for the
+// recipients under it. The hub never logs message text: only joins, leaves, kicks, refusals and
+// counts.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/registry.hpp"
+#include "auth/replay_cache.hpp"
+#include "core/clock.hpp"
+#include "core/uuid.hpp"
+#include "net/http_types.hpp"
+
+namespace mh::web {
+
+inline constexpr std::string_view kDefaultRoom = "lobby";
+
+struct ChatLimits {
+  std::size_t max_frame_bytes = 64 * 1024;  // one WebSocket message; longer: close 1009
+  std::size_t max_text_bytes = 4096;        // the "text" of a message (UTF-8 bytes)
+  std::size_t max_room_members = 100;       // connections in one room
+  double messages_per_second = 10;          // per client (all its connections), token bucket...
+  double burst = 20;                        // ...of this size; frames over it are dropped
+  double max_drops = 20;                    // dropped frames allowed (one more each second); then close 1008
+  std::int64_t frame_ttl = 60;              // a client's token older than this is refused
+  std::size_t max_queued_bytes = 1 << 20;   // per recipient, not yet written; beyond: close 1008
+  std::size_t replay_capacity = 1 << 20;    // frame MACs remembered (bounded memory)
+};
+
+enum class ChatLogLevel { info, warn };
+using ChatLogger = std::function<void(ChatLogLevel, const std::string&)>;
+
+class ChatHub {
+ public:
+  // `ticks`: seconds on a monotonic clock, for the rate limits (default: std::chrono::steady_clock).
+  ChatHub(auth::ClientRegistry& registry, const Clock& clock, ChatLimits limits = {}, ChatLogger log = {},
+          std::function<double()> ticks = {});
+  ~ChatHub();
+  ChatHub(const ChatHub&) = delete;
+  ChatHub& operator=(const ChatHub&) = delete;
+
+  // Room names are like user names: 1-32 of A-Z a-z 0-9 . _ -, not starting with . or -.
+  static bool valid_room(std::string_view room) noexcept;
+
+  // The upgrade answer for a verified GET /chat: a handler that joins `room` once the WebSocket
+  // is open. Errc::bad_request for a bad room name, Errc::unavailable when the room is full.
+  net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room);
+
+  // The same handler without the upgrade (tests drive it with their own peers).
+  std::unique_ptr<net::WebSocketHandler> connect(std::shared_ptr<const auth::ClientRecord> client, std::string room);
+
+  // The operator's /kick: ends the client's session in the registry (so it has to handshake again
+  // before it can come back) and closes every chat connection it has with 1008 and the reason
+  // "kicked: <reason>" (`reason` as it is if it starts with "kicked"; "kicked by the operator" if empty).
+  // Returns the number of connections closed.
+  std::size_t kick(const Uuid& uuid, const std::string& reason);
+
+  // Closes (1008) the connections whose session has ended: expired, logged out, kicked elsewhere,
+  // or replaced by a new handshake. Returns how many. For a periodic timer.
+  std::size_t sweep(std::int64_t now);
+
+  // Open chat sockets per client, keyed by UUID text (for the operator's /list).
+  std::map<std::string, std::size_t> connections() const;
+
+  struct Stats {
+    std::size_t connections = 0;  // joined, not yet closed
+    std::size_t rooms = 0;
+    std::uint64_t relayed = 0;     // messages accepted (say + msg)
+    std::uint64_t deliveries = 0;  // frames sent to recipients (all types)
+    std::uint64_t dropped = 0;     // frames over the rate limit
+    std::uint64_t refused = 0;     // connections closed because a frame did not verify
+  };
+  Stats stats() const;
+  const ChatLimits& limits() const noexcept { return limits_; }
+
+ private:
+  struct Member;
+  struct Flood {
+    double tokens = 0, drops = 0, last = 0;
+    bool warned = false;
+    std::size_t connections = 0;
+  };
+  class Handler;
+  friend class Handler;
+
+  // Handler callbacks.
+  void open(const std::shared_ptr<Member>& m, std::shared_ptr<net::WebSocketPeer> peer);
+  void frame(const std::shared_ptr<Member>& m, std::string_view text);
+  void close(const std::shared_ptr<Member>& m);
+
+  // The rest runs under mutex_.
+  void dispatch(Member& m, const std::string& plaintext, std::int64_t now);
+  bool allow(Member& m, std::int64_t now);
+  void enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now);
+  void leave(Member& m, std::int64_t now);
+  void deliver(Member& to, const std::string& json, std::int64_t now);
+  void error(Member& to, const std::string& reason, std::int64_t now);
+  void shut(Member& m, int code, const std::string& reason);
+  std::vector<std::string> names_in(const std::string& room) const;
+  void log(ChatLogLevel level, const std::string& line) const;
+
+  auth::ClientRegistry& registry_;
+  const Clock& clock_;
+  ChatLimits limits_;
+  ChatLogger log_;
+  std::function<double()> ticks_;
+  auth::ReplayCache seen_;  // MACs of accepted frames, per client
+
+  mutable std::mutex mutex_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Member>> members_;       // joined connections
+  std::map<std::string, std::vector<std::shared_ptr<Member>>> rooms_;        // in order of joining
+  std::unordered_map<Uuid, Flood, UuidHash> flood_;                          // per client
+  Stats stats_;
+};
+
+}  // namespace mh::web

@@ -1,0 +1,485 @@
+// The chat hub below the WebSocket layer: fake peers record what the hub sends (decrypted with
+// each recipient's own key) and how it closes them. Time and the rate-limit clock are fixed, so
+// every count is exact. The concurrency test also runs under ThreadSanitizer (make test-tsan).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "auth/registry.hpp"
+#include "core/fernet.hpp"
+#include "web/chat_hub.hpp"
+
+namespace mh::web {
+namespace {
+
+using nlohmann::json;
+constexpr std::int64_t kNow = 1'700'000'000;
+
+class FakePeer final : public net::WebSocketPeer {
+ public:
+  void send(std::string text) override {
+    std::lock_guard lock(mutex_);
+    if (!closed_) frames_.push_back(std::move(text));
+  }
+  void close(int code, std::string reason) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    code_ = code;
+    reason_ = std::move(reason);
+  }
+  std::vector<std::string> frames() const {
+    std::lock_guard lock(mutex_);
+    return frames_;
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  int code() const {
+    std::lock_guard lock(mutex_);
+    return code_;
+  }
+  std::string reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> frames_;
+  bool closed_ = false;
+  int code_ = 0;
+  std::string reason_;
+};
+
+const RsaPublicKey& key(int i) {
+  static const std::vector<RsaPublicKey> keys = [] {
+    std::vector<RsaPublicKey> v;
+    for (int k = 0; k < 5; ++k) v.push_back(RsaPrivateKey::generate(2048).public_key());
+    return v;
+  }();
+  return keys[static_cast<std::size_t>(i)];
+}
+
+// One WebSocket connection of a client, as the hub sees it.
+struct Conn {
+  std::shared_ptr<const auth::ClientRecord> client;
+  std::shared_ptr<FakePeer> peer = std::make_shared<FakePeer>();
+  std::unique_ptr<net::WebSocketHandler> handler;
+
+  // Everything received so far, decrypted with this client's key.
+  std::vector<json> received() const {
+    std::vector<json> out;
+    for (const auto& f : peer->frames())
+      out.push_back(json::parse(as_chars(fernet_decrypt(client->session_key, f, kNow, 60))));
+    return out;
+  }
+  std::vector<json> of_type(const std::string& type) const {
+    std::vector<json> out;
+    for (auto& j : received())
+      if (j["type"] == type) out.push_back(j);
+    return out;
+  }
+  std::vector<std::string> texts() const {  // the "text" of every message received
+    std::vector<std::string> out;
+    for (auto& j : of_type("message")) out.push_back(j["text"].get<std::string>());
+    return out;
+  }
+  std::vector<std::string> notices() const {
+    std::vector<std::string> out;
+    for (auto& j : of_type("notice")) out.push_back(j["text"].get<std::string>());
+    return out;
+  }
+  std::vector<std::string> errors() const {
+    std::vector<std::string> out;
+    for (auto& j : of_type("error")) out.push_back(j["reason"].get<std::string>());
+    return out;
+  }
+  std::string frame(const json& msg, std::int64_t at = kNow) const {
+    return fernet_encrypt(client->session_key, as_bytes(msg.dump()), at);
+  }
+  void send(const json& msg) const { handler->on_message(frame(msg)); }
+  void say(const std::string& text) const { send({{"type", "say"}, {"text", text}}); }
+};
+
+class ChatHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make_hub(ChatLimits{}); }
+
+  void make_hub(ChatLimits limits) {
+    hub_ = std::make_unique<ChatHub>(
+        *registry_, clock_, limits,
+        [this](ChatLogLevel, const std::string& line) {
+          std::lock_guard lock(log_mutex_);
+          log_ += line + "\n";
+        },
+        [this] { return ticks_.load(); });
+  }
+
+  std::shared_ptr<const auth::ClientRecord> client(const std::string& name, int k) {
+    return registry_->register_session(
+        auth::Registration{name, key(k), key(k).fingerprint(), std::nullopt, "127.0.0.1", kNow},
+        [](const Uuid&) { return auth::SessionGrant{FernetKey::generate(), kNow + 3600}; });
+  }
+
+  Conn join(std::shared_ptr<const auth::ClientRecord> c, const std::string& room = "lobby") {
+    Conn conn;
+    conn.client = std::move(c);
+    conn.handler = hub_->connect(conn.client, room);
+    conn.handler->on_open(conn.peer);
+    return conn;
+  }
+
+  std::string log() {
+    std::lock_guard lock(log_mutex_);
+    return log_;
+  }
+
+  FixedClock clock_{kNow};
+  std::atomic<double> ticks_{100.0};
+  std::unique_ptr<auth::ClientRegistry> registry_ = auth::make_in_memory_registry(100);
+  std::unique_ptr<ChatHub> hub_;
+  std::mutex log_mutex_;
+  std::string log_;
+};
+
+TEST_F(ChatHubTest, JoiningTellsTheRoomAndTheJoiner) {
+  Conn alice = join(client("alice", 0));
+  auto got = alice.received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]["type"], "notice");
+  EXPECT_EQ(got[0]["event"], "joined");
+  EXPECT_EQ(got[0]["text"], "you joined lobby");
+  EXPECT_EQ(got[0]["time"], kNow);
+  EXPECT_EQ(got[0]["limits"]["messages_per_second"], 10.0);
+  EXPECT_EQ(got[0]["limits"]["burst"], 20.0);
+  EXPECT_EQ(got[0]["limits"]["max_text_bytes"], 4096);
+  EXPECT_EQ(got[1], (json{{"type", "who"}, {"room", "lobby"}, {"members", {"alice"}}, {"time", kNow}}));
+
+  Conn bob = join(client("bob", 1));
+  EXPECT_EQ(alice.notices(), (std::vector<std::string>{"you joined lobby", "bob joined lobby"}));
+  EXPECT_EQ(bob.of_type("who").at(0)["members"], (json{"alice", "bob"}));
+  EXPECT_EQ(hub_->stats().connections, 2u);
+  EXPECT_EQ(hub_->stats().rooms, 1u);
+}
+
+TEST_F(ChatHubTest, BroadcastReachesEveryOtherMemberOnceInOrder) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  Conn carol = join(client("carol", 2));
+  alice.say("one");
+  alice.say("two");
+  bob.say("three");
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(carol.texts(), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(alice.texts(), (std::vector<std::string>{"three"}));  // not its own
+  const json m = carol.of_type("message").at(0);
+  EXPECT_EQ(m, (json{{"type", "message"}, {"room", "lobby"}, {"from", "alice"}, {"uuid", alice.client->uuid.to_string()},
+                     {"text", "one"}, {"time", kNow}, {"private", false}}));
+  EXPECT_EQ(hub_->stats().relayed, 3u);
+  // The relayed frames are tokens under the recipient's key, not the sender's.
+  EXPECT_THROW(fernet_decrypt(alice.client->session_key, bob.peer->frames().back(), kNow), FernetError);
+}
+
+TEST_F(ChatHubTest, PrivateMessageReachesOnlyItsTarget) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  Conn carol = join(client("carol", 2), "elsewhere");  // private messages cross rooms
+  alice.send({{"type", "msg"}, {"to", "carol"}, {"text", "psst"}});
+  ASSERT_EQ(carol.texts(), (std::vector<std::string>{"psst"}));
+  const json m = carol.of_type("message").at(0);
+  EXPECT_EQ(m["private"], true);
+  EXPECT_EQ(m["to"], "carol");
+  EXPECT_EQ(m["from"], "alice");
+  EXPECT_TRUE(bob.texts().empty());
+  EXPECT_TRUE(alice.texts().empty());
+  alice.send({{"type", "msg"}, {"to", "nobody"}, {"text", "hello?"}});
+  EXPECT_EQ(alice.errors(), (std::vector<std::string>{"msg: nobody is not in the chat"}));
+  EXPECT_FALSE(alice.peer->closed());
+}
+
+TEST_F(ChatHubTest, RoomsSeparateTrafficAndJoinMoves) {
+  Conn alice = join(client("alice", 0), "red");
+  Conn bob = join(client("bob", 1), "red");
+  Conn carol = join(client("carol", 2), "blue");
+  alice.say("for red");
+  carol.say("for blue");
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"for red"}));
+  EXPECT_TRUE(alice.texts().empty());
+  EXPECT_TRUE(carol.texts().empty());
+
+  carol.send({{"type", "join"}, {"room", "red"}});
+  EXPECT_EQ(carol.notices().back(), "you joined red");
+  EXPECT_EQ(bob.notices().back(), "carol joined red");
+  carol.say("hi red");
+  EXPECT_EQ(bob.texts().back(), "hi red");
+  carol.send({{"type", "rooms"}});
+  EXPECT_EQ(carol.of_type("rooms").at(0)["rooms"], (json{{{"name", "red"}, {"members", 3}}}));  // blue is gone
+  alice.send({{"type", "who"}});
+  EXPECT_EQ(alice.of_type("who").back()["members"], (json{"alice", "bob", "carol"}));
+
+  alice.send({{"type", "join"}, {"room", "green"}});
+  EXPECT_EQ(bob.notices().back(), "alice left red");
+  carol.send({{"type", "rooms"}});
+  EXPECT_EQ(carol.of_type("rooms").back()["rooms"],
+            (json{{{"name", "green"}, {"members", 1}}, {{"name", "red"}, {"members", 2}}}));
+  alice.send({{"type", "join"}, {"room", "../etc"}});
+  alice.send({{"type", "join"}, {"room", "green"}});
+  EXPECT_EQ(alice.errors(), (std::vector<std::string>{"join: room names are 1-32 characters of A-Z a-z 0-9 . _ -",
+                                                      "join: you are already in green"}));
+}
+
+TEST_F(ChatHubTest, LeavingTellsTheRoom) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  bob.handler->on_close();
+  EXPECT_EQ(alice.notices().back(), "bob left lobby");
+  alice.send({{"type", "who"}});
+  EXPECT_EQ(alice.of_type("who").back()["members"], (json{"alice"}));
+  alice.handler->on_close();
+  EXPECT_EQ(hub_->stats().connections, 0u);
+  EXPECT_EQ(hub_->stats().rooms, 0u);
+}
+
+TEST_F(ChatHubTest, TamperedForeignOrGarbageFrameClosesOnlyThatConnection) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  Conn carol = join(client("carol", 2));
+  Conn dave = join(client("dave", 3));
+
+  std::string token = alice.frame({{"type", "say"}, {"text", "tampered"}});
+  token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';
+  alice.handler->on_message(token);
+  EXPECT_TRUE(alice.peer->closed());
+  EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(alice.peer->reason(), "frame refused: fernet: token MAC does not verify");
+
+  bob.handler->on_message(carol.frame({{"type", "say"}, {"text", "under carol's key"}}));  // forged by bob
+  EXPECT_EQ(bob.peer->code(), net::close_code::policy_violation);
+  carol.handler->on_message("not a token at all");
+  EXPECT_EQ(carol.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(carol.peer->reason(), "frame refused: fernet: token is not valid base64url");
+
+  Conn erin = join(client("erin", 4));
+  dave.say("still works");
+  EXPECT_EQ(erin.texts(), (std::vector<std::string>{"still works"}));
+  EXPECT_TRUE(alice.texts().empty());
+  EXPECT_TRUE(bob.texts().empty());   // closing connections get nothing more
+  EXPECT_FALSE(dave.peer->closed());
+  EXPECT_FALSE(erin.peer->closed());
+  EXPECT_EQ(hub_->stats().refused, 3u);
+  EXPECT_EQ(hub_->stats().relayed, 1u);
+  // Nothing a closing connection sends afterwards counts.
+  alice.say("after close");
+  EXPECT_EQ(hub_->stats().relayed, 1u);
+}
+
+TEST_F(ChatHubTest, ReplayedOrStaleFrameCloses) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  const std::string token = alice.frame({{"type", "say"}, {"text", "once"}});
+  alice.handler->on_message(token);
+  alice.handler->on_message(token);
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"once"}));
+  EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(alice.peer->reason(), "frame refused: replayed");
+
+  // The same frame on another connection of the same client is a replay too.
+  Conn alice2 = join(alice.client);
+  alice2.handler->on_message(token);
+  EXPECT_EQ(alice2.peer->reason(), "frame refused: replayed");
+
+  Conn carol = join(client("carol", 2));
+  carol.handler->on_message(carol.frame({{"type", "say"}, {"text", "old"}}, kNow - 61));
+  EXPECT_EQ(carol.peer->reason(), "frame refused: fernet: token expired");
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"once"}));
+}
+
+TEST_F(ChatHubTest, BadMessagesInsideValidFramesGetAnErrorNotAClose) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  auto raw = [&](std::string_view plaintext) {
+    alice.handler->on_message(fernet_encrypt(alice.client->session_key, as_bytes(plaintext), kNow));
+  };
+  raw("not json");
+  raw("[1,2]");
+  alice.send({{"type", "shout"}});
+  alice.send({{"type", "say"}});
+  alice.send({{"type", "say"}, {"text", ""}});
+  alice.send({{"type", "say"}, {"text", std::string(4097, 'x')}});
+  alice.send({{"type", "say"}, {"text", "bell\x07"}});
+  alice.send({{"type", "say"}, {"text", "hi"}, {"extra", 1}});
+  alice.send({{"type", "msg"}, {"text", "to whom?"}});
+  EXPECT_EQ(alice.errors(), (std::vector<std::string>{
+                                "a frame must hold a JSON object with a string \"type\"",
+                                "a frame must hold a JSON object with a string \"type\"",
+                                "unknown message type \"shout\"",
+                                "say: \"text\" must be a string",
+                                "say: \"text\" is empty",
+                                "say: \"text\" is longer than 4096 bytes",
+                                "say: \"text\" may not contain control characters",
+                                "say: unknown field",
+                                "msg: \"to\" must be a string",
+                            }));
+  EXPECT_FALSE(alice.peer->closed());
+  alice.say(std::string(4096, 'y'));  // exactly the limit
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{std::string(4096, 'y')}));
+}
+
+TEST_F(ChatHubTest, QuitClosesNormally) {
+  Conn alice = join(client("alice", 0));
+  alice.send({{"type", "quit"}});
+  EXPECT_EQ(alice.peer->code(), net::close_code::normal);
+  EXPECT_EQ(alice.peer->reason(), "bye");
+}
+
+TEST_F(ChatHubTest, FloodIsDroppedWithNoticesThenClosed) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  // The clock stands still: the burst (20) passes, the next 20 are dropped with a notice each
+  // (the drop allowance), and the one after closes the connection.
+  for (int i = 0; i < 41; ++i) alice.say("m" + std::to_string(i));
+  EXPECT_EQ(bob.texts().size(), 20u);
+  EXPECT_EQ(bob.texts().back(), "m19");
+  const auto notices = alice.notices();
+  ASSERT_EQ(notices.size(), 2u + 20u);  // joined, bob joined, 20 drops
+  EXPECT_EQ(notices.back(), "message dropped: more than 10 messages per second");
+  EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(alice.peer->reason(), "flooding: too many messages");
+  EXPECT_EQ(hub_->stats().dropped, 21u);
+  EXPECT_NE(log().find("chat: closing alice"), std::string::npos);
+}
+
+TEST_F(ChatHubTest, RateLimitRefillsWithTime) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  for (int i = 0; i < 25; ++i) alice.say("a" + std::to_string(i));  // 20 pass, 5 dropped
+  ticks_ = ticks_ + 1.0;                                               // +10 tokens, +1 drop allowance
+  for (int i = 0; i < 10; ++i) alice.say("b" + std::to_string(i));
+  ticks_ = ticks_ + 100.0;  // long quiet: all allowances are full again
+  for (int i = 0; i < 20; ++i) alice.say("c" + std::to_string(i));
+  EXPECT_EQ(bob.texts().size(), 20u + 10u + 20u);
+  EXPECT_FALSE(alice.peer->closed());
+  // The limit is per client: a second connection shares the bucket.
+  Conn alice2 = join(alice.client);
+  alice2.say("shared");
+  EXPECT_EQ(bob.texts().size(), 50u);
+  EXPECT_EQ(alice2.notices().back(), "message dropped: more than 10 messages per second");
+}
+
+TEST_F(ChatHubTest, FullRoomRefusesMore) {
+  ChatLimits l;
+  l.max_room_members = 2;
+  make_hub(l);
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  try {
+    hub_->upgrade(client("carol", 2), "lobby");
+    FAIL() << "no refusal";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::unavailable);
+    EXPECT_STREQ(e.what(), "chat: room lobby is full");
+  }
+  // The room filled up between the upgrade and the join: refused on the socket.
+  Conn late = join(client("carol", 2));
+  EXPECT_EQ(late.peer->code(), net::close_code::try_again_later);
+  EXPECT_EQ(late.errors(), (std::vector<std::string>{"room lobby is full"}));
+  Conn dave = join(client("dave", 3), "other");
+  dave.send({{"type", "join"}, {"room", "lobby"}});
+  EXPECT_EQ(dave.errors(), (std::vector<std::string>{"join: room lobby is full"}));
+  EXPECT_THROW(hub_->upgrade(alice.client, "bad room"), Error);
+}
+
+TEST_F(ChatHubTest, KickClosesEveryConnectionOfTheClientAndEndsItsSession) {
+  Conn alice = join(client("alice", 0));
+  Conn alice2 = join(alice.client, "other");
+  Conn bob = join(client("bob", 1));
+  EXPECT_EQ(hub_->connections(), (std::map<std::string, std::size_t>{{alice.client->uuid.to_string(), 2},
+                                                                       {bob.client->uuid.to_string(), 1}}));
+  EXPECT_EQ(hub_->kick(alice.client->uuid, "spamming"), 2u);
+  for (const Conn* c : {&alice, &alice2}) {
+    EXPECT_EQ(c->peer->code(), net::close_code::policy_violation);
+    EXPECT_EQ(c->peer->reason(), "kicked: spamming");
+  }
+  EXPECT_EQ(registry_->find_session(alice.client->uuid, kNow), nullptr);  // must handshake again
+  EXPECT_FALSE(bob.peer->closed());
+  alice.handler->on_close();
+  alice2.handler->on_close();
+  EXPECT_EQ(bob.notices().back(), "alice left lobby");
+  EXPECT_NE(log().find("chat: kicked " + alice.client->uuid.to_string() + ": 2 connection(s) closed, session ended"),
+            std::string::npos);
+  EXPECT_EQ(hub_->kick(alice.client->uuid, ""), 0u);
+  EXPECT_EQ(hub_->connections().count(alice.client->uuid.to_string()), 0u);
+  Conn bob2 = join(bob.client);
+  hub_->kick(bob.client->uuid, "kicked by the operator");  // the console's wording is kept as it is
+  EXPECT_EQ(bob2.peer->reason(), "kicked by the operator");
+}
+
+TEST_F(ChatHubTest, EndedSessionsLeaveTheChat) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  Conn carol = join(client("carol", 2));
+  registry_->end_session(bob.client->uuid);  // logout elsewhere
+  bob.say("too late");
+  EXPECT_EQ(bob.peer->reason(), "session ended: handshake again");
+  EXPECT_TRUE(alice.texts().empty());
+  // A new handshake replaces the session: connections made under the old key are closed.
+  client("carol", 2);
+  EXPECT_EQ(hub_->sweep(kNow), 1u);
+  EXPECT_EQ(carol.peer->reason(), "session ended: handshake again");
+  EXPECT_FALSE(alice.peer->closed());
+}
+
+TEST_F(ChatHubTest, LogsNeverHoldMessageText) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  alice.say("the-secret-plan");
+  alice.send({{"type", "msg"}, {"to", "bob"}, {"text", "private-secret"}});
+  std::string bad = alice.frame({{"type", "say"}, {"text", "forged-secret"}});
+  bad[20] = bad[20] == 'A' ? 'B' : 'A';
+  bob.handler->on_message(bad);
+  const std::string l = log();
+  EXPECT_NE(l.find("alice"), std::string::npos);
+  for (const char* secret : {"the-secret-plan", "private-secret", "forged-secret"})
+    EXPECT_EQ(l.find(secret), std::string::npos) << l;
+}
+
+TEST_F(ChatHubTest, ConcurrentSendersKeepPerSenderOrderAtEveryRecipient) {
+  ChatLimits l;
+  l.messages_per_second = 1e9;
+  l.burst = 1e9;
+  make_hub(l);
+  constexpr int kSenders = 4, kMessages = 150;
+  std::vector<Conn> conns;
+  for (int i = 0; i < kSenders; ++i) conns.push_back(join(client("user" + std::to_string(i), i)));
+  std::vector<std::vector<std::string>> frames(kSenders);
+  for (int i = 0; i < kSenders; ++i)
+    for (int n = 0; n < kMessages; ++n)
+      frames[static_cast<std::size_t>(i)].push_back(
+          conns[static_cast<std::size_t>(i)].frame({{"type", "say"}, {"text", std::to_string(n)}}));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSenders; ++i)
+    threads.emplace_back([&, i] {
+      for (const auto& f : frames[static_cast<std::size_t>(i)]) conns[static_cast<std::size_t>(i)].handler->on_message(f);
+    });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < kSenders; ++r) {
+    std::map<std::string, int> next;  // per sender, the next number expected
+    std::size_t total = 0;
+    for (const auto& m : conns[static_cast<std::size_t>(r)].of_type("message")) {
+      const std::string from = m["from"];
+      EXPECT_EQ(m["text"], std::to_string(next[from]++)) << "recipient " << r << " from " << from;
+      ++total;
+    }
+    EXPECT_EQ(total, static_cast<std::size_t>((kSenders - 1) * kMessages));
+  }
+  EXPECT_EQ(hub_->stats().relayed, static_cast<std::uint64_t>(kSenders * kMessages));
+}
+
+}  // namespace
+}  // namespace mh::web

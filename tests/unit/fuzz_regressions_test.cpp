@@ -1,0 +1,119 @@
+// Regression tests for problems found while fuzzing (fuzz/README.md). Each test reproduces one
+// finding through the public API, states the input, and names the fuzz target whose invariant it
+// broke. A test here that fails means the finding is not fixed yet.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/base64.hpp"
+#include "core/clock.hpp"
+#include "core/ed25519.hpp"
+#include "core/error.hpp"
+#include "core/handshake.hpp"
+#include "core/rsa.hpp"
+
+namespace mh {
+namespace {
+
+// A 2048-bit id-RSASSA-PSS public key whose parameters restrict it to exactly the protocol's
+// algorithm: SHA-512, MGF1-SHA-512, minimum salt 64 (`openssl genpkey -algorithm RSA-PSS
+// -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_pss_keygen_md:sha512
+// -pkeyopt rsa_pss_keygen_mgf1_md:sha512 -pkeyopt rsa_pss_keygen_saltlen:64`).
+// RsaPublicKey::from_spki_der accepts such keys ("rsaEncryption or id-RSASSA-PSS keys").
+constexpr std::string_view kRestrictedPssKey =
+    "MIIBVjBBBgkqhkiG9w0BAQowNKAPMA0GCWCGSAFlAwQCAwUAoRwwGgYJKoZIhvcN"
+    "AQEIMA0GCWCGSAFlAwQCAwUAogMCAUADggEPADCCAQoCggEBAJvPCN1jdd44i/2i"
+    "mq5HuRZuuQKF3P72tZh58JNBCSmbyJpoCVh9T+SNIGqiL+8BldxkeHVDwwdyRLGm"
+    "lwgTxmGVXjc+LwjbRG1wwrIQC0eqYGfJnVS5wG+Gyi4SlUduN2dm6LLJobO/z2Io"
+    "zfl7UHNK6gd9s4JrVhQ5v3iI3jlF0nsZiz+mAuWkxfINCykk+MaCxGbB5fsLoqtI"
+    "4EcoSQHd40SZ1x4YGDkD/eATq/GLeH28AUtRgbb+LELR9pW4XzdUs51itgsJLr8g"
+    "+kXfKbAKfL5KGx0eTrrZdShkXjUAZUQoCsLXebG+xzkXXJgp3Nwb74QLF7VR+v7/"
+    "XmIlFX0CAwEAAQ==";
+
+Bytes restricted_pss_spki() { return base64_decode(kRestrictedPssKey); }
+
+// fuzz_handshake_hello: "consume_hello refuses only with bad_request or forbidden".
+// A client hello carrying the key above (any signature) makes ServerHandshake::consume_hello
+// throw Errc::internal ("rsa: pss parameters", i.e. HTTP 500) instead of refusing it: on a
+// parameter-restricted PSS key OpenSSL refuses RSA_PSS_SALTLEN_AUTO for verification, and
+// verify_pss_sha512 turns that into an internal error instead of returning false. Any
+// unauthenticated client can trigger it with one POST /auth/handshake.
+TEST(FuzzRegressions, HelloWithRestrictedPssKeyIsRefusedNotAnInternalError) {
+  handshake::ClientHello h;
+  h.name = "alice";
+  h.x25519.fill(9);
+  h.nonce.fill(1);
+  h.rsa_spki = restricted_pss_spki();
+  h.time = 1700000000;
+  h.signature = Bytes(256, 1);
+  const std::string json = handshake::to_json(h);
+
+  FixedClock clock(1700000000);
+  const auto identity = Ed25519KeyPair::from_seed(Bytes(32, 7));
+  handshake::ServerHandshake server(identity, handshake::ServerPolicy{}, clock);
+  try {
+    server.consume_hello(json);
+    ADD_FAILURE() << "a hello with a bogus signature was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::forbidden) << e.what() << "\ninput: " << json;
+    EXPECT_STREQ(e.what(), "handshake: client signature does not verify");
+  }
+  EXPECT_EQ(server.state(), handshake::ServerHandshake::State::failed);
+}
+
+// The root cause, one level down: verification of an attacker-supplied key reports a bad
+// signature as false, whatever the key's parameters.
+TEST(FuzzRegressions, VerifyWithRestrictedPssKeyReturnsFalse) {
+  const RsaPublicKey key = RsaPublicKey::from_spki_der(restricted_pss_spki());
+  EXPECT_EQ(key.bits(), 2048);
+  try {
+    EXPECT_FALSE(key.verify_pss_sha512(as_bytes("message"), Bytes(256, 1)));
+  } catch (const Error& e) {
+    ADD_FAILURE() << "verify_pss_sha512 threw Errc::" << errc_name(e.code()) << ": " << e.what();
+  }
+}
+
+// fuzz_handshake_hello: "an accepted message's integers are the JSON numbers of its text".
+// parse_client_hello and parse_server_reply take any JSON integer with get<std::int64_t>(), so an
+// unsigned number above INT64_MAX is accepted and wraps around: "time":18446744073709551615 reads
+// as -1 instead of being refused as a wrong type ("strict parsers", handshake.hpp). No security
+// effect found (the time window or the reply's signature still apply), but the value the parser
+// returns is not the value that was sent.
+TEST(FuzzRegressions, HandshakeIntegersBeyondInt64AreRefused) {
+  handshake::ClientHello h;
+  h.name = "alice";
+  h.x25519.fill(9);
+  h.nonce.fill(1);
+  h.rsa_spki = Bytes(16, 2);
+  h.time = 1700000000;
+  h.signature = Bytes(16, 3);
+  std::string hello = handshake::to_json(h);
+  const std::string time = "\"time\":1700000000";
+  ASSERT_NE(hello.find(time), std::string::npos);
+  hello.replace(hello.find(time), time.size(), "\"time\":18446744073709551615");
+  try {
+    const auto parsed = handshake::parse_client_hello(hello);
+    ADD_FAILURE() << "accepted, time = " << parsed.time << "\ninput: " << hello;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::bad_request) << e.what();
+    EXPECT_STREQ(e.what(), "handshake: field 'time' is out of range");
+  }
+
+  handshake::ServerReply r;
+  r.uuid.bytes.fill(4);
+  r.expires = 1700003600;
+  std::string reply = handshake::to_json(r);
+  const std::string expires = "\"expires\":1700003600";
+  ASSERT_NE(reply.find(expires), std::string::npos);
+  reply.replace(reply.find(expires), expires.size(), "\"expires\":9223372036854775808");
+  try {
+    const auto parsed = handshake::parse_server_reply(reply);
+    ADD_FAILURE() << "accepted, expires = " << parsed.expires << "\ninput: " << reply;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::bad_request) << e.what();
+    EXPECT_STREQ(e.what(), "handshake: field 'expires' is out of range");
+  }
+}
+
+}  // namespace
+}  // namespace mh

@@ -5,13 +5,17 @@
 #   make bench          microbenchmarks (never part of make test)
 #   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
 #   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS each (default 20), as CI runs it
+#   make soak           SOAK_CONNECTIONS (2000) concurrent connections for SOAK_SECONDS (60) against a
+#                       real server; prints requests, errors, latency and server memory (docs/SECURITY.md)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
+SOAK_SECONDS ?= 60
+SOAK_CONNECTIONS ?= 2000
 
-.PHONY: all deps build run test test-sanitize test-tsan bench fuzz-build fuzz fuzz-smoke clean
+.PHONY: all deps build run test test-sanitize test-tsan bench fuzz-build fuzz fuzz-smoke soak clean
 
 all: build
 
@@ -55,6 +59,10 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	@fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+soak: build
+	@build/release/tests/load_tool --connections $(SOAK_CONNECTIONS) --seconds $(SOAK_SECONDS) \
+	  --json build/release/soak.json
 
 clean:
 	rm -rf build

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make bench: microbenchmarks of the core next to `openssl speed`, in the same run.
-# Prints one table and writes it to bench/results/latest.md.
+# make bench: microbenchmarks of the core next to `openssl speed`, then minihttpsd against nginx
+# (HTTPS, TLS 1.3) and the crypto limits, all in the same run (bench/peer.py). Prints the tables
+# and writes them to bench/results/latest.md. BENCH_MICRO_ONLY=1 skips the peer part;
+# BENCH_SECONDS sets the length of each load run (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/results
@@ -22,4 +24,11 @@ taskset -c 0 openssl speed -elapsed -seconds 2 rsa2048 rsa3072 > "$tmp/rsa" 2>/d
   echo "## Core primitives vs openssl speed"
   echo
   python3 bench/micro_table.py "$tmp/core.json" "$tmp/aes" "$tmp/hmac" "$tmp/rsa"
+  if [ "${BENCH_MICRO_ONLY:-0}" != 1 ]; then
+    python3 bench/peer.py build/bench "$tmp/core.json" "$tmp/aes" "$tmp/hmac"
+    echo
+    echo "## Chat relay"
+    echo
+    bench/chat.sh build/bench 20000 256 | sed 's/^/    /'
+  fi
 } | tee "$out/latest.md"

@@ -3,6 +3,11 @@
 #include <array>
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MH_BASE64_AVX2 1
+#endif
+
 #include "core/error.hpp"
 
 namespace mh {
@@ -54,6 +59,38 @@ inline char* encode_triple(const std::uint16_t* pairs, const std::uint8_t* in, c
   return out + 4;
 }
 
+#ifdef MH_BASE64_AVX2
+// AVX2 encoding of 24 input bytes into 32 characters per step (the method of Muła and Lemire,
+// "Faster Base64 Encoding and Decoding Using AVX2 Instructions", 2018): spread each 3-byte group
+// over a 32-bit word, cut out the four 6-bit indices with two multiplies, then map indices to
+// characters by adding a per-range offset looked up with a byte shuffle. Base64 is not a
+// cryptographic primitive; at the server's Fernet speeds it would otherwise cost a third of the time.
+__attribute__((target("avx2"))) std::size_t encode_avx2(const std::uint8_t* in, std::size_t n, char* out, bool url) {
+  const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                          1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  const std::int8_t c62 = url ? '-' - 62 : '+' - 62, c63 = url ? '_' - 63 : '/' - 63;
+  // Offsets: [0] 'A'.. for 0-25, [1] 'a'.. for 26-51, [2..11] '0'.. for 52-61, [12] 62, [13] 63.
+  const __m256i offsets = _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, c62, c63, 0, 0,  //
+                                           65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, c62, c63, 0, 0);
+  std::size_t done = 0;
+  // Each step reads 28 bytes (two 16-byte loads 12 bytes apart) and consumes 24.
+  for (; n - done >= 28; done += 24, out += 32) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done + 12));
+    const __m256i v = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread);
+    const __m256i t0 = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)), _mm256_set1_epi32(0x04000040));
+    const __m256i t1 = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)), _mm256_set1_epi32(0x01000010));
+    const __m256i idx = _mm256_or_si256(t0, t1);
+    __m256i sel = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+    sel = _mm256_sub_epi8(sel, _mm256_cmpgt_epi8(idx, _mm256_set1_epi8(25)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_add_epi8(idx, _mm256_shuffle_epi8(offsets, sel)));
+  }
+  return done;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
 }  // namespace
 
 std::size_t base64_encoded_length(std::size_t n, bool pad) noexcept {
@@ -92,6 +129,12 @@ char* Base64Encoder::update(ByteView in, char* out) noexcept {
     carry_len_ = 0;
   }
   if (carry_len_ > 0) return out;
+#ifdef MH_BASE64_AVX2
+  if (kHaveAvx2 && n >= 28) {
+    const std::size_t done = encode_avx2(p, n, out, alphabet_ == kUrl);
+    p += done, n -= done, out += done / 3 * 4;
+  }
+#endif
   for (; n >= 3; p += 3, n -= 3) out = encode_triple(pairs_, p, out);
   for (std::size_t i = 0; i < n; ++i) carry_[carry_len_++] = p[i];
   return out;

@@ -1,6 +1,7 @@
 #include "core/bytes.hpp"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -57,9 +58,46 @@ void secure_wipe(void* p, std::size_t n) noexcept {
 
 bool is_all_zero(ByteView b) noexcept { return b.empty() || sodium_is_zero(b.data(), b.size()) == 1; }
 
+namespace {
+// The operating system's randomness, fetched 4 KiB at a time per thread: a getrandom() system
+// call for every 16-byte IV or nonce would cost more than encrypting a small response. Bytes are
+// handed out once and wiped as they go; a forked child never reuses its parent's pool.
+class RandomPool {
+ public:
+  ~RandomPool() { sodium_memzero(buf_, sizeof buf_); }
+  void fill(std::uint8_t* out, std::size_t n) noexcept {
+    const pid_t pid = ::getpid();
+    if (pid != pid_) {
+      pid_ = pid;
+      pos_ = sizeof buf_;
+    }
+    while (n > 0) {
+      if (pos_ == sizeof buf_) {
+        randombytes_buf(buf_, sizeof buf_);
+        pos_ = 0;
+      }
+      const std::size_t k = std::min(n, sizeof buf_ - pos_);
+      std::memcpy(out, buf_ + pos_, k);
+      sodium_memzero(buf_ + pos_, k);
+      pos_ += k, out += k, n -= k;
+    }
+  }
+
+ private:
+  std::uint8_t buf_[4096];
+  std::size_t pos_ = sizeof buf_;
+  pid_t pid_ = 0;
+};
+}  // namespace
+
 void random_fill(std::span<std::uint8_t> out) noexcept {
   (void)sodium_ready;
-  randombytes_buf(out.data(), out.size());
+  if (out.size() > 256) {  // large requests: straight from the system
+    randombytes_buf(out.data(), out.size());
+    return;
+  }
+  thread_local RandomPool pool;
+  pool.fill(out.data(), out.size());
 }
 
 Bytes random_bytes(std::size_t n) {

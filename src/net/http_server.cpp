@@ -217,10 +217,11 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
   }
   http::request_parser<http::buffer_body> body{std::move(head)};
   body.body_limit(limit);
-  std::vector<char> chunk(buffered ? 16 * 1024 : kStreamChunk);
+  const std::size_t chunk_size = buffered ? 16 * 1024 : kStreamChunk;
+  const auto chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
   while (!body.is_done()) {
-    body.get().body().data = chunk.data();
-    body.get().body().size = chunk.size();
+    body.get().body().data = chunk.get();
+    body.get().body().size = chunk_size;
     stream.expires_after(server.limits.body_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, body, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
@@ -232,13 +233,13 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
       }
       throw Error(Errc::network, "request body broken off");
     }
-    const std::size_t got = chunk.size() - body.get().body().size;
+    const std::size_t got = chunk_size - body.get().body().size;
     if (got == 0) continue;
     if (buffered) {
-      req.body.append(chunk.data(), got);
+      req.body.append(chunk.get(), got);
     } else {
       try {
-        sink->write(std::string_view(chunk.data(), got));
+        sink->write(std::string_view(chunk.get(), got));
       } catch (...) {
         sink->abort();
         throw;  // the rest of the body is unread: the connection will close
@@ -278,16 +279,19 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   msg.content_length(res.stream->size());
   msg.keep_alive(keep_alive);
   http::response_serializer<http::buffer_body> sr{msg};
-  std::vector<char> chunk(kStreamChunk);
+  // Not zeroed (the source fills it) and not much larger than the body: most bodies are small.
+  // The slack lets an encoding source finish in the same buffer.
+  const std::size_t chunk_size = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk, res.stream->size() + 4096));
+  const auto chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
   std::uint64_t sent = 0;
   for (;;) {
     std::size_t n = 0;
     try {
-      n = res.stream->read(chunk.data(), chunk.size());
+      n = res.stream->read(chunk.get(), chunk_size);
     } catch (const std::exception&) {
       co_return std::pair{false, sent};  // the length promised can no longer be kept: drop the connection
     }
-    msg.body().data = n ? chunk.data() : nullptr;
+    msg.body().data = n ? chunk.get() : nullptr;
     msg.body().size = n;
     msg.body().more = n != 0;
     stream.expires_after(server.limits.write_timeout);

@@ -156,7 +156,10 @@ class FernetFileSource final : public net::BodySource {
         now_(now),
         iv_(random_iv()),
         enc_(key_, now_, iv_),
-        plain_(std::make_unique<std::uint8_t[]>(kReadChunk)) {
+        // Sized for this file (small files are the common case) and not zeroed: it is always
+        // filled before use.
+        plain_(std::make_unique_for_overwrite<std::uint8_t[]>(
+            static_cast<std::size_t>(std::min<std::uint64_t>(kReadChunk, std::max<std::uint64_t>(plain_size, 1))))) {
     ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // advisory: failure changes nothing
   }
 
@@ -246,7 +249,7 @@ class FernetFileSource final : public net::BodySource {
   // The empty spill buffer, to be filled. Allocated on first use: with the server's 64 KiB
   // buffer only the final MAC may ever need it.
   char* reset_spill() {
-    if (!spill_) spill_ = std::make_unique<char[]>(kSpillCapacity);
+    if (!spill_) spill_ = std::make_unique_for_overwrite<char[]>(kSpillCapacity);
     spill_pos_ = 0;
     return spill_.get();
   }

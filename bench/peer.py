@@ -32,6 +32,7 @@ SERVER_CPU = "0"
 LOAD_CPU = "1" if CORES > 1 else "0"
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1 and 2 go there
+ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
 MIB = 1024 * 1024
 
 
@@ -166,6 +167,8 @@ class Profile:
             return
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=60)
+        if os.environ.get("BENCH_KEEP_PERF"):
+            subprocess.run(["cp", self.data, self.data + ".keep"])
         out = subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "dso,symbol",
                               "--percent-limit", "0.5", "-g", "none"], capture_output=True, text=True).stdout
         with open(self.report, "w") as f:
@@ -211,14 +214,21 @@ def main():
         nginx = Nginx(work, www)
         server = Minihttpsd(work, www)
         try:
-            rows += scenario_small_gets(work, server, nginx, core)
-            rows += scenario_large_file(work, www, server, nginx, fernet_limit)
-            rows += scenario_handshakes(work, server, nginx)
-            rows += scenario_upload(work, www, server)
+            if ONLY & {"1", "2", "5"}:
+                connect(server, os.path.join(work, "client2048"), 2048)
+            if "1" in ONLY:
+                rows += scenario_small_gets(work, server, nginx, core)
+            if "2" in ONLY:
+                rows += scenario_large_file(work, www, server, nginx, fernet_limit)
+            if "3" in ONLY:
+                rows += scenario_handshakes(work, server, nginx)
+            if "5" in ONLY:
+                rows += scenario_upload(work, www, server)
         finally:
             server.stop()
             nginx.stop()
-        rows += scenario_memory(work, www)
+        if "4" in ONLY:
+            rows += scenario_memory(work, www)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n## minihttpsd vs nginx (HTTPS, TLS 1.3)\n\nServer on core {SERVER_CPU} (minihttpsd --threads 1, "
@@ -241,14 +251,18 @@ def scenario_small_gets(work, server, nginx, core):
     for bits in (2048, 3072):
         log(f"scenario 1: signed 1 KiB GETs, {bits}-bit client key")
         home = os.path.join(work, f"client{bits}")
-        connect(server, home, bits)
+        if bits != 2048:
+            connect(server, home, bits)
         verify = 1 / per_second(core[f"BM_RsaPssVerify/{bits}"])
         bound = 1 / (verify + fernet_1k)
         count = int(bound * (DURATION + 2) * 1.3)
         requests = os.path.join(work, f"get{bits}.req")
         run([PRESIGN, "get", home, f"127.0.0.1:{server.port}", "/1k.bin", str(count), requests])
+        cpu0 = cpu_seconds(server.proc.pid)
         with Profile(server.proc.pid, f"scenario1-get1k-rsa{bits}"):
             r = wrk(server.url + "/1k.bin", 50, os.path.join(HERE, "replay.lua"), {"REQUESTS_FILE": requests})
+        log(f"server CPU {cpu_seconds(server.proc.pid) - cpu0:.2f} s for {r['requests']} requests "
+            f"({(cpu_seconds(server.proc.pid) - cpu0) / max(1, r['requests']) * 1e6:.0f} us each)")
         if r["non2xx"] or r["requests"] > count:
             log(f"warning: {r['non2xx']} refused responses (pre-signed {count}, sent {r['requests']})")
         rows.append((f"1 KiB signed GET, {bits}-bit key: req/s (p50 / p99 ms)",

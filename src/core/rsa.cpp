@@ -11,6 +11,7 @@
 #include "core/base64.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/rsa_spki.hpp"
 
 namespace mh {
 namespace {
@@ -109,11 +110,40 @@ bool verify(const PkeyPtr& key, const char* digest, bool pss, ByteView message, 
 
 int key_bits(const PkeyPtr& k) { return EVP_PKEY_get_bits(k.get()); }
 
+// A DigestVerify context set up once per key for RSA-PSS-SHA512 with any salt length. Setting
+// one up fetches the digest and the signature implementation by name under OpenSSL's global
+// locks; copying a prepared one does not, which is most of the per-request overhead around the
+// RSA arithmetic when a server verifies many requests from one client. nullptr if the key
+// refuses these parameters (then every call sets up its own).
+std::shared_ptr<EVP_MD_CTX> prepare_pss_verify(const PkeyPtr& key) {
+  std::shared_ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), &pctx, "SHA512", nullptr, nullptr, key.get(), nullptr) != 1 ||
+      !set_pss(pctx, RSA_PSS_SALTLEN_AUTO))
+    return nullptr;
+  return ctx;
+}
+
+bool verify_prepared(const EVP_MD_CTX* prepared, ByteView message, ByteView sig) {
+  MdCtx m;
+  if (m.ctx == nullptr || EVP_MD_CTX_copy_ex(m.ctx, prepared) != 1) return false;
+  return EVP_DigestVerify(m.ctx, sig.data(), sig.size(), message.data(), message.size()) == 1;
+}
+
 }  // namespace
 
 // ---- public key ------------------------------------------------------------------------------
 
+RsaPublicKey::RsaPublicKey(std::shared_ptr<evp_pkey_st> k)
+    : RsaPublicKey(k, to_bytes(encode(k.get(), "DER", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY))) {}
+
+RsaPublicKey::RsaPublicKey(std::shared_ptr<evp_pkey_st> k, Bytes canonical_spki)
+    : key_(std::move(k)), spki_(std::move(canonical_spki)), pss_verify_(prepare_pss_verify(key_)) {}
+
 RsaPublicKey RsaPublicKey::from_spki_der(ByteView der) {
+  // Canonical rsaEncryption DER (what clients send) skips OpenSSL's slow generic decoder and is
+  // its own encoding; anything else goes the general way.
+  if (EVP_PKEY* k = detail::parse_rsa_spki_strict(der)) return RsaPublicKey(adopt(k), Bytes(der.begin(), der.end()));
   return RsaPublicKey(require_rsa(decode(der, "DER", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY), "public key"));
 }
 
@@ -126,20 +156,18 @@ RsaPublicKey RsaPublicKey::from_pem(std::string_view pem) {
 
 int RsaPublicKey::bits() const { return key_bits(key_); }
 
-Bytes RsaPublicKey::spki_der() const {
-  const std::string der = encode(key_.get(), "DER", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY);
-  return to_bytes(der);
-}
+Bytes RsaPublicKey::spki_der() const { return spki_; }
 
 std::string RsaPublicKey::pem() const {
   return encode(key_.get(), "PEM", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY);
 }
 
 std::string RsaPublicKey::fingerprint() const {
-  return "SHA256:" + base64_encode(sha256(spki_der()), Alphabet::standard, false);
+  return "SHA256:" + base64_encode(sha256(spki_), Alphabet::standard, false);
 }
 
 bool RsaPublicKey::verify_pss_sha512(ByteView message, ByteView signature) const {
+  if (pss_verify_) return verify_prepared(pss_verify_.get(), message, signature);
   return verify(key_, "SHA512", true, message, signature);
 }
 

@@ -10,6 +10,7 @@
 #include "core/bytes.hpp"
 
 struct evp_pkey_st;
+struct evp_md_ctx_st;
 
 namespace mh {
 
@@ -35,8 +36,11 @@ class RsaPublicKey {
   evp_pkey_st* native() const noexcept { return key_.get(); }
 
  private:
-  explicit RsaPublicKey(std::shared_ptr<evp_pkey_st> k) : key_(std::move(k)) {}
+  explicit RsaPublicKey(std::shared_ptr<evp_pkey_st> k);  // encodes spki_ from the key
+  RsaPublicKey(std::shared_ptr<evp_pkey_st> k, Bytes canonical_spki);
   std::shared_ptr<evp_pkey_st> key_;
+  Bytes spki_;  // canonical SubjectPublicKeyInfo DER, kept: encoding it again costs ~0.1 ms
+  std::shared_ptr<evp_md_ctx_st> pss_verify_;  // prepared once, copied per verification (rsa.cpp)
 };
 
 class RsaPrivateKey {

@@ -108,6 +108,9 @@ struct HttpClient::Impl {
 
 namespace {
 
+// Body bytes handed over per step; also the socket read size while a body streams.
+constexpr std::size_t kBodyChunk = 64 * 1024;
+
 template <class Body>
 void fill(http::request<Body>& msg, const Request& req, const ServerUrl& url) {
   msg.method_string(req.method);
@@ -172,7 +175,8 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
     }
     ClientResponse head = head_of(parser);
     if (on_head) on_head(head);
-    std::vector<char> chunk(64 * 1024);
+    std::vector<char> chunk(kBodyChunk);
+    s.buffer.reserve(kBodyChunk);  // Beast reads at most the buffer's spare capacity at a time
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();

@@ -219,6 +219,11 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
   body.body_limit(limit);
   const std::size_t chunk_size = buffered ? 16 * 1024 : kStreamChunk;
   const auto chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
+  // Beast reads at most the buffer's spare capacity per system call: give it room for large
+  // reads while a body streams (the default is a few hundred bytes), and give it back after, so
+  // idle connections stay small.
+  const bool grow = !buffered && !body.is_done();
+  if (grow) buffer.reserve(kStreamChunk);
   while (!body.is_done()) {
     body.get().body().data = chunk.get();
     body.get().body().size = chunk_size;
@@ -246,6 +251,7 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
       }
     }
   }
+  if (grow) buffer.shrink_to_fit();
   consumed = true;
   out = buffered ? std::get<BufferBody>(d).then(req) : sink->finish();
 }

@@ -4,7 +4,9 @@
 //
 // Two walls keep every byte outside the root unreachable: parse_request_path refuses traversal
 // and hidden names in the request, then resolve() canonicalizes (following symlinks) and requires
-// the result to be the root or inside it, component by component. Error reasons never contain
+// the result to be the root or inside it, component by component. (A regular file reached
+// without any symlink is opened in one openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, where
+// the kernel enforces the same wall; everything else takes the canonicalizing path.) Error reasons never contain
 // filesystem paths: they reach the client.
 //
 // 200 responses carry
@@ -18,6 +20,7 @@
 #include <filesystem>
 
 #include "core/fernet.hpp"
+#include "io/unique_fd.hpp"
 #include "core/path.hpp"
 #include "net/http_types.hpp"
 
@@ -53,6 +56,7 @@ class FileService {
 
  private:
   FileServiceOptions opts_;
+  io::UniqueFd root_fd_;  // the root, opened once (O_PATH) for the openat2() fast path
 };
 
 }  // namespace mh::web

@@ -136,5 +136,48 @@ TEST(Rsa, FingerprintIsSha256OfSpki) {
   EXPECT_EQ(pub.fingerprint(), "SHA256:" + r.out);
 }
 
+// The fast SPKI reader (rsa_spki.cpp) must agree with OpenSSL's decoder on canonical keys and
+// leave every other encoding to it: same key, same fingerprint, same verdicts.
+TEST(Rsa, FastSpkiReaderAgreesWithTheDecoder) {
+  const auto key = RsaPrivateKey::generate(2048);
+  const Bytes der = key.public_key().spki_der();
+  const auto fast = RsaPublicKey::from_spki_der(der);
+  const auto slow = RsaPublicKey::from_pem(key.public_key().pem());  // the generic decoder
+  EXPECT_EQ(fast.spki_der(), slow.spki_der());
+  EXPECT_EQ(fast.fingerprint(), slow.fingerprint());
+  EXPECT_EQ(fast.bits(), 2048);
+  const Bytes sig = key.sign_pss_sha512(to_bytes("m"));
+  EXPECT_TRUE(fast.verify_pss_sha512(to_bytes("m"), sig));
+  EXPECT_FALSE(fast.verify_pss_sha512(to_bytes("n"), sig));
+}
+
+TEST(Rsa, SpkiEncodingsOutsideCanonicalDerAreDecidedByTheDecoder) {
+  const auto key = RsaPrivateKey::generate(2048);
+  const Bytes der = key.public_key().spki_der();
+  // Trailing bytes and truncation: refused by both readers.
+  Bytes trailing = der;
+  trailing.push_back(0);
+  EXPECT_THROW(RsaPublicKey::from_spki_der(trailing), Error);
+  EXPECT_THROW(RsaPublicKey::from_spki_der(ByteView(der).first(der.size() - 1)), Error);
+  // The outer length in a non-minimal long form (0x83 00 01 22 for 0x82 01 22): BER, not DER.
+  // Whatever OpenSSL's decoder makes of it, the key's fingerprint is that of the canonical DER.
+  ASSERT_EQ(der[1], 0x82);
+  Bytes ber{der[0], 0x83, 0x00};
+  ber.insert(ber.end(), der.begin() + 2, der.end());
+  try {
+    const auto k = RsaPublicKey::from_spki_der(ber);
+    EXPECT_EQ(k.spki_der(), der);
+    EXPECT_EQ(k.fingerprint(), key.public_key().fingerprint());
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::bad_request);
+  }
+  // An id-RSASSA-PSS key (RFC 9421 B.1.2) is not for the fast reader; the decoder takes it.
+  const auto pss = RsaPublicKey::from_pem(vec("test-key-rsa-pss.pub.pem"));
+  const auto again = RsaPublicKey::from_spki_der(pss.spki_der());
+  EXPECT_EQ(again.fingerprint(), pss.fingerprint());
+  const auto ex = examples()["sig-b21"];
+  EXPECT_TRUE(again.verify_pss_sha512(as_bytes(std::string(ex["signature_base"])), sig_value(ex["signature"])));
+}
+
 }  // namespace
 }  // namespace mh

@@ -1,9 +1,10 @@
 #include "core/bytes.hpp"
 
+#include <pthread.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -62,14 +63,20 @@ namespace {
 // The operating system's randomness, fetched 4 KiB at a time per thread: a getrandom() system
 // call for every 16-byte IV or nonce would cost more than encrypting a small response. Bytes are
 // handed out once and wiped as they go; a forked child never reuses its parent's pool.
+// Counts forks (a pthread_atfork child handler): cheaper than asking getpid() on every call.
+std::atomic<unsigned> fork_generation{0};
+const bool fork_handler_installed = [] {
+  return ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+}();
+
 class RandomPool {
  public:
   ~RandomPool() { sodium_memzero(buf_, sizeof buf_); }
   void fill(std::uint8_t* out, std::size_t n) noexcept {
-    const pid_t pid = ::getpid();
-    if (pid != pid_) {
-      pid_ = pid;
-      pos_ = sizeof buf_;
+    const unsigned generation = fork_generation.load(std::memory_order_relaxed);
+    if (generation != generation_ || !fork_handler_installed) {
+      generation_ = generation;
+      pos_ = sizeof buf_;  // a forked child (or, without the handler, every call) starts afresh
     }
     while (n > 0) {
       if (pos_ == sizeof buf_) {
@@ -86,7 +93,7 @@ class RandomPool {
  private:
   std::uint8_t buf_[4096];
   std::size_t pos_ = sizeof buf_;
-  pid_t pid_ = 0;
+  unsigned generation_ = 0;
 };
 }  // namespace
 

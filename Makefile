@@ -2,7 +2,9 @@
 #   make run            install what is missing, build, start minihttpsd on ./www
 #   make test           install what is missing, build, run every test suite (ctest)
 #   make test-sanitize  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench          microbenchmarks (never part of make test)
+#   make test-tsan      the server tests and the short load test under ThreadSanitizer
+#   make bench          core primitives vs openssl speed, minihttpsd vs nginx (docs/BENCHMARKS.md);
+#                       never part of make test
 #   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
 #   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS each (default 20), as CI runs it
 #   make soak           SOAK_CONNECTIONS (2000) concurrent connections for SOAK_SECONDS (60) against a
@@ -40,8 +42,8 @@ test-sanitize: deps
 
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
-	@cmake --build --preset tsan -j $(JOBS)
-	@ctest --preset tsan -j $(JOBS) -L concurrency
+	@cmake --build --preset tsan -j $(JOBS) --target server_tests load_tool
+	@ctest --preset tsan -j $(JOBS) -L "server|concurrency"
 
 bench: deps
 	@scripts/install-deps.sh --bench

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "core/fernet.hpp"
 #include "support/server_process.hpp"
@@ -187,6 +189,53 @@ TEST_F(Web, SignatureForOnePathUsedOnAnotherIs403) {
   EXPECT_EQ(r.body.find("document a"), std::string::npos);
 }
 
+// Each signature parameter rule of PROTOCOL.md §6, with its exact refusal.
+TEST_F(Web, SignatureParameterRulesAreEnforced) {
+  SignedClient c(home_->path(), server_->url());
+  const auto expect = [&](const SignOptions& o, int status, const std::string& reason) {
+    const auto r = c.send("GET", "/hello.txt", o);
+    EXPECT_EQ(r.status, status) << reason;
+    EXPECT_EQ(reason_of(r), reason);
+    EXPECT_EQ(r.body.find("hello, world"), std::string::npos);
+  };
+  SignOptions alg;
+  alg.alg = "rsa-v1_5-sha256";
+  expect(alg, 403, "signature: alg must be rsa-pss-sha512");
+  SignOptions expired;
+  expired.expires = std::time(nullptr) - 5;
+  expect(expired, 403, "signature: expired");
+  SignOptions no_created;
+  no_created.omit_created = true;
+  expect(no_created, 403, "signature: must carry created");
+  SignOptions no_nonce;
+  no_nonce.omit_nonce = true;
+  expect(no_nonce, 403, "signature: must carry a nonce of 1-128 characters");
+  SignOptions long_nonce;
+  long_nonce.nonce = std::string(129, 'n');
+  expect(long_nonce, 403, "signature: must carry a nonce of 1-128 characters");
+  SignOptions no_keyid;
+  no_keyid.omit_keyid = true;
+  expect(no_keyid, 401, "signature: no keyid; handshake first");
+  // Without an alg parameter the key decides (rsa-pss-sha512): accepted.
+  SignOptions no_alg;
+  no_alg.alg.clear();
+  EXPECT_EQ(c.send("GET", "/hello.txt", no_alg).status, 200);
+}
+
+TEST_F(Web, QueryOrAuthorityChangedInTransitIs403) {
+  SignedClient c(home_->path(), server_->url());
+  SignOptions query;
+  query.sign_target = "/hello.txt?list";
+  auto r = c.send("GET", "/hello.txt?x", query);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(reason_of(r), "signature: does not verify");
+  SignOptions host;
+  host.send_authority = "elsewhere.example:80";
+  r = c.send("GET", "/hello.txt", host);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(reason_of(r), "signature: does not verify");
+}
+
 TEST_F(Web, EveryTraversalFormIsRefusedAndLeaksNothing) {
   SignedClient c(home_->path(), server_->url());
   const std::pair<const char*, int> cases[] = {
@@ -271,6 +320,27 @@ TEST_F(WebTamper, FlippedBitTruncatedAndSubstitutedBodiesAreRefused) {
   EXPECT_EQ(proxy.tampered(), 3);
   // The output directory holds no temporary leftovers either.
   EXPECT_EQ(std::distance(fs::directory_iterator(out.path()), fs::directory_iterator()), 0);
+}
+
+// --session-ttl on real traffic: a session past its lifetime is refused like an unknown one, and
+// the CLI handshakes again by itself (same key, same UUID).
+TEST(SessionTtl, ExpiredSessionIs401ThenTheClientHandshakesAgain) {
+  ServerProcess server(with_args({"--session-ttl", "10"}));
+  TempDir home;
+  auto r = run_client(home.path(), {"connect", "--server", server.url(), "--name", "shortlived", "--rsa-bits", "2048"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  SignedClient c(home.path(), server.url());
+  const Uuid before = c.uuid();
+  EXPECT_EQ(c.send("GET", "/hello.txt").status, 200);
+  std::this_thread::sleep_for(std::chrono::seconds(11));
+  const auto expired = c.send("GET", "/hello.txt");
+  EXPECT_EQ(expired.status, 401);
+  EXPECT_EQ(reason_of(expired), "signature: unknown keyid or expired session; handshake again");
+  r = run_client(home.path(), {"get", "hello.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello, world\n");
+  EXPECT_NE(r.err.find("handshaking again"), std::string::npos) << r.err;
+  EXPECT_EQ(SignedClient(home.path(), server.url()).uuid(), before);
 }
 
 TEST_F(Web, EndedSessionIs401ThenTheClientHandshakesAgainByItself) {

@@ -32,16 +32,19 @@ net::Request SignedClient::build(const std::string& method, const std::string& t
     covered.push_back({"content-digest", {}});
   }
   const auto params = httpsig::make_params(
-      covered, {.created = o.created.value_or(std::time(nullptr)),
-                .nonce = o.nonce.value_or(base64_encode(random_bytes(12), Alphabet::url, false)),
-                .alg = "rsa-pss-sha512",
-                .keyid = o.keyid.value_or(uuid_.to_string())});
+      covered, {.created = o.omit_created ? std::nullopt : std::optional(o.created.value_or(std::time(nullptr))),
+                .expires = o.expires,
+                .nonce = o.omit_nonce ? std::nullopt
+                                      : std::optional(o.nonce.value_or(base64_encode(random_bytes(12), Alphabet::url, false))),
+                .alg = o.alg.empty() ? std::nullopt : std::optional(o.alg),
+                .keyid = o.omit_keyid ? std::nullopt : std::optional(o.keyid.value_or(uuid_.to_string()))});
   httpsig::Message m{method, "http", url_.authority(), signed_target, std::nullopt, {}, nullptr};
   for (const auto& h : headers) m.headers.emplace_back(h.name, h.value);
   Bytes sig = rsa_->sign_pss_sha512(as_bytes(httpsig::signature_base(m, params)));
   if (o.flip_signature_bit) sig[sig.size() / 2] ^= 0x01;
   headers.push_back({"Signature-Input", httpsig::signature_input_member("sig1", params)});
   headers.push_back({"Signature", httpsig::signature_member("sig1", sig)});
+  if (!o.send_authority.empty()) headers.push_back({"Host", o.send_authority});
   return net::Request{method, target, std::move(headers), body, {}, {}, !body.empty()};
 }
 

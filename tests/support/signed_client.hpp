@@ -24,6 +24,10 @@ struct SignOptions {
   bool auto_query = true;
   bool flip_signature_bit = false;
   std::string sign_target;  // sign this target but send another (empty: the same)
+  std::string send_authority;  // sign for the server's authority but send this Host (empty: the same)
+  std::string alg = "rsa-pss-sha512";         // empty: no alg parameter
+  std::optional<std::int64_t> expires;
+  bool omit_created = false, omit_nonce = false, omit_keyid = false;
   net::Headers extra;       // added before signing (and covered only if listed in components)
 };
 

@@ -1,10 +1,14 @@
 // The small decoders around the handshake and the request verifier: public keys (SPKI DER and
 // PEM), PEM armour, UUIDs (the RFC 9421 keyid) and hex. The first input byte picks the decoder
 // (byte % 3; the seeds use '0', '1', '2'), the rest is its input.
-//  0  RsaPublicKey::from_spki_der (what a client hello's rsa_spki becomes): refusals are
-//     Errc::bad_request; an accepted key re-encodes to DER that parses to the same DER and
-//     fingerprint; when its size is one the server accepts (2048..4096 bits), verifying a
-//     signature returns false and never throws.
+//  0  RsaPublicKey::from_spki_der (what a client hello's rsa_spki becomes; canonical rsaEncryption
+//     DER takes the strict reader of core/rsa_spki.cpp, anything else OpenSSL's decoder): refusals
+//     are Errc::bad_request; it accepts only what OpenSSL's decoder accepts (an input it keeps as
+//     given, as the strict reader does, also passes from_pem of the same bytes in PEM armour, to
+//     the same key); the DER it keeps (and hashes as the fingerprint) is the canonical encoding,
+//     what OpenSSL's encoder writes for the key; an
+//     accepted key re-encodes to DER that parses to the same DER and fingerprint; when its size is
+//     one the server accepts (2048..4096 bits), verifying a signature returns false and never throws.
 //  1  PEM text: pem_decode, RsaPublicKey::from_pem, ed25519_public_from_pem refuse only with
 //     Errc::bad_request; what they accept re-encodes and decodes to the same key; pem_encode of
 //     the input bytes decodes back to them.
@@ -35,6 +39,8 @@ void check_rsa_key(const RsaPublicKey& key, ByteView data) {
   const int bits = key.bits();
   MH_FUZZ_CHECK(bits > 0);
   const Bytes der = key.spki_der();
+  // Canonical: one key, one DER, one fingerprint (a second encoding would be a second identity).
+  MH_FUZZ_CHECK(der == pem_decode(key.pem(), "PUBLIC KEY"));
   const RsaPublicKey again = RsaPublicKey::from_spki_der(der);
   MH_FUZZ_CHECK(again.spki_der() == der);
   MH_FUZZ_CHECK(again.fingerprint() == key.fingerprint());
@@ -49,7 +55,17 @@ void check_rsa_key(const RsaPublicKey& key, ByteView data) {
 
 void spki(ByteView der) {
   std::optional<RsaPublicKey> key;
-  if (fuzz::accepts([&] { key = RsaPublicKey::from_spki_der(der); }, {Errc::bad_request})) check_rsa_key(*key, der);
+  // A refusal is always OpenSSL's decoder's (the strict reader falls back to it).
+  if (!fuzz::accepts([&] { key = RsaPublicKey::from_spki_der(der); }, {Errc::bad_request})) return;
+  if (key->spki_der() == Bytes(der.begin(), der.end())) {
+    // Kept as given, so possibly by the strict reader: OpenSSL's decoder alone (from_pem of the
+    // same bytes) must take them to the same key. The reader is a shortcut, not a second opinion.
+    std::optional<RsaPublicKey> generic;
+    MH_FUZZ_CHECK(fuzz::accepts([&] { generic = RsaPublicKey::from_pem(pem_encode("PUBLIC KEY", der)); },
+                                {Errc::bad_request}));
+    MH_FUZZ_CHECK(generic->spki_der() == key->spki_der());
+  }
+  check_rsa_key(*key, der);
 }
 
 void pem(std::string_view text) {

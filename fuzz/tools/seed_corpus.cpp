@@ -15,6 +15,7 @@
 #include "core/base64.hpp"
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
+#include "core/fernet.hpp"
 #include "core/handshake.hpp"
 #include "core/pem.hpp"
 #include "core/rsa.hpp"
@@ -171,6 +172,88 @@ void path() {
   put(t, "many_segments", many);
 }
 
+void uploads() {
+  // fuzz_upload_request: requests separated by "\n##\n"; see the target for the pseudo-headers.
+  const std::string t = "fuzz_upload_request";
+  put(t, "put_commit_get",
+      "PUT /uploads/notes.txt\nX-Fuzz-Encrypt: 0\n\nhello, world\n"
+      "##\nPOST /uploads/notes.txt?commit={id}\n##\nGET /uploads/notes.txt\n##\nGET /uploads/\n"
+      "##\nDELETE /uploads/notes.txt\n##\nHEAD /uploads\n");
+  put(t, "put_discard_retry",
+      std::string(lit("PUT /uploads/caf%C3%A9.bin\r\nX-Fuzz-Encrypt\r\n\r\n\x01\x02\x03\x00\xff")) +
+      "\n##\nDELETE /uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n"
+      "##\nPUT /uploads/caf%C3%A9.bin\nX-Fuzz-Encrypt: -10\n\nsecond try\n##\nPOST /uploads/other?commit={id}\n"
+      "##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n##\nGET /uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
+  // A raw token under the target's session key (bytes 0xa0..0xbf), made at the target's time.
+  Bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa0 + i);
+  FernetIv iv{};
+  iv.fill(0x11);
+  const std::string token = fernet_encrypt(FernetKey::from_bytes(key), as_bytes("raw token body\n"), 1700000000, iv);
+  put(t, "put_raw_token",
+      "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(token.size()) + "\n\n" + token +
+          "\n##\nPOST /uploads/raw.txt?commit={id}\n##\nGET /uploads/raw.txt\n");
+  put(t, "put_at_size_limit", "PUT /uploads/big\nX-Fuzz-Encrypt\n\n" + std::string(256, 'x') + "\n##\nGET /uploads/\n");
+  std::string quota;
+  for (int i = 0; i < 4; ++i)
+    quota += "PUT /uploads/q" + std::to_string(i) + "\nX-Fuzz-Encrypt\n\n" + std::string(200, 'q') +
+             "\n##\nPOST /uploads/q" + std::to_string(i) + "?commit={id}\n##\n";
+  put(t, "quota", quota + "DELETE /uploads/q0\n");
+  put(t, "put_refusals",
+      "PUT /uploads/a\nX-Fuzz-No-Length\n\nx\n##\nPUT /uploads/a\nTransfer-Encoding: chunked\n\nx\n"
+      "##\nPUT /uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /uploads/a\nContent-Length: 1x\n\nx\n"
+      "##\nPUT /uploads/a\nX-Fuzz-Digest: none\nX-Fuzz-Encrypt\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Digest: bad\nX-Fuzz-Encrypt\n\nx\n"
+      "##\nPUT /uploads/a\nX-Fuzz-Encrypt: -301\n\nstale\n##\nPUT /uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
+  put(t, "paths_and_methods",
+      "GET /uploads/a/b\n##\nPUT /uploads/%2e%2e\n##\nPUT /uploads/\n##\nPATCH /uploads/x\n##\nPOST /uploads/x\n"
+      "##\nPOST /uploads/x?commit=\n##\nDELETE /uploads/x?attempt=0123456789abcdef0123456789abcdef\n"
+      "##\nGET /uploads/missing/\n##\nGET /uploadsx\n");
+}
+
+void chat_frames() {
+  // fuzz_chat_frame: first byte '0' = raw frames, '1' = plaintexts the target encrypts; one a line.
+  const std::string t = "fuzz_chat_frame";
+  put(t, "say_hello", "1{\"type\":\"say\",\"text\":\"hello\"}");
+  put(t, "session",
+      "1{\"type\":\"who\"}\n{\"type\":\"rooms\"}\n{\"type\":\"join\",\"room\":\"den\"}\n"
+      "{\"type\":\"say\",\"text\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}\n{\"type\":\"msg\",\"to\":\"bob\",\"text\":\"psst\"}\n"
+      "{\"type\":\"join\",\"room\":\"new-room_1\"}\n{\"type\":\"rooms\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n"
+      "{\"type\":\"quit\"}\n{\"type\":\"say\",\"text\":\"after quit\"}");
+  put(t, "refusals",
+      "1{\"type\":\"say\",\"text\":\"\"}\n{\"type\":\"say\",\"text\":\"a\\u0007b\"}\n{\"type\":\"say\",\"text\":\"x\",\"to\":1}\n"
+      "{\"type\":\"msg\",\"to\":\"nobody\",\"text\":\"x\"}\n{\"type\":\"msg\",\"to\":[\"bob\"],\"text\":\"x\"}\n"
+      "{\"type\":\"join\",\"room\":\".hidden\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n{\"type\":\"who\",\"room\":\"x\"}\n"
+      "{\"type\":\"ping\"}\n[1,2]\nnot json\n{\"type\":7}\n{\"text\":\"no type\"}");
+  put(t, "msg_long_name",
+      "1{\"type\":\"msg\",\"to\":\"" + std::string(70, 'n') + "\",\"text\":\"a name longer than any name\"}");
+  put(t, "msg_utf8_name", "1{\"type\":\"msg\",\"to\":\"zo\xc3\xab\",\"text\":\"hi\"}\n{\"type\":\"z\xc3\xabug\"}");
+  std::string long_utf8;
+  for (int i = 0; i < 40; ++i) long_utf8 += "\xc3\xbc";
+  put(t, "msg_long_utf8_name", "1{\"type\":\"msg\",\"to\":\"" + long_utf8 + "\",\"text\":\"hi\"}\n{\"type\":\"" + long_utf8 + "\"}");
+  put(t, "text_at_limit", "1{\"type\":\"say\",\"text\":\"" + std::string(4096, 't') + "\"}");
+
+  // Raw tokens under the target's key for alice (bytes 0x30..0x4f), at the target's time.
+  Bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x30 + i);
+  const FernetKey alice = FernetKey::from_bytes(key);
+  std::uint8_t n = 0;
+  const auto token = [&](std::string_view json, std::int64_t at = 1700000000) {
+    FernetIv iv{};
+    iv.fill(++n);
+    return fernet_encrypt(alice, as_bytes(json), at, iv);
+  };
+  const std::string say = token("{\"type\":\"say\",\"text\":\"hello\"}");
+  put(t, "token_say", "0" + say);
+  put(t, "token_replayed", "0" + say + "\n" + say);
+  put(t, "token_sequence", "0" + token("{\"type\":\"who\"}") + "\n" + token("{\"type\":\"join\",\"room\":\"den\"}") + "\n" +
+                               token("{\"type\":\"msg\",\"to\":\"bob\",\"text\":\"x\"}") + "\n" +
+                               token("{\"type\":\"quit\"}") + "\n" + token("{\"type\":\"who\"}"));
+  put(t, "token_expired", "0" + token("{\"type\":\"who\"}", 1700000000 - 61));
+  put(t, "token_future", "0" + token("{\"type\":\"who\"}", 1700000000 + 61));
+  put(t, "token_not_json", "0" + token("\xff not json"));
+  put(t, "not_tokens", "0not a token\ngAAAAA\n\n" + say.substr(0, say.size() - 4));
+}
+
 void keys_ids() {
   // fuzz_keys_ids: first byte '0' = SPKI DER, '1' = PEM text, '2' = UUID / hex text.
   const std::string t = "fuzz_keys_ids";
@@ -188,6 +271,8 @@ void keys_ids() {
   put(t, "pem_ecc_p256", "1" + slurp(v / "test-key-ecc-p256.pub.pem"));
   put(t, "uuid_upper", "20B5BD2A4-4F5E-4A4E-9C1E-1F0E2D3C4B5A");
   put(t, "hex", "2deadBEEF0123456789");
+  // corpus/fuzz_keys_ids/spki_rsa2048_openssl ("0" + `openssl genpkey -algorithm RSA -pkeyopt
+  // rsa_keygen_bits:2048 | openssl pkey -pubout -outform DER`) was added by hand and is kept.
 }
 
 }  // namespace
@@ -201,6 +286,8 @@ int main(int argc, char** argv) {
     base64();
     path();
     keys_ids();
+    uploads();
+    chat_frames();
   } catch (const std::exception& e) {
     std::cerr << "seed_corpus: " << e.what() << "\n";
     return 1;

@@ -28,7 +28,8 @@ std::size_t der_header_size(long content_length) {
 }
 
 // Takes one element with tag `tag` off the front of `c`; its content in `out`. Refuses BER
-// (indefinite or non-minimal lengths) so the bytes are canonical.
+// (indefinite or non-minimal lengths, a SEQUENCE not constructed, an INTEGER or BIT STRING not
+// primitive) so the bytes are canonical.
 bool take(Cursor& c, int tag, Cursor& out) {
   const unsigned char* q = c.p;
   long len = 0;
@@ -36,6 +37,7 @@ bool take(Cursor& c, int tag, Cursor& out) {
   int cls = 0;
   const int r = ASN1_get_object(&q, &len, &got_tag, &cls, c.left);
   if ((r & 0x80) != 0 || (r & 0x01) != 0 || cls != V_ASN1_UNIVERSAL || got_tag != tag) return false;
+  if (((r & V_ASN1_CONSTRUCTED) != 0) != (tag == V_ASN1_SEQUENCE)) return false;
   if (static_cast<std::size_t>(q - c.p) != der_header_size(len)) return false;
   out = {q, len};
   c.left -= static_cast<long>(q - c.p) + len;

@@ -44,6 +44,15 @@ std::string bad_text(const json& j, std::size_t max) {
   return {};
 }
 
+// At most `max` bytes of the UTF-8 text `s`, never cutting a character in two: the JSON a quoted
+// name goes into must stay valid UTF-8.
+std::string utf8_prefix(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 std::string notice(const std::string& text, std::int64_t now, json extra = json::object()) {
   extra["type"] = "notice";
   extra["text"] = text;
@@ -265,7 +274,7 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
         deliver(*r, out, now);
         ++n;
       }
-    if (n == 0) return error(m, "msg: " + to.substr(0, 64) + " is not in the chat", now);
+    if (n == 0) return error(m, "msg: " + utf8_prefix(to, 64) + " is not in the chat", now);
     ++stats_.relayed;
     return;
   }
@@ -298,7 +307,7 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
     if (!only_fields(j, {"type"})) return error(m, "quit: unknown field", now);
     return shut(m, net::close_code::normal, "bye");
   }
-  error(m, "unknown message type \"" + type.substr(0, 32) + "\"", now);
+  error(m, "unknown message type \"" + utf8_prefix(type, 32) + "\"", now);
 }
 
 void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now) {

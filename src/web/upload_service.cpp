@@ -53,10 +53,12 @@ void fsync_dir(const fs::path& dir) {
   throw Error(Errc::io, "upload: cannot store the file: " + io::errno_text(err));
 }
 
-// The plaintext size a token of this length can carry at most.
+// The plaintext size a token of this length can carry at most: its at most length / 4 * 3 bytes
+// are 57 of version, time, IV and MAC around whole 16-byte blocks of ciphertext, which always end
+// in at least one byte of padding.
 std::uint64_t max_plaintext_for(std::uint64_t token_length) {
   const std::uint64_t raw = token_length / 4 * 3;
-  return raw > 57 ? raw - 57 : 0;
+  return raw >= 57 + 16 ? (raw - 57) / 16 * 16 - 1 : 0;
 }
 
 net::Response json(int status, const nlohmann::json& j) { return net::json_response(status, j.dump()); }
@@ -190,8 +192,12 @@ net::Dispatch UploadService::handle(const net::Request& req, const VerifiedReque
     return commit(area, name, id);
   }
   if (req.method == "DELETE") {
+    // Without a query it removes the committed file; any query must name an attempt, so a
+    // malformed discard can never delete the committed file by accident.
+    if (req.target.find('?') == std::string::npos) return remove(area, name);
     const std::string id = query_value(req.target, "attempt");
-    return id.empty() ? remove(area, name) : discard(area, name, id);
+    if (id.empty()) throw Error(Errc::bad_request, "upload: DELETE takes ?attempt=ID or no query");
+    return discard(area, name, id);
   }
   throw Error(Errc::method_not_allowed, "upload: use GET, HEAD, PUT, POST or DELETE");
 }

@@ -114,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(BadAttempts, RetryPath, ::testing::Values(1, 3, 4));
 class UploadAttacks : public ::testing::Test {
  protected:
   ServerProcess server;
-  TempDir home;
+  TempDir home, work;
   void SetUp() override { connect(home.path(), server, "attacker"); }
 
   static std::string reason_of(const net::ClientResponse& r) {
@@ -162,6 +162,21 @@ TEST_F(UploadAttacks, CommitOfAnUnknownOrForeignAttemptIs404) {
   EXPECT_EQ(c.send("POST", "/uploads/x.txt?commit=../../etc").status, 404);
   EXPECT_EQ(c.send("PUT", "/uploads/a/b").status, 400);
   EXPECT_EQ(c.send("PUT", "/uploads/..%2fx").status, 403);
+}
+
+// A discard with a malformed query must not fall back to deleting the committed file.
+TEST_F(UploadAttacks, DeleteWithAMalformedAttemptQueryIs400AndKeepsTheFile) {
+  write_file(work.path() / "keep.txt", "keep me\n");
+  ASSERT_EQ(run_client(home.path(), {"put", (work.path() / "keep.txt").string()}).exit_code, 0);
+  SignedClient c(home.path(), server.url());
+  for (const std::string q : {"?attempt=", "?attempt", "?x=1", "?"}) {
+    const auto r = c.send("DELETE", "/uploads/keep.txt" + q);
+    EXPECT_EQ(r.status, 400) << q;
+    EXPECT_EQ(reason_of(r), "upload: DELETE takes ?attempt=ID or no query") << q;
+  }
+  const auto got = run_client(home.path(), {"get", "--uploads", "keep.txt"});
+  EXPECT_EQ(got.out, "keep me\n") << got.err;
+  EXPECT_EQ(c.send("DELETE", "/uploads/keep.txt").status, 204);
 }
 
 TEST(UploadPrivacy, AnotherClientCannotReadListOrDelete) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/base64.hpp"
 #include "core/clock.hpp"
@@ -11,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/handshake.hpp"
 #include "core/rsa.hpp"
+#include "support/test_support.hpp"
 
 namespace mh {
 namespace {
@@ -112,6 +115,40 @@ TEST(FuzzRegressions, HandshakeIntegersBeyondInt64AreRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::bad_request) << e.what();
     EXPECT_STREQ(e.what(), "handshake: field 'expires' is out of range");
+  }
+}
+
+// fuzz_keys_ids: "the DER RsaPublicKey keeps (and hashes as the fingerprint) is the canonical
+// encoding". The strict SPKI reader (core/rsa_spki.cpp) checked each element's tag number, class
+// and length encoding, but not the constructed bit: an rsaEncryption key whose SEQUENCE was tagged
+// primitive (0x10 for 0x30) or whose BIT STRING or INTEGER was tagged constructed (0x23, 0x22) was
+// accepted and kept byte for byte. One RSA key then had several encodings, so several
+// fingerprints: a client could register the same key as several identities (and upload areas),
+// and whatever keys on the fingerprint saw different keys. OpenSSL's decoder refuses them all.
+// (fuzz/regressions/fuzz_keys_ids/spki_primitive_sequence, spki_constructed_integer)
+TEST(FuzzRegressions, SpkiWithAWrongConstructedBitIsRefused) {
+  const Bytes good =
+      RsaPublicKey::from_pem(test::read_file(test::vectors_dir() / "rfc9421/test-key-rsa.pub.pem")).spki_der();
+  ASSERT_EQ(good.size(), 294u);
+  ASSERT_EQ(RsaPublicKey::from_spki_der(good).spki_der(), good);
+  // Offsets of the tags in a 2048-bit key's SubjectPublicKeyInfo, and the tag with the bit flipped.
+  const std::vector<std::pair<std::size_t, std::uint8_t>> cases = {
+      {0, 0x10},    // SubjectPublicKeyInfo SEQUENCE, primitive
+      {19, 0x23},   // subjectPublicKey BIT STRING, constructed
+      {24, 0x10},   // RSAPublicKey SEQUENCE, primitive
+      {28, 0x22}};  // modulus INTEGER, constructed
+  for (const auto& [offset, tag] : cases) {
+    Bytes der = good;
+    ASSERT_EQ(der[offset] ^ tag, 0x20) << offset;
+    der[offset] = tag;
+    try {
+      const RsaPublicKey key = RsaPublicKey::from_spki_der(der);
+      ADD_FAILURE() << "accepted with tag " << int{tag} << " at " << offset << "; fingerprint " << key.fingerprint()
+                    << " instead of " << RsaPublicKey::from_spki_der(good).fingerprint();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::bad_request) << e.what();
+      EXPECT_STREQ(e.what(), "rsa: cannot parse public key");
+    }
   }
 }
 

@@ -1,0 +1,1 @@
+mh_fuzz_link_web(fuzz_chat_frame)

@@ -7,7 +7,8 @@
 #                       never part of make test
 #   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
 #   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS each (default 20), as CI runs it
-#   make soak           SOAK_CONNECTIONS (2000) concurrent connections for SOAK_SECONDS (60) against a
+#   make soak           SOAK_CONNECTIONS (2000) concurrent connections (each an operation every ~3 s)
+#                       for SOAK_SECONDS (60) against a
 #                       real server; prints requests, errors, latency and server memory (docs/SECURITY.md)
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
@@ -64,7 +65,7 @@ fuzz-smoke: fuzz-build
 
 soak: build
 	@build/release/tests/load_tool --connections $(SOAK_CONNECTIONS) --seconds $(SOAK_SECONDS) \
-	  --json build/release/soak.json
+	  --think-ms 3000 --ramp-seconds 10 --settle-seconds 12 --json build/release/soak.json
 
 clean:
 	rm -rf build

@@ -82,21 +82,6 @@ double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<
 
 // ---- raw TCP -------------------------------------------------------------------------------------
 
-// A connected socket to 127.0.0.1:port; rcvbuf > 0 shrinks the receive buffer first.
-int tcp_connect(std::uint16_t port, int rcvbuf = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 bool send_all(int fd, std::string_view data) {
   while (!data.empty()) {

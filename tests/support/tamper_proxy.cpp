@@ -9,21 +9,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "support/test_support.hpp"
+
 namespace mh::test {
 namespace {
-
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 bool write_all(int fd, const std::string& s) {
   std::size_t off = 0;
@@ -108,7 +97,7 @@ void TamperProxy::accept_loop() {
 }
 
 void TamperProxy::serve(int client_fd) {
-  const int server_fd = connect_to(server_port_);
+  const int server_fd = tcp_connect(server_port_);
   std::string from_client, from_server;
   while (server_fd >= 0 && !stop_) {
     // One request at a time: keep-alive works, pipelining is not needed by the client.

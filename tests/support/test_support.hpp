@@ -42,6 +42,10 @@ CommandResult run_command(const std::vector<std::string>& argv, std::string_view
 // Deterministic pseudo-random bytes (not for crypto): reproducible test data.
 Bytes pattern_bytes(std::size_t n, std::uint32_t seed = 1);
 
+// A blocking TCP socket connected to 127.0.0.1:port, or -1. rcvbuf > 0 shrinks its receive
+// buffer first (a slow reader).
+int tcp_connect(std::uint16_t port, int rcvbuf = 0);
+
 // A Python 3 interpreter that has the `cryptography` package (Debian's python3-cryptography).
 std::string python_with_cryptography();
 

@@ -44,16 +44,6 @@ extern "C" void on_stop_signal(int) {
   }
 }
 
-net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
-  try {
-    if (!g.server.empty()) return net::ServerUrl::parse(g.server);
-  } catch (const Error& e) {
-    throw UsageError(e.what());
-  }
-  if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
-  throw UsageError("no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
-}
-
 std::string clock_text(std::int64_t t) {
   const std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};

@@ -25,6 +25,12 @@ std::string utc(std::int64_t t) {
   return buf;
 }
 
+Connection open(const GlobalOptions& g, Home& home) {
+  return Connection(home, server_url(g, home), g.verbosity, std::chrono::seconds(g.timeout_seconds));
+}
+
+}  // namespace
+
 net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
   try {
     if (!g.server.empty()) return net::ServerUrl::parse(g.server);
@@ -34,12 +40,6 @@ net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
   if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
   throw UsageError("no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
 }
-
-Connection open(const GlobalOptions& g, Home& home) {
-  return Connection(home, server_url(g, home), g.verbosity, std::chrono::seconds(g.timeout_seconds));
-}
-
-}  // namespace
 
 int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
   Home home = Home::locate(g.home);

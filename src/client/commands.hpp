@@ -39,6 +39,10 @@ struct PutOptions {
   std::string remote;  // default: the local file's name
 };
 
+// The server to talk to: --server (or MINIHTTPS_SERVER), else the one `connect` remembered.
+// UsageError when there is none or it is malformed.
+net::ServerUrl server_url(const GlobalOptions& g, const Home& home);
+
 int run_connect(const GlobalOptions& g, const ConnectOptions& c);
 int run_put(const GlobalOptions& g, const PutOptions& o);
 int run_rm(const GlobalOptions& g, const std::string& name);

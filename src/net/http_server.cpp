@@ -77,7 +77,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string remote;
   std::atomic<bool> busy{false};
   std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
-  std::string client;  // the UUID of the last verified request on this connection (sessions_mutex)
+  std::string client;  // the UUID of the last verified request here; written by this session only, under sessions_mutex
 
   Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
     beast::error_code ec;
@@ -164,8 +164,10 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   } catch (const std::exception&) {
     res = error_response(Error(Errc::internal, "internal error"));
   }
-  if (!req.client_id.empty()) {
-    std::lock_guard lock(server.sessions_mutex);  // read by connections_by_client / close_client
+  // Only this session writes `client`, so it may compare without the lock; the shared lock
+  // (readers: connections_by_client / close_client) is taken once per connection, not per request.
+  if (!req.client_id.empty() && req.client_id != client) {
+    std::lock_guard lock(server.sessions_mutex);
     client = req.client_id;
   }
   if (upgrade) {

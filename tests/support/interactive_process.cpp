@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,7 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
-extern char** environ;
+#include "support/server_process.hpp"
+
 
 namespace mh::test {
 
@@ -59,55 +59,21 @@ struct InteractiveProcess::Output {
   }
 };
 
-namespace {
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-}  // namespace
-
 InteractiveProcess::InteractiveProcess(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env)
     : out_(std::make_shared<Output>()) {
   std::signal(SIGPIPE, SIG_IGN);  // a child gone before we wrote is an error return, not death
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
-  env_store.insert(env_store.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> env;
-  for (auto& e : env_store) env.push_back(e.data());
-  env.push_back(nullptr);
-  const int rc = posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), env.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  try {
+    pid_ = spawn(argv, in[0], out[1], err[1], extra_env);
+  } catch (...) {
+    for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
+    throw;
+  }
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
-    ::close(in[1]);
-    ::close(out[0]);
-    ::close(err[0]);
-    throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(rc));
-  }
   stdin_fd_ = in[1];
   reader_ = std::thread([o = out_, a = out[0], b = err[0]] { o->drain(a, b); });
 }
@@ -199,7 +165,7 @@ int InteractiveProcess::wait_exit(std::chrono::milliseconds timeout) {
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      exit_status_ = decode_status(status);
+      exit_status_ = exit_code_of(status);
       pid_ = -1;
       // Output written just before the exit is collected before anyone looks at it.
       std::unique_lock lock(out_->mutex);

@@ -26,34 +26,14 @@ fs::path faulty_server_binary() { throw std::runtime_error("this test binary has
 #endif
 fs::path client_binary() { return MH_CLIENT_BIN; }
 
-namespace {
-
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    r = fds[0];
-    w = fds[1];
-  }
-};
-
-void close_fd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
-}
-
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+int exit_code_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
   return -1;
 }
 
-// Spawns argv with stdin/stdout/stderr on the given fds (-1: /dev/null for stdin), a clean
-// signal mask and default dispositions (the test process may ignore SIGPIPE; children must not
-// inherit that).
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-            const std::vector<std::string>& extra_env = {}) {
+            const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
@@ -89,6 +69,24 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
   return pid;
 }
 
+namespace {
+
+struct Pipe {
+  int r = -1, w = -1;
+  Pipe() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    r = fds[0];
+    w = fds[1];
+  }
+};
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+
 // waitpid with a timeout: the decoded status, or nullopt if still running after `timeout`.
 std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
@@ -96,7 +94,7 @@ std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
   for (;;) {
     int status = 0;
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return decode_status(status);
+    if (r == pid) return exit_code_of(status);
     if (r < 0 && errno != EINTR) return -1;  // not our child any more (should not happen)
     if (Clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(pause);

@@ -70,6 +70,8 @@ class Minihttpsd:
              "--keys", os.path.join(self.dir, "keys"), "--upload-dir", os.path.join(self.dir, "uploads"),
              "--threads", "1", "--no-access-log", "--log-level", "warn", "--control-socket", "off",
              "--max-skew", "900", "--handshake-rate", "1000000", "--handshake-burst", "1000000",
+             "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000",
+             "--max-clients-per-address", "100000", "--replay-per-client", str(1 << 22),
              "--max-connections", "15000", "--request-timeout", "600", "--max-clients", "100000",
              "--max-upload-size", str(4 << 30), "--upload-quota", str(8 << 30)],
             stdout=self.out, stderr=subprocess.DEVNULL)

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/address_group.hpp"
 #include "core/base64.hpp"
 #include "core/error.hpp"
 
@@ -15,7 +16,8 @@ AuthService::AuthService(const Ed25519KeyPair& identity, ClientRegistry& registr
       clock_(clock),
       // A hello is acceptable for 2 * max_skew seconds; remember its nonce at least that long.
       hello_nonces_(2 * config_.policy.max_skew + 1, config_.replay_capacity),
-      limiter_(config_.handshakes_per_second, config_.handshake_burst) {
+      limiter_(config_.handshakes_per_second, config_.handshake_burst),
+      server_limiter_(config_.server_handshakes_per_second, config_.server_handshake_burst, 16) {
   well_known_ = nlohmann::json{{"protocol", "minihttps/1"},
                                {"version", handshake::kVersion},
                                {"public_key", base64_encode(identity_.public_key(), Alphabet::url, false)},
@@ -27,8 +29,11 @@ AuthService::AuthService(const Ed25519KeyPair& identity, ClientRegistry& registr
 std::string AuthService::handshake(std::string_view body, const std::string& address) {
   const double mono =
       std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (!limiter_.allow(address, mono))
+  // The address's own budget first, so that one address's flood does not spend everyone's.
+  if (!limiter_.allow(address_group(address), mono))
     throw Error(Errc::rate_limited, "too many handshakes from this address, slow down");
+  if (!server_limiter_.allow("", mono))
+    throw Error(Errc::unavailable, "handshake: too many handshakes on this server right now, try again shortly");
 
   handshake::ServerHandshake hs(identity_, config_.policy, clock_);
   hs.consume_hello(body);
@@ -37,7 +42,8 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   switch (hello_nonces_.check_and_insert("hello", hello.nonce, clock_.now())) {
     case ReplayCache::Verdict::fresh: break;
     case ReplayCache::Verdict::replayed: throw Error(Errc::forbidden, "handshake: hello replayed");
-    case ReplayCache::Verdict::full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
+    case ReplayCache::Verdict::full:
+    case ReplayCache::Verdict::scope_full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
   }
   if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
     throw Error(Errc::forbidden, "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");

@@ -18,8 +18,12 @@ namespace mh::auth {
 
 struct AuthConfig {
   handshake::ServerPolicy policy;
-  double handshakes_per_second = 10;  // per client address
+  double handshakes_per_second = 10;  // per client address group (auth/address_group.hpp)
   double handshake_burst = 20;
+  // All addresses together: what one attacker with many addresses can take, leaving the rest of
+  // the CPU to requests.
+  double server_handshakes_per_second = 1000;
+  double server_handshake_burst = 2000;
   std::size_t replay_capacity = 1 << 20;
   std::optional<std::unordered_set<std::string>> authorized;  // key fingerprints, when restricted
 };
@@ -32,7 +36,8 @@ class AuthService {
   const std::string& well_known_json() const noexcept { return well_known_; }
 
   // POST /auth/handshake: the reply JSON, or mh::Error (400 malformed, 403 refused, 409 name
-  // taken, 429 too many handshakes from this address, 503 registry full).
+  // taken, 429 too many handshakes or identities from this address, 503 registry full or the
+  // server-wide handshake budget spent).
   std::string handshake(std::string_view body, const std::string& address);
 
   const Ed25519KeyPair& identity() const noexcept { return identity_; }
@@ -45,7 +50,8 @@ class AuthService {
   AuthConfig config_;
   const Clock& clock_;
   ReplayCache hello_nonces_;
-  RateLimiter limiter_;
+  RateLimiter limiter_;         // per address group
+  RateLimiter server_limiter_;  // one bucket for everyone
   std::string well_known_;
 };
 

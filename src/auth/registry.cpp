@@ -5,6 +5,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "auth/address_group.hpp"
 #include "core/error.hpp"
 
 namespace mh::auth {
@@ -14,7 +15,7 @@ using RecordPtr = std::shared_ptr<const ClientRecord>;
 
 class InMemoryRegistry final : public ClientRegistry {
  public:
-  explicit InMemoryRegistry(std::size_t capacity) : capacity_(capacity) {}
+  InMemoryRegistry(std::size_t capacity, RegistryLimits limits) : capacity_(capacity), limits_(limits) {}
 
   RecordPtr register_session(const Registration& r, const Grant& grant) override {
     std::lock_guard reg(registration_);
@@ -28,8 +29,12 @@ class InMemoryRegistry final : public ClientRegistry {
     if (const auto it = by_name_.find(r.name); it != by_name_.end() && (!uuid || it->second != *uuid))
       throw Error(Errc::conflict, "registry: the name '" + r.name + "' is held by another key");
     const RecordPtr previous = uuid ? lookup(*uuid) : nullptr;
+    const std::string group = address_group(r.address);
     if (!uuid) {
-      if (by_key_.size() >= capacity_) throw Error(Errc::unavailable, "registry: full, try again later");
+      if (const auto it = per_group_.find(group); it != per_group_.end() && it->second >= limits_.per_address)
+        throw Error(Errc::rate_limited, "registry: too many identities registered from this address");
+      if (by_key_.size() >= capacity_ && !evict_one_unused(r.now))
+        throw Error(Errc::unavailable, "registry: full, try again later");
       do uuid = Uuid::random_v4();
       while (lookup(*uuid));
     }
@@ -43,9 +48,12 @@ class InMemoryRegistry final : public ClientRegistry {
     rec->created = previous ? previous->created : r.now;
     rec->address = r.address;
     rec->last_seen.store(r.now, std::memory_order_relaxed);
+    if (previous) rec->used.store(previous->used.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    rec->registered_from = previous ? previous->registered_from : group;
     if (previous && previous->name != r.name) by_name_.erase(previous->name);
     by_name_[r.name] = *uuid;
     by_key_[r.fingerprint] = *uuid;
+    if (!previous) ++per_group_[group];
     publish(*uuid, rec);
     return rec;
   }
@@ -91,12 +99,12 @@ class InMemoryRegistry final : public ClientRegistry {
         const ClientRecord& rec = *it->second;
         // A revoked session has expiry 0; it ended when it was last seen.
         const std::int64_t ended = rec.session_expires == 0 ? rec.last_seen.load() : rec.session_expires;
-        if (rec.live(now) || ended + retention > now) {
+        const bool unused_too_long = !rec.used.load() && rec.created + limits_.unused_ttl <= now;
+        if (!unused_too_long && (rec.live(now) || ended + retention > now)) {
           ++it;
           continue;
         }
-        by_name_.erase(rec.name);
-        by_key_.erase(rec.fingerprint);
+        forget_indexes(rec);
         it = s.records.erase(it);
         ++removed;
       }
@@ -130,6 +138,35 @@ class InMemoryRegistry final : public ClientRegistry {
     s.records[u] = std::move(rec);
   }
 
+  // Under registration_. Removes a record's name, key and address-group entries.
+  void forget_indexes(const ClientRecord& rec) {
+    by_name_.erase(rec.name);
+    by_key_.erase(rec.fingerprint);
+    if (const auto it = per_group_.find(rec.registered_from); it != per_group_.end() && --it->second == 0)
+      per_group_.erase(it);
+  }
+
+  // Under registration_. Makes room in a full registry by forgetting the identity that never made
+  // a request and registered longest ago, if it is at least unused_evictable_after seconds old.
+  // A scan of the registry: it runs only when the registry is full, and the scan is what a full
+  // registry costs a newcomer instead of a refusal.
+  bool evict_one_unused(std::int64_t now) {
+    RecordPtr oldest;
+    for (const Shard& s : shards_) {
+      std::shared_lock lock(s.mutex);
+      for (const auto& [uuid, rec] : s.records)
+        if (!rec->used.load() && rec->created + limits_.unused_evictable_after <= now &&
+            (!oldest || rec->created < oldest->created))
+          oldest = rec;
+    }
+    if (!oldest) return false;
+    Shard& s = shard(oldest->uuid);
+    std::unique_lock lock(s.mutex);
+    s.records.erase(oldest->uuid);
+    forget_indexes(*oldest);
+    return true;
+  }
+
   static RecordPtr ended_copy(const ClientRecord& r) {
     auto c = std::make_shared<ClientRecord>(r.key);
     c->uuid = r.uuid;
@@ -139,21 +176,25 @@ class InMemoryRegistry final : public ClientRegistry {
     c->session_expires = 0;
     c->created = r.created;
     c->address = r.address;
+    c->registered_from = r.registered_from;
     c->last_seen.store(r.last_seen.load());
+    c->used.store(r.used.load());
     return c;
   }
 
   const std::size_t capacity_;
-  mutable std::mutex registration_;  // guards the two indexes and serialises registrations
+  const RegistryLimits limits_;
+  mutable std::mutex registration_;  // guards the indexes and serialises registrations
   std::unordered_map<std::string, Uuid> by_name_;
   std::unordered_map<std::string, Uuid> by_key_;  // key fingerprint -> UUID
+  std::unordered_map<std::string, std::size_t> per_group_;  // address group -> identities registered from it
   mutable std::array<Shard, 16> shards_;
 };
 
 }  // namespace
 
-std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity) {
-  return std::make_unique<InMemoryRegistry>(capacity);
+std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity, RegistryLimits limits) {
+  return std::make_unique<InMemoryRegistry>(capacity, limits);
 }
 
 }  // namespace mh::auth

@@ -30,10 +30,17 @@ struct ClientRecord {
   FernetKey session_key;
   std::int64_t session_expires = 0;  // unix seconds; 0 = revoked (logout or kick)
   std::int64_t created = 0;
-  std::string address;
+  std::string address;          // of the latest handshake
+  std::string registered_from;  // address group of the first handshake (per-address limit)
   mutable std::atomic<std::int64_t> last_seen{0};
+  // Set by the first verified request under this identity (in any session): until then it is
+  // only a handshake, which costs an attacker little, so it may be dropped early (RegistryLimits).
+  mutable std::atomic<bool> used{false};
 
   bool live(std::int64_t now) const noexcept { return session_expires > now; }
+  void mark_used() const noexcept {
+    if (!used.load(std::memory_order_relaxed)) used.store(true, std::memory_order_relaxed);
+  }
 };
 
 struct ClientInfo {  // what the operator console lists
@@ -55,6 +62,17 @@ struct Registration {
   std::int64_t now = 0;
 };
 
+// What keeps the registry from being held full cheaply (docs/SECURITY.md, registry exhaustion).
+struct RegistryLimits {
+  // Identities registered from one address group (auth/address_group.hpp) at a time; a new key
+  // from a group holding this many is refused with 429.
+  std::size_t per_address = 500;
+  // An identity that never made a request is forgotten this long after its handshake ...
+  std::int64_t unused_ttl = 600;
+  // ... and, when the registry is full, the oldest one at least this old makes room for a new key.
+  std::int64_t unused_evictable_after = 10;
+};
+
 struct SessionGrant {
   FernetKey key;
   std::int64_t expires = 0;
@@ -66,7 +84,9 @@ class ClientRegistry {
 
   // Picks the UUID — the key's existing one, else a fresh v4 — calls grant(uuid) to make the
   // session, and publishes the record. Errc::forbidden if `requested` belongs to another key,
-  // Errc::conflict if the name is held by another key, Errc::unavailable if the registry is full.
+  // Errc::conflict if the name is held by another key, Errc::rate_limited if the key is new and
+  // its address group already holds RegistryLimits::per_address identities, Errc::unavailable if
+  // the registry is full (after evicting the oldest evictable unused identity, if any).
   using Grant = std::function<SessionGrant(const Uuid&)>;
   virtual std::shared_ptr<const ClientRecord> register_session(const Registration& r, const Grant& grant) = 0;
 
@@ -80,11 +100,12 @@ class ClientRegistry {
   // NAME or UUID text -> UUID of a registered client.
   virtual std::optional<Uuid> resolve(std::string_view name_or_uuid) const = 0;
   virtual std::vector<ClientInfo> list() const = 0;
-  // Forgets clients whose session ended more than `retention` seconds ago. Returns how many.
+  // Forgets clients whose session ended more than `retention` seconds ago, and identities that
+  // never made a request RegistryLimits::unused_ttl seconds after their handshake. Returns how many.
   virtual std::size_t sweep(std::int64_t now, std::int64_t retention) = 0;
   virtual std::size_t size() const = 0;
 };
 
-std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity);
+std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity, RegistryLimits limits = {});
 
 }  // namespace mh::auth

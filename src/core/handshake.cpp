@@ -263,6 +263,7 @@ void ServerHandshake::consume_hello(std::string_view json) {
   if (bits < policy_.min_rsa_bits || bits > policy_.max_rsa_bits)
     throw Error(Errc::bad_request, "handshake: RSA key size must be " + std::to_string(policy_.min_rsa_bits) + "-" +
                                        std::to_string(policy_.max_rsa_bits) + " bits");
+  if (!key.has_exponent_65537()) throw Error(Errc::bad_request, "handshake: RSA public exponent must be 65537");
   th1_ = transcript1(hello_);
   if (!key.verify_pss_sha512(th1_, hello_.signature))
     throw Error(Errc::forbidden, "handshake: client signature does not verify");

@@ -1,6 +1,7 @@
 #include "core/rsa.hpp"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
@@ -155,6 +156,14 @@ RsaPublicKey RsaPublicKey::from_pem(std::string_view pem) {
 }
 
 int RsaPublicKey::bits() const { return key_bits(key_); }
+
+bool RsaPublicKey::has_exponent_65537() const {
+  BIGNUM* e = nullptr;
+  if (EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_E, &e) != 1) return false;
+  const bool ok = BN_is_word(e, RSA_F4) == 1;
+  BN_free(e);
+  return ok;
+}
 
 Bytes RsaPublicKey::spki_der() const { return spki_; }
 

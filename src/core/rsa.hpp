@@ -25,6 +25,10 @@ class RsaPublicKey {
   static RsaPublicKey from_pem(std::string_view pem);
 
   int bits() const;
+  // The only public exponent the protocol accepts (PROTOCOL.md §3.2): e = 1 needs no private key
+  // at all, other small ones make one modulus many identities, and a huge one costs the verifier
+  // many times the work of 65537.
+  bool has_exponent_65537() const;
   Bytes spki_der() const;
   std::string pem() const;
   // "SHA256:" + unpadded base64 of SHA-256 over the SPKI DER.

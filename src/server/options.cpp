@@ -42,14 +42,28 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))->capture_default_str();
   app.add_option("--max-clients", o.max_clients, "registry capacity (registered clients)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))->capture_default_str();
-  app.add_option("--handshake-rate", o.handshake_rate, "handshakes per second allowed per client address")
+  app.add_option("--handshake-rate", o.handshake_rate, "handshakes per second allowed per client address (IPv6: per /64)")
       ->check(CLI::Range(0.01, 1e6))->capture_default_str();
   app.add_option("--handshake-burst", o.handshake_burst, "handshake burst allowed per client address")
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
+  app.add_option("--server-handshake-rate", o.server_handshake_rate,
+                 "handshakes per second allowed from all addresses together (503 beyond)")
+      ->check(CLI::Range(0.01, 1e7))->capture_default_str();
+  app.add_option("--server-handshake-burst", o.server_handshake_burst, "handshake burst allowed from all addresses together")
+      ->check(CLI::Range(1.0, 1e7))->capture_default_str();
+  app.add_option("--max-clients-per-address", o.max_clients_per_address,
+                 "identities registered from one address (IPv4 /32, IPv6 /64) at a time (429 beyond)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))->capture_default_str();
+  app.add_option("--unused-identity-ttl", o.unused_identity_ttl,
+                 "seconds after which an identity that never made a signed request is forgotten")
+      ->check(CLI::Range(std::int64_t{10}, std::int64_t{30} * 86400))->capture_default_str();
   app.add_option("--max-connections", o.max_connections, "open connections at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))->capture_default_str();
   app.add_option("--replay-capacity", o.replay_capacity, "request nonces remembered at most (about 40 bytes each)")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 28))->capture_default_str();
+  app.add_option("--replay-per-client", o.replay_per_client,
+                 "request nonces one client may hold in that memory (its requests per replay window; 429 beyond)")
+      ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 28))->capture_default_str();
   app.add_option("--max-header-bytes", o.max_header_bytes, "largest request head accepted")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1 << 20}))->capture_default_str();
   app.add_option("--request-timeout", o.request_timeout, "seconds a client has to send a request head (and per body pause)")

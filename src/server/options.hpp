@@ -15,8 +15,13 @@ struct Options {
   std::size_t max_clients = 10000;
   double handshake_rate = 10;
   double handshake_burst = 20;
+  double server_handshake_rate = 1000;   // all addresses together
+  double server_handshake_burst = 2000;
+  std::size_t max_clients_per_address = 500;  // identities registered from one address group
+  std::int64_t unused_identity_ttl = 600;     // an identity that never made a request is dropped after
   std::size_t max_connections = 20000;
   std::size_t replay_capacity = 1 << 22;  // nonces remembered at most (bounded memory)
+  std::size_t replay_per_client = 1 << 16;  // of which one client may hold at most (429 beyond)
   std::size_t max_header_bytes = 16 * 1024;
   double request_timeout = 15;
   double grace = 10;

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 
 #include "core/bytes.hpp"
 #include "core/hash.hpp"
+#include "io/beneath.hpp"
 #include "io/unique_fd.hpp"
 #include "web/media_types.hpp"
 
@@ -56,36 +55,6 @@ using UniqueDir = std::unique_ptr<DIR, DirCloser>;
 
 std::int64_t mtime_ns(const struct stat& st) noexcept {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
-
-// Turns a failed open/stat/canonicalize into the client-facing refusal. The reason names no path.
-[[noreturn]] void throw_fs_error(int err) {
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-    case ENAMETOOLONG: throw Error(Errc::not_found, "file: not found");
-    case ELOOP: throw Error(Errc::forbidden, "file: symlink loop or symlink swapped in");
-    case EACCES:
-    case EPERM: throw Error(Errc::forbidden, "file: permission denied");
-    default: throw Error(Errc::io, "file: " + errno_text(err));
-  }
-}
-
-enum class Placement { inside, outside, hidden };
-
-// Where a canonical path lies relative to the (canonical) root. Containment is component-wise:
-// /srv/www2 is not inside /srv/www although the string is a prefix. Below the root every
-// component must be a servable name, so a symlink cannot expose what a request could not name
-// (a link to .git/config or .env stays refused).
-Placement placement(const fs::path& canon, const fs::path& root) {
-  auto it = canon.begin();
-  for (const auto& part : root) {
-    if (it == canon.end() || *it != part) return Placement::outside;
-    ++it;
-  }
-  for (; it != canon.end(); ++it)
-    if (!is_servable_name(it->native())) return Placement::hidden;
-  return Placement::inside;
 }
 
 // ---- ETags -----------------------------------------------------------------------------------
@@ -357,93 +326,18 @@ struct Call {
   std::optional<std::string_view> if_none_match;
 };
 
-// ---- resolution ------------------------------------------------------------------------------
-
-struct Resolved {
-  fs::path path;
-  bool directory;
-};
-
-Resolved resolve_under(const fs::path& root, const RequestPath& p) {
-  fs::path joined = root;
-  for (const auto& seg : p.segments) {
-    // Also what keeps operator/ from being handed an absolute or multi-component name.
-    if (auto r = segment_refusal(seg)) throw Error(r->code, std::string(r->reason));
-    joined /= seg;
-  }
-  std::error_code ec;
-  fs::path canon = fs::canonical(joined, ec);
-  if (ec) throw_fs_error(ec.value());
-  switch (placement(canon, root)) {
-    case Placement::inside: break;
-    case Placement::outside: throw Error(Errc::forbidden, "file: outside the root");
-    case Placement::hidden: throw Error(Errc::forbidden, "file: hidden name behind a symlink");
-  }
-  struct stat st {};
-  if (::stat(canon.c_str(), &st) != 0) throw_fs_error(errno);
-  if (S_ISDIR(st.st_mode)) return {std::move(canon), true};
-  if (!S_ISREG(st.st_mode)) throw Error(Errc::forbidden, "file: not a regular file or directory");
-  if (p.trailing_slash) throw Error(Errc::not_found, "file: not found");  // "a.txt/" names a directory
-  return {std::move(canon), false};
-}
-
-// Opens a resolved regular file. O_NOFOLLOW: the canonical path has no symlink, so one found
-// now was swapped in after the check. O_NONBLOCK: a FIFO swapped in must not block the thread.
-std::pair<UniqueFd, struct stat> open_regular(const fs::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd.get() < 0) throw_fs_error(errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_fs_error(errno);
-  if (!S_ISREG(st.st_mode)) throw Error(Errc::forbidden, "file: not a regular file or directory");
-  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxServedFileBytes)
-    throw Error(Errc::forbidden, "file: too large to serve");
-  return {std::move(fd), st};
-}
-
-// The fast path for the common request, a regular file reached without symlinks: one openat2()
-// resolves and opens it, and the kernel refuses anything that would leave the root or follow a
-// link (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). It answers nullopt when the general path must
-// decide instead: a symlink on the way, a directory, an old kernel or a seccomp filter.
-// O_NONBLOCK keeps a FIFO from blocking the thread; it changes nothing for regular files.
-std::optional<std::pair<UniqueFd, struct stat>> open_plain_file(int root_fd, const RequestPath& p) {
-  if (p.segments.empty() || p.trailing_slash || root_fd < 0) return std::nullopt;
-  std::string relative;
-  for (const auto& seg : p.segments) {
-    if (auto r = segment_refusal(seg)) throw Error(r->code, std::string(r->reason));
-    if (!relative.empty()) relative += '/';
-    relative += seg;
-  }
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  const long fd = ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how);
-  if (fd < 0) {
-    if (errno == ENOENT) throw_fs_error(ENOENT);  // a symlink on the way would have been ELOOP first
-    return std::nullopt;
-  }
-  UniqueFd file(static_cast<int>(fd));
-  struct stat st {};
-  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxServedFileBytes) throw Error(Errc::forbidden, "file: too large to serve");
-  return std::pair{std::move(file), st};
-}
-
 net::Response serve_opened(UniqueFd fd, const struct stat& st, std::string_view media_type, const Call& c) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > kMaxServedFileBytes) throw Error(Errc::forbidden, "file: too large to serve");
   std::string etag = file_etag(st);
   if (c.if_none_match && if_none_match_hits(*c.if_none_match, etag)) return not_modified(etag);
   std::unique_ptr<net::BodySource> body;
-  if (c.head)
+  if (c.head) {
     body = std::make_unique<LengthOnlySource>(fernet_token_length(size));
-  else
+  } else {
     body = std::make_unique<FernetFileSource>(std::move(fd), size, c.key, c.now);
+  }
   return fernet_response(std::move(body), media_type, etag, c.head);
-}
-
-net::Response serve_file(const fs::path& path, std::string_view media_type, const Call& c) {
-  auto [fd, st] = open_regular(path);
-  return serve_opened(std::move(fd), st, media_type, c);
 }
 
 // ---- listings --------------------------------------------------------------------------------
@@ -455,17 +349,24 @@ struct Entry {
   std::int64_t mtime = 0;
 };
 
+std::vector<std::string> child(std::vector<std::string> segments, std::string name) {
+  segments.push_back(std::move(name));
+  return segments;
+}
+
 // An entry is listed only if a request for it would be served: a servable name, a regular file
-// or directory, and (for a symlink) a target inside the root.
-std::optional<Entry> classify(int dir_fd, const fs::path& dir, const fs::path& root, std::string name) {
+// or directory, and (for a symlink) a target that opens beneath the root.
+std::optional<Entry> classify(const io::Beneath& beneath, int dir_fd, const std::vector<std::string>& dir,
+                              std::string name) {
   if (!is_servable_name(name)) return std::nullopt;
   struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;  // gone
   if (S_ISLNK(st.st_mode)) {
-    std::error_code ec;
-    const fs::path target = fs::canonical(dir / name, ec);
-    if (ec || placement(target, root) != Placement::inside) return std::nullopt;
-    if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0) return std::nullopt;
+    try {
+      st = beneath.open(child(dir, name)).st;
+    } catch (const Error&) {
+      return std::nullopt;  // outside, hidden, dangling, a loop: a request would be refused too
+    }
   }
   if (S_ISDIR(st.st_mode)) return Entry{std::move(name), true, 0, 0};
   if (S_ISREG(st.st_mode))
@@ -480,7 +381,7 @@ struct Selection {
 };
 
 // The first `limit` entries by name, in O(limit) memory however large the directory is.
-Selection select_entries(DIR* d, const fs::path& dir, const fs::path& root, std::size_t limit) {
+Selection select_entries(const io::Beneath& beneath, DIR* d, const std::vector<std::string>& dir, std::size_t limit) {
   const auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
   std::priority_queue<Entry, std::vector<Entry>, decltype(by_name)> heap(by_name);  // largest on top
   Selection out;
@@ -491,7 +392,7 @@ Selection select_entries(DIR* d, const fs::path& dir, const fs::path& root, std:
       if (errno != 0) throw Error(Errc::io, "file: cannot read directory: " + errno_text(errno));
       break;
     }
-    auto e = classify(::dirfd(d), dir, root, de->d_name);
+    auto e = classify(beneath, ::dirfd(d), dir, de->d_name);
     if (!e) continue;
     heap.push(std::move(*e));
     if (heap.size() > limit) {
@@ -524,17 +425,15 @@ std::string listing_json(const std::string& request_path, const Selection& s) {
   return doc.dump();  // names passed is_servable_name, so they are valid UTF-8
 }
 
-net::Response serve_listing(const fs::path& dir, const fs::path& root, const RequestPath& p, std::size_t limit,
+// Lists the directory that was opened (not a name looked up again).
+net::Response serve_listing(const io::Beneath& beneath, io::Opened dir, const RequestPath& p, std::size_t limit,
                             const Call& c) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0) throw_fs_error(errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_fs_error(errno);
-  UniqueDir d(::fdopendir(fd.get()));
-  if (!d) throw_fs_error(errno);
-  fd.release();  // the DIR owns it now
-  const std::string json = listing_json(join_request_path(p.segments, true), select_entries(d.get(), dir, root, limit));
-  std::string etag = listing_etag(st, json);
+  UniqueDir d(::fdopendir(dir.fd.get()));
+  if (!d) io::throw_file_error(errno);
+  dir.fd.release();  // the DIR owns it now
+  const std::string json =
+      listing_json(join_request_path(p.segments, true), select_entries(beneath, d.get(), dir.segments, limit));
+  std::string etag = listing_etag(dir.st, json);
   if (c.if_none_match && if_none_match_hits(*c.if_none_match, etag)) return not_modified(etag);
   std::unique_ptr<net::BodySource> body;
   if (c.head)
@@ -544,15 +443,12 @@ net::Response serve_listing(const fs::path& dir, const fs::path& root, const Req
   return fernet_response(std::move(body), kListingMediaType, etag, c.head);
 }
 
-// The directory's index.html when it is servable as a regular file; a missing, hidden-away or
-// escaping one just means "list the directory".
-std::optional<fs::path> find_index(const fs::path& root, const RequestPath& dir) {
-  RequestPath index = dir;
-  index.segments.emplace_back(kIndexName);
-  index.trailing_slash = false;
+// The directory's index.html when it opens as a regular file; a missing, hidden-away or escaping
+// one just means "list the directory".
+std::optional<io::Opened> find_index(const io::Beneath& beneath, const io::Opened& dir) {
   try {
-    Resolved r = resolve_under(root, index);
-    if (!r.directory) return std::move(r.path);
+    io::Opened index = beneath.open(child(dir.segments, std::string(kIndexName)));
+    if (!index.directory()) return index;
   } catch (const Error& e) {
     if (e.code() != Errc::not_found && e.code() != Errc::forbidden) throw;
   }
@@ -561,17 +457,17 @@ std::optional<fs::path> find_index(const fs::path& root, const RequestPath& dir)
 
 }  // namespace
 
-FileService::FileService(FileServiceOptions o) : opts_(std::move(o)) {
-  std::error_code ec;
-  fs::path canon = fs::canonical(opts_.root, ec);
-  if (ec) throw Error(Errc::io, "file service: root " + opts_.root.string() + ": " + ec.message());
-  if (!fs::is_directory(canon, ec)) throw Error(Errc::io, "file service: root " + opts_.root.string() + " is not a directory");
-  opts_.root = std::move(canon);
-  // For the openat2() fast path; without it (-1) every request takes the general path.
-  root_fd_ = UniqueFd(::open(opts_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+FileService::FileService(FileServiceOptions o, io::Resolution how) : opts_(std::move(o)), beneath_(opts_.root, how) {
+  opts_.root = beneath_.root();
 }
 
-fs::path FileService::resolve(const RequestPath& p) const { return resolve_under(opts_.root, p).path; }
+fs::path FileService::resolve(const RequestPath& p) const {
+  const io::Opened o = beneath_.open(p.segments);
+  if (!o.directory() && p.trailing_slash) throw Error(Errc::not_found, "file: not found");
+  fs::path out = beneath_.root();
+  for (const auto& seg : o.segments) out /= seg;
+  return out;
+}
 
 net::Response FileService::serve(const net::Request& req, const FernetKey& key, std::int64_t now) const {
   if (req.method != "GET" && req.method != "HEAD")
@@ -581,14 +477,15 @@ net::Response FileService::serve(const net::Request& req, const FernetKey& key, 
   // "?list" asks a directory for its listing even when it has an index.html.
   const std::string_view target = req.target;
   const bool listing_asked = target.find('?') != std::string_view::npos && target.substr(target.find('?') + 1) == "list";
-  const auto media_type = [&] { return media_type_for(p.segments.empty() ? "" : p.segments.back()); };
-  if (auto plain = open_plain_file(root_fd_.get(), p)) return serve_opened(std::move(plain->first), plain->second, media_type(), call);
-  Resolved r = resolve_under(opts_.root, p);
-  // The media type follows the name the client asked for (a symlink's target may be named otherwise).
-  if (!r.directory) return serve_file(r.path, media_type(), call);
+  io::Opened found = beneath_.open(p.segments);
+  if (!found.directory()) {
+    if (p.trailing_slash) throw Error(Errc::not_found, "file: not found");  // "a.txt/" names a directory
+    // The media type follows the name the client asked for (a symlink's target may be named otherwise).
+    return serve_opened(std::move(found.fd), found.st, media_type_for(p.segments.back()), call);
+  }
   if (!listing_asked)
-    if (auto index = find_index(opts_.root, p)) return serve_file(*index, media_type_for(kIndexName), call);
-  return serve_listing(r.path, opts_.root, p, opts_.max_listing_entries, call);
+    if (auto index = find_index(beneath_, found)) return serve_opened(std::move(index->fd), index->st, media_type_for(kIndexName), call);
+  return serve_listing(beneath_, std::move(found), p, opts_.max_listing_entries, call);
 }
 
 }  // namespace mh::web

@@ -3,11 +3,10 @@
 // under the requesting client's session key, produced streaming with constant memory.
 //
 // Two walls keep every byte outside the root unreachable: parse_request_path refuses traversal
-// and hidden names in the request, then resolve() canonicalizes (following symlinks) and requires
-// the result to be the root or inside it, component by component. (A regular file reached
-// without any symlink is opened in one openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, where
-// the kernel enforces the same wall; everything else takes the canonicalizing path.) Error reasons never contain
-// filesystem paths: they reach the client.
+// and hidden names in the request, then io::Beneath opens the name relative to a descriptor of the
+// root so that no interleaving of renames can lead outside it (io/beneath.hpp). What is served,
+// listed or indexed is always what was opened, never a name looked up again. Error reasons never
+// contain filesystem paths: they reach the client.
 //
 // 200 responses carry
 //   Content-Type: application/fernet            the body is a Fernet token (base64url text)
@@ -20,7 +19,7 @@
 #include <filesystem>
 
 #include "core/fernet.hpp"
-#include "io/unique_fd.hpp"
+#include "io/beneath.hpp"
 #include "core/path.hpp"
 #include "net/http_types.hpp"
 
@@ -36,8 +35,9 @@ struct FileServiceOptions {
 
 class FileService {
  public:
-  // Canonicalizes root once; Errc::io if it does not exist or is not a directory.
-  explicit FileService(FileServiceOptions o);
+  // Opens root once; Errc::io if it does not exist or is not a directory. `how` is for tests
+  // that must exercise the component walk where the kernel's openat2 would answer.
+  explicit FileService(FileServiceOptions o, io::Resolution how = io::Resolution::fast_path_first);
 
   // GET or HEAD of req.target (path part; the query is ignored), honouring If-None-Match.
   // `key` is the client's session key, `now` the unix time stamped into the token.
@@ -49,14 +49,15 @@ class FileService {
   // The canonical path of the file or directory `p` names, inside the root. Re-checks every
   // segment (a RequestPath may be built by hand). Throws Errc::not_found when it does not exist
   // (or a regular file is named with a trailing slash), Errc::forbidden when it escapes the root
-  // through a symlink, is a symlink loop, or is neither a regular file nor a directory.
+  // through a symlink, is a symlink loop, or is neither a regular file nor a directory
+  // (io/beneath.hpp has every reason).
   std::filesystem::path resolve(const RequestPath& p) const;
 
   const std::filesystem::path& root() const noexcept { return opts_.root; }
 
  private:
   FileServiceOptions opts_;
-  io::UniqueFd root_fd_;  // the root, opened once (O_PATH) for the openat2() fast path
+  io::Beneath beneath_;
 };
 
 }  // namespace mh::web

@@ -81,11 +81,15 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   }
   if (!v.client->key.verify_pss_sha512(as_bytes(base), v.signature)) forbid("does not verify");
 
-  // Only a verified request may spend a nonce, so forgeries cannot fill the cache.
-  switch (nonces_.check_and_insert(*p.keyid, as_bytes(*p.nonce), now)) {
+  // Only a verified request may spend a nonce, so forgeries cannot fill the cache. The scope is
+  // the client's parsed UUID, not the keyid text: "ABC..." and "abc..." are one client.
+  const std::string_view scope(reinterpret_cast<const char*>(uuid->bytes.data()), uuid->bytes.size());
+  switch (nonces_.check_and_insert(scope, as_bytes(*p.nonce), now)) {
     case auth::ReplayCache::Verdict::fresh: break;
     case auth::ReplayCache::Verdict::replayed: forbid("nonce already used (replayed request)");
     case auth::ReplayCache::Verdict::full: throw Error(Errc::unavailable, "server busy, try again later");
+    case auth::ReplayCache::Verdict::scope_full:
+      throw Error(Errc::rate_limited, "signature: too many requests from this client within the replay window; slow down");
   }
   if (covers(p, "content-digest")) {
     const auto digest_field = httpsig::field_value(v.message, "content-digest");
@@ -93,6 +97,7 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
     if (!v.content_digest) forbid("content-digest must carry sha-512");
   }
   v.client->last_seen.store(now, std::memory_order_relaxed);
+  v.client->mark_used();
   return v;
 }
 

@@ -19,6 +19,7 @@
 #include "core/ed25519.hpp"
 #include "core/error.hpp"
 #include "core/handshake.hpp"
+#include "core/hash.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
 #include "core/x25519.hpp"
@@ -151,15 +152,47 @@ Bytes cat(std::initializer_list<Bytes> parts) {
   return out;
 }
 // SubjectPublicKeyInfo of an rsaEncryption key with a pseudo-random odd modulus of exactly `bits` bits.
-Bytes fake_rsa_spki(int bits) {
+Bytes fake_rsa_spki(int bits, const Bytes& exponent = {0x01, 0x00, 0x01}) {
   Bytes n = test::pattern_bytes(static_cast<std::size_t>((bits + 7) / 8), static_cast<std::uint32_t>(bits));
   const int top = (bits - 1) % 8;  // the highest bit of the first byte that must be set
   n[0] = static_cast<std::uint8_t>((n[0] & ((1u << top) - 1)) | (1u << top));
   n.back() |= 1;
   if (n[0] & 0x80) n.insert(n.begin(), 0);
-  const Bytes rsa_public_key = der(0x30, cat({der(0x02, n), der(0x02, Bytes{0x01, 0x00, 0x01})}));
+  const Bytes rsa_public_key = der(0x30, cat({der(0x02, n), der(0x02, exponent)}));
   const Bytes algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
   return der(0x30, cat({algorithm, der(0x03, cat({Bytes{0x00}, rsa_public_key}))}));
+}
+
+// The modulus of fake_rsa_spki(bits), for forging what a key with e = 1 "signs".
+std::size_t modulus_bytes(int bits) { return static_cast<std::size_t>((bits + 7) / 8); }
+
+// EMSA-PSS-ENCODE (RFC 8017 §9.1.1) with SHA-512, MGF1-SHA512 and a 64-byte salt, for a modulus of
+// `bits` bits. With e = 1, s^e mod n = s, so this encoding is itself a valid "signature".
+Bytes emsa_pss_sha512(ByteView message, int bits) {
+  const std::size_t em_bits = static_cast<std::size_t>(bits - 1), em_len = (em_bits + 7) / 8, h_len = 64, s_len = 64;
+  const Sha512Digest m_hash = sha512(message);
+  const Bytes salt = test::pattern_bytes(s_len, 99);
+  Bytes m_prime(8, 0);
+  m_prime.insert(m_prime.end(), m_hash.begin(), m_hash.end());
+  m_prime.insert(m_prime.end(), salt.begin(), salt.end());
+  const Sha512Digest h = sha512(m_prime);
+  Bytes db(em_len - s_len - h_len - 2, 0);
+  db.push_back(0x01);
+  db.insert(db.end(), salt.begin(), salt.end());
+  Bytes mask;
+  for (std::uint32_t counter = 0; mask.size() < db.size(); ++counter) {
+    Bytes block(h.begin(), h.end());
+    for (int i = 3; i >= 0; --i) block.push_back(static_cast<std::uint8_t>(counter >> (8 * i)));
+    const Sha512Digest d = sha512(block);
+    mask.insert(mask.end(), d.begin(), d.end());
+  }
+  for (std::size_t i = 0; i < db.size(); ++i) db[i] ^= mask[i];
+  db[0] &= static_cast<std::uint8_t>(0xff >> (8 * em_len - em_bits));
+  Bytes em = db;
+  em.insert(em.end(), h.begin(), h.end());
+  em.push_back(0xbc);
+  em.insert(em.begin(), modulus_bytes(bits) - em.size(), 0);
+  return em;
 }
 
 handshake::ClientHello hello_with_spki(Bytes spki, std::size_t signature_bytes, const std::string& name) {
@@ -441,6 +474,10 @@ TEST(CliHandshake, FullRegistryRefusesNewClientsButNotKnownOnes) {
   seed_identity(tmp / "a", key(0));
   seed_identity(tmp / "b", key(1));
   ASSERT_EQ(connect(tmp / "a", server, "alice").exit_code, 0);
+  // A signed request makes alice's identity "used": only unused ones may make room (PROTOCOL §3.2),
+  // and this test must not depend on how long the machine takes between the two connects.
+  const CommandResult ls = test::run_client(tmp / "a", {"ls", "/"});
+  ASSERT_EQ(ls.exit_code, 0) << describe(ls);
   const CommandResult r = connect(tmp / "b", server, "bob");
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_EQ(r.err, "minihttps: handshake refused: registry: full, try again later\n");
@@ -575,7 +612,8 @@ class RawHandshake : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // Generous rate limits: these tests send many hellos from one address.
-    server_ = new ServerProcess(test::with_args({"--handshake-rate", "1000000", "--handshake-burst", "1000000"}));
+    server_ = new ServerProcess(test::with_args({"--handshake-rate", "1000000", "--handshake-burst", "1000000",
+                                                 "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000"}));
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -891,6 +929,45 @@ TEST_F(RawHandshake, RsaKeySizeOutsidePolicyIsRefused) {
     EXPECT_EQ(r.status, 403) << bits << ": " << r.body;
     EXPECT_EQ(r.reason, "handshake: client signature does not verify") << bits;
   }
+}
+
+// The attack review's free identities: with e = 1 the "signature" is the PSS encoding itself, so
+// no private key is needed; other exponents turn one modulus into many identities, and a huge one
+// makes every verification cost many times more. Only e = 65537 is accepted, before the signature.
+TEST_F(RawHandshake, PublicExponentOtherThan65537IsRefused) {
+  const std::string reason = "handshake: RSA public exponent must be 65537";
+  handshake::ClientHello forged = hello_with_spki(fake_rsa_spki(2048, {0x01}), 0, "nokey");
+  forged.signature = emsa_pss_sha512(handshake::transcript1(forged), 2048);
+  Reply r = post_hello(url(), handshake::to_json(forged));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.reason, reason);
+
+  // A real key with e = 3 from the openssl CLI, signing correctly.
+  const CommandResult gen = test::run_process({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                                               "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:3"},
+                                              {}, 60s);
+  ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+  const RsaPrivateKey e3 = RsaPrivateKey::from_pem(gen.out);
+  ASSERT_FALSE(e3.public_key().has_exponent_65537());
+  handshake::ClientHello h = hello_with_spki(e3.public_key().spki_der(), 0, "three");
+  h.signature = e3.sign_pss_sha512(handshake::transcript1(h));
+  r = post_hello(url(), handshake::to_json(h));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.reason, reason);
+
+  // The same modulus under other exponents, and a 3072-bit exponent.
+  Bytes huge = test::pattern_bytes(384, 5);
+  huge[0] = 0x7f;
+  huge.back() |= 1;
+  for (const Bytes& e : {Bytes{0x05}, Bytes{0x11}, Bytes{0x01, 0x01}, Bytes{0x01, 0x00, 0x03}, Bytes{0x01, 0x00, 0x00, 0x01}, huge}) {
+    r = post_hello(url(), handshake::to_json(hello_with_spki(fake_rsa_spki(2048, e), 256, "fake")));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.reason, reason);
+  }
+  // 65537 itself gets as far as the signature.
+  r = post_hello(url(), handshake::to_json(hello_with_spki(fake_rsa_spki(2048), 256, "fake")));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.reason, "handshake: client signature does not verify");
 }
 
 TEST_F(RawHandshake, UuidIsReboundOnlyForTheSameKey) {

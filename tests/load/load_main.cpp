@@ -241,7 +241,8 @@ int run(Options o) {
   // The deliberate limits that would otherwise be what this run measures: connections (default 20000
   // is enough, but say so) and handshakes per address (every slot comes from 127.0.0.1).
   so.extra_args = {"--max-connections", std::to_string(o.connections + 1024), "--handshake-rate", "1000000",
-                   "--handshake-burst", "1000000"};
+                   "--handshake-burst", "1000000", "--server-handshake-rate", "1000000", "--server-handshake-burst",
+                   "1000000", "--max-clients-per-address", "1000000"};
   so.extra_args.insert(so.extra_args.end(), o.server_args.begin(), o.server_args.end());
   test::ServerProcess server(so);
   const pid_t pid = server.pid();

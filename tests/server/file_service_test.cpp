@@ -83,7 +83,9 @@ void expect_resolve_refused(const FileService& svc, std::vector<std::string> seg
   }
 }
 
-class FileServiceTest : public ::testing::Test {
+// Every test runs twice: with the openat2() fast path, and with the component walk alone (what a
+// kernel without openat2 does), so both ways of opening give the same answers.
+class FileServiceTest : public ::testing::TestWithParam<io::Resolution> {
  protected:
   void SetUp() override {
     root_ = tmp_ / "www";
@@ -131,7 +133,7 @@ class FileServiceTest : public ::testing::Test {
 
   void write(const std::string& rel, std::string_view data) { test::write_file(root_ / rel, data); }
 
-  FileService service(std::size_t max_entries = 10000) const { return FileService({root_, max_entries}); }
+  FileService service(std::size_t max_entries = 10000) const { return FileService({root_, max_entries}, GetParam()); }
 
   net::Response get(const FileService& svc, const std::string& target, net::Headers h = {}) const {
     return svc.serve(request("GET", target, std::move(h)), key_, kNow);
@@ -159,7 +161,7 @@ class FileServiceTest : public ::testing::Test {
   FernetKey key_ = FernetKey::generate();
 };
 
-TEST_F(FileServiceTest, BodyIsAnExactLengthTokenForEveryReadSize) {
+TEST_P(FileServiceTest, BodyIsAnExactLengthTokenForEveryReadSize) {
   const FileService svc = service();
   for (const std::string name : {"empty.txt", "one.txt", "five.bin", "blob.bin"}) {
     const std::string want = test::read_file(root_ / name);
@@ -176,7 +178,7 @@ TEST_F(FileServiceTest, BodyIsAnExactLengthTokenForEveryReadSize) {
   }
 }
 
-TEST_F(FileServiceTest, EveryReadSizeAroundTheDirectThreshold) {
+TEST_P(FileServiceTest, EveryReadSizeAroundTheDirectThreshold) {
   const FileService svc = service();
   for (const std::string name : {"one.txt", "five.bin"}) {
     const std::string want = test::read_file(root_ / name);
@@ -189,7 +191,7 @@ TEST_F(FileServiceTest, EveryReadSizeAroundTheDirectThreshold) {
   }
 }
 
-TEST_F(FileServiceTest, TokenCarriesTheGivenTime) {
+TEST_P(FileServiceTest, TokenCarriesTheGivenTime) {
   const FileService svc = service();
   net::Response r = get(svc, "/one.txt");
   const std::string token = drain(*r.stream, 65536);
@@ -198,7 +200,7 @@ TEST_F(FileServiceTest, TokenCarriesTheGivenTime) {
   EXPECT_THROW(fernet_decrypt(FernetKey::generate(), token, kNow, 60), FernetError) << "another session's key";
 }
 
-TEST_F(FileServiceTest, ResponseHeaders) {
+TEST_P(FileServiceTest, ResponseHeaders) {
   const FileService svc = service();
   const std::pair<std::string, std::string> cases[] = {
       {"/page.html", "text/html; charset=utf-8"},
@@ -223,11 +225,11 @@ TEST_F(FileServiceTest, ResponseHeaders) {
   }
 }
 
-TEST_F(FileServiceTest, QueryIsIgnored) {
+TEST_P(FileServiceTest, QueryIsIgnored) {
   EXPECT_EQ(fetch(service(), "/one.txt?download=1&x=%2e%2e"), "x");
 }
 
-TEST_F(FileServiceTest, HeadHasTheSameHeadersAndAPromisedLength) {
+TEST_P(FileServiceTest, HeadHasTheSameHeadersAndAPromisedLength) {
   const FileService svc = service();
   for (const std::string target : {"/blob.bin", "/empty.txt", "/site/", "/listdir/"}) {
     net::Response g = get(svc, target);
@@ -246,7 +248,7 @@ TEST_F(FileServiceTest, HeadHasTheSameHeadersAndAPromisedLength) {
   EXPECT_EQ(h.stream->size(), fernet_token_length(blob_.size()));
 }
 
-TEST_F(FileServiceTest, EtagIsStableAcrossSessionsAndFollowsTheFile) {
+TEST_P(FileServiceTest, EtagIsStableAcrossSessionsAndFollowsTheFile) {
   const FileService svc = service();
   const auto etag_of = [&](const std::string& target, const FernetKey& k) {
     net::Response r = svc.serve(request("GET", target), k, kNow);
@@ -266,7 +268,7 @@ TEST_F(FileServiceTest, EtagIsStableAcrossSessionsAndFollowsTheFile) {
   EXPECT_NE(etag_of("/listdir/", key_), listing);
 }
 
-TEST_F(FileServiceTest, IfNoneMatch) {
+TEST_P(FileServiceTest, IfNoneMatch) {
   const FileService svc = service();
   for (const std::string target : {"/blob.bin", "/listdir/", "/site/"}) {
     const std::string etag(*net::find_header(get(svc, target).headers, "ETag"));
@@ -292,7 +294,7 @@ TEST_F(FileServiceTest, IfNoneMatch) {
   }
 }
 
-TEST_F(FileServiceTest, DirectoryWithIndexServesIt) {
+TEST_P(FileServiceTest, DirectoryWithIndexServesIt) {
   const FileService svc = service();
   for (const std::string target : {"/site/", "/site", "//site//", "/inside-dir-link/"}) {
     EXPECT_EQ(fetch(svc, target), "<h1>site</h1>\n") << target;
@@ -301,7 +303,7 @@ TEST_F(FileServiceTest, DirectoryWithIndexServesIt) {
   EXPECT_EQ(fetch(svc, "/site/other.txt"), "other");
 }
 
-TEST_F(FileServiceTest, ListingIsExactJson) {
+TEST_P(FileServiceTest, ListingIsExactJson) {
   const FileService svc = service();
   net::Response r = get(svc, "/listdir/");
   EXPECT_EQ(net::find_header(r.headers, "MiniHTTPS-Content-Type"), "application/json");
@@ -317,7 +319,7 @@ TEST_F(FileServiceTest, ListingIsExactJson) {
   EXPECT_EQ(listing(svc, "/listdir/sub/"), nlohmann::json::parse(R"({"path":"/listdir/sub/","entries":[]})"));
 }
 
-TEST_F(FileServiceTest, ListingIsTruncatedToTheFirstNamesInOrder) {
+TEST_P(FileServiceTest, ListingIsTruncatedToTheFirstNamesInOrder) {
   for (int i = 9; i >= 0; --i) write("listdir/sub/f" + std::to_string(i), "");
   const nlohmann::json j = listing(service(3), "/listdir/sub/");
   ASSERT_EQ(j["entries"].size(), 3u);
@@ -329,7 +331,7 @@ TEST_F(FileServiceTest, ListingIsTruncatedToTheFirstNamesInOrder) {
   EXPECT_EQ(listing(service(0), "/listdir/sub/")["entries"].size(), 0u);
 }
 
-TEST_F(FileServiceTest, RootListingShowsOnlyWhatCanBeServed) {
+TEST_P(FileServiceTest, RootListingShowsOnlyWhatCanBeServed) {
   const nlohmann::json j = listing(service(), "/");
   EXPECT_EQ(j["path"], "/");
   std::set<std::string> names;
@@ -341,7 +343,7 @@ TEST_F(FileServiceTest, RootListingShowsOnlyWhatCanBeServed) {
   EXPECT_EQ(j.dump().find("root:"), std::string::npos);
 }
 
-TEST_F(FileServiceTest, SymlinkInsideTheRootIsServed) {
+TEST_P(FileServiceTest, SymlinkInsideTheRootIsServed) {
   const FileService svc = service();
   EXPECT_EQ(fetch(svc, "/inside-link"), "x");
   EXPECT_EQ(svc.resolve(parse_request_path("/inside-link")), fs::canonical(root_ / "one.txt"));
@@ -350,7 +352,7 @@ TEST_F(FileServiceTest, SymlinkInsideTheRootIsServed) {
   EXPECT_EQ(svc.root(), fs::canonical(root_));
 }
 
-TEST_F(FileServiceTest, EveryEscapeIsRefused) {
+TEST_P(FileServiceTest, EveryEscapeIsRefused) {
   const FileService svc = service();
   const char* outside = "file: outside the root";
   expect_refused(svc, "/passwd", Errc::forbidden, outside);
@@ -379,26 +381,60 @@ TEST_F(FileServiceTest, EveryEscapeIsRefused) {
   expect_resolve_refused(svc, {"listdir", "link-out"}, outside);
 }
 
-TEST_F(FileServiceTest, MissingIsNotFound) {
+// Outside the root there is one answer, whether or not the target exists: a refusal that told
+// the two apart would let clients probe the server's filesystem through an operator's symlink.
+TEST_P(FileServiceTest, OutsideTheRootIsOneAnswerWhetherOrNotTheTargetExists) {
+  fs::create_symlink("../www2/secret.txt", root_ / "up-exists");
+  fs::create_symlink("../www2/no-such-file", root_ / "up-missing");
+  fs::create_symlink("../../../../../../../../no/such/dir/x", root_ / "up-far");
+  fs::create_symlink("/no/such/file", root_ / "abs-missing");
+  fs::create_symlink("../www/one.txt", root_ / "up-and-back");  // ".." may not climb above the root, even to come back
+  const FileService svc = service();
+  for (const char* target : {"/up-exists", "/up-missing", "/up-far", "/abs-missing", "/passwd", "/rootlink/etc/passwd",
+                             "/rootlink/no/such/file", "/rootlink/etc/", "/up-and-back"}) {
+    expect_refused(svc, target, Errc::forbidden, "file: outside the root");
+    expect_refused(svc, target, Errc::forbidden, "file: outside the root", "HEAD");
+  }
+  const nlohmann::json j = listing(svc, "/?list");
+  for (const auto& e : j["entries"]) EXPECT_FALSE(e["name"].get<std::string>().starts_with("up-")) << e;
+}
+
+// An absolute link is followed when it names the root's own canonical path or something below it.
+TEST_P(FileServiceTest, AbsoluteSymlinkIntoTheRootIsServed) {
+  const fs::path canon = fs::canonical(root_);
+  fs::create_symlink(canon / "one.txt", root_ / "abs-file");
+  fs::create_symlink(canon / "site", root_ / "abs-dir");
+  fs::create_symlink(canon, root_ / "abs-root");
+  fs::create_symlink(canon / ".env", root_ / "abs-hidden");
+  const FileService svc = service();
+  EXPECT_EQ(fetch(svc, "/abs-file"), "x");
+  EXPECT_EQ(fetch(svc, "/abs-dir/other.txt"), "other");
+  EXPECT_EQ(fetch(svc, "/abs-root/abs-root/one.txt"), "x");
+  EXPECT_EQ(fetch(svc, "/abs-dir/"), "<h1>site</h1>\n");
+  expect_refused(svc, "/abs-hidden", Errc::forbidden, "file: hidden name behind a symlink");
+  EXPECT_EQ(svc.resolve(parse_request_path("/abs-dir/other.txt")), canon / "site/other.txt");
+}
+
+TEST_P(FileServiceTest, MissingIsNotFound) {
   const FileService svc = service();
   for (const char* target : {"/nope.txt", "/nope/", "/one.txt/", "/one.txt/x", "/nodir/x", "/dangling", "/listdir/link-dangling"})
     expect_refused(svc, target, Errc::not_found, "file: not found");
 }
 
-TEST_F(FileServiceTest, SpecialFilesAreForbidden) {
+TEST_P(FileServiceTest, SpecialFilesAreForbidden) {
   const FileService svc = service();
   expect_refused(svc, "/pipe", Errc::forbidden, "file: not a regular file or directory");
   expect_refused(svc, "/listdir/fifo", Errc::forbidden, "file: not a regular file or directory");
   expect_refused(svc, "/pipe", Errc::forbidden, "file: not a regular file or directory", "HEAD");
 }
 
-TEST_F(FileServiceTest, OnlyGetAndHead) {
+TEST_P(FileServiceTest, OnlyGetAndHead) {
   const FileService svc = service();
   for (const char* m : {"POST", "PUT", "DELETE", "OPTIONS", "get", "TRACE"})
     expect_refused(svc, "/one.txt", Errc::method_not_allowed, "file service: use GET or HEAD", m);
 }
 
-TEST_F(FileServiceTest, FileShrinkingWhileStreamingAbortsTheBody) {
+TEST_P(FileServiceTest, FileShrinkingWhileStreamingAbortsTheBody) {
   write("shrink.bin", std::string(as_chars(test::pattern_bytes(200 * 1024, 9))));
   net::Response r = get(service(), "/shrink.bin");
   std::string buf(65536, '\0');
@@ -413,7 +449,7 @@ TEST_F(FileServiceTest, FileShrinkingWhileStreamingAbortsTheBody) {
   }
 }
 
-TEST_F(FileServiceTest, FileGrowingWhileStreamingServesTheOriginalLength) {
+TEST_P(FileServiceTest, FileGrowingWhileStreamingServesTheOriginalLength) {
   const std::string original(as_chars(test::pattern_bytes(10 * 1024, 5)));
   write("grow.bin", original);
   net::Response r = get(service(), "/grow.bin");
@@ -427,7 +463,7 @@ TEST_F(FileServiceTest, FileGrowingWhileStreamingServesTheOriginalLength) {
   EXPECT_EQ(as_chars(fernet_decrypt(key_, token, kNow, 60)), original);
 }
 
-TEST_F(FileServiceTest, RootMustBeAnExistingDirectory) {
+TEST_P(FileServiceTest, RootMustBeAnExistingDirectory) {
   try {
     FileService bad({tmp_ / "absent", 10});
     ADD_FAILURE();
@@ -445,6 +481,12 @@ TEST_F(FileServiceTest, RootMustBeAnExistingDirectory) {
   EXPECT_EQ(via_link.root(), fs::canonical(root_));
   EXPECT_EQ(fetch(via_link, "/one.txt"), "x");
 }
+
+INSTANTIATE_TEST_SUITE_P(Resolution, FileServiceTest,
+                         ::testing::Values(io::Resolution::fast_path_first, io::Resolution::walk_only),
+                         [](const auto& info) {
+                           return info.param == io::Resolution::walk_only ? "walk" : "openat2";
+                         });
 
 TEST(MediaTypes, Table) {
   EXPECT_EQ(media_type_for("index.html"), "text/html; charset=utf-8");

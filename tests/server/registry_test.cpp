@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "auth/address_group.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/registry.hpp"
 #include "auth/replay_cache.hpp"
@@ -86,8 +87,21 @@ TEST(Registry, EndSessionRevokesAtOnceButKeepsIdentity) {
   EXPECT_EQ(r->register_session(reg("alice", 0, a->uuid), grant())->uuid, a->uuid);
 }
 
+// Limits that never get in the way of a test about something else.
+RegistryLimits lenient() {
+  RegistryLimits l;
+  l.per_address = 1 << 20;
+  l.unused_ttl = 1 << 30;
+  return l;
+}
+
+Registration reg_from(const std::string& name, const std::string& fingerprint, const std::string& address,
+                      std::int64_t now) {
+  return Registration{name, key(0), fingerprint, std::nullopt, address, now};
+}
+
 TEST(Registry, SweepForgetsLongEndedSessions) {
-  auto r = make_in_memory_registry(10);
+  auto r = make_in_memory_registry(10, lenient());
   const auto a = r->register_session(reg("alice", 0), grant(2000));
   const auto b = r->register_session(reg("bob", 1), grant(9000));
   EXPECT_EQ(r->sweep(2500, 1000), 0u);  // ended 500 s ago, retention 1000
@@ -98,8 +112,93 @@ TEST(Registry, SweepForgetsLongEndedSessions) {
   EXPECT_NE(r->register_session(reg("alice", 0), grant())->uuid, a->uuid);  // forgotten: a new UUID
 }
 
+// The attack review filled a registry with identities that only ever made a handshake. Those are
+// forgotten early, and when the registry is full the oldest of them makes room for a new key.
+TEST(Registry, UnusedIdentitiesMakeRoomWhenFull) {
+  RegistryLimits l;
+  l.unused_evictable_after = 10;
+  auto r = make_in_memory_registry(3, l);
+  const auto a = r->register_session(reg_from("a", "fa", "10.0.0.1", 1000), grant());
+  const auto b = r->register_session(reg_from("b", "fb", "10.0.0.1", 1001), grant());
+  const auto c = r->register_session(reg_from("c", "fc", "10.0.0.1", 1002), grant());
+  a->mark_used();  // a made a request: it stays
+  Errc code{};
+  // Nobody is old enough to be evicted yet.
+  EXPECT_EQ(error_of([&] { r->register_session(reg_from("d", "fd", "10.0.0.2", 1010), grant()); }, &code),
+            "registry: full, try again later");
+  EXPECT_EQ(code, Errc::unavailable);
+  const auto d = r->register_session(reg_from("d", "fd", "10.0.0.2", 1011), grant());
+  EXPECT_EQ(r->size(), 3u);
+  EXPECT_NE(r->find_session(a->uuid, 1011), nullptr);
+  EXPECT_EQ(r->find_session(b->uuid, 1011), nullptr) << "the oldest unused identity made room";
+  EXPECT_EQ(r->resolve("b"), std::nullopt);
+  EXPECT_NE(r->find_session(c->uuid, 1011), nullptr);
+  const auto e = r->register_session(reg_from("e", "fe", "10.0.0.2", 1012), grant());
+  EXPECT_EQ(r->find_session(c->uuid, 1012), nullptr);
+  // Left: a (used), d and e (too young): full again.
+  EXPECT_EQ(error_of([&] { r->register_session(reg_from("f", "ff", "10.0.0.3", 1013), grant()); }, &code),
+            "registry: full, try again later");
+  // The evicted key registers again as a new identity once there is room.
+  d->mark_used();
+  e->mark_used();
+  EXPECT_EQ(error_of([&] { r->register_session(reg_from("b", "fb", "10.0.0.1", 1100), grant()); }, &code),
+            "registry: full, try again later");
+}
+
+TEST(Registry, UnusedIdentitiesAreSweptAfterTheirTtl) {
+  RegistryLimits l;
+  l.unused_ttl = 600;
+  auto r = make_in_memory_registry(10, l);
+  const auto idle = r->register_session(reg_from("idle", "fi", "10.0.0.1", 1000), grant(1000 + 3600));
+  const auto busy = r->register_session(reg_from("busy", "fb", "10.0.0.1", 1000), grant(1000 + 3600));
+  busy->mark_used();
+  EXPECT_EQ(r->sweep(1599, 3600), 0u);
+  EXPECT_EQ(r->sweep(1600, 3600), 1u);
+  EXPECT_EQ(r->resolve("idle"), std::nullopt);
+  EXPECT_NE(r->find_session(busy->uuid, 1600), nullptr);
+  // Used once is used for good: a new handshake of that key keeps the mark.
+  const auto again = r->register_session(reg_from("busy", "fb", "10.0.0.1", 1700), grant(1700 + 3600));
+  EXPECT_EQ(again->uuid, busy->uuid);
+  EXPECT_TRUE(again->used.load());
+  EXPECT_EQ(r->sweep(2400, 3600), 0u);
+  (void)idle;
+}
+
+TEST(Registry, OneAddressGroupHoldsAtMostItsShare) {
+  RegistryLimits l;
+  l.per_address = 2;
+  auto r = make_in_memory_registry(100, l);
+  Errc code{};
+  r->register_session(reg_from("v4a", "f1", "192.0.2.7", 1000), grant());
+  r->register_session(reg_from("v4b", "f2", "::ffff:192.0.2.7", 1000), grant());  // the same IPv4 host
+  EXPECT_EQ(error_of([&] { r->register_session(reg_from("v4c", "f3", "192.0.2.7", 1000), grant()); }, &code),
+            "registry: too many identities registered from this address");
+  EXPECT_EQ(code, Errc::rate_limited);
+  r->register_session(reg_from("v4c", "f3", "192.0.2.8", 1000), grant());  // another host
+  // IPv6: one /64 is one group, whatever address in it the client picks.
+  r->register_session(reg_from("v6a", "f4", "2001:db8:1:2::1", 1000), grant());
+  r->register_session(reg_from("v6b", "f5", "2001:db8:1:2:ffff:ffff:ffff:ffff", 1000), grant());
+  EXPECT_EQ(error_of([&] { r->register_session(reg_from("v6c", "f6", "2001:db8:1:2:abcd::9", 1000), grant()); }, &code),
+            "registry: too many identities registered from this address");
+  r->register_session(reg_from("v6c", "f6", "2001:db8:1:3::1", 1000), grant());
+  // Known keys re-register from anywhere; a forgotten identity gives its share back.
+  r->register_session(reg_from("v4a", "f1", "192.0.2.7", 1001), grant());
+  EXPECT_EQ(r->sweep(2000, 0), 6u);  // none made a request in 600 s
+  r->register_session(reg_from("v4d", "f7", "192.0.2.7", 2000), grant());
+}
+
+TEST(AddressGroup, IPv4IsTheHostAndIPv6IsTheSlash64) {
+  EXPECT_EQ(address_group("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(address_group("::ffff:192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(address_group("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  EXPECT_EQ(address_group("2001:DB8:1:2::"), "2001:db8:1:2::/64");
+  EXPECT_EQ(address_group("::1"), "::/64");
+  EXPECT_EQ(address_group("fe80::1%eth0"), "fe80::/64");
+  EXPECT_EQ(address_group("not an address"), "not an address");
+}
+
 TEST(Registry, ConcurrentRegistrationsAndLookups) {
-  auto r = make_in_memory_registry(100000);
+  auto r = make_in_memory_registry(100000, lenient());
   const auto a = r->register_session(reg("alice", 0), grant(1 << 30));
   std::atomic<int> found{0};
   std::vector<std::thread> threads;
@@ -129,9 +228,37 @@ TEST(ReplayCache, RemembersWithinTheWindowAndForgetsAfter) {
   EXPECT_EQ(c.check_and_insert("k", n, 1000), ReplayCache::Verdict::fresh);
   EXPECT_EQ(c.check_and_insert("k", n, 1000), ReplayCache::Verdict::replayed);
   EXPECT_EQ(c.check_and_insert("other", n, 1000), ReplayCache::Verdict::fresh);  // scoped per key id
-  EXPECT_EQ(c.check_and_insert("k", n, 1119), ReplayCache::Verdict::replayed);
-  EXPECT_EQ(c.check_and_insert("k", n, 1200), ReplayCache::Verdict::replayed);  // between window and 2*window
-  EXPECT_EQ(c.check_and_insert("k", n, 1000 + 3 * 120), ReplayCache::Verdict::fresh);
+  EXPECT_EQ(c.check_and_insert("k", n, 1119), ReplayCache::Verdict::replayed);  // at least one window
+  EXPECT_EQ(c.check_and_insert("k", n, 1000 + 2 * 120), ReplayCache::Verdict::fresh);  // less than two
+  // Generations are aligned on multiples of the window: remembered to the end of the next one.
+  ReplayCache d(120, 1000);
+  EXPECT_EQ(d.check_and_insert("k", n, 960), ReplayCache::Verdict::fresh);
+  EXPECT_EQ(d.check_and_insert("k", n, 1199), ReplayCache::Verdict::replayed);
+  EXPECT_EQ(d.check_and_insert("k", n, 1200), ReplayCache::Verdict::fresh);
+}
+
+// The attack review: at --replay-capacity 1024 one client's 512 requests made every client's
+// answer 503. Each scope has its share; past it only that scope is refused.
+TEST(ReplayCache, OneScopeCannotTakeOtherScopesShare) {
+  ReplayCache c(60, 1 << 16, 100);
+  int fresh = 0, scope_full = 0;
+  for (int i = 0; i < 300; ++i) {
+    const Bytes n = {static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(i >> 8)};
+    const auto v = c.check_and_insert("greedy", n, 1000);
+    fresh += v == ReplayCache::Verdict::fresh;
+    scope_full += v == ReplayCache::Verdict::scope_full;
+  }
+  EXPECT_EQ(fresh, 100);
+  EXPECT_EQ(scope_full, 200);
+  EXPECT_EQ(c.size(), 100u);
+  // A nonce already seen is still a replay, not a quota matter.
+  EXPECT_EQ(c.check_and_insert("greedy", Bytes{0, 0}, 1000), ReplayCache::Verdict::replayed);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(c.check_and_insert("other", Bytes{static_cast<std::uint8_t>(i)}, 1000), ReplayCache::Verdict::fresh) << i;
+  EXPECT_EQ(c.check_and_insert("other", Bytes{0xee, 0xee}, 1000), ReplayCache::Verdict::scope_full);
+  // Entries of the previous generation still count; once they are dropped the share is back.
+  EXPECT_EQ(c.check_and_insert("greedy", Bytes{0xff, 0xff}, 1061), ReplayCache::Verdict::scope_full);
+  EXPECT_EQ(c.check_and_insert("greedy", Bytes{0xff, 0xff}, 1140), ReplayCache::Verdict::fresh);
 }
 
 TEST(ReplayCache, IsBoundedAndSaysSo) {

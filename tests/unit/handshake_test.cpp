@@ -10,6 +10,7 @@
 #include "core/base64.hpp"
 #include "core/error.hpp"
 #include "core/handshake.hpp"
+#include "support/test_support.hpp"
 
 namespace mh::handshake {
 namespace {
@@ -102,6 +103,23 @@ TEST(Handshake, ServerRefusesKeySizeOutsidePolicy) {
   EXPECT_EQ(error_of([&] { server.consume_hello(client.hello_json()); }, &code),
             "handshake: RSA key size must be 3072-4096 bits");
   EXPECT_EQ(code, Errc::bad_request);
+}
+
+TEST(Handshake, ServerRefusesPublicExponentOtherThan65537) {
+  FixedClock clock(1700000000);
+  const test::CommandResult gen = test::run_command({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                                                     "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:17"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const RsaPrivateKey e17 = RsaPrivateKey::from_pem(gen.out);
+  EXPECT_FALSE(e17.public_key().has_exponent_65537());
+  EXPECT_TRUE(client_key().public_key().has_exponent_65537());
+  auto client = ClientHandshake::create(e17, "alice", std::nullopt, clock);  // a correct signature
+  ServerHandshake server(server_key(), ServerPolicy{}, clock);
+  Errc code{};
+  EXPECT_EQ(error_of([&] { server.consume_hello(client.hello_json()); }, &code),
+            "handshake: RSA public exponent must be 65537");
+  EXPECT_EQ(code, Errc::bad_request);
+  EXPECT_EQ(server.state(), ServerHandshake::State::failed);
 }
 
 TEST(Handshake, ServerRefusesSmallOrderPoint) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "client/exit_codes.hpp"
 #include "core/fernet.hpp"
 #include "core/handshake.hpp"
+#include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
 #include "net/websocket_client.hpp"
 
@@ -53,47 +55,51 @@ std::string clock_text(std::int64_t t) {
   return buf;
 }
 
-// What arrives from the network never reaches the terminal as control characters (C0, DEL, C1):
-// they become '?', so no one can move the cursor or rewrite the screen of another user.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      out += '?';
-    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
-      out += '?';  // U+0080..U+009F
-      ++i;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
+// What arrives from the network reaches the terminal escaped (core/terminal_text.hpp): no
+// control character, escape sequence, bidi override or line break in a name or a text can move
+// the cursor, rewrite the screen or start a line that looks like another message. Caps, in
+// escaped bytes: names and rooms are 1-32 characters of A-Z a-z 0-9 . _ - (PROTOCOL.md §9), so a
+// legitimate one is never cut; texts are at most 4096 bytes, 4 x that covers every escape.
+constexpr std::size_t kMaxShownName = 64;
+constexpr std::size_t kMaxShownText = 4 * kMaxText;
 
-std::string str(const json& j, const char* key) {
+std::string str(const json& j, const char* key, std::size_t max_bytes) {
   const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? printable(it->get<std::string>()) : std::string("?");
+  return it != j.end() && it->is_string() ? terminal_safe(it->get_ref<const std::string&>(), max_bytes)
+                                          : std::string("?");
 }
 
-// Output from two threads, a line at a time.
+// The width of the terminal on fd, or 0 when fd is not a terminal (a pipe, a file).
+std::size_t terminal_width(int fd) {
+  winsize ws{};
+  if (!::isatty(fd) || ::ioctl(fd, TIOCGWINSZ, &ws) != 0) return 0;
+  return ws.ws_col;
+}
+
+// Output from two threads, a line at a time. On a terminal, long lines are wrapped here with an
+// indent as wide as "[HH:MM:SS] ", so that a text padded to the terminal's width cannot make its
+// tail appear as a message line of its own; pipes get each line whole.
 class Printer {
  public:
   void out(const std::string& line) {
     std::lock_guard lock(mutex_);
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
+    write_wrapped(stdout, line);
     std::fflush(stdout);
   }
   void err(const std::string& line) {
     std::lock_guard lock(mutex_);
-    std::fprintf(stderr, "minihttps: chat: %s\n", line.c_str());
+    write_wrapped(stderr, "minihttps: chat: " + line);
     std::fflush(stderr);
   }
 
  private:
+  static constexpr std::size_t kIndent = 11;  // "[HH:MM:SS] "
+  static void write_wrapped(std::FILE* f, const std::string& line) {
+    for (const auto& piece : wrap_for_terminal(line, terminal_width(::fileno(f)), kIndent)) {
+      std::fwrite(piece.data(), 1, piece.size(), f);
+      std::fputc('\n', f);
+    }
+  }
   std::mutex mutex_;
 };
 
@@ -131,9 +137,9 @@ void receive_loop(net::WebSocketClient& ws, const FernetKey& key, Printer& p, Sh
     const std::string when = "[" + clock_text(j.value("time", std::int64_t{0})) + "] ";
     if (type == "message") {
       const bool priv = j.value("private", false);
-      p.out(when + str(j, "from") + (priv ? " (private): " : ": ") + str(j, "text"));
+      p.out(when + str(j, "from", kMaxShownName) + (priv ? " (private): " : ": ") + str(j, "text", kMaxShownText));
     } else if (type == "notice") {
-      p.out(when + "* " + str(j, "text"));
+      p.out(when + "* " + str(j, "text", kMaxShownText));
       if (j.value("event", "") == "joined") {
         std::lock_guard lock(shared.mutex);
         shared.joined = true;
@@ -147,18 +153,19 @@ void receive_loop(net::WebSocketClient& ws, const FernetKey& key, Printer& p, Sh
       std::string names;
       if (j.contains("members") && j["members"].is_array())
         for (const auto& n : j["members"])
-          if (n.is_string()) names += (names.empty() ? "" : ", ") + printable(n.get<std::string>());
-      p.out(when + "* in " + str(j, "room") + ": " + names);
+          if (n.is_string())
+            names += (names.empty() ? "" : ", ") + terminal_safe(n.get_ref<const std::string&>(), kMaxShownName);
+      p.out(when + "* in " + str(j, "room", kMaxShownName) + ": " + names);
     } else if (type == "rooms") {
       std::string rooms;
       if (j.contains("rooms") && j["rooms"].is_array())
         for (const auto& r : j["rooms"])
           if (r.is_object())
-            rooms += (rooms.empty() ? "" : ", ") + str(r, "name") + " (" +
+            rooms += (rooms.empty() ? "" : ", ") + str(r, "name", kMaxShownName) + " (" +
                      std::to_string(r.value("members", 0)) + ")";
       p.out(when + "* rooms: " + rooms);
     } else if (type == "error") {
-      p.err(str(j, "reason"));
+      p.err(str(j, "reason", kMaxReasonBytes));
     }
   }
   {
@@ -229,7 +236,7 @@ class Chat {
       if (!fits(rest.substr(sp + 1))) return true;
       return send({{"type", "msg"}, {"to", rest.substr(0, sp)}, {"text", rest.substr(sp + 1)}});
     }
-    p_.err("unknown command " + printable(cmd) + " (try /help)");
+    p_.err("unknown command " + terminal_safe(cmd, kMaxShownName) + " (try /help)");
     return true;
   }
 
@@ -374,15 +381,17 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
   }
   switch (info.code) {
     case net::close_code::normal: return kOk;
-    case 0: printer.err("connection lost" + (info.error.empty() ? "" : ": " + info.error)); return kNetwork;
+    case 0:
+      printer.err("connection lost" + (info.error.empty() ? "" : ": " + terminal_safe(info.error, kMaxReasonBytes)));
+      return kNetwork;
     case net::close_code::going_away: printer.err("the server is shutting down"); return kNetwork;
     case net::close_code::policy_violation:
     case net::close_code::too_big:
     case net::close_code::unsupported_data:
-      printer.err("closed by the server: " + printable(info.reason) + " (" + std::to_string(info.code) + ")");
+      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" + std::to_string(info.code) + ")");
       return kAuth;
     default:
-      printer.err("closed by the server: " + printable(info.reason) + " (" + std::to_string(info.code) + ")");
+      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" + std::to_string(info.code) + ")");
       return kFailed;
   }
 }

@@ -11,6 +11,7 @@
 #include "client/upload.hpp"
 #include "client/exit_codes.hpp"
 #include "core/ed25519.hpp"
+#include "core/terminal_text.hpp"
 #include "io/files.hpp"
 
 namespace mh::client {
@@ -24,6 +25,10 @@ std::string utc(std::int64_t t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+// A listed name as printed: escaped (see core/terminal_text.hpp). A servable name is at most 255
+// bytes, so a legitimate one always fits; a hostile server's longer ones are cut visibly.
+constexpr std::size_t kMaxNameBytes = 1024;
 
 Connection open(const GlobalOptions& g, Home& home) {
   return Connection(home, server_url(g, home), g.verbosity, std::chrono::seconds(g.timeout_seconds));
@@ -51,7 +56,8 @@ int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
   Connection conn = open(g, home);
   const SavedSession s = conn.handshake(c.name, pin, c.rsa_bits);
   if (!g.verbosity.quiet)
-    std::printf("connected to %s as %s (%s); session expires %s\n", s.server.c_str(), s.name.c_str(),
+    std::printf("connected to %s as %s (%s); session expires %s\n", terminal_safe(s.server).c_str(),
+                terminal_safe(s.name).c_str(),
                 s.uuid.to_string().c_str(), utc(s.expires).c_str());
   return kOk;
 }
@@ -63,7 +69,9 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   if (!o.output.empty() && o.output != "-") out = o.output;
   const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
   const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.max_token_age);
-  if (g.verbosity.verbose) std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes), r.media_type.c_str());
+  if (g.verbosity.verbose)
+    std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
+                 terminal_safe(r.media_type, kMaxReasonBytes).c_str());
   if (out && !g.verbosity.quiet)
     std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
   return kOk;
@@ -78,7 +86,7 @@ int run_ls(const GlobalOptions& g, const LsOptions& o) {
   if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
     throw Error(Errc::integrity, "ls: the server's listing is not valid JSON");
   for (const auto& e : listing["entries"]) {
-    const std::string name = e.value("name", "?");
+    const std::string name = terminal_safe(e.value("name", "?"), kMaxNameBytes);
     if (e.value("type", "") == "dir") {
       std::printf("%-4s %12s  %-16s  %s/\n", "dir", "-", "", name.c_str());
     } else {
@@ -119,10 +127,11 @@ int run_whoami(const GlobalOptions& g) {
   Connection conn = open(g, home);
   const SavedSession& s = conn.session();
   const std::int64_t left = s.expires - static_cast<std::int64_t>(std::time(nullptr));
-  std::printf("name        %s\n", s.name.c_str());
+  // From the session file (written by connect, but a file all the same): escaped like the rest.
+  std::printf("name        %s\n", terminal_safe(s.name).c_str());
   std::printf("uuid        %s\n", s.uuid.to_string().c_str());
-  std::printf("server      %s\n", s.server.c_str());
-  std::printf("server key  %s\n", s.server_fingerprint.c_str());
+  std::printf("server      %s\n", terminal_safe(s.server).c_str());
+  std::printf("server key  %s\n", terminal_safe(s.server_fingerprint).c_str());
   std::printf("your key    %s\n", home.load_identity().public_key().fingerprint().c_str());
   std::printf("expires     %s (%s)\n", utc(s.expires).c_str(),
               left > 0 ? ("in " + std::to_string(left / 60) + " min").c_str() : "expired");
@@ -140,7 +149,8 @@ int run_logout(const GlobalOptions& g) {
     const auto res = conn.request("POST", "/auth/logout", {}, {}, {}, false);
     if (res.status != 204 && res.status != 401) Connection::raise(res, "logout");
   } catch (const Error& e) {
-    std::fprintf(stderr, "minihttps: could not tell the server (%s); forgetting the session anyway\n", e.what());
+    std::fprintf(stderr, "minihttps: could not tell the server (%s); forgetting the session anyway\n",
+                 terminal_safe_message(e.what()).c_str());
     if (e.code() != Errc::network) rc = exit_code_for(e.code());
   }
   home.forget_session(conn.url().authority());

@@ -10,6 +10,7 @@
 #include "core/hash.hpp"
 #include "core/handshake.hpp"
 #include "core/httpsig.hpp"
+#include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
 
 namespace mh::client {
@@ -20,7 +21,10 @@ Connection::Connection(Home& home, net::ServerUrl url, Verbosity v, std::chrono:
 void Connection::raise(const net::ClientResponse& r, const std::string& what) {
   std::string reason = "HTTP " + std::to_string(r.status);
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("reason") && j["reason"].is_string()) reason = j["reason"].get<std::string>();
+  // The reason is the server's text (any server's before a key is pinned, an on-path attacker's
+  // for unsigned answers): escaped and capped before it reaches the terminal.
+  if (j.is_object() && j.contains("reason") && j["reason"].is_string())
+    reason = terminal_safe(j["reason"].get_ref<const std::string&>(), kMaxReasonBytes);
   throw Error(errc_for_status(r.status), what + ": " + reason);
 }
 
@@ -53,7 +57,9 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   try {
     s = hs.consume(res.body, pinned);
   } catch (const Error& e) {
-    if (e.code() != Errc::trust || !pinned) throw;
+    // A malformed reply's error can quote the server (e.g. an unknown field's name): escaped.
+    if (e.code() != Errc::trust) throw Error(e.code(), terminal_safe(e.what(), kMaxReasonBytes));
+    if (!pinned) throw;
     const auto presented = handshake::parse_server_reply(res.body).server_key;
     throw Error(Errc::trust,
                 "the server at " + authority + " presented key " + ed25519_fingerprint(presented) + ", but " + *pinned +
@@ -144,6 +150,8 @@ net::ClientResponse Connection::request_with_body(const std::string& method, con
 
 net::ClientResponse Connection::request(const std::string& method, const std::string& target, const std::string& body,
                                         net::Headers extra, const BodyCallback& on_body, bool rehandshake) {
+  // A listing holds at most 10000 entries of names up to 255 bytes (PROTOCOL.md §5.1): a few MiB
+  // once encrypted. Nothing else the client buffers comes near this.
   constexpr std::size_t kMaxBuffered = 16 << 20;
   for (int attempt = 0;; ++attempt) {
     auto [req, signed_msg] = sign(method, target,
@@ -163,6 +171,11 @@ net::ClientResponse Connection::request(const std::string& method, const std::st
         [&](const net::ClientResponse& head) {
           check_answer(head, signed_msg, digest);
           stream = on_body && head.status == 200;
+          // What is buffered in memory (listings, JSON answers, errors) is refused by its declared
+          // length already, before a byte of it is read. HttpClient insists on a Content-Length.
+          if (const auto length = head.header("Content-Length");
+              !stream && length && std::stoull(std::string(*length)) > kMaxBuffered)
+            throw Error(Errc::network, "response too large");
           head_seen = head;
         },
         [&](std::string_view chunk) {

@@ -13,6 +13,9 @@
 
 namespace mh::client {
 
+// The most of a server's error reason that is printed (escaped), then "… (N more bytes)".
+inline constexpr std::size_t kMaxReasonBytes = 300;
+
 struct Verbosity {
   bool verbose = false;  // print requests and statuses to stderr
   bool quiet = false;    // no notices, no progress bar

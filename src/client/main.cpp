@@ -8,6 +8,7 @@
 #include "client/chat.hpp"
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
+#include "core/terminal_text.hpp"
 
 using namespace mh;
 using namespace mh::client;
@@ -69,6 +70,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
+  // Error messages can carry a server's words: escaped where they were quoted, and here once more
+  // as a safety net (terminal_safe_message keeps the message's own line breaks).
+  const auto report = [](const std::exception& e) {
+    std::fprintf(stderr, "minihttps: %s\n", terminal_safe_message(e.what()).c_str());
+  };
   try {
     if (*connect) return run_connect(g, c);
     if (*get) return run_get(g, get_o);
@@ -79,13 +85,13 @@ int main(int argc, char** argv) {
     if (*whoami) return run_whoami(g);
     if (*logout) return run_logout(g);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    report(e);
     return kUsage;
   } catch (const Error& e) {
-    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    report(e);
     return exit_code_for(e.code());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "minihttps: %s\n", e.what());
+    report(e);
     return kFailed;
   }
   return kUsage;

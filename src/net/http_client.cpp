@@ -60,6 +60,58 @@ std::string ServerUrl::authority() const {
   return port == "80" ? h : h + ":" + port;
 }
 
+namespace {
+
+// Body bytes handed over per step; also the socket read size while a body streams.
+constexpr std::size_t kBodyChunk = 64 * 1024;
+
+template <class Body>
+void fill(http::request<Body>& msg, const Request& req, const ServerUrl& url) {
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(11);
+  msg.set(http::field::host, url.authority());
+  msg.set(http::field::user_agent, "minihttps/0.1");
+  for (const auto& h : req.headers) msg.set(h.name, h.value);
+  msg.keep_alive(true);
+}
+
+// Statuses that never carry a body (RFC 9110 §6.4.1), like answers to HEAD.
+bool bodiless(int status, bool head_request) {
+  return head_request || (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+// PROTOCOL.md §1: every minihttps response is framed by Content-Length. A head switched to
+// chunked (or any other transfer coding) or without a length would let an on-path attacker keep
+// a genuine signed head and stream a body of any size behind it (the signature does not cover
+// the framing), so it is refused before a body byte is read. Returns the declared length.
+std::uint64_t check_framing(const http::response_parser<http::buffer_body>& p, bool head_request) {
+  if (p.chunked() || p.get().count(http::field::transfer_encoding) != 0)
+    throw Error(Errc::integrity, "response refused: Transfer-Encoding is not allowed (responses carry Content-Length); "
+                                 "nothing was written");
+  if (bodiless(static_cast<int>(p.get().result_int()), head_request)) return 0;
+  if (!p.content_length())
+    throw Error(Errc::integrity, "response refused: no Content-Length; nothing was written");
+  return *p.content_length();
+}
+
+// After a complete response nothing else may have arrived: the server answers one request at a
+// time and never sends more than it declared. Bytes past the declared length are refused, never
+// parsed as the answer to a later request.
+void check_nothing_after(std::size_t buffered, std::size_t available) {
+  if (buffered != 0 || available != 0)
+    throw Error(Errc::integrity, "response refused: bytes after the declared Content-Length; nothing was written");
+}
+
+ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
+  ClientResponse r;
+  r.status = static_cast<int>(p.get().result_int());
+  for (const auto& f : p.get()) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  return r;
+}
+
+}  // namespace
+
 // ---- connection ------------------------------------------------------------------------------
 
 struct HttpClient::Impl {
@@ -90,6 +142,51 @@ struct HttpClient::Impl {
     throw Error(Errc::network, what + ": " + ec.message());
   }
 
+  // Drops the connection (nothing more is read from it) and rethrows the refusal.
+  [[noreturn]] void refuse(const Error& e) {
+    connected = false;
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    throw e;
+  }
+
+  // check_nothing_after on this connection: what is buffered, and what the socket already holds.
+  void expect_end() {
+    beast::error_code ec;
+    const std::size_t available = stream.socket().available(ec);
+    try {
+      check_nothing_after(buffer.size(), ec ? 0 : available);
+    } catch (const Error& e) {
+      refuse(e);
+    }
+  }
+
+  // Streams the body of the response whose head `parser` has read (`declared` bytes) to on_chunk.
+  void read_body(http::response_parser<http::buffer_body>& parser, std::uint64_t declared,
+                 const std::function<void(std::string_view)>& on_chunk, const std::string& authority) {
+    std::vector<char> chunk(kBodyChunk);
+    buffer.reserve(kBodyChunk);  // Beast reads at most the buffer's spare capacity at a time
+    std::uint64_t received = 0;
+    while (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      beast::error_code ec = step([&](auto h) { http::async_read(stream, buffer, parser, h); });
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
+        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
+        connected = false;
+        throw Error(Errc::integrity, "response body truncated (connection closed early); nothing was written");
+      }
+      if (ec) broken("response from " + authority + " broke off", ec);
+      const std::size_t got = chunk.size() - parser.get().body().size;
+      received += got;
+      // Content-Length framing already stops Beast at the declared length; this says so.
+      if (received > declared) refuse(Error(Errc::integrity, "response refused: body longer than its Content-Length"));
+      if (got) on_chunk(std::string_view(chunk.data(), got));
+    }
+    expect_end();
+  }
+
   void connect(const ServerUrl& url) {
     if (connected) return;
     tcp::resolver resolver(io);
@@ -106,31 +203,6 @@ struct HttpClient::Impl {
   }
 };
 
-namespace {
-
-// Body bytes handed over per step; also the socket read size while a body streams.
-constexpr std::size_t kBodyChunk = 64 * 1024;
-
-template <class Body>
-void fill(http::request<Body>& msg, const Request& req, const ServerUrl& url) {
-  msg.method_string(req.method);
-  msg.target(req.target);
-  msg.version(11);
-  msg.set(http::field::host, url.authority());
-  msg.set(http::field::user_agent, "minihttps/0.1");
-  for (const auto& h : req.headers) msg.set(h.name, h.value);
-  msg.keep_alive(true);
-}
-
-ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
-  ClientResponse r;
-  r.status = static_cast<int>(p.get().result_int());
-  for (const auto& f : p.get()) r.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-  return r;
-}
-
-}  // namespace
-
 HttpClient::HttpClient(ServerUrl server, std::chrono::milliseconds timeout)
     : server_(std::move(server)), impl_(std::make_unique<Impl>(timeout)) {}
 
@@ -138,7 +210,12 @@ HttpClient::~HttpClient() = default;
 
 ClientResponse HttpClient::send(const Request& req, std::size_t max_body) {
   std::string body;
-  auto r = send_streaming(req, {}, [&](std::string_view chunk) {
+  const auto refuse_oversize = [&](const ClientResponse& head) {
+    // Declared longer than the caller can need: refused before reading it.
+    if (const auto length = head.header("Content-Length"); length && std::stoull(std::string(*length)) > max_body)
+      throw Error(Errc::network, "response body too large");
+  };
+  auto r = send_streaming(req, refuse_oversize, [&](std::string_view chunk) {
     if (body.size() + chunk.size() > max_body) throw Error(Errc::network, "response body too large");
     body.append(chunk);
   });
@@ -173,23 +250,22 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
       }
       s.broken("request to " + server_.authority() + " failed", ec);
     }
+    std::uint64_t declared = 0;
+    try {
+      declared = check_framing(parser, req.method == "HEAD");
+    } catch (const Error& e) {
+      s.refuse(e);
+    }
     ClientResponse head = head_of(parser);
-    if (on_head) on_head(head);
-    std::vector<char> chunk(kBodyChunk);
-    s.buffer.reserve(kBodyChunk);  // Beast reads at most the buffer's spare capacity at a time
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      ec = s.step([&](auto h) { http::async_read(s.stream, s.buffer, parser, h); });
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
-        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
-        s.connected = false;
-        throw Error(Errc::integrity, "response body truncated (connection closed early); nothing was written");
-      }
-      if (ec) s.broken("response from " + server_.authority() + " broke off", ec);
-      const std::size_t got = chunk.size() - parser.get().body().size;
-      if (got) on_chunk(std::string_view(chunk.data(), got));
+    try {
+      if (on_head) on_head(head);
+      s.read_body(parser, declared, on_chunk, server_.authority());
+    } catch (...) {
+      // A response given up half-way: the rest of it must never be read as the next answer.
+      s.connected = false;
+      beast::error_code ignored;
+      s.stream.socket().close(ignored);
+      throw;
     }
     if (!parser.get().keep_alive()) {
       s.connected = false;
@@ -224,6 +300,11 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
   http::response_parser<http::buffer_body> parser;
   beast::error_code rec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
   if (rec) s.broken("upload to " + server_.authority() + " failed", ec ? ec : rec);
+  try {
+    if (check_framing(parser, false) > max_response) throw Error(Errc::network, "response body too large");
+  } catch (const Error& e) {
+    s.refuse(e);
+  }
   ClientResponse r = head_of(parser);
   std::vector<char> rb(16 * 1024);
   while (!parser.is_done()) {
@@ -233,8 +314,9 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
     if (rec == http::error::need_buffer) rec = {};
     if (rec) s.broken("response from " + server_.authority() + " broke off", rec);
     r.body.append(rb.data(), rb.size() - parser.get().body().size);
-    if (r.body.size() > max_response) throw Error(Errc::network, "response body too large");
+    if (r.body.size() > max_response) s.refuse(Error(Errc::network, "response body too large"));
   }
+  if (!ec) s.expect_end();
   if (ec || !parser.get().keep_alive()) {
     s.connected = false;
     beast::error_code ignored;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "auth/auth_service.hpp"
+#include "core/terminal_text.hpp"
 #include "io/files.hpp"
 #include "io/server_identity.hpp"
 #include "io/system_clock.hpp"
@@ -40,10 +41,13 @@ void setup_logging(const server::Options& o) {
 
 net::AccessLogger access_logger(bool enabled) {
   if (!enabled) return {};
+  // The method and target are the client's bytes: escaped (core/terminal_text.hpp) so that no
+  // control byte, escape sequence or line break reaches the log or the operator's terminal, and
+  // the target is capped (then "… (N more bytes)").
   return [](const net::AccessRecord& r) {
     spdlog::info("access {} {} {} {} {} {}B {}us", r.request.remote_address,
-                 r.request.client_id.empty() ? "-" : r.request.client_id, r.request.method,
-                 r.request.target.substr(0, 256), r.status, r.bytes, r.duration.count());
+                 r.request.client_id.empty() ? "-" : r.request.client_id, terminal_safe(r.request.method, 32),
+                 terminal_safe(r.request.target, 512), r.status, r.bytes, r.duration.count());
   };
 }
 
@@ -125,8 +129,9 @@ int main(int argc, char** argv) {
     chat_limits.burst = opt.chat_burst;
     chat_limits.max_room_members = opt.chat_room_size;
     web::ChatHub chat(*registry, clock, chat_limits, [](web::ChatLogLevel level, const std::string& line) {
-      if (level == web::ChatLogLevel::warn) spdlog::warn("{}", line);
-      else spdlog::info("{}", line);
+      // Chat log lines quote names and refusal reasons: escaped like the access log.
+      if (level == web::ChatLogLevel::warn) spdlog::warn("{}", terminal_safe(line));
+      else spdlog::info("{}", terminal_safe(line));
     });
     web.enable_chat(chat);
     server::Router router(auth, web);

@@ -77,6 +77,9 @@ void TamperProxy::set_mode(Mode m, std::string request_prefix) {
   std::lock_guard lock(mutex_);
   mode_ = m;
   prefix_ = std::move(request_prefix);
+  junk_sent_ = 0;
+  declared_length_ = 0;
+  client_closed_early_ = false;
 }
 
 void TamperProxy::record_next(std::string request_prefix) {
@@ -109,15 +112,40 @@ void TamperProxy::serve(int client_fd) {
     if (!write_all(server_fd, request)) break;
     std::string response = read_message(server_fd, from_server, line.rfind("HEAD ", 0) == 0);
     if (response.empty()) break;
-    bool cut = false;
-    response = rewrite(line, std::move(response), cut);
+    bool cut = false, junk = false;
+    response = rewrite(request, std::move(response), cut, junk);
     if (!write_all(client_fd, response) || cut) break;  // a cut body ends with the connection
+    if (junk) {
+      stream_junk(client_fd);
+      break;
+    }
   }
   if (server_fd >= 0) ::close(server_fd);
   ::close(client_fd);
 }
 
-std::string TamperProxy::rewrite(const std::string& line, std::string response, bool& cut) {
+void TamperProxy::set_rewriter(Rewriter r) {
+  std::lock_guard lock(mutex_);
+  rewriter_ = std::move(r);
+}
+
+// The chunked body of Mode::chunked_junk: 64 KiB chunks for as long as the client takes them.
+void TamperProxy::stream_junk(int client_fd) {
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'J') + "\r\n";
+  std::uint64_t sent = 0;
+  while (sent < kJunkCap && !stop_) {
+    if (!write_all(client_fd, chunk)) {
+      client_closed_early_ = true;
+      return;
+    }
+    sent += 0x10000;
+    junk_sent_ = sent;
+  }
+  write_all(client_fd, "0\r\n\r\n");
+}
+
+std::string TamperProxy::rewrite(const std::string& request, std::string response, bool& cut, bool& junk) {
+  const std::string line = request.substr(0, request.find("\r\n"));
   std::lock_guard lock(mutex_);
   if (!record_prefix_.empty() && line.rfind(record_prefix_, 0) == 0 && recorded_.empty()) {
     recorded_ = response;
@@ -145,6 +173,31 @@ std::string TamperProxy::rewrite(const std::string& line, std::string response, 
     case Mode::replay_recorded:
       if (!recorded_.empty()) {
         response = recorded_;
+        ++tampered_;
+      }
+      break;
+    case Mode::chunked_junk: {
+      // The head as signed, reframed: the signature covers status, digest and request, not framing.
+      std::string head = response.substr(0, body - 2);
+      std::string lower = head;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto p = lower.find("\r\ncontent-length:");
+      if (p == std::string::npos) break;
+      const auto e = head.find("\r\n", p + 2);
+      declared_length_ = std::stoull(head.substr(p + 17, e - p - 17));
+      head.erase(p, e - p);
+      response = head + "Transfer-Encoding: chunked\r\n\r\n";
+      junk = true;
+      ++tampered_;
+      break;
+    }
+    case Mode::bytes_after_body:
+      response += "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
+      ++tampered_;
+      break;
+    case Mode::rewrite:
+      if (rewriter_) {
+        response = rewriter_(request, response);
         ++tampered_;
       }
       break;

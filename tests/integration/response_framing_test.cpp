@@ -1,0 +1,140 @@
+// Issue 12, item 6: the client reads a response body only within the Content-Length its head
+// declares (PROTOCOL.md §1). An on-path attacker who keeps a genuine signed head (the signature
+// covers status, digest and request, not the framing) cannot make it read a chunked stream, a body
+// without a length, bytes past the declared end, or more than a buffered answer can need.
+// The real server and client, with the tamper proxy in between.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "core/fernet.hpp"
+#include "support/server_process.hpp"
+#include "support/tamper_proxy.hpp"
+
+namespace mh::test {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kBigFile = 4u << 20;
+
+std::size_t entries_in(const fs::path& dir) {
+  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+class ResponseFraming : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess();
+    write_file(server_->root() / "big.bin", as_chars(pattern_bytes(kBigFile, 7)));
+    proxy_ = new TamperProxy(server_->port());
+    home_ = new TempDir();
+    // Only through the proxy, pinned to the real server's key: what follows is an on-path attacker.
+    const auto r = run_client(home_->path(), {"connect", "--server", proxy_->url(), "--name", "framing", "--rsa-bits",
+                                              "2048", "--fingerprint", server_->fingerprint()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete home_;
+    delete proxy_;
+    delete server_;
+  }
+  void TearDown() override { proxy_->set_mode(TamperProxy::Mode::pass); }
+
+  static CommandResult client(const std::vector<std::string>& args) { return run_client(home_->path(), args); }
+
+  static ServerProcess* server_;
+  static TamperProxy* proxy_;
+  static TempDir* home_;
+};
+ServerProcess* ResponseFraming::server_ = nullptr;
+TamperProxy* ResponseFraming::proxy_ = nullptr;
+TempDir* ResponseFraming::home_ = nullptr;
+
+TEST_F(ResponseFraming, ChunkedJunkBehindAGenuineSignedHeadIsRefusedAtTheHead) {
+  TempDir out;
+  const int tampered_before = proxy_->tampered();
+  proxy_->set_mode(TamperProxy::Mode::chunked_junk, "GET /big.bin");
+  const auto r = client({"get", "big.bin", "-o", (out / "big.bin").string()});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "minihttps: response refused: Transfer-Encoding is not allowed (responses carry Content-Length); "
+            "nothing was written\n");
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(fs::exists(out / "big.bin"));
+  EXPECT_EQ(entries_in(out.path()), 0u);  // no temporary file left either
+  EXPECT_EQ(proxy_->tampered(), tampered_before + 1);
+  EXPECT_EQ(proxy_->declared_length(), fernet_token_length(kBigFile));
+  // The client hung up while the proxy still had junk to send, well before twice the declared
+  // length (what is in flight is the sockets' buffers, not what the client read).
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!proxy_->client_closed_early() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(proxy_->client_closed_early());
+  EXPECT_LT(proxy_->junk_sent(), 2 * proxy_->declared_length());
+}
+
+TEST_F(ResponseFraming, ChunkedListingIsRefusedToo) {
+  proxy_->set_mode(TamperProxy::Mode::chunked_junk, "GET /?list");
+  const auto r = client({"ls", "/"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "minihttps: response refused: Transfer-Encoding is not allowed (responses carry Content-Length); "
+            "nothing was written\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(ResponseFraming, BodyWithoutContentLengthIsRefused) {
+  TempDir out;
+  // The genuine response with its Content-Length removed: a body "until the connection closes".
+  proxy_->set_rewriter([](const std::string&, const std::string& response) {
+    std::string lower = response;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto p = lower.find("\r\ncontent-length:");
+    const auto e = response.find("\r\n", p + 2);
+    return response.substr(0, p) + response.substr(e);
+  });
+  proxy_->set_mode(TamperProxy::Mode::rewrite, "GET /hello.txt");
+  const auto r = client({"get", "hello.txt", "-o", (out / "hello.txt").string()});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err, "minihttps: response refused: no Content-Length; nothing was written\n");
+  EXPECT_EQ(entries_in(out.path()), 0u);
+}
+
+TEST_F(ResponseFraming, BytesAfterTheDeclaredLengthAreRefused) {
+  TempDir out;
+  // The genuine answer, then a forged second response in the same write.
+  proxy_->set_mode(TamperProxy::Mode::bytes_after_body, "GET /hello.txt");
+  const auto r = client({"get", "hello.txt", "-o", (out / "hello.txt").string()});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err, "minihttps: response refused: bytes after the declared Content-Length; nothing was written\n");
+  EXPECT_EQ(entries_in(out.path()), 0u);
+}
+
+TEST_F(ResponseFraming, ListingDeclaredLargerThanAnyListingIsRefusedBeforeItIsRead) {
+  // A listing is buffered in memory: a declared 1 GiB is refused at the head, nothing is read.
+  proxy_->set_rewriter([](const std::string&, const std::string& response) {
+    std::string lower = response;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto p = lower.find("\r\ncontent-length:");
+    const auto e = response.find("\r\n", p + 2);
+    return response.substr(0, p) + "\r\nContent-Length: 1073741824" + response.substr(e);
+  });
+  proxy_->set_mode(TamperProxy::Mode::rewrite, "GET /?list");
+  const auto r = client({"ls", "/"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.err, "minihttps: response too large\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(ResponseFraming, UntouchedResponsesStillWork) {
+  TempDir out;
+  const auto r = client({"get", "big.bin", "-o", (out / "big.bin").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(fs::file_size(out / "big.bin"), kBigFile);
+  EXPECT_EQ(client({"ls", "/"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace mh::test

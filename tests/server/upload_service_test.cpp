@@ -503,6 +503,22 @@ TEST(UploadExpiry, CommitAtExpiresIs404AndOneSecondBeforeIs201) {
   EXPECT_EQ(up.commit("late", late.body["attempt"].get<std::string>()).status, 404);
 }
 
+// The sweep removes attempts from the same second on, and gives their space back.
+TEST(UploadExpiry, SweepRemovesAttemptsFromExpiresOn) {
+  Uploads up(with_quota(2 * 4096));
+  ASSERT_EQ(up.put("a", "a").status, 200);
+  ASSERT_EQ(up.put("b", "b").status, 200);
+  EXPECT_EQ(up.put("c", "c").status, 507);
+  up.clock.set(kNow + 599);
+  EXPECT_EQ(up.service().sweep(), 0u);
+  EXPECT_EQ(up.disk().size(), 2u);
+  up.clock.set(kNow + 600);
+  EXPECT_EQ(up.service().sweep(), 2u);
+  EXPECT_TRUE(up.disk().empty());
+  expect_usage(up.usage(), 0, 0, 0, 0);
+  EXPECT_EQ(up.put(up.token("c", std::string(8192, 'c'), kNow + 600)).status, 200);  // all of the quota
+}
+
 // ---- 11(b): the size limit is exact ---------------------------------------------------------------
 
 // The attack: with --max-upload-size 1000 a 1000-byte file was refused (the real limit was

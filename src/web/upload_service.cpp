@@ -270,7 +270,9 @@ UploadService::Area& UploadService::books(const std::string& area) {
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(area_dir(area) / kFilesDir, ec)) {
     if (!f.is_regular_file(ec)) continue;
-    const std::uint64_t c = charge(f.file_size(ec));
+    const std::uintmax_t size = f.file_size(ec);
+    if (ec) continue;  // gone meanwhile (file_size would be -1)
+    const std::uint64_t c = charge(size);
     a.files[f.path().filename().string()] = c;
     a.committed += c;
   }
@@ -348,7 +350,6 @@ void UploadService::drop_attempt(std::map<std::string, Attempt>::iterator it) {
 
 net::Response UploadService::commit(const std::string& area, const std::string& name, const std::string& id) {
   const fs::path files = area_dir(area) / kFilesDir;
-  io::ensure_directory(files, 0700);
   Attempt a;
   {
     // The rename happens under the lock: until the file is in place the attempt stays in the
@@ -363,6 +364,7 @@ net::Response UploadService::commit(const std::string& area, const std::string& 
       no_such_attempt();
     }
     a = it->second;
+    io::ensure_directory(files, 0700);
     const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
     // rename(2) is atomic: readers see the old file or the new one, never a partial one.
     if (::rename(ready.c_str(), (files / name).c_str()) != 0) write_failed(errno);  // it stays pending

@@ -27,12 +27,16 @@
 //  * GET/HEAD: "/uploads/" lists exactly the committed names and sizes; "/uploads/NAME" is 200 with
 //    a token of exactly the committed bytes (304 only with If-None-Match), 404 if not committed.
 //  * PUT: no Content-Length or any Transfer-Encoding -> bad_request; a decimal Content-Length is
-//    the sink's limit; no covered digest -> forbidden; 413 exactly when the largest plaintext a
-//    token of that length can carry (the largest n with fernet_token_length(n) <= length) exceeds
-//    the limit; 507 exactly when that plus committed and pending bytes exceed the quota. A body
-//    that arrives whole is accepted exactly when its digest matches and fernet_decrypt (TTL 300 s)
-//    accepts it; the answer's size and cksum are those of the plaintext, and the attempt is then
-//    stored, invisible, with exactly that plaintext.
+//    the sink's limit; no covered digest -> forbidden; 413 at once exactly when the length exceeds
+//    fernet_token_length(limit); 507 at once when the pending attempts are at their cap, when the
+//    files + pending attempts are, or when the least plaintext a token of that length can carry
+//    (capacity - 15, where the capacity is the largest n <= limit with fernet_token_length(n) <=
+//    length), charged at least kMinCharge, exceeds what the quota has left (committed and pending
+//    attempts charged the same way). A body that arrives whole and whose digest matches and
+//    that fernet_decrypt (TTL 300 s) accepts is then 413 if its plaintext exceeds the limit, 507 if
+//    its charge exceeds min(charge(capacity), what was left), and otherwise accepted; the answer's
+//    size and cksum are those of the plaintext, and the attempt is then stored, invisible, with
+//    exactly that plaintext.
 //  * POST ?commit=ID of a pending attempt of the same name -> 201 and the file is committed (an
 //    existing one replaced); a missing or empty ID -> bad_request; anything else -> not_found and
 //    nothing changes. DELETE ?attempt=ID likewise drops an attempt (204 / not_found); any other
@@ -72,6 +76,9 @@ using nlohmann::json;
 constexpr std::int64_t kNow = 1700000000;
 constexpr std::uint64_t kMaxUpload = 256;  // small, so the 413 and 507 edges are reachable
 constexpr std::uint64_t kQuota = 640;
+constexpr std::uint64_t kMinCharge = 64;  // the minimum charge per file and attempt (4096 by default)
+constexpr std::size_t kMaxFiles = 6;      // files + pending attempts
+constexpr std::size_t kMaxPending = 3;
 constexpr std::int64_t kAttemptTimeout = 600;
 constexpr std::int64_t kMaxTokenAge = 300;
 constexpr std::size_t kMaxRequests = 8;
@@ -215,10 +222,11 @@ struct Model {
   std::map<std::string, std::pair<std::string, std::string>> attempts;  // id -> (name, bytes)
   std::string last_id;
 
+  static std::uint64_t charge(std::uint64_t size) { return std::max(size, kMinCharge); }
   std::uint64_t usage() const {
     std::uint64_t n = 0;
-    for (const auto& [name, bytes] : committed) n += bytes.size();
-    for (const auto& [id, a] : attempts) n += a.second.size();
+    for (const auto& [name, bytes] : committed) n += charge(bytes.size());
+    for (const auto& [id, a] : attempts) n += charge(a.second.size());
     return n;
   }
 };
@@ -377,9 +385,18 @@ void check_put(Outcome& at_once, net::Dispatch& d, Model& m, const Script& s, co
   }
   if (!v.content_digest)
     return expect_refusal(at_once, Errc::forbidden, "signature: must cover content-digest when there is a body");
-  const std::uint64_t cap = capacity(token_length).value_or(0);
-  if (cap > kMaxUpload) return expect_refusal(at_once, Errc::payload_too_large);
-  if (m.usage() + cap > kQuota) return expect_refusal(at_once, Errc::insufficient_storage);
+  const std::string too_large = "upload: larger than the server's limit of " + std::to_string(kMaxUpload) + " bytes";
+  const std::string over_quota = "upload: your quota of " + std::to_string(kQuota) + " bytes would be exceeded";
+  if (token_length > fernet_token_length(kMaxUpload)) return expect_refusal(at_once, Errc::payload_too_large, too_large);
+  if (m.attempts.size() >= kMaxPending)
+    return expect_refusal(at_once, Errc::insufficient_storage, "upload: your limit of 3 pending attempts would be exceeded");
+  if (m.committed.size() + m.attempts.size() >= kMaxFiles)
+    return expect_refusal(at_once, Errc::insufficient_storage, "upload: your limit of 6 files would be exceeded");
+  const std::uint64_t cap = std::min(capacity(token_length).value_or(0), kMaxUpload);
+  const std::uint64_t room = m.usage() >= kQuota ? 0 : kQuota - m.usage();
+  if (Model::charge(cap >= 15 ? cap - 15 : 0) > room)
+    return expect_refusal(at_once, Errc::insufficient_storage, over_quota);
+  const std::uint64_t held = std::min(Model::charge(cap), room);
   if (at_once.refused) {
     std::fprintf(stderr, "\n==FUZZ== PUT of a %llu-character token (capacity %llu bytes) refused: %s\n",
                  static_cast<unsigned long long>(token_length), static_cast<unsigned long long>(cap),
@@ -401,15 +418,24 @@ void check_put(Outcome& at_once, net::Dispatch& d, Model& m, const Script& s, co
     plain = std::string(as_chars(fernet_decrypt(session_key(), arrived, kNow, kMaxTokenAge)));
   } catch (const FernetError&) {
   }
+  // The size limits are checked on the plaintext as it is decrypted, before the digest and the MAC
+  // (finish): a refusal for size can come only from plaintext beyond a limit, which a token that
+  // verifies has only if its whole plaintext is.
+  const bool size_refusal =
+      o.refused && (*o.refused == Errc::payload_too_large || *o.refused == Errc::insufficient_storage);
+  if (size_refusal) MH_FUZZ_CHECK(!plain || plain->size() > std::min(kMaxUpload, held));
   if (!digest_ok) {
     if (o.refused && *o.refused == Errc::integrity) return;  // the token failed while it streamed
+    if (size_refusal) return;
     return expect_refusal(o, Errc::forbidden, "signature: body does not match content-digest");
   }
   if (!plain) {
     // More plaintext than promised can only come from a token that does not verify.
-    if (o.refused && *o.refused == Errc::payload_too_large) return;
+    if (size_refusal) return;
     return expect_refusal(o, Errc::integrity);
   }
+  if (plain->size() > kMaxUpload) return expect_refusal(o, Errc::payload_too_large, too_large);
+  if (Model::charge(plain->size()) > held) return expect_refusal(o, Errc::insufficient_storage, over_quota);
   const json j = body_json(expect_status(o, {200}));
   MH_FUZZ_CHECK(j.size() == 5 && j.contains("attempt") && j["attempt"].is_string());
   const std::string id = j["attempt"].get<std::string>();
@@ -530,6 +556,9 @@ void run(const std::uint8_t* data, std::size_t size) {
   o.dir = upload_dir();
   o.max_upload_size = kMaxUpload;
   o.quota = kQuota;
+  o.min_charge = kMinCharge;
+  o.max_files = kMaxFiles;
+  o.max_pending = kMaxPending;
   o.attempt_timeout = kAttemptTimeout;
   o.max_token_age = kMaxTokenAge;
   web::UploadService svc(o, clock);

@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
     up.dir = opt.upload_dir;
     up.max_upload_size = opt.max_upload_size;
     up.quota = opt.upload_quota;
+    up.max_files = opt.upload_max_files;
+    up.max_pending = opt.upload_max_pending;
     up.attempt_timeout = opt.upload_timeout;
     up.corrupt_first_attempts = opt.corrupt_uploads;
     web::UploadService uploads(up, clock);

@@ -74,8 +74,18 @@ Options parse_options(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-upload-size", o.max_upload_size, "largest upload accepted, bytes (413 beyond)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))->capture_default_str();
-  app.add_option("--upload-quota", o.upload_quota, "bytes each client may keep in uploads (507 beyond)")
-      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 44))->capture_default_str();
+  // Each file and attempt is charged at least one filesystem block (4096 bytes): a smaller quota
+  // could not hold a single file.
+  app.add_option("--upload-quota", o.upload_quota,
+                 "bytes each client may keep in uploads, committed and pending; each file or attempt counts "
+                 "at least 4096 (507 beyond)")
+      ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 44))->capture_default_str();
+  app.add_option("--upload-max-files", o.upload_max_files,
+                 "files each client may keep in uploads, committed plus pending attempts (507 beyond)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))->capture_default_str();
+  app.add_option("--upload-max-pending", o.upload_max_pending,
+                 "upload attempts each client may have in progress or awaiting commit (507 beyond)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
   app.add_option("--upload-timeout", o.upload_timeout, "seconds an uncommitted upload attempt is kept")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{86400}))->capture_default_str();
 #ifdef MH_FAULT_INJECTION

@@ -28,6 +28,8 @@ struct Options {
   std::string upload_dir = "uploads";
   std::uint64_t max_upload_size = 1ull << 30;
   std::uint64_t upload_quota = 4ull << 30;
+  std::size_t upload_max_files = 10000;  // per client: committed files + pending attempts
+  std::size_t upload_max_pending = 16;   // per client: attempts in progress or awaiting commit
   std::int64_t upload_timeout = 600;
   int corrupt_uploads = 0;  // fault injection (test builds only)
   std::string control_socket;  // empty: <keys>/control.sock; "off": none

@@ -6,6 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <limits>
+#include <utility>
+
 #include "core/base64.hpp"
 #include "core/cksum.hpp"
 #include "core/fernet.hpp"
@@ -61,26 +65,85 @@ std::uint64_t max_plaintext_for(std::uint64_t token_length) {
   return raw >= 57 + 16 ? (raw - 57) / 16 * 16 - 1 : 0;
 }
 
+// The longest token that can carry `max` bytes: tokens of that many blocks may carry up to 15
+// bytes more, which the sink refuses as they are decrypted. Saturates far beyond any real limit.
+std::uint64_t max_token_length_for(std::uint64_t max) {
+  return max >= (std::uint64_t{1} << 60) ? std::numeric_limits<std::uint64_t>::max() : fernet_token_length(max);
+}
+
 net::Response json(int status, const nlohmann::json& j) { return net::json_response(status, j.dump()); }
 
+net::Response no_content() {
+  net::Response r;
+  r.status = 204;
+  return r;
+}
+
+[[noreturn]] void too_large(std::uint64_t max) {
+  throw Error(Errc::payload_too_large, "upload: larger than the server's limit of " + std::to_string(max) + " bytes");
+}
+
+[[noreturn]] void over_quota(std::uint64_t quota) {
+  throw Error(Errc::insufficient_storage, "upload: your quota of " + std::to_string(quota) + " bytes would be exceeded");
+}
+
+[[noreturn]] void no_such_attempt() {
+  throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
+}
+
 }  // namespace
+
+// The space (and the place among the pending attempts) an upload in progress holds. It gives
+// them back when it dies, on every path: a refused or broken-off body, a part file that cannot
+// be opened (ENOSPC, EMFILE), an exception anywhere; attempt_ready() turns it into the attempt's
+// exact charge instead.
+class UploadService::Reservation {
+ public:
+  Reservation(UploadService& svc, std::string area, std::uint64_t bytes) : svc_(&svc), area_(std::move(area)), bytes_(bytes) {}
+  Reservation(Reservation&& o) noexcept
+      : svc_(std::exchange(o.svc_, nullptr)), area_(std::move(o.area_)), bytes_(o.bytes_) {}
+  Reservation& operator=(Reservation&&) = delete;
+  ~Reservation() { release(); }
+
+  std::uint64_t bytes() const noexcept { return bytes_; }
+  const std::string& area() const noexcept { return area_; }
+  void disarm() noexcept { svc_ = nullptr; }  // mutex_ held: the caller has moved it into the books
+
+ private:
+  void release() noexcept {
+    if (svc_ == nullptr) return;
+    std::lock_guard lock(svc_->mutex_);
+    Area& a = svc_->areas_[area_];  // loaded: reserve() made it
+    a.pending -= bytes_;
+    --a.attempts;
+    svc_ = nullptr;
+  }
+
+  UploadService* svc_;
+  std::string area_;
+  std::uint64_t bytes_;
+};
 
 // Receives the token of one attempt: digest, decryption and CRC while streaming, into a private
 // temporary file; finish() checks the digest and the token's MAC before the attempt counts.
 class UploadService::Sink final : public net::BodySink, private FernetSink {
  public:
-  Sink(UploadService& svc, const VerifiedRequest& v, std::string area, std::string name, fs::path part,
-       std::uint64_t promised, bool corrupt)
+  Sink(UploadService& svc, const VerifiedRequest& v, Reservation reservation, std::string name, fs::path part,
+       std::uint64_t capacity, bool corrupt)
       : svc_(svc),
         expected_digest_(*v.content_digest),
-        area_(std::move(area)),
+        reservation_(std::move(reservation)),
         name_(std::move(name)),
         part_(std::move(part)),
-        promised_(promised),
+        capacity_(capacity),
         corrupt_(corrupt),
         decoder_(v.client->session_key, svc.clock_.now(), svc.opts_.max_token_age, *this) {
+    // If this fails the constructor throws, and reservation_ (a member) gives the space back.
     fd_ = io::UniqueFd(::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (fd_.get() < 0) write_failed(errno);
+    if (fd_.get() < 0) {
+      part_.clear();  // not ours: nothing to unlink
+      write_failed(errno);
+    }
   }
   ~Sink() override { cleanup(); }
 
@@ -99,9 +162,8 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
     const fs::path ready = part_.parent_path() / (id + ".ready");
     if (::rename(part_.c_str(), ready.c_str()) != 0) write_failed(errno);
     part_.clear();
-    const Attempt a{area_, name_, crc_.size(), crc_.value(), svc_.clock_.now()};
-    svc_.attempt_ready(id, a);
-    release_reservation();
+    const Attempt a{reservation_.area(), name_, crc_.size(), crc_.value(), svc_.clock_.now(), svc_.charge(crc_.size())};
+    svc_.attempt_ready(id, a, reservation_);
     return json(200, {{"attempt", id},
                       {"name", name_},
                       {"size", a.size},
@@ -123,7 +185,10 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
       corrupt_ = false;
     }
     crc_.update(plain);
-    if (crc_.size() > promised_) throw Error(Errc::payload_too_large, "upload: larger than announced");
+    // The exact limits, on the plaintext itself: the token's length only bounds it to a block.
+    if (crc_.size() > svc_.opts_.max_upload_size) too_large(svc_.opts_.max_upload_size);
+    if (crc_.size() > capacity_) throw Error(Errc::payload_too_large, "upload: larger than announced");
+    if (svc_.charge(crc_.size()) > reservation_.bytes()) over_quota(svc_.opts_.quota);
     for (std::size_t off = 0; off < plain.size();) {
       const ssize_t n = ::write(fd_.get(), plain.data() + off, plain.size() - off);
       if (n < 0 && errno == EINTR) continue;
@@ -132,34 +197,29 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
     }
   }
 
+  // The part file goes before the reservation does (the member's destructor, or attempt_ready),
+  // so the space is never free while the bytes are still on disk.
   void cleanup() noexcept {
     fd_.reset();
     if (!part_.empty()) ::unlink(part_.c_str());
     part_.clear();
-    release_reservation();
-  }
-
-  void release_reservation() noexcept {
-    if (released_) return;
-    released_ = true;
-    std::lock_guard lock(svc_.mutex_);
-    svc_.incoming_[area_] -= promised_;
   }
 
   UploadService& svc_;
   Bytes expected_digest_;
-  std::string area_, name_;
+  Reservation reservation_;
+  std::string name_;
   fs::path part_;
-  std::uint64_t promised_;
+  std::uint64_t capacity_;  // the most plaintext the token's length allows
   bool corrupt_;
-  bool released_ = false;
   io::UniqueFd fd_;
   Sha512 digest_;
   Cksum crc_;
   FernetDecoder decoder_;
 };
 
-UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::move(o)), clock_(clock) {
+UploadService::UploadService(UploadOptions o, const Clock& clock)
+    : opts_(std::move(o)), max_token_length_(max_token_length_for(opts_.max_upload_size)), clock_(clock) {
   io::ensure_directory(opts_.dir, 0700);
   // Start-up recovery: attempts of an earlier run (killed mid-upload or never committed) go.
   std::error_code ec;
@@ -202,6 +262,24 @@ net::Dispatch UploadService::handle(const net::Request& req, const VerifiedReque
   throw Error(Errc::method_not_allowed, "upload: use GET, HEAD, PUT, POST or DELETE");
 }
 
+UploadService::Area& UploadService::books(const std::string& area) {
+  Area& a = areas_[area];
+  if (a.loaded) return a;
+  // Once per area and process: the files committed before (by an earlier run). Attempts of an
+  // earlier run were removed at start-up.
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(area_dir(area) / kFilesDir, ec)) {
+    if (!f.is_regular_file(ec)) continue;
+    const std::uintmax_t size = f.file_size(ec);
+    if (ec) continue;  // gone meanwhile (file_size would be -1)
+    const std::uint64_t c = charge(size);
+    a.files[f.path().filename().string()] = c;
+    a.committed += c;
+  }
+  a.loaded = true;
+  return a;
+}
+
 net::Dispatch UploadService::begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
                                           const std::string& name) {
   const auto length_field = req.header("Content-Length");
@@ -214,109 +292,142 @@ net::Dispatch UploadService::begin_upload(const net::Request& req, const Verifie
     throw Error(Errc::bad_request, "upload: bad Content-Length");
   }
   if (!v.content_digest) throw Error(Errc::forbidden, "signature: must cover content-digest when there is a body");
-  const std::uint64_t promised = max_plaintext_for(token_length);
-  if (promised > opts_.max_upload_size)
-    throw Error(Errc::payload_too_large,
-                "upload: larger than the server's limit of " + std::to_string(opts_.max_upload_size) + " bytes");
+  if (token_length > max_token_length_) too_large(opts_.max_upload_size);
   bool corrupt = false;
-  {
-    // Reserve the space under the lock so concurrent uploads cannot overrun the quota together.
-    std::lock_guard lock(mutex_);
-    if (usage(area) + incoming_[area] + promised > opts_.quota)
-      throw Error(Errc::insufficient_storage,
-                  "upload: your quota of " + std::to_string(opts_.quota) + " bytes would be exceeded");
-    incoming_[area] += promised;
-    if (corrupted_ < opts_.corrupt_first_attempts) {
-      ++corrupted_;
-      corrupt = true;
-    }
-  }
+  Reservation r = reserve(area, token_length, corrupt);
+  // From here on `r` (then the sink that owns it) gives the space back on every failure.
   const fs::path attempts = area_dir(area) / kAttemptsDir;
-  try {
-    io::ensure_directory(attempts, 0700);
-  } catch (...) {
-    std::lock_guard lock(mutex_);
-    incoming_[area] -= promised;
-    throw;
-  }
+  io::ensure_directory(attempts, 0700);
   const fs::path part = attempts / (to_hex(random_bytes(16)) + ".part");
-  return net::StreamBody{std::make_unique<Sink>(*this, v, area, name, part, promised, corrupt), token_length};
+  return net::StreamBody{
+      std::make_unique<Sink>(*this, v, std::move(r), name, part, max_plaintext_for(token_length), corrupt), token_length};
 }
 
-void UploadService::attempt_ready(const std::string& id, Attempt a) {
+// Under the lock, so concurrent uploads cannot overrun the limits together: the client's pending
+// attempts, its files + pending attempts, and the quota. A token of this length carries between
+// `capacity - 15` and `capacity` bytes: it is refused at once if even the least it can carry does
+// not fit, and otherwise holds what it can carry, up to what is left (the sink refuses more).
+UploadService::Reservation UploadService::reserve(const std::string& area, std::uint64_t token_length, bool& corrupt) {
   std::lock_guard lock(mutex_);
+  Area& a = books(area);
+  if (a.attempts >= opts_.max_pending)
+    throw Error(Errc::insufficient_storage,
+                "upload: your limit of " + std::to_string(opts_.max_pending) + " pending attempts would be exceeded");
+  if (a.files.size() + a.attempts >= opts_.max_files)
+    throw Error(Errc::insufficient_storage,
+                "upload: your limit of " + std::to_string(opts_.max_files) + " files would be exceeded");
+  const std::uint64_t used = a.committed + a.pending;
+  const std::uint64_t room = used >= opts_.quota ? 0 : opts_.quota - used;
+  const std::uint64_t capacity = std::min(max_plaintext_for(token_length), opts_.max_upload_size);
+  const std::uint64_t least = capacity >= 15 ? capacity - 15 : 0;
+  if (charge(least) > room) over_quota(opts_.quota);
+  const std::uint64_t held = std::min(charge(capacity), room);
+  a.pending += held;
+  ++a.attempts;
+  if (corrupted_ < opts_.corrupt_first_attempts) {
+    ++corrupted_;
+    corrupt = true;
+  }
+  return Reservation(*this, area, held);
+}
+
+void UploadService::attempt_ready(const std::string& id, Attempt a, Reservation& r) {
+  std::lock_guard lock(mutex_);
+  Area& books = areas_[a.area];
+  books.pending = books.pending - r.bytes() + a.charge;  // a.charge <= r.bytes(): the sink checked
+  r.disarm();
   attempts_[id] = std::move(a);
 }
 
+void UploadService::drop_attempt(std::map<std::string, Attempt>::iterator it) {
+  Area& books = areas_[it->second.area];
+  books.pending -= it->second.charge;
+  --books.attempts;
+  std::error_code ec;
+  fs::remove(area_dir(it->second.area) / kAttemptsDir / (it->first + ".ready"), ec);
+  attempts_.erase(it);
+}
+
 net::Response UploadService::commit(const std::string& area, const std::string& name, const std::string& id) {
+  const fs::path files = area_dir(area) / kFilesDir;
   Attempt a;
   {
+    // The rename happens under the lock: until the file is in place the attempt stays in the
+    // books, and the moment it is, the file is; a concurrent PUT never sees the bytes uncounted.
     std::lock_guard lock(mutex_);
     const auto it = attempts_.find(id);
     if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
-      throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
+      no_such_attempt();
+    // `expires` is the first second it is gone: the sweep may come up to 10 s later.
+    if (clock_.now() >= it->second.created + opts_.attempt_timeout) {
+      drop_attempt(it);
+      no_such_attempt();
+    }
     a = it->second;
+    io::ensure_directory(files, 0700);
+    const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
+    // rename(2) is atomic: readers see the old file or the new one, never a partial one.
+    if (::rename(ready.c_str(), (files / name).c_str()) != 0) write_failed(errno);  // it stays pending
+    Area& books = areas_[area];
+    auto [file, added] = books.files.try_emplace(name, a.charge);
+    if (!added) {  // it replaced the file of that name: only the difference counts
+      books.committed -= file->second;
+      file->second = a.charge;
+    }
+    books.committed += a.charge;
+    books.pending -= a.charge;
+    --books.attempts;
     attempts_.erase(it);
   }
-  const fs::path files = area_dir(area) / kFilesDir;
-  io::ensure_directory(files, 0700);
-  const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
-  // rename(2) is atomic: readers see the old file or the new one, never a partial one.
-  if (::rename(ready.c_str(), (files / name).c_str()) != 0) write_failed(errno);
   fsync_dir(files);
   return json(201, {{"name", name}, {"size", a.size}, {"cksum", a.crc}});
 }
 
 net::Response UploadService::discard(const std::string& area, const std::string& name, const std::string& id) {
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = attempts_.find(id);
-    if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
-      throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
-    attempts_.erase(it);
-  }
-  std::error_code ec;
-  fs::remove(area_dir(area) / kAttemptsDir / (id + ".ready"), ec);
-  net::Response r;
-  r.status = 204;
-  return r;
+  std::lock_guard lock(mutex_);
+  const auto it = attempts_.find(id);
+  if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
+    no_such_attempt();
+  const bool expired = clock_.now() >= it->second.created + opts_.attempt_timeout;
+  drop_attempt(it);
+  if (expired) no_such_attempt();
+  return no_content();
 }
 
 net::Response UploadService::remove(const std::string& area, const std::string& name) {
-  std::error_code ec;
-  if (!fs::remove(area_dir(area) / kFilesDir / name, ec)) throw Error(Errc::not_found, "upload: no such upload");
-  net::Response r;
-  r.status = 204;
-  return r;
+  std::lock_guard lock(mutex_);
+  Area& books = this->books(area);
+  const fs::path file = area_dir(area) / kFilesDir / name;
+  const bool removed = ::unlink(file.c_str()) == 0;
+  if (!removed && errno != ENOENT) throw Error(Errc::io, "upload: cannot remove the file: " + io::errno_text(errno));
+  // Gone either way: by this request, or (ENOENT) by someone else, which the books follow.
+  if (const auto f = books.files.find(name); f != books.files.end()) {
+    books.committed -= f->second;
+    books.files.erase(f);
+  }
+  if (!removed) throw Error(Errc::not_found, "upload: no such upload");
+  return no_content();
 }
 
-std::uint64_t UploadService::usage(const std::string& area) const {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& f : fs::directory_iterator(area_dir(area) / kFilesDir, ec))
-    if (f.is_regular_file(ec)) total += f.file_size(ec);
-  for (const auto& [id, a] : attempts_)
-    if (a.area == area) total += a.size;
-  return total;
+UploadUsage UploadService::usage(const auth::ClientRecord& client) {
+  std::lock_guard lock(mutex_);
+  const Area& a = books(area_of(client));
+  return UploadUsage{a.committed, a.pending, a.files.size(), a.attempts};
 }
 
 std::size_t UploadService::sweep() {
-  std::vector<std::pair<std::string, std::string>> expired;  // area, id
-  {
-    std::lock_guard lock(mutex_);
-    const std::int64_t now = clock_.now();
-    for (auto it = attempts_.begin(); it != attempts_.end();) {
-      if (it->second.created + opts_.attempt_timeout <= now) {
-        expired.emplace_back(it->second.area, it->first);
-        it = attempts_.erase(it);
-      } else {
-        ++it;
-      }
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = clock_.now();
+  std::size_t n = 0;
+  for (auto it = attempts_.begin(); it != attempts_.end();) {
+    const auto next = std::next(it);
+    if (it->second.created + opts_.attempt_timeout <= now) {
+      drop_attempt(it);
+      ++n;
     }
+    it = next;
   }
-  std::error_code ec;
-  for (const auto& [area, id] : expired) fs::remove(area_dir(area) / kAttemptsDir / (id + ".ready"), ec);
-  return expired.size();
+  return n;
 }
 
 }  // namespace mh::web

@@ -12,12 +12,17 @@
 // Each client's area is uploads/<hex SHA-256 of its key>/: private to that key, and stable across
 // server restarts (UUIDs are not). Only committed files are visible; attempts live in a hidden
 // directory, expire after attempt_timeout, and are all removed at start-up.
+//
+// Quota: each client's committed files and pending attempts (in progress: the most its token can
+// carry; awaiting commit: its size) count, each at least min_charge bytes, against the quota; the
+// number of files + pending attempts and of pending attempts alone are capped too (all 507).
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "auth/registry.hpp"
 #include "core/clock.hpp"
 #include "net/http_types.hpp"
 #include "web/request_verifier.hpp"
@@ -27,10 +32,23 @@ namespace mh::web {
 struct UploadOptions {
   std::filesystem::path dir = "uploads";
   std::uint64_t max_upload_size = 1ull << 30;  // plaintext bytes per file (413 beyond)
-  std::uint64_t quota = 4ull << 30;            // plaintext bytes per client, committed + pending (507)
+  std::uint64_t quota = 4ull << 30;            // bytes per client, committed + pending, as charged (507)
+  // Every file and attempt is charged at least this many bytes (one filesystem block), so empty
+  // files and attempts cannot exhaust the filesystem's blocks and inodes for free.
+  std::uint64_t min_charge = 4096;
+  std::size_t max_files = 10000;   // committed files + pending attempts per client (507 at the limit)
+  std::size_t max_pending = 16;    // attempts per client in progress or awaiting commit (507 at the limit)
   std::int64_t attempt_timeout = 600;          // seconds an uncommitted attempt is kept
   std::int64_t max_token_age = 300;            // the upload token's timestamp, as for downloads
   int corrupt_first_attempts = 0;              // fault injection; settable only in test builds
+};
+
+// One client's uploads as the quota counts them.
+struct UploadUsage {
+  std::uint64_t committed_bytes = 0;  // charged: max(size, min_charge) per committed file
+  std::uint64_t pending_bytes = 0;    // reserved for uploads in progress, charged for attempts awaiting commit
+  std::size_t files = 0;              // committed files
+  std::size_t pending = 0;            // attempts in progress or awaiting commit
 };
 
 class UploadService {
@@ -43,6 +61,8 @@ class UploadService {
   net::Dispatch handle(const net::Request& req, const VerifiedRequest& v);
   // Drops attempts older than attempt_timeout; returns how many.
   std::size_t sweep();
+  // The client's books (for operators and tests).
+  UploadUsage usage(const auth::ClientRecord& client);
 
  private:
   struct Attempt {
@@ -51,23 +71,38 @@ class UploadService {
     std::uint64_t size = 0;
     std::uint32_t crc = 0;
     std::int64_t created = 0;
+    std::uint64_t charge = 0;  // what the quota counts for it: max(size, min_charge)
   };
+  // The books of one client's area. Every change to its files and attempts on disk happens under
+  // mutex_ together with the change here, so a PUT never sees bytes that are on disk uncounted.
+  struct Area {
+    bool loaded = false;
+    std::map<std::string, std::uint64_t> files;  // committed name -> charge
+    std::uint64_t committed = 0;                 // sum of files' charges
+    std::uint64_t pending = 0;                   // reservations + charges of attempts awaiting commit
+    std::size_t attempts = 0;                    // uploads in progress + attempts awaiting commit
+  };
+  class Reservation;
   class Sink;
 
   std::filesystem::path area_dir(const std::string& area) const { return opts_.dir / area; }
+  std::uint64_t charge(std::uint64_t size) const noexcept { return size > opts_.min_charge ? size : opts_.min_charge; }
+  Area& books(const std::string& area);  // mutex_ held; loads the committed files on first use
   net::Dispatch begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
                              const std::string& name);
+  Reservation reserve(const std::string& area, std::uint64_t token_length, bool& corrupt);
   net::Response commit(const std::string& area, const std::string& name, const std::string& id);
   net::Response discard(const std::string& area, const std::string& name, const std::string& id);
   net::Response remove(const std::string& area, const std::string& name);
-  std::uint64_t usage(const std::string& area) const;
-  void attempt_ready(const std::string& id, Attempt a);
+  void attempt_ready(const std::string& id, Attempt a, Reservation& r);
+  void drop_attempt(std::map<std::string, Attempt>::iterator it);  // mutex_ held
 
   UploadOptions opts_;
+  std::uint64_t max_token_length_;  // the longest token that can carry max_upload_size bytes
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::map<std::string, Attempt> attempts_;  // id -> attempt (complete, awaiting commit)
-  std::map<std::string, std::uint64_t> incoming_;  // area -> bytes promised by uploads in progress
+  std::map<std::string, Area> areas_;        // area -> its books
   int corrupted_ = 0;
 };
 

@@ -198,8 +198,9 @@ TEST(UploadPrivacy, AnotherClientCannotReadListOrDelete) {
   EXPECT_EQ(run_client(alice.path(), {"get", "--uploads", "secret.txt"}).out, "alice's secret\n");
 }
 
+// Each file counts at least one block (4096 bytes) against the quota: three small files fill 12288.
 TEST(UploadLimits, SizeLimitIs413AndQuotaIs507) {
-  ServerProcess server(with_args({"--max-upload-size", "1000", "--upload-quota", "3000"}));
+  ServerProcess server(with_args({"--max-upload-size", "1000", "--upload-quota", "12288"}));
   TempDir home, work;
   connect(home.path(), server, "limited");
   write_file(work / "big", std::string(2000, 'b'));
@@ -213,7 +214,7 @@ TEST(UploadLimits, SizeLimitIs413AndQuotaIs507) {
   }
   r = run_client(home.path(), {"put", (work / "ok").string(), "d"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "minihttps: put d: upload: your quota of 3000 bytes would be exceeded\n");
+  EXPECT_EQ(r.err, "minihttps: put d: upload: your quota of 12288 bytes would be exceeded\n");
   EXPECT_EQ(stored_files(server.upload_dir()).size(), 3u);
 }
 

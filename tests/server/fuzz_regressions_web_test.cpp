@@ -87,26 +87,30 @@ TEST(FuzzRegressionsWeb, UploadJustUnderTheSizeLimitIsTaken) {
   EXPECT_EQ(j["size"], 240);
   EXPECT_EQ(j["name"], "f");
 
-  // A token that can carry more than the limit is still refused at once: 256 bytes need 272 of
-  // ciphertext, which could carry 271.
+  // Since issue 12 the limit is exact (PROTOCOL.md §10): a token longer than the token of a file of
+  // exactly the limit is refused at once; one of that length (it could carry 271 bytes) is taken,
+  // and its plaintext is held to 256 bytes as it is decrypted (UploadSizeLimit.* in
+  // upload_service_test.cpp). 272 bytes need a longer token.
   try {
-    put(svc, client, "g", fernet_token_length(256), "");
-    ADD_FAILURE() << "a token that can carry 271 bytes was taken with a limit of 256";
+    put(svc, client, "g", fernet_token_length(272), "");
+    ADD_FAILURE() << "a token of 18 blocks was taken with a limit of 256";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::payload_too_large) << e.what();
     EXPECT_STREQ(e.what(), "upload: larger than the server's limit of 256 bytes");
   }
+  EXPECT_TRUE(std::holds_alternative<net::StreamBody>(put(svc, client, "g", fernet_token_length(256), "")));
 
-  // The default limit, 1 GiB: the last block below it is taken (refused before the fix).
+  // The default limit, 1 GiB: the last block below it is taken (refused before the fix), and so
+  // is a file of exactly 1 GiB (refused before issue 12).
   UploadOptions big;
   big.dir = dir / "uploads-big";
   UploadService svc_big(big, clock);
-  for (const std::uint64_t n : {(1ull << 30) - 16, (1ull << 30) - 1}) {
+  for (const std::uint64_t n : {(1ull << 30) - 16, (1ull << 30) - 1, 1ull << 30}) {
     net::Dispatch at_once;
     ASSERT_NO_THROW(at_once = put(svc_big, client, "big", fernet_token_length(n), "")) << n << " bytes";
     EXPECT_TRUE(std::holds_alternative<net::StreamBody>(at_once)) << n << " bytes";
   }
-  EXPECT_THROW(put(svc_big, client, "big", fernet_token_length(1ull << 30), ""), Error);
+  EXPECT_THROW(put(svc_big, client, "big", fernet_token_length((1ull << 30) + 16), ""), Error);
 }
 
 // ---- fuzz_chat_frame -------------------------------------------------------------------------------

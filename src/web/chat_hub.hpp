@@ -106,7 +106,7 @@ class ChatHub {
     std::uint64_t dropped = 0;     // frames over the rate limit
     std::uint64_t refused = 0;     // connections closed because a frame did not verify
     std::uint64_t upgrades_refused = 0;  // upgrades over the per-client upgrade limit
-    std::size_t buckets = 0;              // per-client rate-limit buckets held (messages, drops, upgrades)
+    std::size_t buckets = 0;             // per-client rate-limit buckets held (messages, drops, upgrades)
   };
   Stats stats() const;
   const ChatLimits& limits() const noexcept { return limits_; }

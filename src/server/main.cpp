@@ -130,6 +130,8 @@ int main(int argc, char** argv) {
     chat_limits.messages_per_second = opt.chat_rate;
     chat_limits.burst = opt.chat_burst;
     chat_limits.max_room_members = opt.chat_room_size;
+    chat_limits.upgrades_per_second = opt.chat_upgrade_rate;
+    chat_limits.upgrade_burst = opt.chat_upgrade_burst;
     web::ChatHub chat(*registry, clock, chat_limits, [](web::ChatLogLevel level, const std::string& line) {
       // Chat log lines quote names and refusal reasons: escaped like the access log.
       if (level == web::ChatLogLevel::warn) spdlog::warn("{}", terminal_safe(line));

@@ -99,12 +99,19 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
   app.add_flag("!--no-access-log", o.access_log, "do not log one line per request");
-  app.add_option("--chat-rate", o.chat_rate, "chat messages per second per client (more are dropped, then the client is closed)")
-      ->check(CLI::Range(0.1, 1e6))->capture_default_str();
+  app.add_option("--chat-rate", o.chat_rate,
+                 "chat messages per second per client, across its connections and reconnections (more are dropped, "
+                 "then the client is closed)")
+      ->check(CLI::Range(0.001, 1e6))->capture_default_str();
   app.add_option("--chat-burst", o.chat_burst, "chat messages a client may send at once")
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   app.add_option("--chat-room-size", o.chat_room_size, "connections per chat room at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
+  app.add_option("--chat-upgrade-rate", o.chat_upgrade_rate,
+                 "chat connections a client may open per second, across reconnections (more are refused with 429)")
+      ->check(CLI::Range(0.001, 1e6))->capture_default_str();
+  app.add_option("--chat-upgrade-burst", o.chat_upgrade_burst, "chat connections a client may open at once")
+      ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   try {
     app.parse(argc, argv);
     if (!split_listen(o.listen, o.host, o.port))

@@ -39,6 +39,8 @@ struct Options {
   double chat_rate = 10;            // chat messages per second per client (token bucket)
   double chat_burst = 20;           // and its burst
   std::size_t chat_room_size = 100; // connections per chat room
+  double chat_upgrade_rate = 2;     // chat connections a client may open per second (token bucket)
+  double chat_upgrade_burst = 10;   // and its burst
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <initializer_list>
 
@@ -60,6 +61,13 @@ std::string notice(const std::string& text, std::int64_t now, json extra = json:
   return extra.dump();
 }
 
+// A limit as people write it: 10, 0.5, 1e+06.
+std::string number(double v) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%g", v);
+  return out;
+}
+
 double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -96,7 +104,16 @@ ChatHub::ChatHub(auth::ClientRegistry& registry, const Clock& clock, ChatLimits 
       ticks_(ticks ? std::move(ticks) : std::function<double()>(steady_seconds)),
       // A token is accepted from ttl seconds in the past to kFernetMaxClockSkew in the future:
       // its MAC must be remembered at least that long.
-      seen_(limits.frame_ttl + kFernetMaxClockSkew + 1, limits.replay_capacity) {}
+      seen_(limits.frame_ttl + kFernetMaxClockSkew + 1, limits.replay_capacity),
+      messages_(limits.messages_per_second, limits.burst, registered()),
+      drops_(1.0, limits.max_drops, registered()),
+      upgrades_(limits.upgrades_per_second, limits.upgrade_burst, registered()) {}
+
+// A bucket may be forgotten once its client has left the registry: the same key registering
+// again gets a new UUID, so the old bucket could never be used again.
+std::function<bool(const Uuid&)> ChatHub::registered() const {
+  return [this](const Uuid& uuid) { return registry_.resolve(uuid.to_string()).has_value(); };
+}
 
 ChatHub::~ChatHub() = default;
 
@@ -106,6 +123,7 @@ net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, 
   if (!valid_room(room)) throw Error(Errc::bad_request, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
   {
     std::lock_guard lock(mutex_);
+    allow_upgrade(*client);
     const auto it = rooms_.find(room);
     if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
       throw Error(Errc::unavailable, "chat: room " + room + " is full");
@@ -140,13 +158,6 @@ void ChatHub::open(const std::shared_ptr<Member>& m, std::shared_ptr<net::WebSoc
   m->id = next_id_++;
   m->joined = true;
   members_[m->id] = m;
-  auto [f, fresh] = flood_.try_emplace(m->client->uuid);
-  if (fresh) {
-    f->second.tokens = limits_.burst;
-    f->second.drops = limits_.max_drops;
-    f->second.last = ticks_();
-  }
-  ++f->second.connections;
   const std::string room = m->room;
   enter(m, room, now);
 }
@@ -159,8 +170,7 @@ void ChatHub::close(const std::shared_ptr<Member>& m) {
     leave(*m, now);
     members_.erase(m->id);
     m->joined = false;
-    const auto f = flood_.find(m->client->uuid);
-    if (f != flood_.end() && --f->second.connections == 0) flood_.erase(f);
+    // The client's rate-limit buckets stay: a reconnection continues where this one stopped.
   }
   m->closed = true;
   m->peer.reset();  // the peer owns this handler: break the cycle
@@ -216,30 +226,39 @@ void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
 
 // ---- under mutex_ ----------------------------------------------------------------------------------
 
+// The frame rate of the client (all its connections, past and present): within the bucket the
+// frame goes on; over it, it is dropped with a notice while the drop allowance lasts, then the
+// connection is closed. Both buckets belong to the client, so reconnecting refills neither.
 bool ChatHub::allow(Member& m, std::int64_t now) {
-  Flood& f = flood_[m.client->uuid];
+  const Uuid& uuid = m.client->uuid;
   const double t = ticks_();
-  const double elapsed = std::max(0.0, t - f.last);
-  f.last = t;
-  f.tokens = std::min(limits_.burst, f.tokens + elapsed * limits_.messages_per_second);
-  f.drops = std::min(limits_.max_drops, f.drops + elapsed);
-  if (f.tokens >= 1) {
-    f.tokens -= 1;
-    return true;
-  }
+  if (messages_.take(uuid, t)) return true;
   ++stats_.dropped;
-  if (f.drops < 1) {
-    log(ChatLogLevel::warn, "chat: closing " + m.client->name + " (" + m.client->uuid.to_string() + "): flooding");
+  if (!drops_.take(uuid, t)) {
+    log(ChatLogLevel::warn, "chat: closing " + m.client->name + " (" + uuid.to_string() + "): flooding");
     shut(m, net::close_code::policy_violation, "flooding: too many messages");
     return false;
   }
-  f.drops -= 1;
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%g", limits_.messages_per_second);
-  deliver(m, notice(std::string("message dropped: more than ") + rate + " messages per second", now,
-                    {{"event", "dropped"}}),
+  deliver(m, notice("message dropped: more than " + number(limits_.messages_per_second) + " messages per second",
+                    now, {{"event", "dropped"}}),
           now);
   return false;
+}
+
+// Chat connections opened by the client. Each one costs a join and a leave notice to everyone in
+// the room, and a reconnection loop must not be a way around the frame limit: refused with 429 and
+// the time until the next one is allowed.
+void ChatHub::allow_upgrade(const auth::ClientRecord& client) {
+  const double t = ticks_();
+  if (upgrades_.take(client.uuid, t)) return;
+  ++stats_.upgrades_refused;
+  // Whole seconds, at least 1, and finite even for a rate of 0 (a day: "not soon").
+  const auto retry =
+      static_cast<std::int64_t>(std::clamp(std::ceil(upgrades_.wait(client.uuid, t)), 1.0, 86400.0));
+  throw ChatRateLimited("chat: too many chat connections from this client (at most " +
+                            number(limits_.upgrades_per_second) + " a second, " + number(limits_.upgrade_burst) +
+                            " at once); try again in " + std::to_string(retry) + " s",
+                        retry);
 }
 
 void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now) {
@@ -409,6 +428,8 @@ std::size_t ChatHub::sweep(std::int64_t now) {
     }
   }
   if (n) log(ChatLogLevel::info, "chat: closed " + std::to_string(n) + " connection(s) whose session ended");
+  const double t = ticks_();
+  for (ClientBuckets* b : {&messages_, &drops_, &upgrades_}) b->prune(t);
   return n;
 }
 
@@ -427,6 +448,7 @@ ChatHub::Stats ChatHub::stats() const {
   for (const auto& [id, m] : members_)
     if (!m->closed) ++s.connections;
   s.rooms = rooms_.size();
+  s.buckets = messages_.size() + drops_.size() + upgrades_.size();
   return s;
 }
 

@@ -24,8 +24,10 @@
 #include "auth/registry.hpp"
 #include "auth/replay_cache.hpp"
 #include "core/clock.hpp"
+#include "core/error.hpp"
 #include "core/uuid.hpp"
 #include "net/http_types.hpp"
+#include "web/client_buckets.hpp"
 
 namespace mh::web {
 
@@ -35,12 +37,27 @@ struct ChatLimits {
   std::size_t max_frame_bytes = 64 * 1024;  // one WebSocket message; longer: close 1009
   std::size_t max_text_bytes = 4096;        // the "text" of a message (UTF-8 bytes)
   std::size_t max_room_members = 100;       // connections in one room
-  double messages_per_second = 10;          // per client (all its connections), token bucket...
+  // The rate limits are per client (its UUID), across all its connections and reconnections.
+  double messages_per_second = 10;          // token bucket...
   double burst = 20;                        // ...of this size; frames over it are dropped
   double max_drops = 20;                    // dropped frames allowed (one more each second); then close 1008
+  double upgrades_per_second = 2;           // chat connections opened, token bucket...
+  double upgrade_burst = 10;                // ...of this size; upgrades over it are refused 429
   std::int64_t frame_ttl = 60;              // a client's token older than this is refused
   std::size_t max_queued_bytes = 1 << 20;   // per recipient, not yet written; beyond: close 1008
   std::size_t replay_capacity = 1 << 20;    // frame MACs remembered (bounded memory)
+};
+
+// The refusal of an upgrade over the client's upgrade limit: Errc::rate_limited (429) with the
+// whole seconds until the client's next upgrade would be allowed, for Retry-After.
+class ChatRateLimited final : public Error {
+ public:
+  ChatRateLimited(const std::string& reason, std::int64_t retry_after)
+      : Error(Errc::rate_limited, reason), retry_after_(retry_after) {}
+  std::int64_t retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::int64_t retry_after_;
 };
 
 enum class ChatLogLevel { info, warn };
@@ -59,7 +76,9 @@ class ChatHub {
   static bool valid_room(std::string_view room) noexcept;
 
   // The upgrade answer for a verified GET /chat: a handler that joins `room` once the WebSocket
-  // is open. Errc::bad_request for a bad room name, Errc::unavailable when the room is full.
+  // is open. In this order: Errc::bad_request for a bad room name; ChatRateLimited when the
+  // client opened more than upgrade_burst chat connections recently (upgrades_per_second refill
+  // its allowance; closing connections does not); Errc::unavailable when the room is full.
   net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room);
 
   // The same handler without the upgrade (tests drive it with their own peers).
@@ -72,7 +91,8 @@ class ChatHub {
   std::size_t kick(const Uuid& uuid, const std::string& reason);
 
   // Closes (1008) the connections whose session has ended: expired, logged out, kicked elsewhere,
-  // or replaced by a new handshake. Returns how many. For a periodic timer.
+  // or replaced by a new handshake. Returns how many. For a periodic timer; it also forgets the
+  // rate-limit buckets that are full again or whose client left the registry.
   std::size_t sweep(std::int64_t now);
 
   // Open chat sockets per client, keyed by UUID text (for the operator's /list).
@@ -85,17 +105,14 @@ class ChatHub {
     std::uint64_t deliveries = 0;  // frames sent to recipients (all types)
     std::uint64_t dropped = 0;     // frames over the rate limit
     std::uint64_t refused = 0;     // connections closed because a frame did not verify
+    std::uint64_t upgrades_refused = 0;  // upgrades over the per-client upgrade limit
+    std::size_t buckets = 0;             // per-client rate-limit buckets held (messages, drops, upgrades)
   };
   Stats stats() const;
   const ChatLimits& limits() const noexcept { return limits_; }
 
  private:
   struct Member;
-  struct Flood {
-    double tokens = 0, drops = 0, last = 0;
-    bool warned = false;
-    std::size_t connections = 0;
-  };
   class Handler;
   friend class Handler;
 
@@ -107,6 +124,7 @@ class ChatHub {
   // The rest runs under mutex_.
   void dispatch(Member& m, const std::string& plaintext, std::int64_t now);
   bool allow(Member& m, std::int64_t now);
+  void allow_upgrade(const auth::ClientRecord& client);
   void enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now);
   void leave(Member& m, std::int64_t now);
   void deliver(Member& to, const std::string& json, std::int64_t now);
@@ -114,6 +132,7 @@ class ChatHub {
   void shut(Member& m, int code, const std::string& reason);
   std::vector<std::string> names_in(const std::string& room) const;
   void log(ChatLogLevel level, const std::string& line) const;
+  std::function<bool(const Uuid&)> registered() const;
 
   auth::ClientRegistry& registry_;
   const Clock& clock_;
@@ -126,7 +145,10 @@ class ChatHub {
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::shared_ptr<Member>> members_;       // joined connections
   std::map<std::string, std::vector<std::shared_ptr<Member>>> rooms_;        // in order of joining
-  std::unordered_map<Uuid, Flood, UuidHash> flood_;                          // per client
+  // Per client, kept across connections (see client_buckets.hpp).
+  ClientBuckets messages_;  // frames relayed
+  ClientBuckets drops_;     // frames dropped before the close
+  ClientBuckets upgrades_;  // chat connections opened
   Stats stats_;
 };
 

@@ -1,6 +1,7 @@
 #include "web/web_service.hpp"
 
 #include <memory>
+#include <string>
 
 #include "web/chat_hub.hpp"
 #include "web/response_signer.hpp"
@@ -80,7 +81,8 @@ net::Dispatch WebService::route_upload(net::Request& req, const std::shared_ptr<
   return d;
 }
 
-// GET /chat[?room=NAME], verified: the WebSocket goes to the chat hub. Refusals are signed.
+// GET /chat[?room=NAME], verified: the WebSocket goes to the chat hub (which applies the per-client
+// upgrade limit). Refusals are signed.
 net::Dispatch WebService::route_chat(net::Request& req, const VerifiedRequest& v) {
   net::Response res;
   try {
@@ -99,6 +101,10 @@ net::Dispatch WebService::route_chat(net::Request& req, const VerifiedRequest& v
     } else {
       return chat_->upgrade(v.client, std::move(room));
     }
+  } catch (const ChatRateLimited& e) {
+    // Over the client's upgrade limit: 429 saying when the next upgrade will be allowed.
+    res = net::error_response(e);
+    res.set("Retry-After", std::to_string(e.retry_after()));
   } catch (const Error& e) {
     res = net::error_response(e);
   }

@@ -320,9 +320,14 @@ TEST_F(Chat, OversizeFrameClosesWith1009) {
 }
 
 TEST_F(Chat, FloodIsDroppedWithNoticesThenClosed) {
+  // A client of its own: the frame bucket is per client and outlives connections, so alice's
+  // could still be short of the tests before this one.
+  TempDir mallory;
+  const auto c = run_client(mallory.path(), {"connect", "--server", server_->url(), "--name", "mallory", "--rsa-bits", "2048"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
   auto b = start_chat(bob(), "flood");
   ASSERT_TRUE(joined(*b, "flood"));
-  RawChat raw(alice(), server_->url());
+  RawChat raw(mallory.path(), server_->url());
   ASSERT_EQ(raw.open("flood"), 101);
   ASSERT_TRUE(raw.wait_joined());
   std::vector<std::string> frames;
@@ -334,13 +339,114 @@ TEST_F(Chat, FloodIsDroppedWithNoticesThenClosed) {
   EXPECT_EQ(raw.ws().close_info().code, 1008);
   EXPECT_EQ(raw.ws().close_info().reason, "flooding: too many messages");
   EXPECT_GE(dropped, 1u);
-  ASSERT_TRUE(b->wait_line(line_re("* alice left flood"), kWait));
+  ASSERT_TRUE(b->wait_line(line_re("* mallory left flood"), kWait));
   finish({b.get()});
   // The burst passed, in order; a little more may have trickled in while the frames arrived.
-  const auto got = said_by(*b, "alice");
+  const auto got = said_by(*b, "mallory");
   ASSERT_GE(got.size(), 20u) << b->out();
   EXPECT_LE(got.size(), 25u) << b->out();
   for (std::size_t i = 0; i < 20; ++i) EXPECT_EQ(got[i], "flood-" + std::to_string(i));
+}
+
+// ---- per-client limits across reconnections (issue 12, item 5) ---------------------------------
+
+// Connects a fresh client home to `server` as `name`.
+void connect_client(const ServerProcess& server, const TempDir& home, const std::string& name) {
+  const auto r = run_client(home.path(), {"connect", "--server", server.url(), "--name", name, "--rsa-bits", "2048"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The attack: a client sent its burst, closed, reopened and sent again, and so relayed 1,651
+// messages/s against a limit of 10/s. The frame bucket is the client's, kept across connections.
+// The rate is 0.01/s so that no frame comes back during the test: every count is exact.
+TEST(ChatRateLimits, ReconnectingDoesNotRefillTheMessageBucket) {
+  ServerProcess server(with_args({"--chat-rate", "0.01", "--chat-burst", "5"}));
+  TempDir alice, bob;
+  connect_client(server, alice, "alice");
+  connect_client(server, bob, "bob");
+  RawChat listener(bob.path(), server.url());
+  ASSERT_EQ(listener.open("lobby"), 101);
+  ASSERT_TRUE(listener.wait_joined());
+  std::vector<std::string> heard;  // what bob got from alice, in order
+  auto listen_until = [&](std::size_t count) {
+    while (heard.size() < count) {
+      const auto m = listener.next();
+      if (!m) return false;
+      if ((*m)["type"] == "message") heard.push_back((*m)["text"]);
+    }
+    return true;
+  };
+  const std::string dropped = "message dropped: more than 0.01 messages per second";
+  for (int round = 0; round < 4; ++round) {
+    RawChat a(alice.path(), server.url());
+    ASSERT_EQ(a.open("lobby"), 101) << "round " << round;
+    ASSERT_TRUE(a.wait_joined());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.say("round" + std::to_string(round) + "-" + std::to_string(i)));
+    if (round == 0) {
+      ASSERT_TRUE(listen_until(5)) << "the burst was not relayed";
+    } else {  // a new connection, the same empty bucket: each frame is dropped with a notice
+      int notices = 0;
+      while (notices < 5) {
+        const auto m = a.next();
+        ASSERT_TRUE(m) << "round " << round << ": " << notices << " drop notices, then nothing";
+        if ((*m)["type"] == "notice" && m->value("event", "") == "dropped") {
+          EXPECT_EQ((*m)["text"], dropped);
+          ++notices;
+        }
+        EXPECT_NE((*m)["type"], "error") << m->dump();
+      }
+    }
+    EXPECT_TRUE(a.ws().close(1000, "bye", kWait));
+  }
+  // Bob's own bucket is untouched: his "who" is answered after everything alice's frames caused.
+  ASSERT_TRUE(listener.send(listener.frame({{"type", "who"}})));
+  for (;;) {
+    const auto m = listener.next();
+    ASSERT_TRUE(m) << "no answer to who";
+    if ((*m)["type"] == "message") heard.push_back((*m)["text"]);
+    if ((*m)["type"] == "who") break;
+  }
+  EXPECT_EQ(heard, (std::vector<std::string>{"round0-0", "round0-1", "round0-2", "round0-3", "round0-4"}));
+}
+
+// Opening chat connections is limited per client: with a burst of 3 (and 0.01 more a second, so
+// none comes back during the test) exactly the 4th upgrade is refused, though the first three were
+// closed again; another client is not affected.
+TEST(ChatRateLimits, UpgradeBurstThenTooManyRequestsPerClient) {
+  ServerProcess server(with_args({"--chat-upgrade-rate", "0.01", "--chat-upgrade-burst", "3"}));
+  TempDir alice, bob;
+  connect_client(server, alice, "alice");
+  connect_client(server, bob, "bob");
+  for (int i = 0; i < 3; ++i) {
+    RawChat a(alice.path(), server.url());
+    ASSERT_EQ(a.open("lobby"), 101) << i;
+    ASSERT_TRUE(a.wait_joined());
+    EXPECT_TRUE(a.ws().close(1000, "bye", kWait));
+  }
+  SignedClient signer(alice.path(), server.url());
+  net::WebSocketClient ws(net::ServerUrl::parse(server.url()), 10s);
+  const net::Request req = signer.build("GET", "/chat?room=lobby");
+  const auto r = ws.open(req.target, req.headers);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_TRUE(ws.closed());
+  // Retry-After: the whole seconds until the next token, at most 1 / 0.01 (how many depends on
+  // how long the three upgrades took); the reason says the same.
+  const std::string retry(r.header("Retry-After").value_or(""));
+  ASSERT_FALSE(retry.empty());
+  const int seconds = std::stoi(retry);
+  EXPECT_GE(seconds, 1);
+  EXPECT_LE(seconds, 100);
+  EXPECT_EQ(json::parse(r.body),
+            (json{{"error", "rate_limited"},
+                  {"reason", "chat: too many chat connections from this client (at most 0.01 a second, 3 at once); "
+                             "try again in " + retry + " s"}}));
+
+  RawChat other(bob.path(), server.url());
+  EXPECT_EQ(other.open("lobby"), 101);
+  // The real client says why, and exits 1 (a refusal by the server).
+  const auto c = run_process({client_binary().string(), "--home", alice.path().string(), "chat"}, "", 30s);
+  EXPECT_EQ(c.exit_code, 1) << c.err;
+  EXPECT_NE(c.err.find("too many chat connections from this client"), std::string::npos) << c.err;
 }
 
 // ---- the operator's kick, the server's stop, volume --------------------------------------------

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "auth/registry.hpp"
@@ -370,6 +372,183 @@ TEST_F(ChatHubTest, RateLimitRefillsWithTime) {
   alice2.say("shared");
   EXPECT_EQ(bob.texts().size(), 50u);
   EXPECT_EQ(alice2.notices().back(), "message dropped: more than 10 messages per second");
+}
+
+// Issue 12, item 5: the rate limit was kept per connection's lifetime (the bucket went when the
+// client's last connection closed), so "20 frames, close, reopen, repeat" relayed 1,651 messages/s
+// against a limit of 10/s. The bucket belongs to the client: with the clock standing still, the
+// reconnecting client gets exactly what FloodIsDroppedWithNoticesThenClosed gets on one connection.
+TEST_F(ChatHubTest, ReconnectingDoesNotRefillTheRateLimit) {
+  const auto alice = client("alice", 0);
+  Conn bob = join(client("bob", 1));
+  const std::string dropped = "message dropped: more than 10 messages per second";
+  int n = 0;
+  for (int round = 0; round < 5; ++round) {
+    Conn a = join(alice);
+    int sent = 0;
+    for (; sent < 20 && !a.peer->closed(); ++sent) a.say("m" + std::to_string(n++));
+    const auto notices = a.notices();  // "you joined lobby", then one per dropped frame
+    const auto drops = static_cast<std::size_t>(std::count(notices.begin(), notices.end(), dropped));
+    if (round == 0) {  // the burst: all 20 relayed
+      EXPECT_EQ(drops, 0u);
+      EXPECT_FALSE(a.peer->closed());
+    } else if (round == 1) {  // the drop allowance: 20 dropped with a notice each
+      EXPECT_EQ(drops, 20u);
+      EXPECT_FALSE(a.peer->closed());
+    } else {  // nothing left: the first frame of every new connection closes it
+      EXPECT_EQ(sent, 1) << "round " << round;
+      EXPECT_EQ(drops, 0u);
+      EXPECT_EQ(a.peer->code(), net::close_code::policy_violation);
+      EXPECT_EQ(a.peer->reason(), "flooding: too many messages");
+    }
+    a.handler->on_close();
+  }
+  std::vector<std::string> burst;
+  for (int i = 0; i < 20; ++i) burst.push_back("m" + std::to_string(i));
+  EXPECT_EQ(bob.texts(), burst);  // exactly the burst, nothing from the reconnections
+  EXPECT_EQ(hub_->stats().relayed, 20u);
+  EXPECT_EQ(hub_->stats().dropped, 20u + 3u);
+}
+
+TEST_F(ChatHubTest, RateLimitRefillsWithTimeNotWithReconnects) {
+  const auto alice = client("alice", 0);
+  Conn bob = join(client("bob", 1));
+  const std::string dropped = "message dropped: more than 10 messages per second";
+  auto session = [&](int frames, const std::string& tag) {  // one connection: frames, then close
+    Conn a = join(alice);
+    for (int i = 0; i < frames; ++i) a.say(tag + std::to_string(i));
+    auto notices = a.notices();
+    a.handler->on_close();
+    notices.erase(notices.begin());  // "you joined lobby"
+    return notices;
+  };
+  EXPECT_TRUE(session(20, "a").empty());  // the burst
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(session(1, "r"), std::vector<std::string>{dropped}) << i;  // reconnecting
+  ticks_ = ticks_ + 1.0;  // one second: 10 frames
+  EXPECT_EQ(session(11, "b"), std::vector<std::string>{dropped});
+  ticks_ = ticks_ + 100.0;  // a long quiet: the whole burst again
+  EXPECT_TRUE(session(20, "c").empty());
+  const auto texts = bob.texts();
+  ASSERT_EQ(texts.size(), 20u + 10u + 20u);
+  EXPECT_EQ(texts[19], "a19");
+  EXPECT_EQ(texts[20], "b0");
+  EXPECT_EQ(texts[29], "b9");
+  EXPECT_EQ(texts[30], "c0");
+  EXPECT_EQ(hub_->stats().dropped, 6u);
+}
+
+// Buckets expire by time, not with connections: one is forgotten only when it is full again, so
+// forgetting it forgives nothing (a client without a bucket gets a full one).
+TEST_F(ChatHubTest, ForgottenBucketsForgiveNothing) {
+  const auto alice = client("alice", 0);
+  Conn bob = join(client("bob", 1));
+  {
+    Conn a = join(alice);
+    for (int i = 0; i < 20; ++i) a.say("a" + std::to_string(i));
+    a.handler->on_close();
+  }
+  EXPECT_EQ(hub_->stats().buckets, 1u);  // alice's frame bucket (connect() bypasses the upgrade limit)
+  hub_->sweep(kNow);
+  EXPECT_EQ(hub_->stats().buckets, 1u);  // empty, so kept
+  ticks_ = ticks_ + 1.5;                 // 15 frames back, not 20
+  hub_->sweep(kNow);
+  EXPECT_EQ(hub_->stats().buckets, 1u);
+  {
+    Conn a = join(alice);
+    for (int i = 0; i < 16; ++i) a.say("b" + std::to_string(i));
+    EXPECT_EQ(a.notices().back(), "message dropped: more than 10 messages per second");
+    a.handler->on_close();
+  }
+  EXPECT_EQ(bob.texts().size(), 20u + 15u);
+  EXPECT_EQ(hub_->stats().buckets, 2u);  // and the drop allowance
+  ticks_ = ticks_ + 2.0;                 // both full again: forgotten
+  hub_->sweep(kNow);
+  EXPECT_EQ(hub_->stats().buckets, 0u);
+  {
+    Conn a = join(alice);
+    for (int i = 0; i < 21; ++i) a.say("c" + std::to_string(i));  // exactly a full bucket's worth
+    EXPECT_EQ(a.notices().back(), "message dropped: more than 10 messages per second");
+  }
+  EXPECT_EQ(bob.texts().size(), 20u + 15u + 20u);
+}
+
+// Buckets exist only for registered clients; once the registry forgets a client (its UUID can
+// never come back: the same key registering again gets a new one) the sweep forgets its buckets.
+TEST_F(ChatHubTest, BucketsOfClientsTheRegistryForgotAreForgotten) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  for (int i = 0; i < 21; ++i) alice.say("a" + std::to_string(i));
+  bob.say("b");
+  EXPECT_EQ(hub_->stats().buckets, 3u);  // alice's frames and drops, bob's frames
+  hub_->sweep(kNow);
+  EXPECT_EQ(hub_->stats().buckets, 3u);
+  ASSERT_TRUE(registry_->end_session(alice.client->uuid));
+  ASSERT_EQ(registry_->sweep(kNow + 1, 0), 1u);
+  hub_->sweep(kNow);
+  EXPECT_EQ(hub_->stats().buckets, 1u);  // bob's is still needed
+}
+
+TEST_F(ChatHubTest, TwoClientsDoNotShareABucket) {
+  Conn alice = join(client("alice", 0));
+  Conn bob = join(client("bob", 1));
+  Conn carol = join(client("carol", 2));
+  for (int i = 0; i < 41; ++i) alice.say("a" + std::to_string(i));  // alice floods until closed
+  ASSERT_EQ(alice.peer->reason(), "flooding: too many messages");
+  for (int i = 0; i < 21; ++i) bob.say("b" + std::to_string(i));  // bob still has his whole burst
+  const auto texts = carol.texts();
+  ASSERT_EQ(texts.size(), 20u + 20u);
+  EXPECT_EQ(texts[20], "b0");
+  EXPECT_EQ(texts[39], "b19");
+  EXPECT_EQ(bob.notices().back(), "message dropped: more than 10 messages per second");
+  EXPECT_FALSE(bob.peer->closed());
+  EXPECT_EQ(hub_->stats().dropped, 21u + 1u);
+}
+
+// Opening chat connections is limited per client too (default 2 a second, bursts of 10), across
+// connections that were closed again; another client has its own allowance.
+TEST_F(ChatHubTest, UpgradesArePerClientRateLimited) {
+  const auto alice = client("alice", 0);
+  const auto bob = client("bob", 1);
+  EXPECT_THROW(hub_->upgrade(alice, "bad room"), Error);  // refused before the limit: costs nothing
+  auto open_and_close = [&](const std::shared_ptr<const auth::ClientRecord>& c) {
+    net::Upgrade u = hub_->upgrade(c, "lobby");
+    u.handler->on_open(std::make_shared<FakePeer>());
+    u.handler->on_close();
+  };
+  auto refusal = [&](const std::shared_ptr<const auth::ClientRecord>& c) -> std::optional<ChatRateLimited> {
+    try {
+      hub_->upgrade(c, "lobby");
+    } catch (const ChatRateLimited& e) {
+      return e;
+    }
+    return std::nullopt;
+  };
+  for (int i = 0; i < 10; ++i) ASSERT_NO_THROW(open_and_close(alice)) << i;
+  auto r = refusal(alice);  // the 11th
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code(), Errc::rate_limited);
+  EXPECT_STREQ(r->what(), "chat: too many chat connections from this client (at most 2 a second, 10 at once); "
+                          "try again in 1 s");
+  EXPECT_EQ(r->retry_after(), 1);
+  EXPECT_NO_THROW(open_and_close(bob));  // bob's own bucket
+  ticks_ = ticks_ + 0.5;                 // one more for alice
+  EXPECT_NO_THROW(open_and_close(alice));
+  EXPECT_TRUE(refusal(alice));
+  EXPECT_EQ(hub_->stats().upgrades_refused, 2u);
+
+  // A slower rate says so, and Retry-After is the whole seconds until the next one.
+  ChatLimits l;
+  l.upgrades_per_second = 0.25;
+  l.upgrade_burst = 1;
+  make_hub(l);
+  open_and_close(alice);
+  r = refusal(alice);
+  ASSERT_TRUE(r);
+  EXPECT_STREQ(r->what(), "chat: too many chat connections from this client (at most 0.25 a second, 1 at once); "
+                          "try again in 4 s");
+  EXPECT_EQ(r->retry_after(), 4);
+  ticks_ = ticks_ + 2.5;
+  EXPECT_EQ(refusal(alice)->retry_after(), 2);  // 1.5 s left, rounded up
 }
 
 TEST_F(ChatHubTest, FullRoomRefusesMore) {

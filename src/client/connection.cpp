@@ -25,6 +25,8 @@ void Connection::raise(const net::ClientResponse& r, const std::string& what) {
   // for unsigned answers): escaped and capped before it reaches the terminal.
   if (j.is_object() && j.contains("reason") && j["reason"].is_string())
     reason = terminal_safe(j["reason"].get_ref<const std::string&>(), kMaxReasonBytes);
+  // "chat: chat: room full" says nothing twice: a reason that already names what failed stands alone.
+  if (reason.starts_with(what + ": ")) throw Error(errc_for_status(r.status), reason);
   throw Error(errc_for_status(r.status), what + ": " + reason);
 }
 

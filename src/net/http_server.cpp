@@ -24,6 +24,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace mh::net {
 
@@ -130,36 +131,47 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
   EventLogger events;
-  // Responses with head work in flight (limits.max_head_work[_per_client]).
+  // Head work in flight: per client, responses from the start of their pass until sent
+  // (limits.max_head_work_per_client); over all clients, passes running (limits.max_head_work).
   std::mutex head_work_mutex;
   std::unordered_map<std::string, std::size_t> head_work_by_client;
-  std::size_t head_work_total = 0;
+  std::size_t passes_running = 0;
 
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
 
   asio::awaitable<void> accept_loop();
   void close_idle_sessions();
   void close_all_sessions();
-  // Takes a head-work slot for `client`, or says why not (the refusal to answer).
+  // Takes a client slot and a pass slot for `client`, or says why not (the refusal to answer).
   std::optional<Error> admit_head_work(const std::string& client);
-  void release_head_work(const std::string& client);
+  void release_client_slot(const std::string& client);
+  void release_pass_slot();
   void event(const std::string& line) const {
     if (events) events(line);
   }
 };
 
 namespace {
-// A head-work slot, held from the start of the pass until the response has been sent.
+// The slots of one response with head work: the pass slot until pass_over() (the CPU-heavy part,
+// bounded over all clients, so clients that read slowly cannot hold it), the client slot until
+// the response has been sent (so a client cannot start more passes than it takes answers).
 class HeadWorkSlot {
  public:
   HeadWorkSlot(HttpServer::Impl& server, std::string client) : server_(server), client_(std::move(client)) {}
-  ~HeadWorkSlot() { server_.release_head_work(client_); }
+  ~HeadWorkSlot() {
+    pass_over();
+    server_.release_client_slot(client_);
+  }
   HeadWorkSlot(const HeadWorkSlot&) = delete;
   HeadWorkSlot& operator=(const HeadWorkSlot&) = delete;
+  void pass_over() {
+    if (std::exchange(pass_running_, false)) server_.release_pass_slot();
+  }
 
  private:
   HttpServer::Impl& server_;
   std::string client_;
+  bool pass_running_ = true;
 };
 }  // namespace
 
@@ -171,22 +183,25 @@ std::optional<Error> HttpServer::Impl::admit_head_work(const std::string& client
     return Error(Errc::rate_limited, "this client is at its limit of " + std::to_string(limits.max_head_work_per_client) +
                                          " large signed responses in flight; retry later");
   }
-  if (head_work_total >= limits.max_head_work) {
+  if (passes_running >= limits.max_head_work) {
     if (mine == 0) head_work_by_client.erase(client);
-    return Error(Errc::unavailable, "the server is at its limit of " + std::to_string(limits.max_head_work) +
-                                        " large signed responses in flight; retry later");
+    return Error(Errc::unavailable,
+                 "the server is busy with digest passes (limit " + std::to_string(limits.max_head_work) + "); retry later");
   }
   ++mine;
-  ++head_work_total;
+  ++passes_running;
   return std::nullopt;
 }
 
-void HttpServer::Impl::release_head_work(const std::string& client) {
+void HttpServer::Impl::release_client_slot(const std::string& client) {
   std::lock_guard lock(head_work_mutex);
   const auto it = head_work_by_client.find(client);
-  if (it == head_work_by_client.end()) return;
-  if (--it->second == 0) head_work_by_client.erase(it);
-  --head_work_total;
+  if (it != head_work_by_client.end() && --it->second == 0) head_work_by_client.erase(it);
+}
+
+void HttpServer::Impl::release_pass_slot() {
+  std::lock_guard lock(head_work_mutex);
+  --passes_running;
 }
 
 struct Session : std::enable_shared_from_this<Session> {
@@ -304,7 +319,7 @@ const char* Session::peer_gone() {
 // Runs res.head_work (a digest pass) in steps before the head is sent: one step, then a yield to
 // the io_context so other connections are served, then a look at the socket. Returns false when
 // the response was abandoned (the client went away); else res is complete (finished or replaced
-// by a refusal) and `slot` holds the head-work slot until the response has been sent.
+// by a refusal) and `slot` holds the client's slot until the response has been sent.
 asio::awaitable<bool> Session::run_head_work(const Request& req, Response& res, std::optional<HeadWorkSlot>& slot) {
   const auto work = std::move(res.head_work);  // work->refuse() replaces res: it must not own the work
   const std::string key = req.client_id.empty() ? "address " + remote : req.client_id;
@@ -331,6 +346,7 @@ asio::awaitable<bool> Session::run_head_work(const Request& req, Response& res, 
   } catch (const std::exception&) {
     work->refuse(res, Error(Errc::internal, "internal error"));
   }
+  slot->pass_over();
   co_return true;
 }
 

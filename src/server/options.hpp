@@ -33,7 +33,7 @@ struct Options {
   double chat_burst = 20;           // and its burst
   std::size_t chat_room_size = 100; // connections per chat room
   std::size_t max_digest_passes_per_client = 2;  // large signed responses in flight per client (429 beyond)
-  std::size_t max_digest_passes = 16;            // and over all clients (503 beyond)
+  std::size_t max_digest_passes = 16;            // digest passes running over all clients (503 beyond)
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,11 +14,17 @@
 
 #include "net/websocket_session.hpp"
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace mh::net {
 
@@ -46,6 +53,67 @@ template <class Message>
 void copy_headers(const Response& from, Message& to) {
   for (const auto& h : from.headers) to.set(h.name, h.value);
 }
+
+// ---- request framing (RFC 9112) ----------------------------------------------------------------
+// A request whose body length or target host a proxy in front of this server could read
+// differently (request smuggling) is answered with an error and the connection closed, before
+// any handler sees it. Beast alone lets through `Transfer-Encoding: gzip` (no body, kept alive),
+// `chunked, chunked`, repeated identical Content-Lengths and a missing or repeated Host.
+
+struct FramingError {
+  int status;
+  const char* reason;
+};
+
+// RFC 3986 host [":" port] characters (reg-name, IP literal, port), except ',' (a list is not a
+// host) and whitespace.
+bool valid_host(std::string_view host) noexcept {
+  for (const char c : host) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("-._~%!$&'()*+;=:[]").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+// The framing rule a request head breaks, if any. `failed_at` is the field Beast stopped at when
+// it refused the head itself (field::unknown when the head parsed): that field counts as present.
+// The mapping (RFC 9112):
+//   Transfer-Encoding and Content-Length together -> 400 (§6.3 item 3: smuggling; close after);
+//   Transfer-Encoding other than one `chunked` -> 400 (§6.3 item 4: chunked not final or
+//     repeated; `gzip, chunked`, where §6.1 suggests 501, gets 400 too: this server never takes a
+//     transfer-coded request body, see the next rule);
+//   exactly `chunked` -> 411 (§6.3 item 7: PROTOCOL.md requires Content-Length on every body);
+//   more than one Content-Length, or a list, even of equal values -> 400 (§6.3 item 5 allows a
+//     recipient to refuse); a Content-Length Beast could not read -> 400;
+//   no Host, more than one, or one that is not a host -> 400 (§3.2).
+std::optional<FramingError> framing_error(const http::fields& f, http::field failed_at) {
+  std::size_t te = f.count(http::field::transfer_encoding);
+  std::size_t cl = f.count(http::field::content_length);
+  if (failed_at == http::field::transfer_encoding) ++te;
+  if (failed_at == http::field::content_length) ++cl;
+  if (te > 0 && cl > 0) return FramingError{400, "request has both Transfer-Encoding and Content-Length"};
+  if (te > 0) {
+    if (te == 1 && failed_at == http::field::unknown && iequals(f[http::field::transfer_encoding], "chunked"))
+      return FramingError{411, "chunked request bodies are not accepted: send Content-Length"};
+    return FramingError{400, "unsupported Transfer-Encoding"};
+  }
+  if (cl > 1 || (cl == 1 && f[http::field::content_length].find(',') != std::string_view::npos))
+    return FramingError{400, "more than one Content-Length"};
+  if (failed_at == http::field::content_length) return FramingError{400, "bad Content-Length"};
+  const std::size_t hosts = f.count(http::field::host);
+  if (hosts == 0) return FramingError{400, "missing Host header"};
+  if (hosts > 1) return FramingError{400, "more than one Host header"};
+  if (!valid_host(f[http::field::host])) return FramingError{400, "invalid Host header"};
+  return std::nullopt;
+}
+
+// The field a Beast header error is about, for framing_error(); field::unknown for other errors.
+http::field framing_field_of(const beast::error_code& ec) noexcept {
+  if (ec == http::error::bad_transfer_encoding) return http::field::transfer_encoding;
+  if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length)
+    return http::field::content_length;
+  return http::field::unknown;
+}
 }  // namespace
 
 struct Session;
@@ -62,13 +130,79 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   mutable std::mutex sessions_mutex;
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  EventLogger events;
+  // Head work in flight: per client, responses from the start of their pass until sent
+  // (limits.max_head_work_per_client); over all clients, passes running (limits.max_head_work).
+  std::mutex head_work_mutex;
+  std::unordered_map<std::string, std::size_t> head_work_by_client;
+  std::size_t passes_running = 0;
 
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
 
   asio::awaitable<void> accept_loop();
   void close_idle_sessions();
   void close_all_sessions();
+  // Takes a client slot and a pass slot for `client`, or says why not (the refusal to answer).
+  std::optional<Error> admit_head_work(const std::string& client);
+  void release_client_slot(const std::string& client);
+  void release_pass_slot();
+  void event(const std::string& line) const {
+    if (events) events(line);
+  }
 };
+
+namespace {
+// The slots of one response with head work: the pass slot until pass_over() (the CPU-heavy part,
+// bounded over all clients, so clients that read slowly cannot hold it), the client slot until
+// the response has been sent (so a client cannot start more passes than it takes answers).
+class HeadWorkSlot {
+ public:
+  HeadWorkSlot(HttpServer::Impl& server, std::string client) : server_(server), client_(std::move(client)) {}
+  ~HeadWorkSlot() {
+    pass_over();
+    server_.release_client_slot(client_);
+  }
+  HeadWorkSlot(const HeadWorkSlot&) = delete;
+  HeadWorkSlot& operator=(const HeadWorkSlot&) = delete;
+  void pass_over() {
+    if (std::exchange(pass_running_, false)) server_.release_pass_slot();
+  }
+
+ private:
+  HttpServer::Impl& server_;
+  std::string client_;
+  bool pass_running_ = true;
+};
+}  // namespace
+
+std::optional<Error> HttpServer::Impl::admit_head_work(const std::string& client) {
+  std::lock_guard lock(head_work_mutex);
+  auto& mine = head_work_by_client[client];
+  if (mine >= limits.max_head_work_per_client) {
+    if (mine == 0) head_work_by_client.erase(client);
+    return Error(Errc::rate_limited, "this client is at its limit of " + std::to_string(limits.max_head_work_per_client) +
+                                         " large signed responses in flight; retry later");
+  }
+  if (passes_running >= limits.max_head_work) {
+    if (mine == 0) head_work_by_client.erase(client);
+    return Error(Errc::unavailable,
+                 "the server is busy with digest passes (limit " + std::to_string(limits.max_head_work) + "); retry later");
+  }
+  ++mine;
+  ++passes_running;
+  return std::nullopt;
+}
+
+void HttpServer::Impl::release_client_slot(const std::string& client) {
+  std::lock_guard lock(head_work_mutex);
+  const auto it = head_work_by_client.find(client);
+  if (it != head_work_by_client.end() && --it->second == 0) head_work_by_client.erase(it);
+}
+
+void HttpServer::Impl::release_pass_slot() {
+  std::lock_guard lock(head_work_mutex);
+  --passes_running;
+}
 
 struct Session : std::enable_shared_from_this<Session> {
   HttpServer::Impl& server;
@@ -95,7 +229,11 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 
   asio::awaitable<void> run();
+  asio::awaitable<void> refuse_head(int status, const std::string& reason);
+  asio::awaitable<void> linger_close();
   asio::awaitable<bool> handle_one(http::request_parser<http::empty_body>& head);
+  asio::awaitable<bool> run_head_work(const Request& req, Response& res, std::optional<HeadWorkSlot>& slot);
+  const char* peer_gone();
   asio::awaitable<void> read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
                                   Response& out, bool& consumed);
   asio::awaitable<std::pair<bool, std::uint64_t>> write(Response& res, bool keep_alive);
@@ -115,17 +253,19 @@ asio::awaitable<void> Session::run() {
     auto [ec, n] = co_await http::async_read_header(stream, buffer, head, use_nothrow);
     if (ec) {
       if (ec == http::error::header_limit) {
-        Response r = error_response(Error(Errc::bad_request, "request header too large"));
-        r.status = 431;
-        r.close = true;
-        co_await write(r, false);
+        co_await refuse_head(431, "request header too large");
+      } else if (const auto field = framing_field_of(ec); field != http::field::unknown) {
+        const auto f = framing_error(head.get(), field);
+        co_await refuse_head(f ? f->status : 400, f ? f->reason : "malformed HTTP request");
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
                  ec != beast::error::timeout && ec != asio::error::eof &&
                  ec != asio::error::connection_reset && ec.category() == http::make_error_code(http::error::bad_method).category()) {
-        Response r = error_response(Error(Errc::bad_request, "malformed HTTP request"));
-        r.close = true;
-        co_await write(r, false);
+        co_await refuse_head(400, "malformed HTTP request");
       }
+      break;
+    }
+    if (const auto f = framing_error(head.get(), http::field::unknown)) {
+      co_await refuse_head(f->status, f->reason);
       break;
     }
     busy = true;
@@ -136,6 +276,78 @@ asio::awaitable<void> Session::run() {
   close();
   std::lock_guard lock(server.sessions_mutex);
   server.sessions.erase(self);
+}
+
+// Answers a request head that cannot be served (too large, malformed, ambiguous framing) and
+// ends the connection: nothing after this head on the connection is read as a request.
+asio::awaitable<void> Session::refuse_head(int status, const std::string& reason) {
+  Response r = error_response(Error(Errc::bad_request, reason));
+  r.status = status;
+  r.close = true;
+  const auto [ok, bytes] = co_await write(r, false);
+  if (ok) co_await linger_close();
+}
+
+// Half-closes, then reads and drops what the client still sends for a moment before the socket is
+// closed (RFC 9112 §9.6): closing with unread bytes would send a reset that can destroy the answer
+// before the client has read it.
+asio::awaitable<void> Session::linger_close() {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  char drain[4096];
+  std::size_t dropped = 0;
+  stream.expires_after(std::chrono::seconds(1));
+  while (dropped < 256 * 1024) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(drain), use_nothrow);
+    if (rec) break;
+    dropped += n;
+  }
+}
+
+// Whether the client can no longer take this response: the connection was closed here (kick,
+// stop), or a cheap non-blocking peek at the socket sees its end (EOF) or an error. Pending bytes
+// (a pipelined request) count as still there. nullptr: still there.
+const char* Session::peer_gone() {
+  if (!stream.socket().is_open()) return "connection closed";
+  char c = 0;
+  const ssize_t n = ::recv(stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return nullptr;
+  return "client gone";
+}
+
+// Runs res.head_work (a digest pass) in steps before the head is sent: one step, then a yield to
+// the io_context so other connections are served, then a look at the socket. Returns false when
+// the response was abandoned (the client went away); else res is complete (finished or replaced
+// by a refusal) and `slot` holds the client's slot until the response has been sent.
+asio::awaitable<bool> Session::run_head_work(const Request& req, Response& res, std::optional<HeadWorkSlot>& slot) {
+  const auto work = std::move(res.head_work);  // work->refuse() replaces res: it must not own the work
+  const std::string key = req.client_id.empty() ? "address " + remote : req.client_id;
+  if (auto refusal = server.admit_head_work(key)) {
+    work->refuse(res, *refusal);
+    res.set("Retry-After", "1");  // not covered by the signature: may be added after it
+    co_return true;
+  }
+  slot.emplace(server, key);
+  std::uint64_t steps = 0;
+  try {
+    for (;; ++steps) {
+      if (const char* why = peer_gone()) {
+        server.event(std::string("response abandoned: ") + why + " (" + remote + " " + key + ", " + req.method +
+                     ", after " + std::to_string(steps) + " steps of its digest pass)");
+        co_return false;
+      }
+      if (!work->step(res)) break;
+      co_await asio::post(stream.get_executor(), asio::use_awaitable);
+    }
+    work->finish(res);
+  } catch (const Error& e) {
+    work->refuse(res, e);  // e.g. the file shrank during the pass: a signed error instead
+  } catch (const std::exception&) {
+    work->refuse(res, Error(Errc::internal, "internal error"));
+  }
+  slot->pass_over();
+  co_return true;
 }
 
 asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>& head) {
@@ -173,6 +385,23 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   if (upgrade) {
     co_await websocket(head, req, std::move(*upgrade), start);
     co_return false;
+  }
+  std::optional<HeadWorkSlot> slot;  // released once the response has been sent
+  if (res.head_work) {
+    bool complete = false;
+    try {
+      complete = co_await run_head_work(req, res, slot);
+    } catch (const std::exception&) {
+      res = error_response(Error(Errc::internal, "internal error"));  // refuse() itself failed
+      complete = true;
+    }
+    if (!complete) {
+      if (server.log) {  // 499, nginx's "client closed request": nothing was sent
+        server.log(AccessRecord{req, 499, 0,
+                                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
+      }
+      co_return false;
+    }
   }
   // An unread body cannot be skipped safely: answer, then close.
   const bool keep_alive = head.get().keep_alive() && body_consumed && !res.close && !server.stopping;
@@ -437,6 +666,8 @@ std::size_t HttpServer::connections() const {
   std::lock_guard lock(impl_->sessions_mutex);
   return impl_->sessions.size();
 }
+
+void HttpServer::set_event_log(EventLogger log) { impl_->events = std::move(log); }
 
 void HttpServer::every(std::chrono::milliseconds period, std::function<void()> fn) {
   auto timer = std::make_shared<asio::steady_timer>(impl_->io);

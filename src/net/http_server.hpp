@@ -20,6 +20,12 @@ struct ServerLimits {
   std::chrono::milliseconds body_timeout{30000};     // longest pause allowed inside a request body
   std::chrono::milliseconds write_timeout{30000};    // longest pause allowed while the peer reads
   std::size_t max_connections = 20000;
+  // Responses with head work (net::HeadWork: the digest pass of a large signed body): per client
+  // (the request's client_id), responses in flight from the start of the pass until the body
+  // has been sent (beyond: 429); over all clients, passes running at once (beyond: 503). Both
+  // refusals carry Retry-After: 1.
+  std::size_t max_head_work_per_client = 2;
+  std::size_t max_head_work = 16;
 };
 
 // One line per request, handed to the logger of the caller's choice.
@@ -30,6 +36,8 @@ struct AccessRecord {
   std::chrono::microseconds duration;
 };
 using AccessLogger = std::function<void(const AccessRecord&)>;
+// Other things worth a log line (a response abandoned because its client went away).
+using EventLogger = std::function<void(const std::string&)>;
 
 class HttpServer {
  public:
@@ -53,6 +61,8 @@ class HttpServer {
   // Runs fn on the server's pool after `delay`, and again every `period` if it is non-zero,
   // until the server stops (housekeeping such as sweeping expired sessions).
   void every(std::chrono::milliseconds period, std::function<void()> fn);
+  // Where event lines go (none by default). Call before run().
+  void set_event_log(EventLogger log);
 
   struct Impl;  // opaque: Beast lives in the .cpp
 

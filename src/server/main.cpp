@@ -145,7 +145,10 @@ int main(int argc, char** argv) {
     limits.max_header_bytes = opt.max_header_bytes;
     limits.request_timeout = std::chrono::milliseconds(static_cast<long>(opt.request_timeout * 1000));
     limits.body_timeout = limits.request_timeout * 2;
+    limits.max_head_work_per_client = opt.max_digest_passes_per_client;
+    limits.max_head_work = opt.max_digest_passes;
     net::HttpServer http(router, limits, opt.threads, access_logger(opt.access_log));
+    http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
     http.every(std::chrono::seconds(30), [&registry, &clock, ttl = opt.session_ttl] {

@@ -353,6 +353,9 @@ asio::awaitable<bool> Session::run_head_work(const Request& req, Response& res, 
 asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>& head) {
   const auto start = std::chrono::steady_clock::now();
   Request req = to_request(head, remote);
+  // Read now: reading a body moves the header out of `head`, and an empty header would say
+  // "keep alive" for a client that sent "Connection: close" (RFC 9112 §9.6: close after answering).
+  const bool client_keeps_alive = head.get().keep_alive();
   Response res;
   bool body_consumed = !req.has_body;
   std::optional<Upgrade> upgrade;
@@ -404,7 +407,7 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
     }
   }
   // An unread body cannot be skipped safely: answer, then close.
-  const bool keep_alive = head.get().keep_alive() && body_consumed && !res.close && !server.stopping;
+  const bool keep_alive = client_keeps_alive && body_consumed && !res.close && !server.stopping;
   const auto [ok, bytes] = co_await write(res, keep_alive);
   if (server.log) {
     server.log(AccessRecord{req, res.status, bytes,

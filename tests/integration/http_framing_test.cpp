@@ -140,6 +140,20 @@ TEST_F(Framing, WellFormedPipelinedRequestsAreBothAnswered) {
   EXPECT_EQ(got.find("Connection: close"), std::string::npos) << got;
 }
 
+// RFC 9112 §9.6: a client's "Connection: close" is honoured after a request with a body too
+// (reading the body used to lose the header, and the server kept the connection open until its
+// request timeout). The answer says so, and the request pipelined behind is not answered.
+TEST_F(Framing, ConnectionCloseAfterARequestWithABodyIsHonoured) {
+  const std::string body = "{}";
+  const Outcome o = send("POST /auth/handshake HTTP/1.1\r\n" + host_line() +
+                         "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(o.status_line, "HTTP/1.1 400 Bad Request") << o.raw;
+  EXPECT_TRUE(o.connection_close) << o.raw;
+  EXPECT_EQ(o.answers, 1u) << o.raw;
+  EXPECT_TRUE(o.closed) << o.raw;
+}
+
 // RFC 9112 §6.3 item 4: chunked not the final coding (or repeated, or not chunked at all) -> the
 // length cannot be determined: 400 and close. Before the fix these were bodiless and kept alive.
 TEST_F(Framing, TransferEncodingOtherThanOneChunkedIs400AndCloses) {

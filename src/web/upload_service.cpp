@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <limits>
 #include <utility>
 
@@ -218,9 +219,26 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
   FernetDecoder decoder_;
 };
 
+namespace {
+
+// Every write below the upload directory goes by name (part files, renames, removals, and the
+// start-up clean-up of each area's attempts). That is safe only while nobody but the server can
+// put a symlink there, so a directory other users can write to is refused at start.
+void refuse_unless_private(const fs::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw Error(Errc::io, "upload directory " + dir.string() + ": " + io::errno_text(errno));
+  if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    throw Error(Errc::io, "upload directory " + dir.string() +
+                              " is writable by other users or owned by another; run: chown $(id -u) " + dir.string() +
+                              " && chmod 700 " + dir.string());
+}
+
+}  // namespace
+
 UploadService::UploadService(UploadOptions o, const Clock& clock)
     : opts_(std::move(o)), max_token_length_(max_token_length_for(opts_.max_upload_size)), clock_(clock) {
   io::ensure_directory(opts_.dir, 0700);
+  refuse_unless_private(opts_.dir);
   // Start-up recovery: attempts of an earlier run (killed mid-upload or never committed) go.
   std::error_code ec;
   for (const auto& area : fs::directory_iterator(opts_.dir, ec))

@@ -556,5 +556,24 @@ TEST(ServerCli, SecretKeyReadableByOthersIsRefused) {
   EXPECT_TRUE(contains(r.err, "server_ed25519.key is readable by others; run: chmod 600")) << r.err;
 }
 
+// Writes below the upload directory go by name: another user who could write there could plant
+// symlinks. The server will not start on such a directory.
+TEST(ServerCli, UploadDirectoryWritableByOthersIsRefused) {
+  TempDir tmp;
+  fs::create_directories(tmp / "uploads");
+  fs::permissions(tmp / "uploads", fs::perms::all);  // 0777
+  const CommandResult r = run_server_binary({"--listen", "127.0.0.1:0", "--keys", (tmp / "keys").string(), "--root",
+                                             tmp.path().string(), "--upload-dir", (tmp / "uploads").string(),
+                                             "--control-socket", "off"},
+                                            10s);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_TRUE(contains(r.err, "uploads is writable by other users or owned by another; run: chown $(id -u) ")) << r.err;
+  fs::permissions(tmp / "uploads", fs::perms::owner_all, fs::perm_options::replace);
+  test::ServerOptions o = test::with_keys(tmp / "keys");
+  o.upload_dir = tmp / "uploads";
+  ServerProcess fine(o);
+  EXPECT_TRUE(fine.running());
+}
+
 }  // namespace
 }  // namespace mh

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/utf8.hpp"
+
 namespace mh {
 namespace {
 
@@ -49,37 +51,6 @@ std::optional<PathRefusal> byte_refusal(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-bool in(unsigned char c, unsigned char lo, unsigned char hi) noexcept { return c >= lo && c <= hi; }
-
-// Strict UTF-8 (Unicode Table 3-7): no overlong forms (so %c0%ae is not a disguised '.'), no
-// surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-    if (in(c, 0xc2, 0xdf)) len = 2;
-    else if (c == 0xe0) len = 3, lo = 0xa0;
-    else if (in(c, 0xe1, 0xec) || in(c, 0xee, 0xef)) len = 3;
-    else if (c == 0xed) len = 3, hi = 0x9f;
-    else if (c == 0xf0) len = 4, lo = 0x90;
-    else if (in(c, 0xf1, 0xf3)) len = 4;
-    else if (c == 0xf4) len = 4, hi = 0x8f;
-    else return false;
-    if (n - i < len || !in(p[i + 1], lo, hi)) return false;
-    for (std::size_t k = 2; k < len; ++k)
-      if (!in(p[i + k], 0x80, 0xbf)) return false;
-    i += len;
-  }
-  return true;
-}
 
 }  // namespace
 

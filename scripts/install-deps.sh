@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages minihttps needs, and only those that are missing.
 # Idempotent and quiet when everything is present.  Usage:
-#   scripts/install-deps.sh            build + test dependencies (DESIGN.md §2)
+#   scripts/install-deps.sh            build + test dependencies (docs/ARCHITECTURE.md §4)
 #   scripts/install-deps.sh --bench    also the benchmark peers (nginx, wrk, ...)
 #   scripts/install-deps.sh --fuzz     also clang's libFuzzer runtime
 set -euo pipefail

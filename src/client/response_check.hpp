@@ -1,5 +1,5 @@
 #pragma once
-// The client's check of a response signature (DESIGN.md §3 "Responses"): the server's Ed25519
+// The client's check of a response signature (docs/PROTOCOL.md §5.2): the server's Ed25519
 // signature must cover "@status", "content-digest" and our request's signature (";req"), be
 // fresh, and verify with the pinned server key. Failures are Errc::integrity.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// The encrypted chat relay behind GET /chat (DESIGN.md §3 "Chat", docs/PROTOCOL.md §9). HTTP-free
+// The encrypted chat relay behind GET /chat (docs/PROTOCOL.md §9). HTTP-free
 // and Beast-free: each connection is a verified client (its registry record, with the session
 // key) and a net::WebSocketPeer. Every frame a client sends is a Fernet token under its session
 // key holding one JSON message; the hub verifies it (MAC, age, not seen before, session still

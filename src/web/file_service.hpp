@@ -1,5 +1,5 @@
 #pragma once
-// Serves www/ (DESIGN §3 "Responses: Fernet" and "Paths"): every 200 body is one Fernet token
+// Serves www/ (docs/PROTOCOL.md §5.1 and §6, docs/ARCHITECTURE.md §3): every 200 body is one Fernet token
 // under the requesting client's session key, produced streaming with constant memory.
 //
 // Two walls keep every byte outside the root unreachable: parse_request_path refuses traversal

@@ -1,5 +1,5 @@
 #pragma once
-// Verification of RFC 9421-signed requests: every rule of DESIGN.md §3 "Signed requests" in one
+// Verification of RFC 9421-signed requests: every rule of docs/PROTOCOL.md §4 in one
 // place. The verdicts are mh::Errors: no signature, unknown key id or expired session ->
 // unauthenticated (401); malformed fields -> bad_request (400); a bad signature, missing
 // coverage, a time outside the window, a reused nonce -> forbidden (403).

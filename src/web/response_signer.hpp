@@ -1,5 +1,5 @@
 #pragma once
-// Response signatures (DESIGN.md §3 "Responses"): when a verified request carries
+// Response signatures (docs/PROTOCOL.md §5.2): when a verified request carries
 // Accept-Signature, the server signs its answer with its Ed25519 key, covering "@status",
 // "content-digest" and the request's own signature ("signature";req;key="sig1"), so a status
 // or a body cannot be moved from one request to another.

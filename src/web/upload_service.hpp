@@ -1,5 +1,5 @@
 #pragma once
-// Encrypted uploads with the cksum confirmation (DESIGN.md §3 "Uploads", PROTOCOL.md §9).
+// Encrypted uploads with the cksum confirmation (docs/PROTOCOL.md §10).
 //
 //   PUT    /uploads/NAME              body = Fernet token under the session key; the server
 //                                     decrypts while streaming into a private temporary file and

@@ -35,16 +35,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kAcceptSignature = R"(sig1=("@status" "content-digest" "signature";req;key="sig1");alg="ed25519")";
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 // Reads until a whole response head has arrived (or the peer closes, or `timeout`); returns
 // everything read, which may include the start of the body.
 std::string read_head(int fd, std::chrono::milliseconds timeout) {

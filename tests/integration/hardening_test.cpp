@@ -82,48 +82,12 @@ double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<
 
 // ---- raw TCP -------------------------------------------------------------------------------------
 
-
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 // The head of a signed request as it goes on the wire.
 std::string wire_head(const net::Request& req, const ServerProcess& s, std::size_t content_length) {
   std::string head = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + s.authority() + "\r\n";
   if (content_length) head += "Content-Length: " + std::to_string(content_length) + "\r\n";
   for (const auto& h : req.headers) head += h.name + ": " + h.value + "\r\n";
   return head + "\r\n";
-}
-
-struct Received {
-  std::string data;
-  bool eof = false;  // the peer closed (or reset) the connection
-};
-
-// Reads until the peer closes or `timeout` passes.
-Received read_until_closed(int fd, std::chrono::milliseconds timeout) {
-  Received r;
-  const auto deadline = SteadyClock::now() + timeout;
-  char buf[65536];
-  while (SteadyClock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (::poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      r.eof = true;
-      break;
-    }
-    r.data.append(buf, static_cast<std::size_t>(n));
-  }
-  return r;
 }
 
 std::string json_reason(const std::string& http_answer) {

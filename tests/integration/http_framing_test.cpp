@@ -20,41 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-struct Received {
-  std::string data;
-  bool eof = false;  // the server closed (or reset) the connection
-};
-
-// Reads until the server closes or `timeout` passes.
-Received read_until_closed(int fd, std::chrono::milliseconds timeout) {
-  Received r;
-  const auto deadline = SteadyClock::now() + timeout;
-  char buf[16384];
-  while (SteadyClock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (::poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      r.eof = true;
-      break;
-    }
-    r.data.append(buf, static_cast<std::size_t>(n));
-  }
-  return r;
-}
-
 std::size_t count_of(const std::string& haystack, std::string_view needle) {
   std::size_t n = 0;
   for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;

@@ -1,5 +1,5 @@
 // The web part end to end: the real server, the real client, and hand-crafted requests for the
-// attacks of DESIGN.md §3/§4. Each attack test shows the exact refusal and that no protected
+// attacks of docs/SECURITY.md §5. Each attack test shows the exact refusal and that no protected
 // byte leaks; each client-side attack shows the exit code and that no file was written.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the test suites: vector files, temporary directories, running commands.
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -45,6 +46,16 @@ Bytes pattern_bytes(std::size_t n, std::uint32_t seed = 1);
 // A blocking TCP socket connected to 127.0.0.1:port, or -1. rcvbuf > 0 shrinks its receive
 // buffer first (a slow reader).
 int tcp_connect(std::uint16_t port, int rcvbuf = 0);
+
+// Sends all of data (MSG_NOSIGNAL); false once the peer is gone.
+bool send_all(int fd, std::string_view data);
+
+struct Received {
+  std::string data;
+  bool eof = false;  // the peer closed (or reset) the connection
+};
+// Reads until the peer closes or `timeout` passes.
+Received read_until_closed(int fd, std::chrono::milliseconds timeout);
 
 // A Python 3 interpreter that has the `cryptography` package (Debian's python3-cryptography).
 std::string python_with_cryptography();

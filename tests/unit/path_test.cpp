@@ -1,4 +1,4 @@
-// Request path parsing (DESIGN §3 "Paths"): every refusal with its exact reason, the usual
+// Request path parsing (docs/PROTOCOL.md §6): every refusal with its exact reason, the usual
 // traversal encodings, and the valid forms that must keep working.
 #include <gtest/gtest.h>
 

@@ -1,112 +1,21 @@
 #include "core/handshake.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <climits>
 #include <cstdint>
 
-#include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/fields.hpp"
+#include "core/strict_json.hpp"
 
 namespace mh::handshake {
 namespace {
 
 using json = nlohmann::json;
+const StrictJson kJson("handshake");
 
-[[noreturn]] void malformed(const std::string& why) { throw Error(Errc::bad_request, "handshake: " + why); }
-
-// ---- canonical binary encoding: every field is u32be(length) || bytes ----------------------------
-class Transcript {
- public:
-  explicit Transcript(std::string_view label) { field(as_bytes(label)); }
-  Transcript& field(ByteView b) {
-    const auto n = static_cast<std::uint32_t>(b.size());
-    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(n >> shift));
-    out_.insert(out_.end(), b.begin(), b.end());
-    return *this;
-  }
-  Transcript& integer(std::int64_t v) {
-    std::uint8_t be[8];
-    for (int i = 0; i < 8; ++i) be[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(v) >> (56 - 8 * i));
-    return field(be);
-  }
-  Bytes take() { return std::move(out_); }
-
- private:
-  Bytes out_;
-};
-
-std::string b64(ByteView b) { return base64_encode(b, Alphabet::url, false); }
-
-// ---- strict JSON field access ------------------------------------------------------------------
-void only_fields(const json& j, std::initializer_list<const char*> allowed) {
-  for (const auto& [k, v] : j.items()) {
-    bool ok = false;
-    for (const char* a : allowed) ok = ok || k == a;
-    if (!ok) malformed("unknown field '" + k + "'");
-  }
-}
-
-const json& need(const json& j, const char* name) {
-  const auto it = j.find(name);
-  if (it == j.end()) malformed(std::string("missing field '") + name + "'");
-  return *it;
-}
-
-std::int64_t need_int(const json& j, const char* name) {
-  const json& v = need(j, name);
-  if (!v.is_number_integer()) malformed(std::string("field '") + name + "' must be an integer");
-  // JSON integers above INT64_MAX arrive as unsigned: refuse them rather than let them wrap.
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    malformed(std::string("field '") + name + "' is out of range");
-  return v.get<std::int64_t>();
-}
-
-std::string need_string(const json& j, const char* name, std::size_t max_len) {
-  const json& v = need(j, name);
-  if (!v.is_string()) malformed(std::string("field '") + name + "' must be a string");
-  const auto& s = v.get_ref<const std::string&>();
-  if (s.size() > max_len) malformed(std::string("field '") + name + "' too long");
-  return s;
-}
-
-Bytes need_b64(const json& j, const char* name, std::size_t min_len, std::size_t max_len) {
-  const std::string s = need_string(j, name, (max_len + 2) / 3 * 4);
-  Bytes b;
-  try {
-    b = base64_decode(s, Alphabet::url, Padding::forbidden);
-  } catch (const Error&) {
-    malformed(std::string("field '") + name + "' is not unpadded base64url");
-  }
-  if (b.size() < min_len || b.size() > max_len) {
-    malformed(std::string("field '") + name + "' has the wrong length");
-  }
-  return b;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> need_fixed(const json& j, const char* name) {
-  const Bytes b = need_b64(j, name, N, N);
-  std::array<std::uint8_t, N> out{};
-  std::copy(b.begin(), b.end(), out.begin());
-  return out;
-}
-
-Uuid need_uuid(const json& j, const char* name) {
-  const auto u = Uuid::parse(need_string(j, name, 36));
-  if (!u) malformed(std::string("field '") + name + "' is not a UUID");
-  return *u;
-}
-
-json parse_object(std::string_view text) {
-  if (text.size() > kMaxMessageBytes) malformed("message too large");
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) malformed("message is not a JSON object");
-  return j;
-}
+[[noreturn]] void malformed(const std::string& why) { kJson.malformed(why); }
 
 void check_version(const json& j) {
-  if (need_int(j, "version") != kVersion) malformed("unsupported protocol version");
+  if (kJson.need_int(j, "version") != kVersion) malformed("unsupported protocol version");
 }
 
 }  // namespace
@@ -124,63 +33,63 @@ bool valid_name(std::string_view name) noexcept {
 // ---- messages ----------------------------------------------------------------------------------
 
 std::string to_json(const ClientHello& h) {
-  json j = {{"version", h.version}, {"name", h.name},           {"x25519", b64(h.x25519)},
-            {"nonce", b64(h.nonce)}, {"rsa_spki", b64(h.rsa_spki)}, {"time", h.time},
-            {"signature", b64(h.signature)}};
+  json j = {{"version", h.version}, {"name", h.name},           {"x25519", b64u(h.x25519)},
+            {"nonce", b64u(h.nonce)}, {"rsa_spki", b64u(h.rsa_spki)}, {"time", h.time},
+            {"signature", b64u(h.signature)}};
   if (h.uuid) j["uuid"] = h.uuid->to_string();
   return j.dump();
 }
 
 std::string to_json(const ServerReply& r) {
   const json j = {{"version", r.version},       {"uuid", r.uuid.to_string()},
-                  {"x25519", b64(r.x25519)},    {"nonce", b64(r.nonce)},
-                  {"expires", r.expires},       {"server_key", b64(r.server_key)},
-                  {"signature", b64(r.signature)}};
+                  {"x25519", b64u(r.x25519)},    {"nonce", b64u(r.nonce)},
+                  {"expires", r.expires},       {"server_key", b64u(r.server_key)},
+                  {"signature", b64u(r.signature)}};
   return j.dump();
 }
 
 ClientHello parse_client_hello(std::string_view text) {
-  const json j = parse_object(text);
-  only_fields(j, {"version", "name", "x25519", "nonce", "rsa_spki", "uuid", "time", "signature"});
+  const json j = kJson.parse_object(text, kMaxMessageBytes);
+  kJson.only_fields(j, {"version", "name", "x25519", "nonce", "rsa_spki", "uuid", "time", "signature"});
   check_version(j);
   ClientHello h;
-  h.name = need_string(j, "name", 256);
+  h.name = kJson.need_string(j, "name", 256);
   if (!valid_name(h.name)) malformed("name must be 1-32 characters of A-Z a-z 0-9 . _ -");
-  h.x25519 = need_fixed<32>(j, "x25519");
-  h.nonce = need_fixed<32>(j, "nonce");
-  h.rsa_spki = need_b64(j, "rsa_spki", 1, kMaxSpkiBytes);
-  if (j.contains("uuid") && !j["uuid"].is_null()) h.uuid = need_uuid(j, "uuid");
-  h.time = need_int(j, "time");
-  h.signature = need_b64(j, "signature", 1, kMaxRsaSignatureBytes);
+  h.x25519 = kJson.need_fixed<32>(j, "x25519");
+  h.nonce = kJson.need_fixed<32>(j, "nonce");
+  h.rsa_spki = kJson.need_b64u(j, "rsa_spki", 1, kMaxSpkiBytes);
+  h.uuid = kJson.maybe_uuid(j, "uuid");
+  h.time = kJson.need_int(j, "time");
+  h.signature = kJson.need_b64u(j, "signature", 1, kMaxRsaSignatureBytes);
   return h;
 }
 
 ServerReply parse_server_reply(std::string_view text) {
-  const json j = parse_object(text);
-  only_fields(j, {"version", "uuid", "x25519", "nonce", "expires", "server_key", "signature"});
+  const json j = kJson.parse_object(text, kMaxMessageBytes);
+  kJson.only_fields(j, {"version", "uuid", "x25519", "nonce", "expires", "server_key", "signature"});
   check_version(j);
   ServerReply r;
-  r.uuid = need_uuid(j, "uuid");
-  r.x25519 = need_fixed<32>(j, "x25519");
-  r.nonce = need_fixed<32>(j, "nonce");
-  r.expires = need_int(j, "expires");
-  r.server_key = need_fixed<32>(j, "server_key");
-  r.signature = need_fixed<64>(j, "signature");
+  r.uuid = kJson.need_uuid(j, "uuid");
+  r.x25519 = kJson.need_fixed<32>(j, "x25519");
+  r.nonce = kJson.need_fixed<32>(j, "nonce");
+  r.expires = kJson.need_int(j, "expires");
+  r.server_key = kJson.need_fixed<32>(j, "server_key");
+  r.signature = kJson.need_fixed<64>(j, "signature");
   return r;
 }
 
 // ---- transcripts -------------------------------------------------------------------------------
 
 Bytes encode_transcript1(const ClientHello& h) {
-  Transcript t(kHelloLabel);
-  t.integer(h.version).field(as_bytes(h.name)).field(h.x25519).field(h.nonce).field(h.rsa_spki);
+  FieldWriter t(kHelloLabel);
+  t.integer(h.version).field(h.name).field(h.x25519).field(h.nonce).field(h.rsa_spki);
   if (h.uuid) t.field(h.uuid->bytes);
-  else t.field({});
+  else t.field(ByteView{});
   return t.integer(h.time).take();
 }
 
 Bytes encode_transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
-  return Transcript(kReplyLabel)
+  return FieldWriter(kReplyLabel)
       .field(th1)
       .field(h.signature)
       .integer(r.version)

@@ -33,15 +33,7 @@ ClientRegistry::Grant grant(std::int64_t expires = 5000) {
   return [expires](const Uuid&) { return SessionGrant{FernetKey::generate(), expires}; };
 }
 
-std::string error_of(const std::function<void()>& f, Errc* code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    *code = e.code();
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Registry, RegistersFindsAndKeepsUuidPerKey) {
   auto r = make_in_memory_registry(10);

@@ -24,6 +24,16 @@ extern char** environ;
 
 namespace mh::test {
 
+std::string error_of(const std::function<void()>& f, Errc* code) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (code) *code = e.code();
+    return e.what();
+  }
+  return "no error";
+}
+
 std::filesystem::path vectors_dir() { return MH_VECTORS_DIR; }
 std::filesystem::path source_dir() { return MH_SOURCE_DIR; }
 

@@ -3,12 +3,17 @@
 #include <cstdint>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "core/bytes.hpp"
+#include "core/error.hpp"
 
 namespace mh::test {
+
+// The reason of the mh::Error that f throws ("no error" if none), and its code in *code.
+std::string error_of(const std::function<void()>& f, Errc* code = nullptr);
 
 std::filesystem::path vectors_dir();
 std::filesystem::path source_dir();

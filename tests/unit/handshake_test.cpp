@@ -24,15 +24,7 @@ const Ed25519KeyPair& server_key() {
   return k;
 }
 
-std::string error_of(const std::function<void()>& f, Errc* code = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Handshake, BothSidesDeriveTheSameKey) {
   FixedClock clock(1700000000);

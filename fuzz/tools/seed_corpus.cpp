@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/base64.hpp"
+#include "core/bhttp.hpp"
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
 #include "core/fernet.hpp"
@@ -275,6 +276,42 @@ void keys_ids() {
   // rsa_keygen_bits:2048 | openssl pkey -pubout -outform DER`) was added by hand and is kept.
 }
 
+void bhttp_heads() {
+  // fuzz_bhttp: first byte '0' = request head, '1' = response head; the rest is the head itself.
+  const std::string t = "fuzz_bhttp";
+  const auto req = [](const bhttp::Request& r, std::size_t pad = 0) {
+    return "0" + std::string(as_chars(bhttp::encode(r, pad)));
+  };
+  const auto resp = [](const bhttp::Response& r, std::size_t pad = 0) {
+    return "1" + std::string(as_chars(bhttp::encode(r, pad)));
+  };
+  // RFC 9292 §5.1: its example request, whose known-length encoding this is (tests/unit/bhttp_test.cpp).
+  put(t, "req_rfc9292_example",
+      req({"GET", "https", "", "/hello.txt",
+           {{"user-agent", "curl/7.16.3 libcurl/7.16.3 OpenSSL/0.9.7l zlib/1.2.3"},
+            {"host", "www.example.com"},
+            {"accept-language", "en, mi"}}}));
+  put(t, "req_range_padded",
+      req({"GET", "https", "127.0.0.1:8443", "/docs/a.txt", {{"range", "bytes=0-99,-5"}, {"if-range", "\"e\""}}},
+          128));
+  put(t, "req_put_upload", req({"PUT", "http", "", "/uploads/notes.txt", {}}));
+  put(t, "req_list_query", req({"GET", "https", "h", "/docs/?list", {{"if-none-match", "*"}, {"x_y.z-0", ""}}}));
+  put(t, "resp_206",
+      resp({206,
+            {{"content-type", "text/plain"}, {"content-length", "262144"}, {"content-range", "bytes 0-262143/1000000"},
+             {"etag", "\"q1Qh3hQ5m9S0Vx2tZk8y4w\""}, {"minihttps-chunk-size", "262144"},
+             {"minihttps-first-chunk", "0"}, {"minihttps-last-chunk", "0"}}}));
+  put(t, "resp_404_padded", resp({404, {{"content-type", "application/json"}, {"content-length", "42"}}}, 256));
+  put(t, "resp_304", resp({304, {{"content-length", "0"}, {"etag", "\"e\""}}}));
+  // Refused ones, each one step from valid: an informational status, the indeterminate-length
+  // framing, a trailer, non-zero padding; and one in non-shortest varints (accepted).
+  put(t, "resp_informational_103", lit("1\x01\x40\x67\x00\x00\x00"));
+  put(t, "req_indeterminate", lit("0\x02\x03GET\x05https\x00\x01/\x00\x00\x00"));
+  put(t, "req_trailer", lit("0\x00\x03GET\x05https\x00\x01/\x00\x00\x04\x01t\x01v"));
+  put(t, "req_padding_not_zero", lit("0\x00\x03GET\x05https\x00\x01/\x00\x00\x00\x00\x00\x01"));
+  put(t, "req_nonshortest", lit("0\x40\x00\x80\x00\x00\x03GET\x40\x04http\x00\x01/\x40\x04\x01" "a\x01" "b\x00\x00"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,6 +325,7 @@ int main(int argc, char** argv) {
     keys_ids();
     uploads();
     chat_frames();
+    bhttp_heads();
   } catch (const std::exception& e) {
     std::cerr << "seed_corpus: " << e.what() << "\n";
     return 1;

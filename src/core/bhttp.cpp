@@ -83,8 +83,11 @@ void check_name(std::string_view name, const Limits& limits) {
 
 void check_value(std::string_view value, const Limits& limits) {
   if (value.size() > limits.max_value) fail("field value longer than " + std::to_string(limits.max_value) + " bytes");
-  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
-    fail("field value has CR, LF or NUL");
+  // RFC 9110 §5.5: field values hold visible characters, SP, HTAB and obs-text; no controls.
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) fail("field value has a control character");
+  }
 }
 
 void read_framing(Cursor& head, std::uint64_t want) {

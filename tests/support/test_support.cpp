@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -23,6 +24,28 @@
 extern char** environ;
 
 namespace mh::test {
+
+std::string hex_block(ByteView b) {
+  const std::string h = to_hex(b);
+  std::string out;
+  for (std::size_t i = 0; i < h.size(); i += 64) out += "    " + h.substr(i, 64) + "\n";
+  return out;
+}
+
+std::string hex_after(const std::string& doc, const std::string& label) {
+  auto pos = doc.find(label + ":\n");
+  if (pos == std::string::npos) return {};
+  pos += label.size() + 2;
+  if (pos < doc.size() && doc[pos] == '\n') ++pos;
+  std::string hex;
+  while (doc.compare(pos, 4, "    ") == 0) {
+    const auto eol = doc.find('\n', pos);
+    for (char c : doc.substr(pos + 4, eol - pos - 4))
+      if (std::isxdigit(static_cast<unsigned char>(c))) hex.push_back(c);
+    pos = eol + 1;
+  }
+  return hex;
+}
 
 std::string error_of(const std::function<void()>& f, Errc* code) {
   try {

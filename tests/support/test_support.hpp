@@ -12,6 +12,11 @@
 
 namespace mh::test {
 
+// Worked examples in docs/: bytes as indented hex, 64 digits a line; and the hex digits of the
+// indented block that follows the line "label:" (and a blank line) in `doc`.
+std::string hex_block(ByteView b);
+std::string hex_after(const std::string& doc, const std::string& label);
+
 // The reason of the mh::Error that f throws ("no error" if none), and its code in *code.
 std::string error_of(const std::function<void()>& f, Errc* code = nullptr);
 

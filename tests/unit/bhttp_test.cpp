@@ -438,12 +438,12 @@ TEST(BhttpRefuse, FieldNames) {
 }
 
 TEST(BhttpRefuse, FieldValues) {
-  for (std::string_view value : {"a\rb"sv, "a\nb"sv, "\r\n"sv, "a\0b"sv})
-    EXPECT_EQ(request_refusal(request_with({{"a", std::string(value)}})), "sealed: field value has CR, LF or NUL");
-  for (std::string_view value : {""sv, "\t"sv, " x "sv, "\x01\x7f\x80\xff"sv, "\"e\", W/\"f\""sv})
+  for (std::string_view value : {"a\rb"sv, "a\nb"sv, "\r\n"sv, "a\0b"sv, "\x01"sv, "a\x1f" "b"sv, "\x7f"sv})
+    EXPECT_EQ(request_refusal(request_with({{"a", std::string(value)}})), "sealed: field value has a control character");
+  for (std::string_view value : {""sv, "\t"sv, " x "sv, "\x80\xff"sv, "\"e\", W/\"f\""sv})
     EXPECT_EQ(decode_request(request_with({{"a", std::string(value)}})).fields[0].value, value);
   EXPECT_EQ(response_refusal(Raw().v(1).v(200).fields({{"a", "x\ny"}}).v(0).v(0).b),
-            "sealed: field value has CR, LF or NUL");
+            "sealed: field value has a control character");
 }
 
 TEST(BhttpRefuse, ContentAndTrailers) {

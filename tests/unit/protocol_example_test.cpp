@@ -24,29 +24,8 @@ namespace {
 constexpr std::int64_t kTime = 1700000000;
 const char* kUuid = "3f1c5a4e-8b2d-4c6f-9a1e-7d5b3c2a1f0e";
 
-std::string hex_block(ByteView b) {
-  // Wrapped at 64 hex digits (32 bytes) a line, so the document stays readable.
-  const std::string h = to_hex(b);
-  std::string out;
-  for (std::size_t i = 0; i < h.size(); i += 64) out += "    " + h.substr(i, 64) + "\n";
-  return out;
-}
-
-// The hex digits of the indented block that follows "label:" (and a blank line).
-std::string value_after(const std::string& doc, const std::string& label) {
-  auto pos = doc.find(label + ":\n");
-  if (pos == std::string::npos) return {};
-  pos += label.size() + 2;
-  if (pos < doc.size() && doc[pos] == '\n') ++pos;
-  std::string hex;
-  while (doc.compare(pos, 4, "    ") == 0) {
-    const auto eol = doc.find('\n', pos);
-    for (char c : doc.substr(pos + 4, eol - pos - 4))
-      if (std::isxdigit(static_cast<unsigned char>(c))) hex.push_back(c);
-    pos = eol + 1;
-  }
-  return hex;
-}
+using test::hex_after;
+using test::hex_block;
 
 RsaPrivateKey example_rsa() {
   return RsaPrivateKey::from_pem(test::read_file(test::vectors_dir() / "rfc9421/test-key-rsa-pss.priv.pem"));
@@ -159,8 +138,8 @@ TEST(ProtocolDoc, WorkedExampleMatchesTheCode) {
   Bytes hello_sig, request_sig;
   if (b != std::string::npos && e != std::string::npos) {
     const std::string block = doc.substr(b + begin.size(), e - b - begin.size());
-    hello_sig = from_hex(value_after(block, "client signature = RSA-PSS-SHA512(TH1), salt 64 (randomized; any valid one works)"));
-    request_sig = from_hex(value_after(block, "request signature = RSA-PSS-SHA512(signature base), salt 64"));
+    hello_sig = from_hex(hex_after(block, "client signature = RSA-PSS-SHA512(TH1), salt 64 (randomized; any valid one works)"));
+    request_sig = from_hex(hex_after(block, "request signature = RSA-PSS-SHA512(signature base), salt 64"));
   }
   if (print) {
     // Fresh signatures over the current transcripts.

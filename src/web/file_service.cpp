@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "core/conditional.hpp"
 #include "core/hash.hpp"
 #include "io/beneath.hpp"
 #include "io/unique_fd.hpp"
@@ -91,25 +92,6 @@ std::string listing_etag(const struct stat& dir, std::string_view listing) {
   hash_u64(h, static_cast<std::uint64_t>(mtime_ns(dir)));
   h.update(as_bytes(listing));
   return format_etag(h.finish());
-}
-
-// If-None-Match (RFC 9110 §13.1.2): "*" or a list of entity tags, compared weakly (a W/ prefix on
-// either side is ignored). A malformed list matches nothing, so the full response is sent.
-bool if_none_match_hits(std::string_view header, std::string_view etag) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
-  const std::string_view opaque = etag.substr(etag.starts_with("W/") ? 2 : 0);
-  std::size_t i = 0;
-  for (;;) {
-    while (i < header.size() && (is_space(header[i]) || header[i] == ',')) ++i;
-    if (i == header.size()) return false;
-    if (header[i] == '*') return true;
-    if (header.substr(i).starts_with("W/")) i += 2;
-    if (i == header.size() || header[i] != '"') return false;
-    const std::size_t close = header.find('"', i + 1);
-    if (close == std::string_view::npos) return false;
-    if (header.substr(i, close - i + 1) == opaque) return true;
-    i = close + 1;
-  }
 }
 
 // ---- response bodies -------------------------------------------------------------------------

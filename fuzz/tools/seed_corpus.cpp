@@ -20,6 +20,7 @@
 #include "core/handshake.hpp"
 #include "core/pem.hpp"
 #include "core/rsa.hpp"
+#include "core/stream.hpp"
 
 namespace fs = std::filesystem;
 using namespace mh;
@@ -255,6 +256,36 @@ void chat_frames() {
   put(t, "not_tokens", "0not a token\ngAAAAA\n\n" + say.substr(0, say.size() - 4));
 }
 
+void streams() {
+  // fuzz_stream: request body streams (chunk size 4096) under the target's session secret (bytes
+  // 0xc0..0xdf) and binding (bytes 0x60..0x7f), one token a chunk with a fixed IV so the output is
+  // the same every time; and a plaintext that is no stream (the target writes it as one).
+  const std::string t = "fuzz_stream";
+  Bytes secret(32);
+  for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(0xc0 + i);
+  Binding binding{};
+  for (std::size_t i = 0; i < binding.size(); ++i) binding[i] = static_cast<std::uint8_t>(0x60 + i);
+  const auto stream_of = [&](std::uint64_t size) {
+    const stream::Layout layout = stream::Layout::whole(size, stream::kMinChunkSize);
+    const stream::ChunkKeys keys(SessionSecret(secret), KeyPurpose::request_body, binding, layout.last_chunk());
+    std::string out;
+    for (std::uint64_t i = 0; i <= layout.last_chunk(); ++i) {
+      std::string chunk;
+      for (std::uint64_t k = 0; k < layout.plaintext_size(i); ++k) chunk += static_cast<char>('a' + (i * 7 + k) % 26);
+      FernetIv iv{};
+      iv.fill(static_cast<std::uint8_t>(0x10 + i));
+      out += fernet_encrypt(keys.key(i), as_bytes(chunk), 1700000000, iv);
+    }
+    return out;
+  };
+  put(t, "two_chunks", stream_of(stream::kMinChunkSize + 50));
+  put(t, "empty", stream_of(0));
+  put(t, "small", stream_of(13));
+  put(t, "one_full_chunk", stream_of(stream::kMinChunkSize));
+  put(t, "three_chunks_final_byte", stream_of(2 * stream::kMinChunkSize + 1));
+  put(t, "plaintext", "hello, stream");
+}
+
 void keys_ids() {
   // fuzz_keys_ids: first byte '0' = SPKI DER, '1' = PEM text, '2' = UUID / hex text.
   const std::string t = "fuzz_keys_ids";
@@ -326,6 +357,7 @@ int main(int argc, char** argv) {
     uploads();
     chat_frames();
     bhttp_heads();
+    streams();
   } catch (const std::exception& e) {
     std::cerr << "seed_corpus: " << e.what() << "\n";
     return 1;

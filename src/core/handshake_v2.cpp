@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/fields.hpp"
 #include "core/handshake.hpp"  // valid_name(), shared with v1 until v1 goes
+#include "core/stream.hpp"
 #include "core/strict_json.hpp"
 
 namespace mh::handshake_v2 {
@@ -17,8 +18,6 @@ constexpr std::string_view kHelloLabel = "minihttps/2 client hello";
 constexpr std::string_view kReplyKeyLabel = "minihttps/2 reply key";
 constexpr std::string_view kReplyLabel = "minihttps/2 server reply";
 constexpr std::string_view kSessionLabel = "minihttps/2 session secret";
-
-bool chunk_size_ok(std::uint64_t c) noexcept { return c >= 4096 && c <= 4194304 && (c & (c - 1)) == 0; }
 
 FernetKey hkdf_key(ByteView ikm, ByteView salt, std::string_view info) {
   const SecretBytes okm = hkdf_sha256(ikm, salt, as_bytes(info), 32);
@@ -110,7 +109,7 @@ ReplyIdentity parse_reply_identity(std::string_view text) {
   r.expires = kJson.need_int(j, "expires");
   r.nonce = kJson.need_fixed<32>(j, "nonce");
   const std::int64_t c = kJson.need_int(j, "chunk_size");
-  if (!chunk_size_ok(static_cast<std::uint64_t>(c)) || c < 0)
+  if (c < 0 || !stream::valid_chunk_size(static_cast<std::uint64_t>(c)))
     kJson.malformed("chunk_size must be a power of two from 4096 to 4194304");
   r.chunk_size = static_cast<std::uint32_t>(c);
   r.signature = kJson.need_fixed<64>(j, "signature");
@@ -213,7 +212,7 @@ ClientSession ClientHandshake::consume(std::string_view reply_json) {
 ServerHandshake::ServerHandshake(const Ed25519KeyPair& identity, const X25519KeyPair& static_key, ServerPolicy policy,
                                  const Clock& clock, ServerRandom random)
     : identity_key_(identity), static_key_(static_key), policy_(policy), clock_(clock), random_(std::move(random)) {
-  if (!chunk_size_ok(policy_.chunk_size)) throw Error(Errc::internal, "handshake: invalid chunk size");
+  if (!stream::valid_chunk_size(policy_.chunk_size)) throw Error(Errc::internal, "handshake: invalid chunk size");
   ephemeral_ = random_.ephemeral ? std::move(*random_.ephemeral) : X25519KeyPair::generate();
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/stream.hpp"
 
 namespace mh::seal {
 namespace {
@@ -176,7 +177,7 @@ ResponseHead from_bhttp(const bhttp::Response& r) {
     if (!size || !first || !last) broken_head("the chunk fields come together or not at all");
     Chunks c;
     const std::uint64_t s = parse_decimal("minihttps-chunk-size", *size);
-    if (s < 4096 || s > 4194304 || (s & (s - 1)) != 0) broken_head("minihttps-chunk-size is not a valid chunk size");
+    if (!stream::valid_chunk_size(s)) broken_head("minihttps-chunk-size is not a valid chunk size");
     c.size = static_cast<std::uint32_t>(s);
     c.first = parse_decimal("minihttps-first-chunk", *first);
     c.last = parse_decimal("minihttps-last-chunk", *last);

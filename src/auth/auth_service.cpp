@@ -5,12 +5,14 @@
 #include "auth/address_group.hpp"
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/seal.hpp"
 
 namespace mh::auth {
 
-AuthService::AuthService(const Ed25519KeyPair& identity, ClientRegistry& registry, AuthConfig config,
-                         const Clock& clock)
+AuthService::AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& static_key, ClientRegistry& registry,
+                         AuthConfig config, const Clock& clock)
     : identity_(identity),
+      static_key_(static_key),
       registry_(registry),
       config_(std::move(config)),
       clock_(clock),
@@ -18,12 +20,18 @@ AuthService::AuthService(const Ed25519KeyPair& identity, ClientRegistry& registr
       hello_nonces_(2 * config_.policy.max_skew + 1, config_.replay_capacity),
       limiter_(config_.handshakes_per_second, config_.handshake_burst),
       server_limiter_(config_.server_handshakes_per_second, config_.server_handshake_burst, 16) {
-  well_known_ = nlohmann::json{{"protocol", "minihttps/1"},
-                               {"version", handshake::kVersion},
-                               {"public_key", base64_encode(identity_.public_key(), Alphabet::url, false)},
-                               {"fingerprint", ed25519_fingerprint(identity_.public_key())},
-                               {"handshake", "/auth/handshake"}}
-                    .dump();
+  const auto b64u = [](ByteView b) { return base64_encode(b, Alphabet::url, false); };
+  well_known_ =
+      nlohmann::json{{"protocol", "minihttps/2"},
+                     {"version", handshake_v2::kVersion},
+                     {"public_key", b64u(identity_.public_key())},
+                     {"fingerprint", ed25519_fingerprint(identity_.public_key())},
+                     {"handshake", "/auth/handshake"},
+                     {"sealed", std::string(seal::kSealedPath)},
+                     {"static_key", b64u(static_key_.public_key)},
+                     {"static_signature", b64u(handshake_v2::sign_static_key(identity_, static_key_.public_key))},
+                     {"chunk_size", config_.policy.chunk_size}}
+          .dump();
 }
 
 std::string AuthService::handshake(std::string_view body, const std::string& address) {
@@ -35,9 +43,9 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   if (!server_limiter_.allow("", mono))
     throw Error(Errc::unavailable, "handshake: too many handshakes on this server right now, try again shortly");
 
-  handshake::ServerHandshake hs(identity_, config_.policy, clock_);
+  handshake_v2::ServerHandshake hs(identity_, static_key_, config_.policy, clock_);
   hs.consume_hello(body);
-  const auto& hello = hs.hello();
+  const auto& hello = hs.identity();
   // Only after the signature verified: junk cannot fill the nonce cache.
   switch (hello_nonces_.check_and_insert("hello", hello.nonce, clock_.now())) {
     case ReplayCache::Verdict::fresh: break;
@@ -53,7 +61,7 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   registry_.register_session(reg, [&](const Uuid& uuid) {
     auto result = hs.create_reply(uuid);
     reply = std::move(result.reply_json);
-    return SessionGrant{std::move(result.session_key), result.expires};
+    return SessionGrant{std::move(result.secret), result.keyid, result.expires, config_.policy.chunk_size};
   });
   return reply;
 }

@@ -12,12 +12,12 @@
 #include "auth/replay_cache.hpp"
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
-#include "core/handshake.hpp"
+#include "core/handshake_v2.hpp"
 
 namespace mh::auth {
 
 struct AuthConfig {
-  handshake::ServerPolicy policy;
+  handshake_v2::ServerPolicy policy;
   double handshakes_per_second = 10;  // per client address group (auth/address_group.hpp)
   double handshake_burst = 20;
   // All addresses together: what one attacker with many addresses can take, leaving the rest of
@@ -30,7 +30,8 @@ struct AuthConfig {
 
 class AuthService {
  public:
-  AuthService(const Ed25519KeyPair& identity, ClientRegistry& registry, AuthConfig config, const Clock& clock);
+  AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& static_key, ClientRegistry& registry,
+              AuthConfig config, const Clock& clock);
 
   // GET /.well-known/minihttps
   const std::string& well_known_json() const noexcept { return well_known_; }
@@ -46,6 +47,7 @@ class AuthService {
 
  private:
   const Ed25519KeyPair& identity_;
+  const X25519KeyPair& static_key_;
   ClientRegistry& registry_;
   AuthConfig config_;
   const Clock& clock_;

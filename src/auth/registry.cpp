@@ -43,7 +43,9 @@ class InMemoryRegistry final : public ClientRegistry {
     rec->uuid = *uuid;
     rec->name = r.name;
     rec->fingerprint = r.fingerprint;
-    rec->session_key = std::move(g.key);
+    rec->session_secret = std::move(g.secret);
+    rec->keyid = g.keyid;
+    rec->chunk_size = g.chunk_size;
     rec->session_expires = g.expires;
     rec->created = previous ? previous->created : r.now;
     rec->address = r.address;
@@ -54,11 +56,28 @@ class InMemoryRegistry final : public ClientRegistry {
     by_name_[r.name] = *uuid;
     by_key_[r.fingerprint] = *uuid;
     if (!previous) ++per_group_[group];
+    if (previous) unindex_keyid(previous->keyid);
+    index_keyid(rec->keyid, *uuid);
     publish(*uuid, rec);
     return rec;
   }
 
-  RecordPtr find_session(const Uuid& uuid, std::int64_t now) const override {
+  RecordPtr find_session(const KeyId& keyid, std::int64_t now) const override {
+    const KeyShard& ks = key_shard(keyid);
+    std::optional<Uuid> uuid;
+    {
+      std::shared_lock lock(ks.mutex);
+      const auto it = ks.uuids.find(keyid);
+      if (it == ks.uuids.end()) return nullptr;
+      uuid = it->second;
+    }
+    RecordPtr rec = lookup(*uuid);
+    // A newer handshake may have published a record with another keyid in between.
+    if (!rec || !rec->live(now) || rec->keyid != keyid) return nullptr;
+    return rec;
+  }
+
+  RecordPtr find_client_session(const Uuid& uuid, std::int64_t now) const override {
     RecordPtr rec = lookup(uuid);
     if (!rec || !rec->live(now)) return nullptr;
     return rec;
@@ -68,6 +87,7 @@ class InMemoryRegistry final : public ClientRegistry {
     std::lock_guard reg(registration_);
     const RecordPtr rec = lookup(uuid);
     if (!rec) return false;
+    unindex_keyid(rec->keyid);
     publish(uuid, ended_copy(*rec));
     return true;
   }
@@ -138,8 +158,33 @@ class InMemoryRegistry final : public ClientRegistry {
     s.records[u] = std::move(rec);
   }
 
-  // Under registration_. Removes a record's name, key and address-group entries.
+  struct KeyIdHash {
+    std::size_t operator()(const KeyId& k) const noexcept {
+      std::size_t h = 0;  // the keyid is random: its first bytes are a good hash
+      for (int i = 0; i < 8; ++i) h = (h << 8) | k[static_cast<std::size_t>(i)];
+      return h;
+    }
+  };
+  struct KeyShard {
+    mutable std::shared_mutex mutex;
+    std::unordered_map<KeyId, Uuid, KeyIdHash> uuids;
+  };
+  KeyShard& key_shard(const KeyId& k) const { return key_shards_[k[15] % key_shards_.size()]; }
+
+  void index_keyid(const KeyId& k, const Uuid& u) {
+    KeyShard& ks = key_shard(k);
+    std::unique_lock lock(ks.mutex);
+    ks.uuids[k] = u;
+  }
+  void unindex_keyid(const KeyId& k) {
+    KeyShard& ks = key_shard(k);
+    std::unique_lock lock(ks.mutex);
+    ks.uuids.erase(k);
+  }
+
+  // Under registration_. Removes a record's name, key, keyid and address-group entries.
   void forget_indexes(const ClientRecord& rec) {
+    unindex_keyid(rec.keyid);
     by_name_.erase(rec.name);
     by_key_.erase(rec.fingerprint);
     if (const auto it = per_group_.find(rec.registered_from); it != per_group_.end() && --it->second == 0)
@@ -172,7 +217,7 @@ class InMemoryRegistry final : public ClientRegistry {
     c->uuid = r.uuid;
     c->name = r.name;
     c->fingerprint = r.fingerprint;
-    c->session_key = FernetKey::generate();  // the old key is gone; nothing can use this one
+    // The secret and keyid are gone: nothing can use this record's session.
     c->session_expires = 0;
     c->created = r.created;
     c->address = r.address;
@@ -189,6 +234,7 @@ class InMemoryRegistry final : public ClientRegistry {
   std::unordered_map<std::string, Uuid> by_key_;  // key fingerprint -> UUID
   std::unordered_map<std::string, std::size_t> per_group_;  // address group -> identities registered from it
   mutable std::array<Shard, 16> shards_;
+  mutable std::array<KeyShard, 16> key_shards_;  // keyid -> UUID of live sessions
 };
 
 }  // namespace

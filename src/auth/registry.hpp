@@ -1,6 +1,6 @@
 #pragma once
-// The client registry: who is registered (UUID, name, RSA key) and their live session (Fernet
-// key, expiry). ClientRegistry is the interface a shared backend could implement later;
+// The client registry: who is registered (UUID, name, RSA key) and their live session (keyid,
+// secret, expiry). ClientRegistry is the interface a shared backend could implement later;
 // InMemoryRegistry is the one minihttpsd uses: sharded by UUID so the per-request lookup takes
 // only a shared lock on one of 16 shards, while registrations (rare) serialise on one mutex.
 #include <atomic>
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/fernet.hpp"
+#include "core/key_schedule.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
 
@@ -27,7 +27,9 @@ struct ClientRecord {
   std::string name;
   RsaPublicKey key;  // parsed once: requests are verified against this object
   std::string fingerprint;
-  FernetKey session_key;
+  SessionSecret session_secret;      // every key of the session derives from it (PROTOCOL-v2 §4)
+  KeyId keyid{};                     // names the session in signatures; zero once ended
+  std::uint32_t chunk_size = 0;      // of the session's streams
   std::int64_t session_expires = 0;  // unix seconds; 0 = revoked (logout or kick)
   std::int64_t created = 0;
   std::string address;          // of the latest handshake
@@ -74,8 +76,10 @@ struct RegistryLimits {
 };
 
 struct SessionGrant {
-  FernetKey key;
+  SessionSecret secret;
+  KeyId keyid{};
   std::int64_t expires = 0;
+  std::uint32_t chunk_size = 0;
 };
 
 class ClientRegistry {
@@ -90,8 +94,11 @@ class ClientRegistry {
   using Grant = std::function<SessionGrant(const Uuid&)>;
   virtual std::shared_ptr<const ClientRecord> register_session(const Registration& r, const Grant& grant) = 0;
 
-  // The record of a live session, or nullptr (unknown UUID, expired or revoked session).
-  virtual std::shared_ptr<const ClientRecord> find_session(const Uuid& uuid, std::int64_t now) const = 0;
+  // The record of the live session `keyid` names, or nullptr: unknown keyid, expired or revoked
+  // session, or one a newer handshake of the same client replaced.
+  virtual std::shared_ptr<const ClientRecord> find_session(const KeyId& keyid, std::int64_t now) const = 0;
+  // The client's live session, whatever its keyid, or nullptr.
+  virtual std::shared_ptr<const ClientRecord> find_client_session(const Uuid& uuid, std::int64_t now) const = 0;
 
   // Ends the session at once (logout, kick). The identity (UUID, name, key) is kept until swept,
   // so a new handshake with the same key gets the same UUID. False if unknown.

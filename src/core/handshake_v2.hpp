@@ -36,7 +36,6 @@ inline constexpr std::size_t kMaxSpkiBytes = 1024;
 inline constexpr std::size_t kMaxRsaSignatureBytes = 512;
 
 using Nonce = std::array<std::uint8_t, 32>;
-using KeyId = std::array<std::uint8_t, 16>;
 
 // What a client must know of the server before its hello: the pinned identity key and the static
 // key that identity vouched for.

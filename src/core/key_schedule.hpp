@@ -16,6 +16,9 @@ enum class KeyPurpose { request_head, request_body, response_head, response_body
 // "request head", "request body", ...: the words after "minihttps/2 " in HKDF's info.
 std::string_view purpose_label(KeyPurpose p) noexcept;
 
+// A session's id (docs/PROTOCOL-v2.md §3.3): 16 random bytes chosen by the server.
+using KeyId = std::array<std::uint8_t, 16>;
+
 // 32 bytes tying keys to one request: BH for the sealed request head, B for everything else.
 using Binding = std::array<std::uint8_t, 32>;
 

@@ -30,7 +30,6 @@ inline constexpr std::size_t kMaxNonceLength = 128;
 inline constexpr std::string_view kAcceptSignature =
     R"(sig1=("@status" "minihttps-sealed" "signature";req;key="sig1");alg="ed25519")";
 
-using KeyId = std::array<std::uint8_t, 16>;
 std::string keyid_text(const KeyId& id);               // 22 characters of b64u
 std::optional<KeyId> parse_keyid(std::string_view s);  // nullopt unless exactly that
 

@@ -2,17 +2,25 @@
 
 #include <sstream>
 
+#include "core/base64.hpp"
 #include "core/error.hpp"
 #include "io/files.hpp"
 
 namespace mh::io {
 namespace fs = std::filesystem;
 
-LoadedIdentity load_or_create_server_identity(const fs::path& dir) {
+namespace {
+
+std::optional<std::string> read_secret(const fs::path& file) {
+  const auto text = read_file_if_exists(file, 64 * 1024);
+  if (text && (file_mode(file) & 077))
+    throw Error(Errc::forbidden, file.string() + " is readable by others; run: chmod 600 " + file.string());
+  return text;
+}
+
+std::pair<Ed25519KeyPair, bool> identity_key(const fs::path& dir) {
   const fs::path secret = dir / kServerKeyFile;
-  if (const auto pem = read_file_if_exists(secret, 64 * 1024)) {
-    if (file_mode(secret) & 077)
-      throw Error(Errc::forbidden, secret.string() + " is readable by others; run: chmod 600 " + secret.string());
+  if (const auto pem = read_secret(secret)) {
     try {
       return {Ed25519KeyPair::from_pem(*pem), false};
     } catch (const Error& e) {
@@ -24,6 +32,33 @@ LoadedIdentity load_or_create_server_identity(const fs::path& dir) {
   write_file_atomic(secret, key.private_pem(), 0600);
   write_file_atomic(dir / kServerPubFile, ed25519_public_pem(key.public_key()), 0644);
   return {std::move(key), true};
+}
+
+std::pair<X25519KeyPair, bool> static_key(const fs::path& dir) {
+  const fs::path file = dir / kStaticKeyFile;
+  if (const auto text = read_secret(file)) {
+    std::string_view t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+    try {
+      const Bytes secret = base64_decode(t, Alphabet::url, Padding::forbidden);
+      if (secret.size() != 32) throw Error(Errc::bad_request, "not 32 bytes");
+      return {X25519KeyPair::from_secret(secret), false};
+    } catch (const Error& e) {
+      throw Error(Errc::bad_request, file.string() + ": not an X25519 secret key (" + e.what() + ")");
+    }
+  }
+  ensure_directory(dir, 0700);
+  auto key = X25519KeyPair::generate();
+  write_file_atomic(file, base64_encode(key.secret.view(), Alphabet::url, false) + "\n", 0600);
+  return {std::move(key), true};
+}
+
+}  // namespace
+
+LoadedIdentity load_or_create_server_identity(const fs::path& dir) {
+  auto [id, id_created] = identity_key(dir);
+  auto [st, st_created] = static_key(dir);
+  return {std::move(id), std::move(st), id_created, st_created};
 }
 
 std::optional<std::unordered_set<std::string>> load_authorized_clients(const fs::path& dir) {

@@ -63,12 +63,17 @@ Response json_response(int status, std::string json) {
   return r;
 }
 
-Response error_response(const Error& e) {
+std::string error_json(const Error& e) {
   const int status = http_status(e.code());
   // Internal failures say nothing specific to the peer; the log has the details.
   const bool opaque = status >= 500 && e.code() != Errc::unavailable && e.code() != Errc::insufficient_storage;
   const std::string reason = opaque ? "internal error" : e.what();
-  Response r = json_response(status, nlohmann::json{{"error", errc_name(e.code())}, {"reason", reason}}.dump());
+  return nlohmann::json{{"error", errc_name(e.code())}, {"reason", reason}}.dump();
+}
+
+Response error_response(const Error& e) {
+  const int status = http_status(e.code());
+  Response r = json_response(status, error_json(e));
   if (status == 401) r.set("WWW-Authenticate", "MiniHTTPS handshake=\"/auth/handshake\"");
   if (status == 429 || status == 503) r.set("Retry-After", "1");
   return r;

@@ -145,6 +145,7 @@ struct Upgrade {
   std::unique_ptr<WebSocketHandler> handler;
   std::size_t max_message_bytes = 64 * 1024;  // a longer message closes the connection with 1009
   std::size_t max_queued_bytes = 1 << 20;     // outgoing bytes not yet written; beyond: close 1008
+  Headers headers;                            // added to the 101 response (e.g. the sealed head)
 };
 
 using Dispatch = std::variant<Response, BufferBody, StreamBody, Upgrade>;
@@ -163,6 +164,9 @@ class Handler {
 // The one place an mh::Error becomes an HTTP response: status from mh::http_status, a short
 // JSON body {"error": name, "reason": text}. 401s tell the client to handshake.
 Response error_response(const Error& e);
+// Its body: {"error": name, "reason": text}, the reason replaced by "internal error" for 5xx
+// failures other than unavailable and insufficient_storage.
+std::string error_json(const Error& e);
 Response json_response(int status, std::string json);
 
 }  // namespace mh::net

@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   try {
     const io::LoadedIdentity id = io::load_or_create_server_identity(opt.keys);
     if (id.created) spdlog::info("created a new server key in {}/", opt.keys);
+    if (id.static_created) spdlog::info("created a new static handshake key in {}/", opt.keys);
     io::SystemClock clock;
     auth::RegistryLimits registry_limits;
     registry_limits.per_address = opt.max_clients_per_address;
@@ -105,13 +106,14 @@ int main(int argc, char** argv) {
     auth::AuthConfig cfg;
     cfg.policy.max_skew = opt.max_skew;
     cfg.policy.session_ttl = opt.session_ttl;
+    cfg.policy.chunk_size = opt.chunk_size;
     cfg.handshakes_per_second = opt.handshake_rate;
     cfg.handshake_burst = opt.handshake_burst;
     cfg.server_handshakes_per_second = opt.server_handshake_rate;
     cfg.server_handshake_burst = opt.server_handshake_burst;
     cfg.authorized = io::load_authorized_clients(opt.keys);
     if (cfg.authorized) spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
-    auth::AuthService auth(id.key, *registry, std::move(cfg), clock);
+    auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
     auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
     web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew);

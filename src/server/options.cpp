@@ -1,5 +1,7 @@
 #include "server/options.hpp"
 
+#include "core/stream.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <fstream>
@@ -40,6 +42,17 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{10}, std::int64_t{30} * 86400))->capture_default_str();
   app.add_option("--max-skew", o.max_skew, "allowed clock difference for signed times, seconds")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))->capture_default_str();
+  app.add_option("--chunk-size", o.chunk_size, "bytes of plaintext per chunk of the body streams: a power of two, 4096-4194304")
+      ->check([](const std::string& v) {
+        std::uint64_t c = 0;
+        try {
+          c = std::stoull(v);
+        } catch (const std::exception&) {
+        }
+        return stream::valid_chunk_size(c) ? std::string() : std::string("a power of two from 4096 to 4194304");
+      })
+      ->capture_default_str();
+  app.add_flag("--require-sealed", o.require_sealed, "accept only sealed requests (refuse unsealed signed ones with 403)");
   app.add_option("--max-clients", o.max_clients, "registry capacity (registered clients)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))->capture_default_str();
   app.add_option("--handshake-rate", o.handshake_rate, "handshakes per second allowed per client address (IPv6: per /64)")

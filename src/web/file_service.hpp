@@ -1,36 +1,40 @@
 #pragma once
-// Serves www/ (docs/PROTOCOL.md §5.1 and §6, docs/ARCHITECTURE.md §3): every 200 body is one Fernet token
-// under the requesting client's session key, produced streaming with constant memory.
+// Serves www/ (docs/PROTOCOL-v2.md §7, docs/ARCHITECTURE.md §3): GET and HEAD of files and
+// directories, with Range, If-Range and If-None-Match, as Answers whose bodies the responder
+// streams chunk by chunk (web/answer.hpp). Listings are in web/listing.hpp, the file's chunks in
+// web/file_chunks.hpp, ETags in core/etag.hpp.
 //
 // Two walls keep every byte outside the root unreachable: parse_request_path refuses traversal
 // and hidden names in the request, then io::Beneath opens the name relative to a descriptor of the
 // root so that no interleaving of renames can lead outside it (io/beneath.hpp). What is served,
 // listed or indexed is always what was opened, never a name looked up again. Error reasons never
 // contain filesystem paths: they reach the client.
-//
-// 200 responses carry
-//   Content-Type: application/fernet            the body is a Fernet token (base64url text)
-//   MiniHTTPS-Content-Type: <media type>        of the plaintext (media_types.hpp)
-//   ETag: "<16 hex>"                            strong, of the plaintext (see file_service.cpp)
-//   Cache-Control: private, no-store            the body is per-session ciphertext
-// and a stream whose size() is exactly fernet_token_length(plaintext size) (the Content-Length).
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
 
-#include "core/fernet.hpp"
-#include "io/beneath.hpp"
 #include "core/path.hpp"
+#include "io/beneath.hpp"
 #include "net/http_types.hpp"
+#include "web/answer.hpp"
 
 namespace mh::web {
 
 // Never serve a single object larger than this (a sanity bound, far above any real www/ file).
-inline constexpr std::uint64_t kMaxServedFileBytes = std::uint64_t{1} << 40;  // 1 TiB
+inline constexpr std::uint64_t kMaxServedFileBytes = std::uint64_t{1} << 42;  // 4 TiB
 
 struct FileServiceOptions {
   std::filesystem::path root;
   std::size_t max_listing_entries = 10000;
+};
+
+// What the file service needs of a request: the one the client meant (the inner one when sealed).
+struct FileRequest {
+  std::string_view method;
+  std::string_view target;  // "/docs/a.txt", "/docs/?list"
+  const net::Headers& fields;
+  std::uint32_t chunk_size;  // of the session
 };
 
 class FileService {
@@ -39,12 +43,10 @@ class FileService {
   // that must exercise the component walk where the kernel's openat2 would answer.
   explicit FileService(FileServiceOptions o, io::Resolution how = io::Resolution::fast_path_first);
 
-  // GET or HEAD of req.target (path part; the query is ignored), honouring If-None-Match.
-  // `key` is the client's session key, `now` the unix time stamped into the token.
-  // Returns 200 with a streaming Fernet body (HEAD: head_only, stream set but never read) or 304.
+  // 200 with the file or listing, 206 with the chunks covering a Range, 304, 416, or HEAD's head.
   // Throws mh::Error: not_found, forbidden (traversal, hidden names, escapes, special files),
   // bad_request (malformed path), method_not_allowed (anything but GET/HEAD), io.
-  net::Response serve(const net::Request& req, const FernetKey& key, std::int64_t now) const;
+  Answer serve(const FileRequest& r) const;
 
   // The canonical path of the file or directory `p` names, inside the root. Re-checks every
   // segment (a RequestPath may be built by hand). Throws Errc::not_found when it does not exist

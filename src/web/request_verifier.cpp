@@ -3,17 +3,12 @@
 #include <algorithm>
 
 #include "core/error.hpp"
-#include "core/hash.hpp"
+#include "core/seal.hpp"
 
 namespace mh::web {
 namespace {
 
 [[noreturn]] void forbid(const std::string& why) { throw Error(Errc::forbidden, "signature: " + why); }
-
-bool covers(const httpsig::SignatureParams& p, std::string_view name) {
-  return std::any_of(p.components.begin(), p.components.end(),
-                     [&](const httpsig::Component& c) { return c.name == name && c.params.empty(); });
-}
 
 // The label to verify: "sig1" when present, else the only signature there is.
 std::string pick_label(const std::vector<std::pair<std::string, httpsig::SignatureParams>>& inputs,
@@ -22,16 +17,23 @@ std::string pick_label(const std::vector<std::pair<std::string, httpsig::Signatu
     return std::any_of(sigs.begin(), sigs.end(), [&](const auto& s) { return s.first == l; });
   };
   for (const auto& [label, p] : inputs)
-    if (label == "sig1" && has_sig(label)) return label;
+    if (label == seal::kLabel && has_sig(label)) return label;
   if (inputs.size() == 1 && has_sig(inputs[0].first)) return inputs[0].first;
   throw Error(Errc::bad_request, "signature: no sig1 signature (or several without sig1)");
 }
 
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
 }  // namespace
 
 RequestVerifier::RequestVerifier(auth::ClientRegistry& registry, auth::ReplayCache& nonces, const Clock& clock,
-                                 std::int64_t max_skew, std::string scheme)
-    : registry_(registry), nonces_(nonces), clock_(clock), max_skew_(max_skew), scheme_(std::move(scheme)) {}
+                                 std::int64_t max_skew, std::string scheme, bool require_sealed)
+    : registry_(registry),
+      nonces_(nonces),
+      clock_(clock),
+      max_skew_(max_skew),
+      scheme_(std::move(scheme)),
+      require_sealed_(require_sealed) {}
 
 VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   const auto input_field = req.header("Signature-Input");
@@ -53,24 +55,21 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   for (const auto& [label, s] : sigs)
     if (label == v.label) v.signature = s;
 
-  // Who: an unknown key id or a dead session asks the client to handshake again (401).
+  // Which session: a keyid that names no live one asks the client to handshake again (401).
   const auto& p = v.params;
   if (!p.keyid) throw Error(Errc::unauthenticated, "signature: no keyid; handshake first");
-  const auto uuid = Uuid::parse(*p.keyid);
   const std::int64_t now = clock_.now();
-  if (uuid) v.client = registry_.find_session(*uuid, now);
-  if (!v.client) throw Error(Errc::unauthenticated, "signature: unknown keyid or expired session; handshake again");
+  if (const auto keyid = seal::parse_keyid(*p.keyid)) v.client = registry_.find_session(*keyid, now);
+  if (!v.client) throw Error(Errc::unauthenticated, "signature: session unknown or ended: handshake again");
 
   // What it must cover and when: refusals are 403.
-  if (p.alg && *p.alg != kClientAlg) forbid("alg must be " + std::string(kClientAlg));
-  for (const char* c : {"@method", "@authority", "@path"})
-    if (!covers(p, c)) forbid(std::string("must cover ") + c);
-  if (req.target.find('?') != std::string::npos && !covers(p, "@query")) forbid("must cover @query");
-  if (req.has_body && !covers(p, "content-digest")) forbid("must cover content-digest when there is a body");
+  if (p.alg && *p.alg != seal::kAlg) forbid("alg must be " + std::string(seal::kAlg));
+  if (const auto missing = seal::missing_coverage(v.message, p)) forbid(*missing);
   if (!p.created) forbid("must carry created");
   if (*p.created < now - max_skew_ || *p.created > now + max_skew_) forbid("created is outside the allowed window");
   if (p.expires && *p.expires < now) forbid("expired");
-  if (!p.nonce || p.nonce->empty() || p.nonce->size() > kMaxNonceLength) forbid("must carry a nonce of 1-128 characters");
+  if (!p.nonce || p.nonce->empty() || p.nonce->size() > seal::kMaxNonceLength)
+    forbid("must carry a nonce of 1-128 characters");
 
   std::string base;
   try {
@@ -82,8 +81,8 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   if (!v.client->key.verify_pss_sha512(as_bytes(base), v.signature)) forbid("does not verify");
 
   // Only a verified request may spend a nonce, so forgeries cannot fill the cache. The scope is
-  // the client's parsed UUID, not the keyid text: "ABC..." and "abc..." are one client.
-  const std::string_view scope(reinterpret_cast<const char*>(uuid->bytes.data()), uuid->bytes.size());
+  // the client, not the session: a nonce cannot be used again under a newer session either.
+  const std::string_view scope(reinterpret_cast<const char*>(v.client->uuid.bytes.data()), v.client->uuid.bytes.size());
   switch (nonces_.check_and_insert(scope, as_bytes(*p.nonce), now)) {
     case auth::ReplayCache::Verdict::fresh: break;
     case auth::ReplayCache::Verdict::replayed: forbid("nonce already used (replayed request)");
@@ -91,22 +90,33 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
     case auth::ReplayCache::Verdict::scope_full:
       throw Error(Errc::rate_limited, "signature: too many requests from this client within the replay window; slow down");
   }
-  if (covers(p, "content-digest")) {
-    const auto digest_field = httpsig::field_value(v.message, "content-digest");
-    v.content_digest = httpsig::content_digest_sha512_value(digest_field.value_or(""));
-    if (!v.content_digest) forbid("content-digest must carry sha-512");
-  }
+  v.binding = request_binding(base, v.signature);
+  v.sealed = seal::is_sealed(v.message);
+  v.method = req.method;
+  v.target = req.target;
+  v.fields = req.headers;
   v.client->last_seen.store(now, std::memory_order_relaxed);
   v.client->mark_used();
   return v;
 }
 
-void RequestVerifier::check_body_digest(const VerifiedRequest& v, ByteView body) {
-  if (!v.content_digest) {
-    if (!body.empty()) forbid("body not covered by content-digest");
+void RequestVerifier::open(VerifiedRequest& v, const net::Request& req) const {
+  const bool at_sealed_path = path_of(req.target) == seal::kSealedPath;
+  if (!v.sealed) {
+    if (at_sealed_path) throw Error(Errc::bad_request, "sealed: no MiniHTTPS-Sealed field");
+    if (require_sealed_) throw Error(Errc::forbidden, "this server accepts sealed requests only");
     return;
   }
-  if (!ct_equal(sha512(body), *v.content_digest)) forbid("body does not match content-digest");
+  if (!at_sealed_path)
+    throw Error(Errc::bad_request, "sealed: a sealed request goes to " + std::string(seal::kSealedPath));
+  seal::check_nothing_outside(v.message);
+  const bhttp::Request inner =
+      seal::open_request_head(v.client->session_secret, v.client->keyid, *v.params.created, *v.params.nonce,
+                              *httpsig::field_value(v.message, "minihttps-sealed"), v.message.authority);
+  v.method = inner.method;
+  v.target = inner.path;
+  v.fields.clear();
+  for (const auto& f : inner.fields) v.fields.push_back({f.name, f.value});
 }
 
 }  // namespace mh::web

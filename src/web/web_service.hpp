@@ -1,12 +1,15 @@
 #pragma once
 // The web part of minihttpsd: everything that needs a signed request. It verifies the request
-// (RequestVerifier), routes it (logout, files), and signs the answer when asked.
+// (RequestVerifier), opens it when sealed, routes the request the client meant (logout, files,
+// uploads, chat), and turns every answer into the response in one place (web/answer.hpp).
 #include <cstdint>
+#include <memory>
 
 #include "auth/registry.hpp"
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
 #include "net/http_types.hpp"
+#include "web/answer.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
 #include "web/upload_service.hpp"
@@ -27,9 +30,10 @@ class WebService {
   void enable_chat(ChatHub& hub) noexcept { chat_ = &hub; }
 
  private:
-  net::Response route(net::Request& req, const VerifiedRequest& v);
-  net::Dispatch route_chat(net::Request& req, const VerifiedRequest& v);
-  net::Dispatch route_upload(net::Request& req, const std::shared_ptr<VerifiedRequest>& v);
+  using Route = std::variant<Answer, BodyIntake, net::Upgrade>;
+  Route route(const net::Request& req, const std::shared_ptr<VerifiedRequest>& v);
+  Route route_chat(const net::Request& req, const VerifiedRequest& v);
+  net::Dispatch deliver(Route r, const std::shared_ptr<VerifiedRequest>& v);
 
   auth::ClientRegistry& registry_;
   const RequestVerifier& verifier_;

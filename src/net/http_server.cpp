@@ -131,78 +131,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
   EventLogger events;
-  // Head work in flight: per client, responses from the start of their pass until sent
-  // (limits.max_head_work_per_client); over all clients, passes running (limits.max_head_work).
-  std::mutex head_work_mutex;
-  std::unordered_map<std::string, std::size_t> head_work_by_client;
-  std::size_t passes_running = 0;
-
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
 
   asio::awaitable<void> accept_loop();
   void close_idle_sessions();
   void close_all_sessions();
-  // Takes a client slot and a pass slot for `client`, or says why not (the refusal to answer).
-  std::optional<Error> admit_head_work(const std::string& client);
-  void release_client_slot(const std::string& client);
-  void release_pass_slot();
   void event(const std::string& line) const {
     if (events) events(line);
   }
 };
-
-namespace {
-// The slots of one response with head work: the pass slot until pass_over() (the CPU-heavy part,
-// bounded over all clients, so clients that read slowly cannot hold it), the client slot until
-// the response has been sent (so a client cannot start more passes than it takes answers).
-class HeadWorkSlot {
- public:
-  HeadWorkSlot(HttpServer::Impl& server, std::string client) : server_(server), client_(std::move(client)) {}
-  ~HeadWorkSlot() {
-    pass_over();
-    server_.release_client_slot(client_);
-  }
-  HeadWorkSlot(const HeadWorkSlot&) = delete;
-  HeadWorkSlot& operator=(const HeadWorkSlot&) = delete;
-  void pass_over() {
-    if (std::exchange(pass_running_, false)) server_.release_pass_slot();
-  }
-
- private:
-  HttpServer::Impl& server_;
-  std::string client_;
-  bool pass_running_ = true;
-};
-}  // namespace
-
-std::optional<Error> HttpServer::Impl::admit_head_work(const std::string& client) {
-  std::lock_guard lock(head_work_mutex);
-  auto& mine = head_work_by_client[client];
-  if (mine >= limits.max_head_work_per_client) {
-    if (mine == 0) head_work_by_client.erase(client);
-    return Error(Errc::rate_limited, "this client is at its limit of " + std::to_string(limits.max_head_work_per_client) +
-                                         " large signed responses in flight; retry later");
-  }
-  if (passes_running >= limits.max_head_work) {
-    if (mine == 0) head_work_by_client.erase(client);
-    return Error(Errc::unavailable,
-                 "the server is busy with digest passes (limit " + std::to_string(limits.max_head_work) + "); retry later");
-  }
-  ++mine;
-  ++passes_running;
-  return std::nullopt;
-}
-
-void HttpServer::Impl::release_client_slot(const std::string& client) {
-  std::lock_guard lock(head_work_mutex);
-  const auto it = head_work_by_client.find(client);
-  if (it != head_work_by_client.end() && --it->second == 0) head_work_by_client.erase(it);
-}
-
-void HttpServer::Impl::release_pass_slot() {
-  std::lock_guard lock(head_work_mutex);
-  --passes_running;
-}
 
 struct Session : std::enable_shared_from_this<Session> {
   HttpServer::Impl& server;
@@ -232,8 +169,6 @@ struct Session : std::enable_shared_from_this<Session> {
   asio::awaitable<void> refuse_head(int status, const std::string& reason);
   asio::awaitable<void> linger_close();
   asio::awaitable<bool> handle_one(http::request_parser<http::empty_body>& head);
-  asio::awaitable<bool> run_head_work(const Request& req, Response& res, std::optional<HeadWorkSlot>& slot);
-  const char* peer_gone();
   asio::awaitable<void> read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
                                   Response& out, bool& consumed);
   asio::awaitable<std::pair<bool, std::uint64_t>> write(Response& res, bool keep_alive);
@@ -305,51 +240,6 @@ asio::awaitable<void> Session::linger_close() {
   }
 }
 
-// Whether the client can no longer take this response: the connection was closed here (kick,
-// stop), or a cheap non-blocking peek at the socket sees its end (EOF) or an error. Pending bytes
-// (a pipelined request) count as still there. nullptr: still there.
-const char* Session::peer_gone() {
-  if (!stream.socket().is_open()) return "connection closed";
-  char c = 0;
-  const ssize_t n = ::recv(stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) return nullptr;
-  return "client gone";
-}
-
-// Runs res.head_work (a digest pass) in steps before the head is sent: one step, then a yield to
-// the io_context so other connections are served, then a look at the socket. Returns false when
-// the response was abandoned (the client went away); else res is complete (finished or replaced
-// by a refusal) and `slot` holds the client's slot until the response has been sent.
-asio::awaitable<bool> Session::run_head_work(const Request& req, Response& res, std::optional<HeadWorkSlot>& slot) {
-  const auto work = std::move(res.head_work);  // work->refuse() replaces res: it must not own the work
-  const std::string key = req.client_id.empty() ? "address " + remote : req.client_id;
-  if (auto refusal = server.admit_head_work(key)) {
-    work->refuse(res, *refusal);
-    res.set("Retry-After", "1");  // not covered by the signature: may be added after it
-    co_return true;
-  }
-  slot.emplace(server, key);
-  std::uint64_t steps = 0;
-  try {
-    for (;; ++steps) {
-      if (const char* why = peer_gone()) {
-        server.event(std::string("response abandoned: ") + why + " (" + remote + " " + key + ", " + req.method +
-                     ", after " + std::to_string(steps) + " steps of its digest pass)");
-        co_return false;
-      }
-      if (!work->step(res)) break;
-      co_await asio::post(stream.get_executor(), asio::use_awaitable);
-    }
-    work->finish(res);
-  } catch (const Error& e) {
-    work->refuse(res, e);  // e.g. the file shrank during the pass: a signed error instead
-  } catch (const std::exception&) {
-    work->refuse(res, Error(Errc::internal, "internal error"));
-  }
-  slot->pass_over();
-  co_return true;
-}
-
 asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>& head) {
   const auto start = std::chrono::steady_clock::now();
   Request req = to_request(head, remote);
@@ -388,23 +278,6 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   if (upgrade) {
     co_await websocket(head, req, std::move(*upgrade), start);
     co_return false;
-  }
-  std::optional<HeadWorkSlot> slot;  // released once the response has been sent
-  if (res.head_work) {
-    bool complete = false;
-    try {
-      complete = co_await run_head_work(req, res, slot);
-    } catch (const std::exception&) {
-      res = error_response(Error(Errc::internal, "internal error"));  // refuse() itself failed
-      complete = true;
-    }
-    if (!complete) {
-      if (server.log) {  // 499, nginx's "client closed request": nothing was sent
-        server.log(AccessRecord{req, 499, 0,
-                                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
-      }
-      co_return false;
-    }
   }
   // An unread body cannot be skipped safely: answer, then close.
   const bool keep_alive = client_keeps_alive && body_consumed && !res.close && !server.stopping;

@@ -20,12 +20,6 @@ struct ServerLimits {
   std::chrono::milliseconds body_timeout{30000};     // longest pause allowed inside a request body
   std::chrono::milliseconds write_timeout{30000};    // longest pause allowed while the peer reads
   std::size_t max_connections = 20000;
-  // Responses with head work (net::HeadWork: the digest pass of a large signed body): per client
-  // (the request's client_id), responses in flight from the start of the pass until the body
-  // has been sent (beyond: 429); over all clients, passes running at once (beyond: 503). Both
-  // refusals carry Retry-After: 1.
-  std::size_t max_head_work_per_client = 2;
-  std::size_t max_head_work = 16;
 };
 
 // One line per request, handed to the logger of the caller's choice.

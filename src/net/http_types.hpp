@@ -44,27 +44,6 @@ class BodySource {
   // Fills up to cap bytes; returns how many; 0 only at the end. Throws mh::Error on failure,
   // which aborts the connection (the response is already under way).
   virtual std::size_t read(char* buf, std::size_t cap) = 0;
-  // Starts the same bytes again from the beginning (for a digest pass); false if impossible.
-  virtual bool rewind() { return false; }
-};
-
-struct Response;
-
-// Work a response needs done before its head can be sent: the digest pass over a large signed
-// body (web/response_signer.cpp), which costs as much CPU as sending it. The server runs it in
-// bounded steps on the connection's strand, yielding to other connections between steps, and
-// abandons it (and the response) as soon as the client has gone or the connection was closed.
-// It also bounds how many such responses are in flight per client and in all (ServerLimits).
-class HeadWork {
- public:
-  virtual ~HeadWork() = default;
-  // Does one bounded piece of the work; false once there is nothing left to do.
-  virtual bool step(Response& res) = 0;
-  // After the last step: completes the head (e.g. Content-Digest and the signature).
-  virtual void finish(Response& res) = 0;
-  // Replaces res with the answer for `e` (a refusal, or a failure during the steps), completed
-  // the way the work would have completed it (e.g. signed).
-  virtual void refuse(Response& res, const Error& e) = 0;
 };
 
 struct Response {
@@ -74,7 +53,6 @@ struct Response {
   std::unique_ptr<BodySource> stream;  // when set, the body comes from here
   bool head_only = false;              // HEAD: send the headers of this response, no body
   bool close = false;                  // close the connection after this response
-  std::unique_ptr<HeadWork> head_work;  // when set, the server runs it before sending the head
 
   void set(std::string name, std::string value);
 };

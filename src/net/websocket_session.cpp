@@ -42,6 +42,7 @@ class Session final : public WebSocketSession,
         handler_(std::move(up.handler)),
         max_message_(up.max_message_bytes),
         max_queued_(up.max_queued_bytes),
+        extra_headers_(std::move(up.headers)),
         timer_(ws_.get_executor()) {}
 
   asio::awaitable<std::uint64_t> run(const UpgradeRequest& req) override;
@@ -79,6 +80,7 @@ class Session final : public WebSocketSession,
   std::unique_ptr<WebSocketHandler> handler_;
   std::size_t max_message_;
   std::size_t max_queued_;
+  Headers extra_headers_;  // on the 101 (the sealed head of an accepted upgrade)
   asio::steady_timer timer_;
   State state_ = State::upgrading;
   bool opened_ = false;  // on_open ran, on_close not yet
@@ -100,8 +102,10 @@ asio::awaitable<std::uint64_t> Session::run(const UpgradeRequest& req) {
 
   beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts take over
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "minihttpsd"); }));
+  ws_.set_option(websocket::stream_base::decorator([extra = extra_headers_](websocket::response_type& res) {
+    res.set(http::field::server, "minihttpsd");
+    for (const auto& h : extra) res.set(h.name, h.value);
+  }));
   ws_.read_message_max(max_message_);
   ws_.text(true);
   auto [ec] = co_await ws_.async_accept(req, use_nothrow);

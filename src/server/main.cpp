@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
     auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
-    web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew);
+    web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew, "http", opt.require_sealed);
     web::FileService files(web::FileServiceOptions{opt.root});
     web::UploadOptions up;
     up.dir = opt.upload_dir;
@@ -147,8 +147,6 @@ int main(int argc, char** argv) {
     limits.max_header_bytes = opt.max_header_bytes;
     limits.request_timeout = std::chrono::milliseconds(static_cast<long>(opt.request_timeout * 1000));
     limits.body_timeout = limits.request_timeout * 2;
-    limits.max_head_work_per_client = opt.max_digest_passes_per_client;
-    limits.max_head_work = opt.max_digest_passes;
     net::HttpServer http(router, limits, opt.threads, access_logger(opt.access_log));
     http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
     const std::uint16_t port = http.listen(opt.host, opt.port);

@@ -125,16 +125,6 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(0.001, 1e6))->capture_default_str();
   app.add_option("--chat-upgrade-burst", o.chat_upgrade_burst, "chat connections a client may open at once")
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
-  // A signed response over 1 MiB needs a digest pass (encrypting and hashing the whole body)
-  // before its head: bounded per client (from the pass until the body is sent) and in all (the
-  // passes themselves, so slow readers cannot hold the server-wide slots).
-  app.add_option("--max-digest-passes-per-client", o.max_digest_passes_per_client,
-                 "large signed responses (over 1 MiB: a digest pass, then the body) a client may have in flight; "
-                 "more get 429 with Retry-After: 1")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))->capture_default_str();
-  app.add_option("--max-digest-passes", o.max_digest_passes,
-                 "digest passes running at once over all clients; more get 503 with Retry-After: 1")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
   try {
     app.parse(argc, argv);
     if (!split_listen(o.listen, o.host, o.port))

@@ -43,8 +43,6 @@ struct Options {
   std::size_t chat_room_size = 100; // connections per chat room
   double chat_upgrade_rate = 2;     // chat connections a client may open per second (token bucket)
   double chat_upgrade_burst = 10;   // and its burst
-  std::size_t max_digest_passes_per_client = 2;  // large signed responses in flight per client (429 beyond)
-  std::size_t max_digest_passes = 16;            // digest passes running over all clients (503 beyond)
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

@@ -11,6 +11,7 @@
 #include "core/base64.hpp"
 #include "core/fernet.hpp"
 #include "core/handshake.hpp"
+#include "core/key_schedule.hpp"
 
 namespace mh::web {
 
@@ -18,11 +19,15 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMacBytes = 32;
+// The session a connection was opened under is still the client's live one.
+bool same_session(const auth::ClientRecord& live, const auth::ClientRecord& opened) {
+  return &live == &opened || live.keyid == opened.keyid;
+}
 
-bool same_session(const auth::ClientRecord& a, const auth::ClientRecord& b) {
-  return &a == &b || (ct_equal(a.session_key.signing_key(), b.session_key.signing_key()) &&
-                      ct_equal(a.session_key.encryption_key(), b.session_key.encryption_key()));
+// The JSON object `text` ("{...}") with "seq": n in front: every frame to a client carries its
+// number on the connection (the key binds it too).
+std::string with_seq(const std::string& text, std::uint64_t n) {
+  return "{\"seq\":" + std::to_string(n) + (text.size() > 2 ? "," : "") + text.substr(1);
 }
 
 // Every key of the object is one of `allowed` (the protocol refuses unknown fields).
@@ -79,6 +84,9 @@ struct ChatHub::Member {
   std::shared_ptr<const auth::ClientRecord> client;
   std::shared_ptr<net::WebSocketPeer> peer;  // set by on_open, reset by on_close
   std::string room;     // the room asked for, then the room it is in
+  Binding binding{};    // B of the upgrade: the frames' keys
+  std::uint64_t received = 0;  // frames opened from the client (only frame() touches it)
+  std::uint64_t sent = 0;      // frames sent to it (under mutex_)
   bool joined = false;  // in members_ and rooms_
   bool closed = false;  // closing: nothing more is sent to it or taken from it
 };
@@ -104,7 +112,6 @@ ChatHub::ChatHub(auth::ClientRegistry& registry, const Clock& clock, ChatLimits 
       ticks_(ticks ? std::move(ticks) : std::function<double()>(steady_seconds)),
       // A token is accepted from ttl seconds in the past to kFernetMaxClockSkew in the future:
       // its MAC must be remembered at least that long.
-      seen_(limits.frame_ttl + kFernetMaxClockSkew + 1, limits.replay_capacity),
       messages_(limits.messages_per_second, limits.burst, registered()),
       drops_(1.0, limits.max_drops, registered()),
       upgrades_(limits.upgrades_per_second, limits.upgrade_burst, registered()) {}
@@ -119,7 +126,8 @@ ChatHub::~ChatHub() = default;
 
 bool ChatHub::valid_room(std::string_view room) noexcept { return handshake::valid_name(room); }
 
-net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room) {
+net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room,
+                              const Binding& binding) {
   if (!valid_room(room)) throw Error(Errc::bad_request, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
   {
     std::lock_guard lock(mutex_);
@@ -129,17 +137,18 @@ net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, 
       throw Error(Errc::unavailable, "chat: room " + room + " is full");
   }
   net::Upgrade u;
-  u.handler = connect(std::move(client), std::move(room));
+  u.handler = connect(std::move(client), std::move(room), binding);
   u.max_message_bytes = limits_.max_frame_bytes;
   u.max_queued_bytes = limits_.max_queued_bytes;
   return u;
 }
 
 std::unique_ptr<net::WebSocketHandler> ChatHub::connect(std::shared_ptr<const auth::ClientRecord> client,
-                                                        std::string room) {
+                                                        std::string room, const Binding& binding) {
   auto m = std::make_shared<Member>();
   m->client = std::move(client);
   m->room = std::move(room);
+  m->binding = binding;
   return std::make_unique<Handler>(*this, std::move(m));
 }
 
@@ -183,39 +192,35 @@ void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
     std::lock_guard lock(mutex_);
     if (m->closed || !m->joined) return;
   }
-  // 1. The token: MAC (constant time), age, padding. A frame that fails closes the connection.
+  // 1. The token opens as the connection's next frame (MAC in constant time, padding) and says so
+  // in its "seq". A replayed, dropped, reordered or foreign frame fails: the connection closes.
   std::string plaintext;
-  Bytes mac;
+  bool in_sequence = false;
   try {
-    const Bytes p = fernet_decrypt(c.session_key, text, now, limits_.frame_ttl);
-    plaintext.assign(as_chars(p));
-    const Bytes raw = base64_decode(text, Alphabet::url, Padding::required);
-    mac.assign(raw.end() - kMacBytes, raw.end());
-  } catch (const Error& e) {
+    const FernetKey key = c.session_secret.derive(KeyPurpose::chat_to_server, m->binding, m->received, false);
+    json j = json::parse(as_chars(fernet_decrypt(key, text, 0)), nullptr, false);
+    if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned() && j["seq"].get<std::uint64_t>() == m->received) {
+      j.erase("seq");
+      plaintext = j.dump();
+      in_sequence = true;
+    }
+  } catch (const Error&) {
+  }
+  if (!in_sequence) {
     std::lock_guard lock(mutex_);
     if (m->closed) return;
     ++stats_.refused;
-    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame refused (" + e.what() + ")");
-    shut(*m, net::close_code::policy_violation, std::string("frame refused: ") + e.what());
+    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame " +
+                                std::to_string(m->received) + " refused");
+    shut(*m, net::close_code::policy_violation, "frame refused: out of sequence or tampered");
     return;
   }
-  // 2. Not seen before (a replayed frame is a forgery too).
-  const auto verdict = seen_.check_and_insert(c.uuid.to_string(), mac, now);
-  // 3. The session it was made under is still the live one.
-  const auto live = registry_.find_session(c.uuid, now);
+  ++m->received;
+  // 2. The session it was made under is still the live one.
+  const auto live = registry_.find_client_session(c.uuid, now);
 
   std::lock_guard lock(mutex_);
   if (m->closed) return;
-  if (verdict == auth::ReplayCache::Verdict::replayed) {
-    ++stats_.refused;
-    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame replayed");
-    shut(*m, net::close_code::policy_violation, "frame refused: replayed");
-    return;
-  }
-  if (verdict == auth::ReplayCache::Verdict::full) {
-    shut(*m, net::close_code::try_again_later, "server busy, try again later");
-    return;
-  }
   if (!live || !same_session(*live, c)) {
     shut(*m, net::close_code::policy_violation, "session ended: handshake again");
     return;
@@ -368,7 +373,9 @@ void ChatHub::leave(Member& m, std::int64_t now) {
 
 void ChatHub::deliver(Member& to, const std::string& json_text, std::int64_t now) {
   if (to.closed || !to.peer) return;
-  to.peer->send(fernet_encrypt(to.client->session_key, as_bytes(json_text), now));
+  const std::uint64_t n = to.sent++;
+  const FernetKey key = to.client->session_secret.derive(KeyPurpose::chat_to_client, to.binding, n, false);
+  to.peer->send(fernet_encrypt(key, as_bytes(with_seq(json_text, n)), now));
   ++stats_.deliveries;
 }
 
@@ -421,7 +428,7 @@ std::size_t ChatHub::sweep(std::int64_t now) {
   std::lock_guard lock(mutex_);
   for (const auto& [id, m] : members_) {
     if (m->closed) continue;
-    const auto live = registry_.find_session(m->client->uuid, now);
+    const auto live = registry_.find_client_session(m->client->uuid, now);
     if (!live || !same_session(*live, *m->client)) {
       shut(*m, net::close_code::policy_violation, "session ended: handshake again");
       ++n;

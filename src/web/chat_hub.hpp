@@ -43,9 +43,7 @@ struct ChatLimits {
   double max_drops = 20;                    // dropped frames allowed (one more each second); then close 1008
   double upgrades_per_second = 2;           // chat connections opened, token bucket...
   double upgrade_burst = 10;                // ...of this size; upgrades over it are refused 429
-  std::int64_t frame_ttl = 60;              // a client's token older than this is refused
   std::size_t max_queued_bytes = 1 << 20;   // per recipient, not yet written; beyond: close 1008
-  std::size_t replay_capacity = 1 << 20;    // frame MACs remembered (bounded memory)
 };
 
 // The refusal of an upgrade over the client's upgrade limit: Errc::rate_limited (429) with the
@@ -79,10 +77,14 @@ class ChatHub {
   // is open. In this order: Errc::bad_request for a bad room name; ChatRateLimited when the
   // client opened more than upgrade_burst chat connections recently (upgrades_per_second refill
   // its allowance; closing connections does not); Errc::unavailable when the room is full.
-  net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room);
+  // `binding` is the upgrade request's B: frame n of the connection opens under
+  // K("chat to server", B, n, 0) and frame n to it is sealed under K("chat to client", B, n, 0)
+  // (docs/PROTOCOL-v2.md §9), so a replayed, dropped or reordered frame fails either way.
+  net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room, const Binding& binding);
 
   // The same handler without the upgrade (tests drive it with their own peers).
-  std::unique_ptr<net::WebSocketHandler> connect(std::shared_ptr<const auth::ClientRecord> client, std::string room);
+  std::unique_ptr<net::WebSocketHandler> connect(std::shared_ptr<const auth::ClientRecord> client, std::string room,
+                                                 const Binding& binding);
 
   // The operator's /kick: ends the client's session in the registry (so it has to handshake again
   // before it can come back) and closes every chat connection it has with 1008 and the reason
@@ -139,7 +141,6 @@ class ChatHub {
   ChatLimits limits_;
   ChatLogger log_;
   std::function<double()> ticks_;
-  auth::ReplayCache seen_;  // MACs of accepted frames, per client
 
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 1;

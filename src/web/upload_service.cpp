@@ -13,8 +13,7 @@
 
 #include "core/base64.hpp"
 #include "core/cksum.hpp"
-#include "core/fernet.hpp"
-#include "core/hash.hpp"
+#include "core/stream.hpp"
 #include "core/path.hpp"
 #include "io/files.hpp"
 #include "io/unique_fd.hpp"
@@ -58,26 +57,16 @@ void fsync_dir(const fs::path& dir) {
   throw Error(Errc::io, "upload: cannot store the file: " + io::errno_text(err));
 }
 
-// The plaintext size a token of this length can carry at most: its at most length / 4 * 3 bytes
-// are 57 of version, time, IV and MAC around whole 16-byte blocks of ciphertext, which always end
-// in at least one byte of padding.
-std::uint64_t max_plaintext_for(std::uint64_t token_length) {
-  const std::uint64_t raw = token_length / 4 * 3;
-  return raw >= 57 + 16 ? (raw - 57) / 16 * 16 - 1 : 0;
+Answer no_content() {
+  Answer a;
+  a.status = 204;
+  return a;
 }
 
-// The longest token that can carry `max` bytes: tokens of that many blocks may carry up to 15
-// bytes more, which the sink refuses as they are decrypted. Saturates far beyond any real limit.
-std::uint64_t max_token_length_for(std::uint64_t max) {
-  return max >= (std::uint64_t{1} << 60) ? std::numeric_limits<std::uint64_t>::max() : fernet_token_length(max);
-}
-
-net::Response json(int status, const nlohmann::json& j) { return net::json_response(status, j.dump()); }
-
-net::Response no_content() {
-  net::Response r;
-  r.status = 204;
-  return r;
+// "chunk 3 does not verify ..." from the stream reader becomes "upload: chunk 3 does not verify ...".
+[[noreturn]] void upload_refusal(const Error& e) {
+  if (e.code() == Errc::integrity) throw Error(Errc::bad_request, std::string("upload: ") + e.what());
+  throw;
 }
 
 [[noreturn]] void too_large(std::uint64_t max) {
@@ -125,20 +114,22 @@ class UploadService::Reservation {
   std::uint64_t bytes_;
 };
 
-// Receives the token of one attempt: digest, decryption and CRC while streaming, into a private
-// temporary file; finish() checks the digest and the token's MAC before the attempt counts.
-class UploadService::Sink final : public net::BodySink, private FernetSink {
+// Receives the body stream of one attempt (docs/PROTOCOL-v2.md §8): each chunk is opened as soon as
+// its token is complete, and only its verified plaintext is counted, checksummed and written, to a
+// private temporary file; finish() checks that the chunk marked last arrived before the attempt
+// counts.
+class UploadService::Sink final : public AnswerSink {
  public:
-  Sink(UploadService& svc, const VerifiedRequest& v, Reservation reservation, std::string name, fs::path part,
-       std::uint64_t capacity, bool corrupt)
+  Sink(UploadService& svc, const VerifiedRequest& v, const stream::UnknownSizeSplit& split, Reservation reservation,
+       std::string name, fs::path part, bool corrupt)
       : svc_(svc),
-        expected_digest_(*v.content_digest),
         reservation_(std::move(reservation)),
         name_(std::move(name)),
         part_(std::move(part)),
-        capacity_(capacity),
         corrupt_(corrupt),
-        decoder_(v.client->session_key, svc.clock_.now(), svc.opts_.max_token_age, *this) {
+        chunk_size_(v.client->chunk_size),
+        reader_(v.client->session_secret, KeyPurpose::request_body, v.binding, split,
+                [this](std::uint64_t, ByteView plain) { store(plain); }) {
     // If this fails the constructor throws, and reservation_ (a member) gives the space back.
     fd_ = io::UniqueFd(::open(part_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd_.get() < 0) {
@@ -148,15 +139,20 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
   }
   ~Sink() override { cleanup(); }
 
-  void write(std::string_view chunk) override {
-    digest_.update(as_bytes(chunk));
-    decoder_.update(chunk);
+  void write(std::string_view bytes) override {
+    try {
+      reader_.update(bytes);
+    } catch (const Error& e) {
+      upload_refusal(e);
+    }
   }
 
-  net::Response finish() override {
-    if (!ct_equal(digest_.finish(), expected_digest_))
-      throw Error(Errc::forbidden, "signature: body does not match content-digest");
-    decoder_.finish();  // the MAC: nothing of a forged or cut token is ever committed
+  Answer finish() override {
+    try {
+      reader_.finish();  // the chunk marked last: nothing of a cut stream is ever committed
+    } catch (const Error& e) {
+      upload_refusal(e);
+    }
     if (::fsync(fd_.get()) != 0) write_failed(errno);
     fd_.reset();
     const std::string id = to_hex(random_bytes(16));
@@ -165,18 +161,19 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
     part_.clear();
     const Attempt a{reservation_.area(), name_, crc_.size(), crc_.value(), svc_.clock_.now(), svc_.charge(crc_.size())};
     svc_.attempt_ready(id, a, reservation_);
-    return json(200, {{"attempt", id},
-                      {"name", name_},
-                      {"size", a.size},
-                      {"cksum", a.crc},
-                      {"expires", a.created + svc_.opts_.attempt_timeout}});
+    const nlohmann::json j = {{"attempt", id},
+                              {"name", name_},
+                              {"size", a.size},
+                              {"cksum", a.crc},
+                              {"expires", a.created + svc_.opts_.attempt_timeout}};
+    return body_answer(200, "application/json", j.dump(), chunk_size_);
   }
 
   void abort() noexcept override { cleanup(); }
 
  private:
-  // Decrypted plaintext: provisional until finish(); it only ever lands in the private part file.
-  void write(ByteView plain) override {
+  // A verified chunk: provisional until finish(); it only ever lands in the private part file.
+  void store(ByteView plain) {
     Bytes corrupted;
     if (corrupt_ && !plain.empty()) {
       // Test builds only: damage what is stored, so the CRC the client gets cannot match.
@@ -188,7 +185,6 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
     crc_.update(plain);
     // The exact limits, on the plaintext itself: the token's length only bounds it to a block.
     if (crc_.size() > svc_.opts_.max_upload_size) too_large(svc_.opts_.max_upload_size);
-    if (crc_.size() > capacity_) throw Error(Errc::payload_too_large, "upload: larger than announced");
     if (svc_.charge(crc_.size()) > reservation_.bytes()) over_quota(svc_.opts_.quota);
     for (std::size_t off = 0; off < plain.size();) {
       const ssize_t n = ::write(fd_.get(), plain.data() + off, plain.size() - off);
@@ -207,16 +203,14 @@ class UploadService::Sink final : public net::BodySink, private FernetSink {
   }
 
   UploadService& svc_;
-  Bytes expected_digest_;
   Reservation reservation_;
   std::string name_;
   fs::path part_;
-  std::uint64_t capacity_;  // the most plaintext the token's length allows
   bool corrupt_;
+  std::uint32_t chunk_size_;
   io::UniqueFd fd_;
-  Sha512 digest_;
   Cksum crc_;
-  FernetDecoder decoder_;
+  stream::StreamReader reader_;
 };
 
 namespace {
@@ -235,8 +229,7 @@ void refuse_unless_private(const fs::path& dir) {
 
 }  // namespace
 
-UploadService::UploadService(UploadOptions o, const Clock& clock)
-    : opts_(std::move(o)), max_token_length_(max_token_length_for(opts_.max_upload_size)), clock_(clock) {
+UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::move(o)), clock_(clock) {
   io::ensure_directory(opts_.dir, 0700);
   refuse_unless_private(opts_.dir);
   // Start-up recovery: attempts of an earlier run (killed mid-upload or never committed) go.
@@ -249,31 +242,32 @@ bool UploadService::owns(std::string_view path) noexcept {
   return path == kPrefix || path.substr(0, kPrefix.size() + 1) == "/uploads/";
 }
 
-net::Dispatch UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
+UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
   const std::string area = area_of(*v.client);
-  const RequestPath p = parse_request_path(target_path(req.target));  // segments[0] == "uploads"
+  const RequestPath p = parse_request_path(target_path(v.target));  // segments[0] == "uploads"
   if (p.segments.size() > 2) throw Error(Errc::bad_request, "upload: names are a single path segment");
   const std::string name = p.segments.size() == 2 ? p.segments[1] : "";
 
-  if (req.method == "GET" || req.method == "HEAD") {
+  if (v.method == "GET" || v.method == "HEAD") {
     const fs::path files = area_dir(area) / kFilesDir;
     io::ensure_directory(files, 0700);
-    net::Request inner = req;  // the same request, aimed at the client's own area
-    inner.target = name.empty() ? "/?list" : "/" + std::string(target_path(req.target).substr(kPrefix.size() + 1));
-    return FileService(FileServiceOptions{files}).serve(inner, v.client->session_key, clock_.now());
+    // The same request, aimed at the client's own area.
+    const std::string target = name.empty() ? "/?list" : "/" + std::string(target_path(v.target).substr(kPrefix.size() + 1));
+    return FileService(FileServiceOptions{files}).serve(FileRequest{v.method, target, v.fields, v.client->chunk_size});
   }
+  if (req.has_body && v.method != "PUT") throw Error(Errc::bad_request, "upload: only PUT takes a body");
   if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT /uploads/NAME");
-  if (req.method == "PUT") return begin_upload(req, v, area, name);
-  if (req.method == "POST") {
-    const std::string id = query_value(req.target, "commit");
+  if (v.method == "PUT") return begin_upload(req, v, area, name);
+  if (v.method == "POST") {
+    const std::string id = query_value(v.target, "commit");
     if (id.empty()) throw Error(Errc::bad_request, "upload: POST needs ?commit=ID");
-    return commit(area, name, id);
+    return commit(area, name, id, v.client->chunk_size);
   }
-  if (req.method == "DELETE") {
+  if (v.method == "DELETE") {
     // Without a query it removes the committed file; any query must name an attempt, so a
     // malformed discard can never delete the committed file by accident.
-    if (req.target.find('?') == std::string::npos) return remove(area, name);
-    const std::string id = query_value(req.target, "attempt");
+    if (v.target.find('?') == std::string::npos) return remove(area, name);
+    const std::string id = query_value(v.target, "attempt");
     if (id.empty()) throw Error(Errc::bad_request, "upload: DELETE takes ?attempt=ID or no query");
     return discard(area, name, id);
   }
@@ -298,34 +292,38 @@ UploadService::Area& UploadService::books(const std::string& area) {
   return a;
 }
 
-net::Dispatch UploadService::begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
-                                          const std::string& name) {
+UploadService::Result UploadService::begin_upload(const net::Request& req, const VerifiedRequest& v,
+                                                  const std::string& area, const std::string& name) {
   const auto length_field = req.header("Content-Length");
   if (!length_field || req.header("Transfer-Encoding"))
     throw Error(Errc::bad_request, "upload: the body needs a Content-Length (no chunked encoding)");
-  std::uint64_t token_length = 0;
+  std::uint64_t length = 0;
   try {
-    token_length = std::stoull(std::string(*length_field));
+    length = std::stoull(std::string(*length_field));
   } catch (const std::exception&) {
     throw Error(Errc::bad_request, "upload: bad Content-Length");
   }
-  if (!v.content_digest) throw Error(Errc::forbidden, "signature: must cover content-digest when there is a body");
-  if (token_length > max_token_length_) too_large(opts_.max_upload_size);
+  // A stream longer than that of a file of exactly the limit carries more than the limit; one
+  // that is not longer may still, by up to 15 bytes, which the sink refuses as it decrypts.
+  const std::uint32_t c = v.client->chunk_size;
+  if (opts_.max_upload_size < stream::kMaxSize && length > stream::Layout::whole(opts_.max_upload_size, c).stream_length())
+    too_large(opts_.max_upload_size);
+  const stream::UnknownSizeSplit split = stream::split_stream_length(length, c);
   bool corrupt = false;
-  Reservation r = reserve(area, token_length, corrupt);
+  Reservation r = reserve(area, split, corrupt);
   // From here on `r` (then the sink that owns it) gives the space back on every failure.
   const fs::path attempts = area_dir(area) / kAttemptsDir;
   io::ensure_directory(attempts, 0700);
   const fs::path part = attempts / (to_hex(random_bytes(16)) + ".part");
-  return net::StreamBody{
-      std::make_unique<Sink>(*this, v, std::move(r), name, part, max_plaintext_for(token_length), corrupt), token_length};
+  return BodyIntake{std::make_unique<Sink>(*this, v, split, std::move(r), name, part, corrupt), length};
 }
 
 // Under the lock, so concurrent uploads cannot overrun the limits together: the client's pending
-// attempts, its files + pending attempts, and the quota. A token of this length carries between
-// `capacity - 15` and `capacity` bytes: it is refused at once if even the least it can carry does
-// not fit, and otherwise holds what it can carry, up to what is left (the sink refuses more).
-UploadService::Reservation UploadService::reserve(const std::string& area, std::uint64_t token_length, bool& corrupt) {
+// attempts, its files + pending attempts, and the quota. A stream of this length carries between
+// `least` and `capacity` bytes: it is refused at once if even the least it can carry does not fit,
+// and otherwise holds what it can carry, up to what is left (the sink refuses more).
+UploadService::Reservation UploadService::reserve(const std::string& area, const stream::UnknownSizeSplit& split,
+                                                  bool& corrupt) {
   std::lock_guard lock(mutex_);
   Area& a = books(area);
   if (a.attempts >= opts_.max_pending)
@@ -336,8 +334,8 @@ UploadService::Reservation UploadService::reserve(const std::string& area, std::
                 "upload: your limit of " + std::to_string(opts_.max_files) + " files would be exceeded");
   const std::uint64_t used = a.committed + a.pending;
   const std::uint64_t room = used >= opts_.quota ? 0 : opts_.quota - used;
-  const std::uint64_t capacity = std::min(max_plaintext_for(token_length), opts_.max_upload_size);
-  const std::uint64_t least = capacity >= 15 ? capacity - 15 : 0;
+  const std::uint64_t capacity = std::min(split.max_plaintext, opts_.max_upload_size);
+  const std::uint64_t least = std::min(split.max_plaintext - split.final_max_size + split.final_min_size, capacity);
   if (charge(least) > room) over_quota(opts_.quota);
   const std::uint64_t held = std::min(charge(capacity), room);
   a.pending += held;
@@ -366,7 +364,8 @@ void UploadService::drop_attempt(std::map<std::string, Attempt>::iterator it) {
   attempts_.erase(it);
 }
 
-net::Response UploadService::commit(const std::string& area, const std::string& name, const std::string& id) {
+Answer UploadService::commit(const std::string& area, const std::string& name, const std::string& id,
+                             std::uint32_t chunk_size) {
   const fs::path files = area_dir(area) / kFilesDir;
   Attempt a;
   {
@@ -398,10 +397,11 @@ net::Response UploadService::commit(const std::string& area, const std::string& 
     attempts_.erase(it);
   }
   fsync_dir(files);
-  return json(201, {{"name", name}, {"size", a.size}, {"cksum", a.crc}});
+  return body_answer(201, "application/json", nlohmann::json{{"name", name}, {"size", a.size}, {"cksum", a.crc}}.dump(),
+                     chunk_size);
 }
 
-net::Response UploadService::discard(const std::string& area, const std::string& name, const std::string& id) {
+Answer UploadService::discard(const std::string& area, const std::string& name, const std::string& id) {
   std::lock_guard lock(mutex_);
   const auto it = attempts_.find(id);
   if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
@@ -412,7 +412,7 @@ net::Response UploadService::discard(const std::string& area, const std::string&
   return no_content();
 }
 
-net::Response UploadService::remove(const std::string& area, const std::string& name) {
+Answer UploadService::remove(const std::string& area, const std::string& name) {
   std::lock_guard lock(mutex_);
   Area& books = this->books(area);
   const fs::path file = area_dir(area) / kFilesDir / name;

@@ -1,9 +1,9 @@
 #pragma once
-// Encrypted uploads with the cksum confirmation (docs/PROTOCOL.md §10).
+// Encrypted uploads with the cksum confirmation (docs/PROTOCOL-v2.md §8).
 //
-//   PUT    /uploads/NAME              body = Fernet token under the session key; the server
-//                                     decrypts while streaming into a private temporary file and
-//                                     answers the plaintext's size and POSIX cksum CRC (an attempt)
+//   PUT    /uploads/NAME              body = the request body stream (docs/PROTOCOL-v2.md §6, §8);
+//                                     the server opens it chunk by chunk into a private temporary
+//                                     file and answers the plaintext's size and POSIX cksum CRC
 //   POST   /uploads/NAME?commit=ID    the client's CRC matched: the file moves into place atomically
 //   DELETE /uploads/NAME?attempt=ID   it did not: the attempt is dropped (the client retries)
 //   GET    /uploads/ , /uploads/NAME  the client's own committed uploads (listing / file)
@@ -21,10 +21,13 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <variant>
 
 #include "auth/registry.hpp"
 #include "core/clock.hpp"
+#include "core/stream.hpp"
 #include "net/http_types.hpp"
+#include "web/answer.hpp"
 #include "web/request_verifier.hpp"
 
 namespace mh::web {
@@ -39,7 +42,6 @@ struct UploadOptions {
   std::size_t max_files = 10000;   // committed files + pending attempts per client (507 at the limit)
   std::size_t max_pending = 16;    // attempts per client in progress or awaiting commit (507 at the limit)
   std::int64_t attempt_timeout = 600;          // seconds an uncommitted attempt is kept
-  std::int64_t max_token_age = 300;            // the upload token's timestamp, as for downloads
   int corrupt_first_attempts = 0;              // fault injection; settable only in test builds
 };
 
@@ -57,8 +59,9 @@ class UploadService {
   UploadService(UploadOptions o, const Clock& clock);
 
   static bool owns(std::string_view path) noexcept;
-  // Everything under /uploads for a verified request: an immediate answer, or (PUT) a body sink.
-  net::Dispatch handle(const net::Request& req, const VerifiedRequest& v);
+  // Everything under /uploads for a verified (and opened) request: an answer, or (PUT) a body sink.
+  using Result = std::variant<Answer, BodyIntake>;
+  Result handle(const net::Request& req, const VerifiedRequest& v);
   // Drops attempts older than attempt_timeout; returns how many.
   std::size_t sweep();
   // The client's books (for operators and tests).
@@ -88,17 +91,15 @@ class UploadService {
   std::filesystem::path area_dir(const std::string& area) const { return opts_.dir / area; }
   std::uint64_t charge(std::uint64_t size) const noexcept { return size > opts_.min_charge ? size : opts_.min_charge; }
   Area& books(const std::string& area);  // mutex_ held; loads the committed files on first use
-  net::Dispatch begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
-                             const std::string& name);
-  Reservation reserve(const std::string& area, std::uint64_t token_length, bool& corrupt);
-  net::Response commit(const std::string& area, const std::string& name, const std::string& id);
-  net::Response discard(const std::string& area, const std::string& name, const std::string& id);
-  net::Response remove(const std::string& area, const std::string& name);
+  Result begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area, const std::string& name);
+  Reservation reserve(const std::string& area, const stream::UnknownSizeSplit& split, bool& corrupt);
+  Answer commit(const std::string& area, const std::string& name, const std::string& id, std::uint32_t chunk_size);
+  Answer discard(const std::string& area, const std::string& name, const std::string& id);
+  Answer remove(const std::string& area, const std::string& name);
   void attempt_ready(const std::string& id, Attempt a, Reservation& r);
   void drop_attempt(std::map<std::string, Attempt>::iterator it);  // mutex_ held
 
   UploadOptions opts_;
-  std::uint64_t max_token_length_;  // the longest token that can carry max_upload_size bytes
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::map<std::string, Attempt> attempts_;  // id -> attempt (complete, awaiting commit)

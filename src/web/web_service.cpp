@@ -80,7 +80,8 @@ net::Dispatch WebService::deliver(Route r, const std::shared_ptr<VerifiedRequest
 WebService::Route WebService::route(const net::Request& req, const std::shared_ptr<VerifiedRequest>& v) {
   const std::string_view path = path_of(v->target);
   if (chat_ && path == "/chat") return route_chat(req, *v);
-  if (UploadService::owns(path)) return uploads_.handle(req, *v);
+  if (UploadService::owns(path))
+    return std::visit([](auto&& r) -> Route { return std::move(r); }, uploads_.handle(req, *v));
   // Only uploads take a body; anything else is refused, and the connection closed after the answer.
   if (req.has_body) throw Error(Errc::bad_request, "this request takes no body");
   if (path == "/auth/logout") {

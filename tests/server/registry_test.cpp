@@ -12,6 +12,7 @@
 #include "auth/registry.hpp"
 #include "auth/replay_cache.hpp"
 #include "core/error.hpp"
+#include "support/test_support.hpp"
 
 namespace mh::auth {
 namespace {

@@ -1,4 +1,4 @@
-// The v2 body stream (core/stream.hpp, docs/PROTOCOL-v2.md §6) under a fixed session secret (bytes
+// The v2 body stream (core/stream.hpp, docs/PROTOCOL.md §6) under a fixed session secret (bytes
 // 0xc0..0xdf), binding (bytes 0x60..0x7f) and purpose "request body" (the server reading an
 // upload is where stream bytes come from a peer), chunk size 4096 (the smallest, so that a few
 // chunks make a short input). The seeds are valid streams under these (tools/seed_corpus.cpp).

@@ -27,7 +27,7 @@ struct ClientRecord {
   std::string name;
   RsaPublicKey key;  // parsed once: requests are verified against this object
   std::string fingerprint;
-  SessionSecret session_secret;      // every key of the session derives from it (PROTOCOL-v2 §4)
+  SessionSecret session_secret;      // every key of the session derives from it (PROTOCOL.md §4)
   KeyId keyid{};                     // names the session in signatures; zero once ended
   std::uint32_t chunk_size = 0;      // of the session's streams
   std::int64_t session_expires = 0;  // unix seconds; 0 = revoked (logout or kick)

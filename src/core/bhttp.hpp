@@ -1,6 +1,6 @@
 #pragma once
 // Binary HTTP (RFC 9292) known-length messages as minihttps/2 uses them for the sealed request and
-// response heads (docs/PROTOCOL-v2.md §5.1, §5.3), and the QUIC varint (RFC 9000 §16) they are
+// response heads (docs/PROTOCOL.md §5.1, §5.3), and the QUIC varint (RFC 9000 §16) they are
 // written in.
 //
 // A head is a whole message without content: framing indicator, control data, the header field

@@ -1,5 +1,5 @@
 #pragma once
-// Range and validator conditions of a file request (docs/PROTOCOL-v2.md §7.1, §7.2), decided
+// Range and validator conditions of a file request (docs/PROTOCOL.md §7.1, §7.2), decided
 // before anything is read: which bytes to serve (all, a span, or none: 416), and whether an
 // If-None-Match or If-Range names this version.
 #include <cstdint>

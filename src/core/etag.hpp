@@ -1,5 +1,5 @@
 #pragma once
-// The strong validator of a served file (docs/PROTOCOL-v2.md §7.3): it changes whenever the file
+// The strong validator of a served file (docs/PROTOCOL.md §7.3): it changes whenever the file
 // is replaced (device, inode), resized or written (nanosecond mtime and ctime), so a download
 // resumed with If-Range can never join two versions.
 #include <cstdint>

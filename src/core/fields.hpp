@@ -1,6 +1,6 @@
 #pragma once
 // The canonical binary encoding that transcripts, bindings and key-derivation info are computed
-// over (docs/PROTOCOL-v2.md §1): F(x) = 4-byte big-endian length || x; an integer is F of its
+// over (docs/PROTOCOL.md §1): F(x) = 4-byte big-endian length || x; an integer is F of its
 // 8-byte big-endian two's complement; a flag is F of one byte 00 or 01. Never JSON text.
 #include <cstdint>
 #include <string_view>

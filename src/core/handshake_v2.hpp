@@ -1,5 +1,5 @@
 #pragma once
-// The minihttps/2 handshake (docs/PROTOCOL-v2.md §3): one round trip in which the client's
+// The minihttps/2 handshake (docs/PROTOCOL.md §3): one round trip in which the client's
 // identity (name, RSA key, UUID, signature) travels sealed to the server's static X25519 key, as
 // in Noise IK, and the reply (UUID, keyid, expiry, chunk size, the server's Ed25519 signature)
 // travels sealed under a key only the two ends can compute. Pure: the caller supplies the clock
@@ -77,7 +77,7 @@ struct Envelope {
 };
 
 std::string to_json(const Envelope& e);
-// Errc::bad_request; a version-1 message gets its own reason (PROTOCOL-v2.md §3.8).
+// Errc::bad_request; a version-1 message gets its own reason (PROTOCOL.md §3.8).
 Envelope parse_envelope(std::string_view json);
 std::string to_json(const HelloIdentity& h);
 std::string to_json(const ReplyIdentity& r);

@@ -1,5 +1,5 @@
 #pragma once
-// The v2 key schedule (docs/PROTOCOL-v2.md §4): every Fernet key of a session is derived from the
+// The v2 key schedule (docs/PROTOCOL.md §4): every Fernet key of a session is derived from the
 // session secret by purpose, binding, index and last flag, so a token made for one purpose,
 // request, chunk or position never opens as another. The secret itself is never a Fernet key.
 #include <array>
@@ -16,7 +16,7 @@ enum class KeyPurpose { request_head, request_body, response_head, response_body
 // "request head", "request body", ...: the words after "minihttps/2 " in HKDF's info.
 std::string_view purpose_label(KeyPurpose p) noexcept;
 
-// A session's id (docs/PROTOCOL-v2.md §3.3): 16 random bytes chosen by the server.
+// A session's id (docs/PROTOCOL.md §3.3): 16 random bytes chosen by the server.
 using KeyId = std::array<std::uint8_t, 16>;
 
 // 32 bytes tying keys to one request: BH for the sealed request head, B for everything else.

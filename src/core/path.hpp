@@ -1,5 +1,5 @@
 #pragma once
-// Request paths -> decoded segments (docs/PROTOCOL.md §6). Pure: no filesystem access. This is the
+// Request paths -> decoded segments (docs/PROTOCOL.md §7.4). Pure: no filesystem access. This is the
 // first of two walls; the file service canonicalizes and checks containment afterwards.
 //
 // Refusals (mh::Error; the reason is the exact text below):

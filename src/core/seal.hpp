@@ -1,5 +1,5 @@
 #pragma once
-// The one signing and sealing profile of minihttps/2 (docs/PROTOCOL-v2.md §5), used by the
+// The one signing and sealing profile of minihttps/2 (docs/PROTOCOL.md §5), used by the
 // client, the server, the tests and the benchmarks alike: the signature's label, algorithm and
 // covered components; the sealed request head (Binary HTTP under K("request head", BH)); the
 // sealed response head (Binary HTTP under K("response head", B)) and what its fields mean.

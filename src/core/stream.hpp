@@ -1,5 +1,5 @@
 #pragma once
-// The v2 body stream (docs/PROTOCOL-v2.md §6): a representation cut into chunks of C bytes, each
+// The v2 body stream (docs/PROTOCOL.md §6): a representation cut into chunks of C bytes, each
 // sealed as one Fernet token under its own key K(purpose, B, i, i == last) (§4), the tokens one
 // after the other with nothing between them. Every length is known before the first byte is
 // encrypted, and a receiver releases a chunk's plaintext only after that chunk opened, so a

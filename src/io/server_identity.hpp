@@ -1,6 +1,6 @@
 #pragma once
 // The server's keys on disk: the Ed25519 identity (keys/server_ed25519.key, .pub), the X25519
-// static key hellos are sealed to (keys/server_x25519.key, docs/PROTOCOL-v2.md §2), and the
+// static key hellos are sealed to (keys/server_x25519.key, docs/PROTOCOL.md §2), and the
 // optional keys/authorized_clients list.
 #include <filesystem>
 #include <optional>

@@ -12,8 +12,8 @@ struct Options {
   int threads = 0;  // 0 = one per core
   std::int64_t session_ttl = 3600;
   std::int64_t max_skew = 60;
-  std::uint32_t chunk_size = 262144;  // stream chunk size of every session (PROTOCOL-v2 §6)
-  bool require_sealed = false;        // refuse unsealed signed requests (PROTOCOL-v2 §5.1)
+  std::uint32_t chunk_size = 262144;  // stream chunk size of every session (PROTOCOL.md §6)
+  bool require_sealed = false;        // refuse unsealed signed requests (PROTOCOL.md §5.1)
   std::size_t max_clients = 10000;
   double handshake_rate = 10;
   double handshake_burst = 20;

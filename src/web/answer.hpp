@@ -1,6 +1,6 @@
 #pragma once
 // What a route answers, and the one place where that becomes an HTTP response
-// (docs/PROTOCOL-v2.md §5.3, §5.4): the real status, fields and body of an answer go into the
+// (docs/PROTOCOL.md §5.3, §5.4): the real status, fields and body of an answer go into the
 // sealed response head and the chunked body stream, bound to the request by its binding B; a
 // sealed request gets an outer 200 that says nothing, an unsealed one the real status and plain
 // copies of the fields (and an Ed25519 response signature when it sent Accept-Signature).

@@ -79,7 +79,7 @@ class ChatHub {
   // its allowance; closing connections does not); Errc::unavailable when the room is full.
   // `binding` is the upgrade request's B: frame n of the connection opens under
   // K("chat to server", B, n, 0) and frame n to it is sealed under K("chat to client", B, n, 0)
-  // (docs/PROTOCOL-v2.md §9), so a replayed, dropped or reordered frame fails either way.
+  // (docs/PROTOCOL.md §9), so a replayed, dropped or reordered frame fails either way.
   net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room, const Binding& binding);
 
   // The same handler without the upgrade (tests drive it with their own peers).

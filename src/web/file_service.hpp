@@ -1,5 +1,5 @@
 #pragma once
-// Serves www/ (docs/PROTOCOL-v2.md §7, docs/ARCHITECTURE.md §3): GET and HEAD of files and
+// Serves www/ (docs/PROTOCOL.md §7, docs/ARCHITECTURE.md §3): GET and HEAD of files and
 // directories, with Range, If-Range and If-None-Match, as Answers whose bodies the responder
 // streams chunk by chunk (web/answer.hpp). Listings are in web/listing.hpp, the file's chunks in
 // web/file_chunks.hpp, ETags in core/etag.hpp.

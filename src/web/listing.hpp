@@ -1,5 +1,5 @@
 #pragma once
-// Directory listings (docs/PROTOCOL-v2.md §7): the JSON of a directory that was opened beneath
+// Directory listings (docs/PROTOCOL.md §7): the JSON of a directory that was opened beneath
 // the root, with only the entries a request could be served, and its ETag.
 #include <cstddef>
 #include <string>

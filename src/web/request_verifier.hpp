@@ -1,5 +1,5 @@
 #pragma once
-// Verification of signed requests: every rule of docs/PROTOCOL-v2.md §5.2 in one place, and the
+// Verification of signed requests: every rule of docs/PROTOCOL.md §5.2 in one place, and the
 // opening of a sealed request (§5.1 steps 2-3). The verdicts are mh::Errors: no signature, or a
 // keyid that names no live session -> unauthenticated (401); malformed fields -> bad_request (400);
 // a bad signature, missing coverage, a time outside the window, a reused nonce -> forbidden (403).
@@ -25,7 +25,7 @@ struct VerifiedRequest {
   httpsig::SignatureParams params;
   Bytes signature;                // for response signatures (";req")
   httpsig::Message message;       // the request as the signature base saw it
-  Binding binding{};              // B: the keys of its body and of its answer (PROTOCOL-v2 §4)
+  Binding binding{};              // B: the keys of its body and of its answer (PROTOCOL.md §4)
   bool sealed = false;            // it carries MiniHTTPS-Sealed
   // The request the client meant: for a sealed request the inner one, once open() ran; for an
   // unsealed one the request itself. Fields keep the sender's names; look them up with find_header.

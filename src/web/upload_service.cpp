@@ -114,7 +114,7 @@ class UploadService::Reservation {
   std::uint64_t bytes_;
 };
 
-// Receives the body stream of one attempt (docs/PROTOCOL-v2.md §8): each chunk is opened as soon as
+// Receives the body stream of one attempt (docs/PROTOCOL.md §8): each chunk is opened as soon as
 // its token is complete, and only its verified plaintext is counted, checksummed and written, to a
 // private temporary file; finish() checks that the chunk marked last arrived before the attempt
 // counts.

@@ -1,7 +1,7 @@
 #pragma once
-// Encrypted uploads with the cksum confirmation (docs/PROTOCOL-v2.md §8).
+// Encrypted uploads with the cksum confirmation (docs/PROTOCOL.md §8).
 //
-//   PUT    /uploads/NAME              body = the request body stream (docs/PROTOCOL-v2.md §6, §8);
+//   PUT    /uploads/NAME              body = the request body stream (docs/PROTOCOL.md §6, §8);
 //                                     the server opens it chunk by chunk into a private temporary
 //                                     file and answers the plaintext's size and POSIX cksum CRC
 //   POST   /uploads/NAME?commit=ID    the client's CRC matched: the file moves into place atomically

@@ -56,7 +56,7 @@ net::Dispatch WebService::on_head(net::Request& req) {
     verifier_.open(*v, req);
     r = route(req, v);
   } catch (const Error& e) {
-    // From here on every refusal is answered sealed (PROTOCOL-v2 §5.1).
+    // From here on every refusal is answered sealed (PROTOCOL.md §5.1).
     r = error_answer(e, v->client->chunk_size);
   }
   return deliver(std::move(r), v);

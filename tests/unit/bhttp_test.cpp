@@ -1,4 +1,4 @@
-// Binary HTTP heads (core/bhttp.hpp, docs/PROTOCOL-v2.md §5.1 and §5.3): the QUIC varint at its
+// Binary HTTP heads (core/bhttp.hpp, docs/PROTOCOL.md §5.1 and §5.3): the QUIC varint at its
 // boundaries and in the RFC 9000 examples, exact encodings worked out by hand, the RFC 9292
 // known-length request example, round trips, and every refusal of the decoders with its exact
 // reason, each limit accepted at the boundary and refused one past it.

@@ -1,4 +1,4 @@
-// Range and validator conditions (docs/PROTOCOL-v2.md §7.1, §7.2), at every boundary.
+// Range and validator conditions (docs/PROTOCOL.md §7.1, §7.2), at every boundary.
 #include <gtest/gtest.h>
 
 #include "core/conditional.hpp"

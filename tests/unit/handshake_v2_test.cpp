@@ -1,6 +1,6 @@
 // The minihttps/2 handshake state machines with a fixed clock: both sides derive the same session
 // secret, the hello and the reply show nothing of who the client is, and every refusal of either
-// side happens for its own reason (docs/PROTOCOL-v2.md §3).
+// side happens for its own reason (docs/PROTOCOL.md §3).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-// The v2 key schedule (docs/PROTOCOL-v2.md §4): SessionSecret::derive is plain HKDF-SHA256 over the
+// The v2 key schedule (docs/PROTOCOL.md §4): SessionSecret::derive is plain HKDF-SHA256 over the
 // spec's info fields (so a stock HKDF opens every token), the bindings are SHA-256 over the spec's
 // fields, and every input of K() changes the key.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The one signing and sealing profile (docs/PROTOCOL-v2.md §5): what a signature covers, the
+// The one signing and sealing profile (docs/PROTOCOL.md §5): what a signature covers, the
 // sealed request head and its refusals, the sealed response head and its strict reading.
 #include <gtest/gtest.h>
 

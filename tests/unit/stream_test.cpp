@@ -1,4 +1,4 @@
-// The v2 stream (docs/PROTOCOL-v2.md §6, §7.1): token lengths L(n), layouts of whole
+// The v2 stream (docs/PROTOCOL.md §6, §7.1): token lengths L(n), layouts of whole
 // representations and ranges (also over 4 GiB), the receiver's split of an unknown size, one-chunk
 // seal and open (a stock Fernet decrypt with an HKDF key opens every chunk), the sequential writer
 // and reader in odd splits, and every tamper case refused with its exact reason, releasing nothing

@@ -5,10 +5,22 @@
 #include <ctime>
 
 #include "core/base64.hpp"
+#include "core/stream.hpp"
+#include "io/system_clock.hpp"
 #include "support/test_support.hpp"
 
 namespace mh::test {
 namespace fs = std::filesystem;
+
+namespace {
+Bytes b64u_decode(const std::string& s) { return base64_decode(s, Alphabet::url, Padding::forbidden); }
+}  // namespace
+
+std::string Reply::reason() const {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("reason") && j["reason"].is_string()) return j["reason"];
+  return "";
+}
 
 SignedClient::SignedClient(const fs::path& home, const std::string& url)
     : url_(net::ServerUrl::parse(url)), http_(url_, std::chrono::seconds(10)) {
@@ -16,43 +28,115 @@ SignedClient::SignedClient(const fs::path& home, const std::string& url)
   for (const auto& e : fs::directory_iterator(home / "sessions")) {
     const auto j = nlohmann::json::parse(read_file(e.path()));
     uuid_ = *Uuid::parse(j["uuid"].get<std::string>());
-    key_ = FernetKey::parse(j["session_key"].get<std::string>());
+    const Bytes id = b64u_decode(j["keyid"].get<std::string>());
+    std::copy(id.begin(), id.end(), keyid_.begin());
+    secret_ = SessionSecret(b64u_decode(j["secret"].get<std::string>()));
+    chunk_size_ = j["chunk_size"].get<std::uint32_t>();
   }
 }
 
-net::Request SignedClient::build(const std::string& method, const std::string& target, const SignOptions& o,
-                                 const std::string& body) {
-  const std::string signed_target = o.sign_target.empty() ? target : o.sign_target;
+std::string body_stream(const SignedClient& c, const Binding& b, std::string_view plaintext) {
+  io::SystemClock clock;
+  stream::StreamWriter w(c.secret(), KeyPurpose::request_body, b, stream::Layout::whole(plaintext.size(), c.chunk_size()),
+                         clock);
+  std::string out;
+  w.write(as_bytes(plaintext), out);
+  w.finish(out);
+  return out;
+}
+
+Built SignedClient::build(const std::string& method, const std::string& target, const SignOptions& o,
+                          const std::string& body, bool raw_body) {
+  const std::int64_t created = o.created.value_or(std::time(nullptr));
+  const std::string nonce = o.nonce.value_or(base64_encode(random_bytes(12), Alphabet::url, false));
+  // The message as it is signed: a sealed request's outer one, or the plain request itself.
+  httpsig::Message m;
+  if (o.sealed) {
+    bhttp::Request inner{method, "http", "", target, {}};
+    for (const auto& h : o.inner) inner.fields.push_back({h.name, h.value});
+    const FernetKey head_key = secret_.derive(KeyPurpose::request_head, head_binding(keyid_, created, nonce), 0, true);
+    m = httpsig::Message{o.upgrade ? "GET" : "POST", "http", url_.authority(), std::string(seal::kSealedPath),
+                         std::nullopt, {}, nullptr};
+    m.headers.emplace_back(std::string(seal::kSealedField), fernet_encrypt(head_key, bhttp::encode(inner), created));
+  } else {
+    m = httpsig::Message{method, "http", url_.authority(), o.sign_target.empty() ? target : o.sign_target,
+                         std::nullopt, {}, nullptr};
+  }
+  for (const auto& h : o.extra) m.headers.emplace_back(h.name, h.value);
+  // The profile's components, unless the test says otherwise.
   std::vector<httpsig::Component> covered;
-  for (const auto& c : o.components) covered.push_back({c, {}});
-  if (o.auto_query && signed_target.find('?') != std::string::npos) covered.push_back({"@query", {}});
-  net::Headers headers = o.extra;
-  if (!body.empty()) {
-    headers.push_back({"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))});
-    covered.push_back({"content-digest", {}});
+  if (o.components) {
+    for (const auto& c : *o.components) covered.push_back({c, {}});
+  } else {
+    covered = {{"@method", {}}, {"@authority", {}}, {"@path", {}}};
+    if (m.target.find('?') != std::string::npos) covered.push_back({"@query", {}});
+    for (std::string_view name : seal::covered_when_present())
+      for (const auto& [n, v] : m.headers)
+        if (net::iequals(n, name)) {
+          covered.push_back({std::string(name), {}});
+          break;
+        }
   }
   const auto params = httpsig::make_params(
-      covered, {.created = o.omit_created ? std::nullopt : std::optional(o.created.value_or(std::time(nullptr))),
+      covered, {.created = o.omit_created ? std::nullopt : std::optional(created),
                 .expires = o.expires,
-                .nonce = o.omit_nonce ? std::nullopt
-                                      : std::optional(o.nonce.value_or(base64_encode(random_bytes(12), Alphabet::url, false))),
+                .nonce = o.omit_nonce ? std::nullopt : std::optional(nonce),
                 .alg = o.alg.empty() ? std::nullopt : std::optional(o.alg),
-                .keyid = o.omit_keyid ? std::nullopt : std::optional(o.keyid.value_or(uuid_.to_string()))});
-  httpsig::Message m{method, "http", url_.authority(), signed_target, std::nullopt, {}, nullptr};
-  for (const auto& h : headers) m.headers.emplace_back(h.name, h.value);
-  Bytes sig = rsa_->sign_pss_sha512(as_bytes(httpsig::signature_base(m, params)));
+                .keyid = o.omit_keyid ? std::nullopt : std::optional(o.keyid.value_or(keyid_text()))});
+  const std::string base = httpsig::signature_base(m, params);
+  Bytes sig = rsa_->sign_pss_sha512(as_bytes(base));
   if (o.flip_signature_bit) sig[sig.size() / 2] ^= 0x01;
+  Built out;
+  out.binding = request_binding(base, sig);
+  net::Headers headers;
+  for (const auto& [n, v] : m.headers) headers.push_back({n, v});
   headers.push_back({"Signature-Input", httpsig::signature_input_member("sig1", params)});
   headers.push_back({"Signature", httpsig::signature_member("sig1", sig)});
   if (!o.send_authority.empty()) headers.push_back({"Host", o.send_authority});
-  return net::Request{method, target, std::move(headers), body, {}, {}, !body.empty()};
+  const std::string wire_body = body.empty() || raw_body ? body : body_stream(*this, out.binding, body);
+  const std::string wire_target = o.sealed ? std::string(seal::kSealedPath) : target;
+  out.request = net::Request{m.method, wire_target, std::move(headers), wire_body, {}, {}, !wire_body.empty()};
+  return out;
 }
 
-net::ClientResponse SignedClient::send(const std::string& method, const std::string& target, const SignOptions& o,
-                                       const std::string& body) {
-  return send_raw(build(method, target, o, body));
+Reply SignedClient::send(const std::string& method, const std::string& target, const SignOptions& o,
+                         const std::string& body) {
+  const Built b = build(method, target, o, body);
+  return open(send_raw(b.request), b.binding);
 }
 
 net::ClientResponse SignedClient::send_raw(const net::Request& req) { return http_.send(req, 64 << 20); }
+
+Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const {
+  Reply out;
+  out.status = out.outer_status = r.status;
+  out.headers = r.headers;
+  out.raw_body = r.body;
+  const auto sealed_head = r.header(seal::kSealedField);
+  if (!sealed_head) {
+    out.body = r.body;  // a plain refusal, made before the request verified
+    return out;
+  }
+  out.sealed = true;
+  try {
+    out.head = seal::open_response_head(secret_, b, *sealed_head);
+    out.status = out.head->status;
+    if (!out.head->chunks) return out;
+    const seal::Chunks& c = *out.head->chunks;
+    std::uint64_t size = out.head->content_length;
+    if (out.head->content_range) {  // "bytes a-b/N"
+      const auto slash = out.head->content_range->rfind('/');
+      size = std::stoull(out.head->content_range->substr(slash + 1));
+    }
+    const auto layout = stream::Layout::chunks(size, c.size, c.first, c.last);
+    stream::StreamReader reader(secret_, KeyPurpose::response_body, b, layout,
+                                [&](std::uint64_t, ByteView plain) { out.body.append(as_chars(plain)); });
+    reader.update(r.body);
+    reader.finish();
+  } catch (const Error& e) {
+    out.error = e.what();
+  }
+  return out;
+}
 
 }  // namespace mh::test

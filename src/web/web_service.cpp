@@ -28,6 +28,13 @@ class RespondingSink final : public net::BodySink {
     }
     return respond(*v_, std::move(a), key_, clock_.now());
   }
+  // A refusal while the body streams in (a chunk that does not open, a limit) is answered sealed
+  // like every answer after verification (PROTOCOL.md §5.1); a body whose sender stopped before
+  // its end is one that ended before its last chunk (§8), so the inner sink's finish() says why.
+  net::Response refused(const Error& e) override {
+    return respond(*v_, error_answer(e, v_->client->chunk_size), key_, clock_.now());
+  }
+  std::optional<net::Response> ended_early() override { return finish(); }
 
  private:
   std::unique_ptr<AnswerSink> inner_;

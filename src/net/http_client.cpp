@@ -100,7 +100,7 @@ std::uint64_t check_framing(const http::response_parser<http::buffer_body>& p, b
 // parsed as the answer to a later request.
 void check_nothing_after(std::size_t buffered, std::size_t available) {
   if (buffered != 0 || available != 0)
-    throw Error(Errc::integrity, "response refused: bytes after the declared Content-Length; nothing was written");
+    throw Error(Errc::integrity, "response refused: bytes after the declared Content-Length");
 }
 
 ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
@@ -175,7 +175,8 @@ struct HttpClient::Impl {
       if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
         // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
         connected = false;
-        throw Error(Errc::integrity, "response body truncated (connection closed early); nothing was written");
+        // What was already released is the caller's to account for (v2 streams opened chunks).
+        throw Error(Errc::integrity, "response body truncated (connection closed early)");
       }
       if (ec) broken("response from " + authority + " broke off", ec);
       const std::size_t got = chunk.size() - parser.get().body().size;

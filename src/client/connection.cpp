@@ -149,9 +149,14 @@ Answer Connection::send(const Exchange& x) {
       r.outer.has_body = true;
       a = reader.read(http_.send_body(r.outer, *body));
     } else {
-      http_.send_streaming(
-          r.outer, [&](const net::ClientResponse& head) { reader.head(head); },
-          [&](std::string_view bytes) { reader.data(bytes); });
+      try {
+        http_.send_streaming(
+            r.outer, [&](const net::ClientResponse& head) { reader.head(head); },
+            [&](std::string_view bytes) { reader.data(bytes); });
+      } catch (...) {
+        reader.salvage();  // chunks that arrived whole before the failure still count
+        throw;
+      }
       a = reader.finish();
     }
     if (verb_.verbose) std::fprintf(stderr, "< %d%s\n", a.status, a.sealed ? " (sealed)" : " (plain refusal)");

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "client/parallel_reader.hpp"
 #include "core/error.hpp"
 
 namespace mh::client {
@@ -110,7 +111,12 @@ void AnswerReader::head(const net::ClientResponse& outer) {
   if (!answer_.layout) return;
   if (!to_caller && answer_.layout->byte_count() > kMaxBufferedBody) throw Error(Errc::network, "response too large");
   OnChunk sink = to_caller ? on_chunk_ : [this](std::uint64_t, ByteView p) { answer_.body.append(as_chars(p)); };
-  sequential_.emplace(secret_, KeyPurpose::response_body, binding_, *answer_.layout, std::move(sink));
+  const unsigned threads = to_caller ? ParallelReader::threads_for(*answer_.layout) : 0;
+  if (threads > 0)
+    parallel_ = std::make_unique<ParallelReader>(secret_, KeyPurpose::response_body, binding_, *answer_.layout,
+                                                 std::move(sink), threads);
+  else
+    sequential_.emplace(secret_, KeyPurpose::response_body, binding_, *answer_.layout, std::move(sink));
 }
 
 void AnswerReader::data(std::string_view bytes) {
@@ -118,6 +124,8 @@ void AnswerReader::data(std::string_view bytes) {
   if (!answer_.sealed) {
     if (answer_.body.size() + bytes.size() > kMaxPlainRefusal) throw Error(Errc::network, "response too large");
     answer_.body.append(bytes);
+  } else if (parallel_) {
+    parallel_->update(bytes);
   } else if (sequential_) {
     sequential_->update(bytes);
   } else if (!bytes.empty()) {
@@ -127,8 +135,13 @@ void AnswerReader::data(std::string_view bytes) {
 
 Answer AnswerReader::finish() {
   if (!have_head_) throw Error(Errc::internal, "answer: finish before the head");
+  if (parallel_) parallel_->finish();
   if (sequential_) sequential_->finish();
   return std::move(answer_);
+}
+
+void AnswerReader::salvage() noexcept {
+  if (parallel_) parallel_->salvage();
 }
 
 Answer AnswerReader::read(const net::ClientResponse& outer) {

@@ -12,6 +12,7 @@
 // Every refusal is Errc::integrity (exit 5) with its reason.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@
 #include "net/http_client.hpp"
 
 namespace mh::client {
+
+class ParallelReader;
 
 // The most plaintext buffered in memory: a listing holds at most 10000 entries of names up to
 // 255 bytes (PROTOCOL.md §5.1). Nothing else the client buffers comes near this.
@@ -60,6 +63,8 @@ class AnswerReader {
   void data(std::string_view bytes);
   // Throws if the body stream ended before its last chunk.
   Answer finish();
+  // After the transfer failed: hands on the chunks that were being opened, as far as they open.
+  void salvage() noexcept;
 
   // The three at once, for an answer read whole (an upload's reply, a refused upgrade).
   Answer read(const net::ClientResponse& outer_with_body);
@@ -74,6 +79,7 @@ class AnswerReader {
   Answer answer_;
   bool have_head_ = false;
   std::optional<stream::StreamReader> sequential_;
+  std::unique_ptr<ParallelReader> parallel_;
 };
 
 }  // namespace mh::client

@@ -172,18 +172,20 @@ struct HttpClient::Impl {
       parser.get().body().size = chunk.size();
       beast::error_code ec = step([&](auto h) { http::async_read(stream, buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
-      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
-        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
-        connected = false;
-        // What was already released is the caller's to account for (v2 streams opened chunks).
-        throw Error(Errc::integrity, "response body truncated (connection closed early)");
-      }
-      if (ec) broken("response from " + authority + " broke off", ec);
       const std::size_t got = chunk.size() - parser.get().body().size;
       received += got;
       // Content-Length framing already stops Beast at the declared length; this says so.
       if (received > declared) refuse(Error(Errc::integrity, "response refused: body longer than its Content-Length"));
+      // What arrived before a failure is handed on first: a caller that uses the body piece by
+      // piece (v2 opens each chunk as its token completes) keeps what came whole.
       if (got) on_chunk(std::string_view(chunk.data(), got));
+      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
+        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
+        // What was already released is the caller's to account for.
+        connected = false;
+        throw Error(Errc::integrity, "response body truncated (connection closed early)");
+      }
+      if (ec) broken("response from " + authority + " broke off", ec);
     }
     expect_end();
   }

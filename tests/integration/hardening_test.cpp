@@ -240,7 +240,7 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   EXPECT_EQ(get.out, "hello, world\n");
 
   // The server gives up on each after its write timeout (30 s) and logs how little it sent.
-  const std::uint64_t token = stream::Layout::whole(big, c.chunk_size()).stream_length();
+  const std::uint64_t stream_length = stream::Layout::whole(big, c.chunk_size()).stream_length();
   const std::regex sent_re(R"(GET /big\.bin 200 (\d+)B)");
   std::vector<std::uint64_t> sent;
   eventually([&] {
@@ -250,13 +250,13 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
     return sent.size() >= static_cast<std::size_t>(kStuck);
   });
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kStuck)) << server.stderr_text();
-  for (const auto n : sent) EXPECT_LT(n, token / 2) << "the server kept writing to a reader that never reads";
+  for (const auto n : sent) EXPECT_LT(n, stream_length / 2) << "the server kept writing to a reader that never reads";
   // What reaches the reader once it does read: less than the promised body, then the close.
   for (const int fd : fds) {
     const Received r = read_until_closed(fd, 60s);
     ::close(fd);
     EXPECT_TRUE(r.eof);
-    EXPECT_LT(r.data.size(), token);
+    EXPECT_LT(r.data.size(), stream_length);
   }
   // The server never buffered those bodies in its own memory (64 KiB in flight per connection).
   EXPECT_LT(rss_stuck, rss_before + 24 * 1024) << "before " << rss_before << " KiB, stuck " << rss_stuck << " KiB";
@@ -492,7 +492,17 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   // never makes big.bin, and keeps the verified part and its record for -C.
   download->kill(SIGCONT);
   EXPECT_EQ(download->wait_exit(60s), 5) << download->err();
-  EXPECT_NE(download->err().find("run the same get with -C to continue"), std::string::npos) << download->err();
+  const std::regex kept("minihttps: response body truncated \\(connection closed early\\); kept " +
+                        (out_ / "big.bin.part").string() + " \\((\\d+) of " + std::to_string(kBig) +
+                        " bytes verified\\): run the same get with -C to continue\n");
+  const std::string err = download->err();
+  std::smatch verified;
+  ASSERT_TRUE(std::regex_match(err, verified, kept)) << err;
+  // What it kept is whole chunks, exactly the file's first bytes.
+  const std::uint64_t k = std::stoull(verified[1]);
+  EXPECT_EQ(k % c.chunk_size(), 0u);
+  EXPECT_EQ(fs::file_size(out_ / "big.bin.part"), k);
+  EXPECT_TRUE(read_file(out_ / "big.bin.part") == as_chars(pattern_bytes(kBig, 21)).substr(0, k));
   EXPECT_EQ(visible_names(out_.path()), (std::vector<std::string>{"big.bin.part", "big.bin.part.minihttps"}));
 
   server_->restart();

@@ -36,7 +36,7 @@ std::vector<std::string> stored_names(const fs::path& dir) {
 }
 
 // The attack: with --max-upload-size 1000 `minihttps put` of a 1000-byte file failed with 413.
-// 1000: the 1001-byte file's token is as long as the 1000-byte one's (refused while decrypted);
+// 1000: the 1001-byte file's stream is as long as the 1000-byte one's (refused as it opens);
 // 1023: the 1024-byte file's is one block longer (refused at once). Same answer either way.
 class UploadSizeLimitCli : public ::testing::TestWithParam<int> {};
 

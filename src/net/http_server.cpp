@@ -352,9 +352,13 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
     } else {
       try {
         sink->write(std::string_view(chunk.get(), got));
+      } catch (const Error& e) {
+        sink->abort();
+        out = sink->refusal(e);  // the rest of the body is unread: the connection will close
+        co_return;
       } catch (...) {
         sink->abort();
-        throw;  // the rest of the body is unread: the connection will close
+        throw;
       }
     }
   }

@@ -57,6 +57,8 @@ struct Response {
   void set(std::string name, std::string value);
 };
 
+Response error_response(const Error& e);  // below, with json_response
+
 // A request body streamed into the handler; finish() runs after the last byte arrived.
 // If the body breaks off (timeout, disconnect, over the limit) abort() runs instead.
 class BodySink {
@@ -65,6 +67,9 @@ class BodySink {
   virtual void write(std::string_view chunk) = 0;
   virtual Response finish() = 0;
   virtual void abort() noexcept {}
+  // The answer to a refusal of write() (the rest of the body stays unread, the connection closes
+  // after it): by default the plain error response; a sink that knows its request can seal it.
+  virtual Response refusal(const Error& e) { return error_response(e); }
 };
 
 // What a handler wants once it has seen the request head.

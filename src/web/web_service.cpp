@@ -19,6 +19,11 @@ class RespondingSink final : public net::BodySink {
       : inner_(std::move(inner)), v_(std::move(v)), key_(key), clock_(clock) {}
   void write(std::string_view chunk) override { inner_->write(chunk); }
   void abort() noexcept override { inner_->abort(); }
+  // A chunk refused while the body arrives is answered sealed, like every answer to a verified
+  // request (PROTOCOL.md §5.1).
+  net::Response refusal(const Error& e) override {
+    return respond(*v_, error_answer(e, v_->client->chunk_size), key_, clock_.now());
+  }
   net::Response finish() override {
     Answer a;
     try {

@@ -153,8 +153,14 @@ Answer Connection::send(const Exchange& x) {
         http_.send_streaming(
             r.outer, [&](const net::ClientResponse& head) { reader.head(head); },
             [&](std::string_view bytes) { reader.data(bytes); });
-      } catch (...) {
+      } catch (const Error& e) {
         reader.salvage();  // chunks that arrived whole before the failure still count
+        // A body cut short is the stream's failure, told as PROTOCOL.md §6.3 says ("the stream
+        // ended after chunk i, ..."); a network failure stays one (exit 3, worth a -C).
+        if (e.code() == Errc::integrity) reader.broke_off();
+        throw;
+      } catch (...) {
+        reader.salvage();
         throw;
       }
       a = reader.finish();

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/base64.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/seal.hpp"
 #include "core/httpsig.hpp"
 #include "core/rsa.hpp"
@@ -91,7 +91,7 @@ int presign_hello(int bits, const std::string& authority, std::size_t count, con
                   const fs::path& home) {
   const auto key = RsaPrivateKey::generate(bits);
   const auto j = session_of(home);
-  handshake_v2::ServerKeys server;
+  handshake::ServerKeys server;
   const Bytes identity = b64u(j, "server_key"), static_key = b64u(j, "static_key");
   std::copy(identity.begin(), identity.end(), server.identity.begin());
   std::copy(static_key.begin(), static_key.end(), server.static_key.begin());
@@ -99,7 +99,7 @@ int presign_hello(int bits, const std::string& authority, std::size_t count, con
     std::int64_t now() const override { return std::time(nullptr); }
   } clock;
   generate(count, out, [&](std::size_t i) {
-    const auto hs = handshake_v2::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, server, clock);
+    const auto hs = handshake::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, server, clock);
     const std::string body = hs.hello_json();
     return "POST /auth/handshake HTTP/1.1\r\nHost: " + authority +
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

@@ -56,6 +56,8 @@ std::string_view lit(const char (&s)[N]) {
   return {s, N - 1};
 }
 
+// fuzz_handshake_hello: first byte 0 envelope, 1 hello identity, 2 reply identity, 3 a whole
+// hello for the server, 4 a hello identity the target seals itself (see the target).
 void handshake_seeds() {
   const std::string t = "fuzz_handshake_hello";
   const auto key = RsaPrivateKey::from_pem(slurp(g_source / "tests/vectors/rfc9421/test-key-rsa-pss.priv.pem"));
@@ -64,24 +66,31 @@ void handshake_seeds() {
   for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(0x40 + i);
   handshake::Nonce nonce{};
   for (std::size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<std::uint8_t>(i);
+  // The target's fixed server keys.
+  const auto identity = Ed25519KeyPair::from_seed(Bytes(32, 0x11));
+  const auto static_key = X25519KeyPair::from_secret(Bytes(32, 0x22));
+  const handshake::ServerKeys server{identity.public_key(), static_key.public_key};
 
-  auto client = handshake::ClientHandshake::create(key, "alice", std::nullopt, clock,
-                                                   X25519KeyPair::from_secret(secret), nonce);
-  put(t, "hello_valid.json", client.hello_json());
+  auto client = handshake::ClientHandshake::create(
+      key, "alice", std::nullopt, server, clock,
+      handshake::ClientRandom{.ephemeral = X25519KeyPair::from_secret(secret), .nonce = nonce, .iv = FernetIv{}});
+  put(t, "envelope_hello", "\x00" + client.hello_json());
+  put(t, "hello_valid", "\x03" + client.hello_json());
+  const std::string identity_json = handshake::to_json(client.identity());
+  put(t, "identity_valid", "\x01" + identity_json);
+  put(t, "identity_sealed_by_target", "\x04" + identity_json);
   const Uuid uuid = *Uuid::parse("0b5bd2a4-4f5e-4a4e-9c1e-1f0e2d3c4b5a");
-  auto again = handshake::ClientHandshake::create(key, "bob.b_2-x", uuid, clock, X25519KeyPair::from_secret(secret),
-                                                  nonce);
-  put(t, "hello_reconnect.json", again.hello_json());
-
-  std::array<std::uint8_t, 32> seed{};
-  seed.fill(7);
-  const auto server_key = Ed25519KeyPair::from_seed(seed);
-  handshake::ServerHandshake server(server_key, {}, clock, X25519KeyPair::from_secret(secret), nonce);
-  server.consume_hello(client.hello_json());
-  put(t, "reply_valid.json", server.create_reply(uuid).reply_json);
-  put(t, "hello_pretty_null_uuid.json",
-      nlohmann::json::parse(client.hello_json()).dump(1).insert(1, "\"uuid\": null,\n"));
-  put(t, "not_an_object.json", "[1, \"version\", {\"a\": 1.5e300}, null, true, \"\\u00e9\\ud83d\\ude00\"]");
+  auto again = handshake::ClientHandshake::create(
+      key, "bob.b_2-x", uuid, server, clock,
+      handshake::ClientRandom{.ephemeral = X25519KeyPair::from_secret(secret), .nonce = nonce, .iv = FernetIv{}});
+  put(t, "identity_reconnect", "\x04" + handshake::to_json(again.identity()));
+  handshake::ReplyIdentity r;
+  r.uuid = uuid;
+  r.expires = 1700003600;
+  r.chunk_size = 262144;
+  put(t, "reply_identity", "\x02" + handshake::to_json(r));
+  put(t, "hello_version_1", std::string("\x03") + R"({"version":1,"name":"alice"})");
+  put(t, "not_an_object", "\x01[1, \"version\", {\"a\": 1.5e300}, null, true, \"\\u00e9\\ud83d\\ude00\"]");
 }
 
 void sfv_and_signature_fields() {

@@ -7,7 +7,7 @@
 #include "client/discovery.hpp"
 #include "client/exit_codes.hpp"
 #include "core/handshake.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
 
@@ -68,17 +68,17 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
                     ".\nThis can be an attack. If the server's key was changed on purpose, confirm the new "
                     "fingerprint with its operator, then run:\n  minihttps connect --server " + url_.str() + " --name " +
                     name + " --fingerprint " + d.fingerprint);
-  handshake_v2::verify_static_key(d.keys.identity, d.keys.static_key, d.static_signature);
+  handshake::verify_static_key(d.keys.identity, d.keys.static_key, d.static_signature);
 
   // 2. The hello, sealed to the static key; reconnecting offers the UUID we had, so it is kept.
   io::SystemClock clock;
-  auto hs = handshake_v2::ClientHandshake::create(*identity_, name, home_.previous_uuid(authority), d.keys, clock);
+  auto hs = handshake::ClientHandshake::create(*identity_, name, home_.previous_uuid(authority), d.keys, clock);
   net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hs.hello_json(), {}, {}, true};
   if (verb_.verbose) std::fprintf(stderr, "> POST %s/auth/handshake\n", url_.str().c_str());
-  const auto res = http_.send(req, handshake_v2::kMaxMessageBytes);
+  const auto res = http_.send(req, handshake::kMaxMessageBytes);
   if (verb_.verbose) std::fprintf(stderr, "< %d\n", res.status);
   if (res.status != 200) raise(res, "handshake refused");
-  handshake_v2::ClientSession s;
+  handshake::ClientSession s;
   try {
     s = hs.consume(res.body);
   } catch (const Error& e) {

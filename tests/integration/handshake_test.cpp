@@ -11,6 +11,7 @@
 #include <atomic>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -134,6 +135,36 @@ Bytes from_hex(std::string_view hex) {
   Bytes out;
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   return out;
+}
+
+// A JSON object, and its text with one field changed or removed.
+struct JsonEdits {
+  json base;
+  std::string with(const char* field, json value) const {
+    json j = base;
+    j[field] = std::move(value);
+    return j.dump();
+  }
+  std::string without(const char* field) const {
+    json j = base;
+    j.erase(field);
+    return j.dump();
+  }
+};
+
+// Each case's text, made into a hello by `hello_of`, is refused with 400 and the case's reason.
+struct RefusalCase {
+  std::string what, text, reason;
+};
+void expect_bad_requests(const std::string& url, const std::vector<RefusalCase>& cases,
+                         const std::function<std::string(const std::string&)>& hello_of) {
+  net::HttpClient client(net::ServerUrl::parse(url), 10s);
+  for (const auto& c : cases) {
+    const Reply r = post_hello(client, hello_of(c.text));
+    EXPECT_EQ(r.status, 400) << c.what << ": " << r.body;
+    EXPECT_EQ(r.error, "bad_request") << c.what;
+    EXPECT_EQ(r.reason, c.reason) << c.what;
+  }
 }
 
 std::string describe(const CommandResult& r) {
@@ -983,129 +1014,91 @@ TEST_F(RawHandshake, SmallOrderX25519KeyIsRefused) {
 
 // The outer JSON, before anything is opened.
 TEST_F(RawHandshake, MalformedEnvelopesAreRefusedWithTheirReason) {
-  const json base = json::parse(hello(key(0), key_name(0)).hello_json());
-  auto with = [&](const char* field, json value) {
-    json j = base;
-    j[field] = std::move(value);
-    return j.dump();
-  };
-  auto without = [&](const char* field) {
-    json j = base;
-    j.erase(field);
-    return j.dump();
-  };
+  const JsonEdits edit{json::parse(hello(key(0), key_name(0)).hello_json())};
+  const json& base = edit.base;
   const std::string x = base.at("x25519");
   std::string x_std = x;
   x_std[0] = '+';
-  struct Case {
-    std::string what, body, reason;
-  };
-  std::vector<Case> cases = {
+  std::vector<RefusalCase> cases = {
       {"empty body", "", "handshake: message is not a JSON object"},
       {"broken JSON", R"({"version":2,)", "handshake: message is not a JSON object"},
       {"array", "[1,2]", "handshake: message is not a JSON object"},
       {"string", R"("hello")", "handshake: message is not a JSON object"},
       {"null", "null", "handshake: message is not a JSON object"},
       {"trailing garbage", base.dump() + "x", "handshake: message is not a JSON object"},
-      {"unknown field", with("extra", 1), "handshake: unknown field 'extra'"},
-      {"a name in clear", with("name", "alice"), "handshake: unknown field 'name'"},
-      {"version as string", with("version", "2"), "handshake: field 'version' must be an integer"},
-      {"version as float", with("version", 2.5), "handshake: field 'version' must be an integer"},
-      {"x25519 padded", with("x25519", x + "="), "handshake: field 'x25519' is not unpadded base64url"},
-      {"x25519 standard alphabet", with("x25519", x_std), "handshake: field 'x25519' is not unpadded base64url"},
-      {"x25519 as array", with("x25519", json::array({1, 2})), "handshake: field 'x25519' must be a string"},
-      {"x25519 of 31 bytes", with("x25519", b64u(Bytes(31, 9))), "handshake: field 'x25519' has the wrong length"},
-      {"x25519 of 33 bytes", with("x25519", b64u(Bytes(33, 9))), "handshake: field 'x25519' has the wrong length"},
-      {"x25519 of 64 bytes", with("x25519", b64u(Bytes(64, 9))), "handshake: field 'x25519' too long"},
-      {"sealed as number", with("sealed", 5), "handshake: field 'sealed' must be a string"},
-      {"sealed as object", with("sealed", json::object()), "handshake: field 'sealed' must be a string"},
-      {"sealed longer than 8192", with("sealed", std::string(hs2::kMaxSealedChars + 1, 'A')),
+      {"unknown field", edit.with("extra", 1), "handshake: unknown field 'extra'"},
+      {"a name in clear", edit.with("name", "alice"), "handshake: unknown field 'name'"},
+      {"version as string", edit.with("version", "2"), "handshake: field 'version' must be an integer"},
+      {"version as float", edit.with("version", 2.5), "handshake: field 'version' must be an integer"},
+      {"x25519 padded", edit.with("x25519", x + "="), "handshake: field 'x25519' is not unpadded base64url"},
+      {"x25519 standard alphabet", edit.with("x25519", x_std), "handshake: field 'x25519' is not unpadded base64url"},
+      {"x25519 as array", edit.with("x25519", json::array({1, 2})), "handshake: field 'x25519' must be a string"},
+      {"x25519 of 31 bytes", edit.with("x25519", b64u(Bytes(31, 9))), "handshake: field 'x25519' has the wrong length"},
+      {"x25519 of 33 bytes", edit.with("x25519", b64u(Bytes(33, 9))), "handshake: field 'x25519' has the wrong length"},
+      {"x25519 of 64 bytes", edit.with("x25519", b64u(Bytes(64, 9))), "handshake: field 'x25519' too long"},
+      {"sealed as number", edit.with("sealed", 5), "handshake: field 'sealed' must be a string"},
+      {"sealed as object", edit.with("sealed", json::object()), "handshake: field 'sealed' must be a string"},
+      {"sealed longer than 8192", edit.with("sealed", std::string(hs2::kMaxSealedChars + 1, 'A')),
        "handshake: field 'sealed' too long"},
   };
   for (const char* f : {"version", "x25519", "sealed"})
-    cases.push_back({std::string("missing ") + f, without(f), std::string("handshake: missing field '") + f + "'"});
-
-  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
-  for (const auto& c : cases) {
-    const Reply r = post_hello(client, c.body);
-    EXPECT_EQ(r.status, 400) << c.what << ": " << r.body;
-    EXPECT_EQ(r.error, "bad_request") << c.what;
-    EXPECT_EQ(r.reason, c.reason) << c.what;
-  }
+    cases.push_back({std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
+  expect_bad_requests(url(), cases, [](const std::string& body) { return body; });
 }
 
 // The sealed identity: anyone who knows the public static key can seal anything to it, so what
 // opens is judged field by field like any input.
 TEST_F(RawHandshake, MalformedSealedIdentitiesAreRefusedWithTheirReason) {
   const CraftedHello h = crafted(key(0), key_name(0));
-  const json base = json::parse(hs2::to_json(h.identity));
-  auto with = [&](const char* field, json value) {
-    json j = base;
-    j[field] = std::move(value);
-    return j.dump();
-  };
-  auto without = [&](const char* field) {
-    json j = base;
-    j.erase(field);
-    return j.dump();
-  };
+  const JsonEdits edit{json::parse(hs2::to_json(h.identity))};
+  const json& base = edit.base;
   std::string nonce_slash = base.at("nonce");
   nonce_slash[5] = '/';
-  struct Case {
-    std::string what, identity, reason;
-  };
-  std::vector<Case> cases = {
+  std::vector<RefusalCase> cases = {
       {"empty", "", "handshake: message is not a JSON object"},
       {"broken JSON", R"({"name":)", "handshake: message is not a JSON object"},
       {"array", "[]", "handshake: message is not a JSON object"},
       {"trailing garbage", base.dump() + "}", "handshake: message is not a JSON object"},
-      {"unknown field", with("extra", 1), "handshake: unknown field 'extra'"},
-      {"a v1 field", with("x25519", b64u(Bytes(32, 1))), "handshake: unknown field 'x25519'"},
-      {"name as number", with("name", 42), "handshake: field 'name' must be a string"},
-      {"name too long", with("name", std::string(300, 'a')), "handshake: field 'name' too long"},
-      {"empty name", with("name", ""), kBadName},
-      {"33-character name", with("name", std::string(33, 'a')), kBadName},
-      {"name with a space", with("name", "a b"), kBadName},
-      {"name starting with -", with("name", "-x"), kBadName},
-      {"name starting with .", with("name", ".x"), kBadName},
-      {"name with a slash", with("name", "a/b"), kBadName},
-      {"non-ASCII name", with("name", "j\xc3\xa9r\xc3\xb4me"), kBadName},
-      {"nonce standard alphabet", with("nonce", nonce_slash), "handshake: field 'nonce' is not unpadded base64url"},
-      {"nonce of 31 bytes", with("nonce", b64u(Bytes(31, 9))), "handshake: field 'nonce' has the wrong length"},
-      {"nonce of 33 bytes", with("nonce", b64u(Bytes(33, 9))), "handshake: field 'nonce' has the wrong length"},
-      {"nonce of 64 bytes", with("nonce", b64u(Bytes(64, 9))), "handshake: field 'nonce' too long"},
-      {"empty rsa_spki", with("rsa_spki", ""), "handshake: field 'rsa_spki' has the wrong length"},
-      {"rsa_spki of 1025 bytes", with("rsa_spki", b64u(Bytes(1025, 9))), "handshake: field 'rsa_spki' has the wrong length"},
-      {"rsa_spki as number", with("rsa_spki", 1), "handshake: field 'rsa_spki' must be a string"},
-      {"empty signature", with("signature", ""), "handshake: field 'signature' has the wrong length"},
-      {"signature of 513 bytes", with("signature", b64u(Bytes(513, 9))), "handshake: field 'signature' has the wrong length"},
-      {"signature with a dot", with("signature", "abc.def"), "handshake: field 'signature' is not unpadded base64url"},
-      {"bad UUID", with("uuid", "not-a-uuid"), "handshake: field 'uuid' is not a UUID"},
-      {"UUID without dashes", with("uuid", "0123456789abcdef0123456789abcdef"), "handshake: field 'uuid' is not a UUID"},
-      {"UUID too long", with("uuid", Uuid::random_v4().to_string() + "0"), "handshake: field 'uuid' too long"},
-      {"UUID as number", with("uuid", 5), "handshake: field 'uuid' must be a string"},
-      {"time as string", with("time", "now"), "handshake: field 'time' must be an integer"},
-      {"time as float", with("time", 1.5), "handshake: field 'time' must be an integer"},
-      {"time past int64", with("time", 9223372036854775808ull), "handshake: field 'time' is out of range"},
-      {"rsa_spki not DER", with("rsa_spki", b64u(test::pattern_bytes(100))), "rsa: cannot parse public key"},
+      {"unknown field", edit.with("extra", 1), "handshake: unknown field 'extra'"},
+      {"a v1 field", edit.with("x25519", b64u(Bytes(32, 1))), "handshake: unknown field 'x25519'"},
+      {"name as number", edit.with("name", 42), "handshake: field 'name' must be a string"},
+      {"name too long", edit.with("name", std::string(300, 'a')), "handshake: field 'name' too long"},
+      {"empty name", edit.with("name", ""), kBadName},
+      {"33-character name", edit.with("name", std::string(33, 'a')), kBadName},
+      {"name with a space", edit.with("name", "a b"), kBadName},
+      {"name starting with -", edit.with("name", "-x"), kBadName},
+      {"name starting with .", edit.with("name", ".x"), kBadName},
+      {"name with a slash", edit.with("name", "a/b"), kBadName},
+      {"non-ASCII name", edit.with("name", "j\xc3\xa9r\xc3\xb4me"), kBadName},
+      {"nonce standard alphabet", edit.with("nonce", nonce_slash), "handshake: field 'nonce' is not unpadded base64url"},
+      {"nonce of 31 bytes", edit.with("nonce", b64u(Bytes(31, 9))), "handshake: field 'nonce' has the wrong length"},
+      {"nonce of 33 bytes", edit.with("nonce", b64u(Bytes(33, 9))), "handshake: field 'nonce' has the wrong length"},
+      {"nonce of 64 bytes", edit.with("nonce", b64u(Bytes(64, 9))), "handshake: field 'nonce' too long"},
+      {"empty rsa_spki", edit.with("rsa_spki", ""), "handshake: field 'rsa_spki' has the wrong length"},
+      {"rsa_spki of 1025 bytes", edit.with("rsa_spki", b64u(Bytes(1025, 9))), "handshake: field 'rsa_spki' has the wrong length"},
+      {"rsa_spki as number", edit.with("rsa_spki", 1), "handshake: field 'rsa_spki' must be a string"},
+      {"empty signature", edit.with("signature", ""), "handshake: field 'signature' has the wrong length"},
+      {"signature of 513 bytes", edit.with("signature", b64u(Bytes(513, 9))), "handshake: field 'signature' has the wrong length"},
+      {"signature with a dot", edit.with("signature", "abc.def"), "handshake: field 'signature' is not unpadded base64url"},
+      {"bad UUID", edit.with("uuid", "not-a-uuid"), "handshake: field 'uuid' is not a UUID"},
+      {"UUID without dashes", edit.with("uuid", "0123456789abcdef0123456789abcdef"), "handshake: field 'uuid' is not a UUID"},
+      {"UUID too long", edit.with("uuid", Uuid::random_v4().to_string() + "0"), "handshake: field 'uuid' too long"},
+      {"UUID as number", edit.with("uuid", 5), "handshake: field 'uuid' must be a string"},
+      {"time as string", edit.with("time", "now"), "handshake: field 'time' must be an integer"},
+      {"time as float", edit.with("time", 1.5), "handshake: field 'time' must be an integer"},
+      {"time past int64", edit.with("time", 9223372036854775808ull), "handshake: field 'time' is out of range"},
+      {"rsa_spki not DER", edit.with("rsa_spki", b64u(test::pattern_bytes(100))), "rsa: cannot parse public key"},
   };
   for (const char* f : {"name", "nonce", "rsa_spki", "time", "signature"})
-    cases.push_back({std::string("missing ") + f, without(f), std::string("handshake: missing field '") + f + "'"});
+    cases.push_back({std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
   // An Ed25519 key where the RSA key belongs (SPKI DER of the id-Ed25519 algorithm).
   Bytes ed_spki = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
   const auto ed = Ed25519KeyPair::generate().public_key();
   ed_spki.insert(ed_spki.end(), ed.begin(), ed.end());
-  cases.push_back({"Ed25519 key as rsa_spki", with("rsa_spki", b64u(ed_spki)), "rsa: public key is not an RSA key"});
-
-  net::HttpClient client(net::ServerUrl::parse(url()), 10s);
-  for (const auto& c : cases) {
-    const Reply r = post_hello(client, h.seal(c.identity));
-    EXPECT_EQ(r.status, 400) << c.what << ": " << r.body;
-    EXPECT_EQ(r.error, "bad_request") << c.what;
-    EXPECT_EQ(r.reason, c.reason) << c.what;
-  }
+  cases.push_back({"Ed25519 key as rsa_spki", edit.with("rsa_spki", b64u(ed_spki)), "rsa: public key is not an RSA key"});
+  expect_bad_requests(url(), cases, [&](const std::string& identity) { return h.seal(identity); });
   // A null UUID is the same as none; this identity is signed without one, so it is accepted.
-  const Reply null_uuid = post_hello(client, h.seal(with("uuid", nullptr)));
+  const Reply null_uuid = post_hello(url(), h.seal(edit.with("uuid", nullptr)));
   EXPECT_EQ(null_uuid.status, 200) << null_uuid.body;
 }
 

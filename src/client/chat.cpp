@@ -18,8 +18,10 @@
 #include <thread>
 
 #include "client/exit_codes.hpp"
+#include "client/sealed_answer.hpp"
 #include "core/fernet.hpp"
 #include "core/handshake.hpp"
+#include "core/seal.hpp"
 #include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
 #include "net/websocket_client.hpp"
@@ -32,9 +34,36 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kMaxText = 4096;             // PROTOCOL.md §9: the server's default limit
 constexpr std::size_t kMaxIncoming = 1 << 20;      // a frame from the server larger than this: 1009
-constexpr std::int64_t kMaxTokenAge = 300;         // frames from the server older than this are refused
 constexpr auto kJoinWait = 10s;                    // for the server's welcome before reading stdin
 constexpr auto kCloseWait = 2s;                    // for the server's close reply after our close
+
+// Frame n of this connection, each way, is sealed under its own key (PROTOCOL-v2 §9): a frame
+// replayed, dropped, reordered or taken from another connection does not open as the next one.
+// Frames are not checked for age: the upgrade's signature was fresh, and the keys are this
+// connection's alone.
+struct ChatKeys {
+  SessionSecret secret;
+  Binding binding{};  // B of the upgrade
+  FernetKey to_server(std::uint64_t n) const { return secret.derive(KeyPurpose::chat_to_server, binding, n, false); }
+  FernetKey to_client(std::uint64_t n) const { return secret.derive(KeyPurpose::chat_to_client, binding, n, false); }
+};
+
+constexpr const char* kFrameRefused = "frame refused: out of sequence or tampered";
+
+// Frame n from the server: opens under K("chat to client", B, n) and says "seq": n.
+std::optional<json> open_frame(const ChatKeys& keys, std::uint64_t n, const std::string& frame) {
+  try {
+    const Bytes plain = fernet_decrypt(keys.to_client(n), frame, 0);
+    json j = json::parse(as_chars(plain), nullptr, false);
+    const auto seq = j.is_object() ? j.find("seq") : j.end();
+    if (!j.is_object() || seq == j.end() || !seq->is_number_integer() || seq->get<std::int64_t>() < 0 ||
+        static_cast<std::uint64_t>(seq->get<std::int64_t>()) != n)
+      return std::nullopt;
+    return j;
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
 
 // SIGINT/SIGTERM end the chat like the end of input does (a close handshake, then exit 0).
 std::atomic<int> g_wake_fd{-1};
@@ -112,27 +141,23 @@ struct Shared {
   double rate = 10, burst = 20;  // the server's limits, as it announced them
 };
 
-void receive_loop(net::WebSocketClient& ws, const FernetKey& key, Printer& p, Shared& shared, int wake_fd) {
-  for (;;) {
-    auto frame = ws.receive(1h);
-    if (!frame) {
-      if (ws.closed()) break;
-      continue;
+void receive_loop(net::WebSocketClient& ws, const ChatKeys& keys, Printer& p, Shared& shared, int wake_fd) {
+  for (std::uint64_t n = 0;; ++n) {
+    std::optional<std::string> frame;
+    while (!(frame = ws.receive(1h)) && !ws.closed()) {
     }
-    json j;
-    try {
-      const Bytes plain = fernet_decrypt(key, *frame, io::SystemClock().now(), kMaxTokenAge);
-      j = json::parse(as_chars(plain), nullptr, false);
-    } catch (const Error& e) {
-      p.err(std::string("a message from the server does not verify (") + e.what() + "); closing");
+    if (!frame) break;
+    const std::optional<json> opened = open_frame(keys, n, *frame);
+    if (!opened) {
+      p.err(kFrameRefused);
       {
         std::lock_guard lock(shared.mutex);
         shared.bad_frame = true;
       }
-      ws.close(net::close_code::policy_violation, "frame refused", kCloseWait);
+      ws.close(net::close_code::policy_violation, kFrameRefused, kCloseWait);
       break;
     }
-    if (!j.is_object()) continue;
+    const json& j = *opened;
     const std::string type = j.value("type", "");
     const std::string when = "[" + clock_text(j.value("time", std::int64_t{0})) + "] ";
     if (type == "message") {
@@ -204,7 +229,7 @@ class Pacer {
 
 class Chat {
  public:
-  Chat(net::WebSocketClient& ws, const FernetKey& key, Printer& p) : ws_(ws), key_(key), p_(p) {}
+  Chat(net::WebSocketClient& ws, const ChatKeys& keys, Printer& p) : ws_(ws), keys_(keys), p_(p) {}
 
   // False when the line ends the chat (/quit) or the connection is gone.
   bool line(std::string text) {
@@ -252,11 +277,14 @@ class Chat {
     p_.err("not sent: a message is at most " + std::to_string(kMaxText) + " bytes");
     return false;
   }
-  bool send(const json& msg) {
+  // Only the input thread sends, so frame numbers follow the order the frames go out in.
+  bool send(json msg) {
     pacer_.wait();
+    const std::uint64_t n = sent_++;
+    msg["seq"] = n;
     // Bytes that are not UTF-8 become U+FFFD rather than failing the whole line.
     const std::string plain = msg.dump(-1, ' ', false, json::error_handler_t::replace);
-    return ws_.send(fernet_encrypt(key_, as_bytes(plain), io::SystemClock().now()));
+    return ws_.send(fernet_encrypt(keys_.to_server(n), as_bytes(plain), io::SystemClock().now()));
   }
   void help() {
     p_.out("* /msg NAME text   private message to NAME");
@@ -268,9 +296,10 @@ class Chat {
   }
 
   net::WebSocketClient& ws_;
-  const FernetKey& key_;
+  const ChatKeys& keys_;
   Printer& p_;
   Pacer pacer_;
+  std::uint64_t sent_ = 0;
 };
 
 // Reads stdin line by line until the end of input, /quit, a signal or the end of the connection.
@@ -313,25 +342,29 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
   Connection conn(home, url, g.verbosity, timeout);
   const std::string target = "/chat?room=" + o.room;
 
-  // The upgrade is an RFC 9421-signed GET; on 401 (session gone) handshake again once.
+  // The upgrade is a sealed GET (PROTOCOL-v2 §9): the outer GET of the sealed path carries the
+  // WebSocket fields, the sealed head the real target. Accepted: a 101 with a sealed head of
+  // status 200, bound to this request. On a plain 401 (session gone), handshake again once.
   net::WebSocketClient ws(url, timeout);
+  std::optional<ChatKeys> keys;
   for (int attempt = 0;; ++attempt) {
+    const SealedRequest req = conn.seal("GET", target, {}, true);
     const SavedSession& s = conn.session();
+    const net::ClientResponse res = ws.open(req.outer.target, req.outer.headers, kMaxIncoming);
+    AnswerReader reader(s.secret, req.sig.binding, s.chunk_size, {}, {}, true);
+    const Answer a = reader.read(res);  // a 101 without its sealed head is refused here
     if (g.verbosity.verbose)
-      std::fprintf(stderr, "> GET %s%s (WebSocket, signed as %s)\n", url.str().c_str(), target.c_str(),
-                   s.uuid.to_string().c_str());
-    const net::ClientResponse res = ws.open(target, conn.signed_headers("GET", target), kMaxIncoming);
-    if (g.verbosity.verbose) std::fprintf(stderr, "< %d\n", res.status);
-    if (res.status == 101) break;
-    if (res.status == 401 && attempt == 0) {
-      if (!g.verbosity.quiet) std::fprintf(stderr, "session expired or revoked: handshaking again\n");
-      const SavedSession old = s;
-      conn.handshake(old.name, old.server_fingerprint, 3072);
+      std::fprintf(stderr, "< %d%s\n", res.status, a.sealed ? (" (sealed: " + std::to_string(a.status) + ")").c_str() : "");
+    if (res.status == 101) {
+      keys.emplace(ChatKeys{s.secret, req.sig.binding});
+      break;
+    }
+    if (!a.sealed && a.status == 401 && attempt == 0) {
+      conn.rehandshake();
       continue;
     }
-    Connection::raise(res, "chat");
+    Connection::raise(a, "chat");
   }
-  const FernetKey key = conn.session().key;
 
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(Errc::internal, "pipe2 failed");
@@ -345,10 +378,10 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
 
   Printer printer;
   Shared shared;
-  std::thread reader([&] { receive_loop(ws, key, printer, shared, wake[1]); });
+  std::thread reader([&] { receive_loop(ws, *keys, printer, shared, wake[1]); });
 
   // Lines are read once the server has said which room we are in (and its limits).
-  Chat chat(ws, key, printer);
+  Chat chat(ws, *keys, printer);
   bool joined = false;
   {
     std::unique_lock lock(shared.mutex);

@@ -67,13 +67,19 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   Connection conn = open(g, home);
   std::optional<std::filesystem::path> out;
   if (!o.output.empty() && o.output != "-") out = o.output;
+  if (o.resume && !out) throw UsageError("-C continues a download to a file: it needs -o FILE");
   const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
-  const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.max_token_age);
+  const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.resume);
   if (g.verbosity.verbose)
     std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
                  terminal_safe(r.media_type, kMaxReasonBytes).c_str());
-  if (out && !g.verbosity.quiet)
-    std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
+  if (out && !g.verbosity.quiet) {
+    if (r.resumed_at > 0)
+      std::fprintf(stderr, "saved %s (%llu bytes, continued from byte %llu)\n", r.written.c_str(),
+                   static_cast<unsigned long long>(r.resumed_at + r.bytes), static_cast<unsigned long long>(r.resumed_at));
+    else
+      std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
+  }
   return kOk;
 }
 
@@ -82,7 +88,7 @@ int run_ls(const GlobalOptions& g, const LsOptions& o) {
   Connection conn = open(g, home);
   std::string target = o.uploads ? "/uploads/" : encode_path(o.path);
   if (target.back() != '/') target += '/';
-  const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list", o.max_token_age), nullptr, false);
+  const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list"), nullptr, false);
   if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
     throw Error(Errc::integrity, "ls: the server's listing is not valid JSON");
   for (const auto& e : listing["entries"]) {
@@ -116,7 +122,8 @@ int run_put(const GlobalOptions& g, const PutOptions& o) {
 int run_rm(const GlobalOptions& g, const std::string& name) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  const auto res = conn.request("DELETE", encode_path("/uploads/" + name));
+  const Answer res = conn.send(Exchange{.method = "DELETE", .target = encode_path("/uploads/" + name)});
+  if (!res.sealed && res.status == 401) conn.reconnect_after_401(res, "rm " + name, "DELETE");
   if (res.status != 204) Connection::raise(res, "rm " + name);
   if (!g.verbosity.quiet) std::printf("removed %s\n", name.c_str());
   return kOk;
@@ -133,6 +140,7 @@ int run_whoami(const GlobalOptions& g) {
   std::printf("server      %s\n", terminal_safe(s.server).c_str());
   std::printf("server key  %s\n", terminal_safe(s.server_fingerprint).c_str());
   std::printf("your key    %s\n", home.load_identity().public_key().fingerprint().c_str());
+  std::printf("session     %s, chunks of %u bytes\n", seal::keyid_text(s.keyid).c_str(), s.chunk_size);
   std::printf("expires     %s (%s)\n", utc(s.expires).c_str(),
               left > 0 ? ("in " + std::to_string(left / 60) + " min").c_str() : "expired");
   return kOk;
@@ -143,11 +151,12 @@ int run_logout(const GlobalOptions& g) {
   Connection conn = open(g, home);
   conn.session();  // fails with "not connected" if there is nothing to forget
   // The local session is forgotten whatever the server says: logging out must always work.
-  // No re-handshake on 401: a session the server no longer knows is already over.
+  // A POST is never repeated after a 401, and need not be: a session the server no longer knows
+  // is already over.
   int rc = kOk;
   try {
-    const auto res = conn.request("POST", "/auth/logout", {}, {}, {}, false);
-    if (res.status != 204 && res.status != 401) Connection::raise(res, "logout");
+    const Answer res = conn.send(Exchange{.method = "POST", .target = "/auth/logout"});
+    if (res.status != 204 && !(res.status == 401 && !res.sealed)) Connection::raise(res, "logout");
   } catch (const Error& e) {
     std::fprintf(stderr, "minihttps: could not tell the server (%s); forgetting the session anyway\n",
                  terminal_safe_message(e.what()).c_str());

@@ -25,13 +25,12 @@ struct GetOptions {
   std::string path;
   bool uploads = false;        // from your uploads instead of the served folder
   std::string output;          // empty: stdout
-  std::int64_t max_token_age = 300;
+  bool resume = false;         // -C: continue OUTPUT.part
 };
 
 struct LsOptions {
   std::string path = "/";
   bool uploads = false;
-  std::int64_t max_token_age = 300;
 };
 
 struct PutOptions {

@@ -1,14 +1,19 @@
 #pragma once
-// The client's side of the protocol: the handshake (with key pinning) and RFC 9421-signed
-// requests that re-handshake once by themselves when the server says the session is gone.
+// The client's side of minihttps/2: discovery and the handshake (with key pinning), then sealed
+// requests (docs/PROTOCOL-v2.md §5): every request travels as a Binary HTTP head sealed under the
+// session, inside a signed POST (GET for a WebSocket upgrade) of /.well-known/minihttps/sealed,
+// and every answer is opened under the request's binding B before any of it is used.
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/home.hpp"
-#include "core/httpsig.hpp"
+#include "client/sealed_answer.hpp"
+#include "core/bhttp.hpp"
+#include "core/seal.hpp"
 #include "net/http_client.hpp"
 
 namespace mh::client {
@@ -21,55 +26,58 @@ struct Verbosity {
   bool quiet = false;    // no notices, no progress bar
 };
 
+// One request as the client means it, before it is sealed.
+struct Exchange {
+  std::string method;                 // GET HEAD PUT POST DELETE
+  std::string target;                 // path and query, percent-encoded
+  std::vector<bhttp::Field> fields{};  // range, if-range, if-none-match: lower case
+  // A request body (an upload): made once the request is signed, since its keys derive from the
+  // request's binding B (PROTOCOL-v2 §4); made again for a retry, under the new session.
+  std::function<std::unique_ptr<net::BodySource>(const SavedSession&, const Binding&)> body{};
+  // How the answer's body is taken: see AnswerReader. Without on_head it is buffered.
+  AnswerReader::OnHead on_head{};
+  AnswerReader::OnChunk on_chunk{};
+};
+
+// A request sealed for sending by other means (the chat's WebSocket upgrade).
+struct SealedRequest {
+  net::Request outer;  // method, the sealed path and the sealed, signed fields
+  seal::Signed sig;    // its binding B keys the answer, the body and chat frames
+};
+
 class Connection {
  public:
   Connection(Home& home, net::ServerUrl url, Verbosity v, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   const net::ServerUrl& url() const noexcept { return url_; }
 
-  // Handshake as `name`. pin: fingerprint to require (--fingerprint/--server-key), else the one
-  // in known_servers, else trust on first use (recorded, with a notice). Saves the session only
-  // after every check passed.
+  // Discovery and the handshake as `name`. pin: the fingerprint to require (--fingerprint,
+  // --server-key), else the one in known_servers, else trust on first use (recorded, with a
+  // notice). Saves the session only after every check passed.
   SavedSession handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits);
+  // Handshake again with the saved name and pin (after a 401).
+  void rehandshake();
 
   // The saved session, or Errc::unauthenticated telling the user to connect.
   const SavedSession& session();
 
-  // A signed request (RFC 9421: @method @authority @path [@query] [content-digest]) asking for a
-  // signed response. On 401 it runs the handshake again once, with the saved name, and retries.
-  // The response's signature is checked before any body byte reaches on_body (2xx answers must
-  // be signed), and the body's digest once it has all arrived; failures are Errc::integrity.
-  // With on_body, a 200 body streams there; otherwise (and for other statuses) it is buffered.
-  using BodyCallback = std::function<void(const net::ClientResponse& head, std::string_view chunk)>;
-  net::ClientResponse request(const std::string& method, const std::string& target, const std::string& body = {},
-                              net::Headers extra = {}, const BodyCallback& on_body = {}, bool rehandshake = true);
+  // Seals `x`, sends it and reads the answer. A plain 401 (the session is unknown or ended) is
+  // answered by a new handshake and one retry, but only for GET, HEAD and PUT: a commit (POST)
+  // or a DELETE is never sent twice by itself, since an attacker could inject the 401 to make it
+  // repeat; see reconnect_after_401. Errc::integrity when the answer does not verify.
+  Answer send(const Exchange& x);
 
-  // A signed request whose body streams from `body` (Content-Length = body.size()), with
-  // `content_digest` the body's Content-Digest value, computed by the caller beforehand. No
-  // automatic re-handshake: the body depends on the session key, so a 401 goes back to the caller.
-  net::ClientResponse request_with_body(const std::string& method, const std::string& target, net::BodySource& body,
-                                        const std::string& content_digest);
-
-  // Handshake again with the saved name and pin (after a 401).
-  void rehandshake();
-
-  // The RFC 9421 signature fields (and Accept-Signature) for a bodiless request to send by other
-  // means, e.g. a WebSocket upgrade (minihttps chat). No re-handshake here: the caller handles 401.
-  net::Headers signed_headers(const std::string& method, const std::string& target);
-
-  std::int64_t max_skew() const noexcept { return 300; }
+  SealedRequest seal(const std::string& method, const std::string& target, const std::vector<bhttp::Field>& fields,
+                     bool upgrade);
 
   // Throws the server's refusal as an mh::Error (status -> Errc, reason from the JSON body).
+  [[noreturn]] static void raise(const Answer& a, const std::string& what);
   [[noreturn]] static void raise(const net::ClientResponse& r, const std::string& what);
+  // For a 401 to a request that is not repeated by itself: handshakes again (so the next command
+  // works) and throws, telling the user to run the command again.
+  [[noreturn]] void reconnect_after_401(const Answer& a, const std::string& what, const std::string& method);
 
  private:
-  // The signed request, and the message as its signature base saw it (for ";req").
-  std::pair<net::Request, httpsig::Message> sign(const std::string& method, const std::string& target,
-                                                 const std::optional<std::string>& content_digest, net::Headers extra);
-  // The signed answer's checks: its signature before the body, the body against its digest.
-  void check_answer(const net::ClientResponse& head, const httpsig::Message& signed_request,
-                    std::optional<Bytes>& digest) const;
-
   Home& home_;
   net::ServerUrl url_;
   Verbosity verb_;

@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <cstdio>
 
+#include "client/partial.hpp"
 #include "client/progress.hpp"
-#include "core/fernet.hpp"
-#include "io/system_clock.hpp"
+#include "core/terminal_text.hpp"
+#include "io/unique_fd.hpp"
 
 namespace mh::client {
 namespace fs = std::filesystem;
@@ -32,76 +32,49 @@ std::string encode_path(std::string_view path) {
 
 namespace {
 
-[[noreturn]] void fail_io(const std::string& what) {
-  throw Error(Errc::io, what + ": " + std::strerror(errno));
+[[noreturn]] void fail_io(const std::string& what, int err) { throw Error(Errc::io, what + ": " + io::errno_text(err)); }
+
+void write_fd(int fd, ByteView b, const std::string& what) {
+  std::size_t off = 0;
+  while (off < b.size()) {
+    const ssize_t n = ::write(fd, b.data() + off, b.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_io(what, errno);
+    }
+    off += static_cast<std::size_t>(n);
+  }
 }
 
-// A temporary file that disappears unless committed.
-class TempFile {
+// FILE.part: visible, with the permissions a new file gets; renamed over FILE once complete.
+class PartFile {
  public:
-  explicit TempFile(const fs::path& dir, const std::string& stem) {
-    std::string tmpl = (dir / ("." + stem + ".minihttps-XXXXXX")).string();
-    fd_ = ::mkstemp(tmpl.data());
-    if (fd_ < 0) fail_io("cannot create a temporary file in " + dir.string());
-    path_ = tmpl;
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
+  bool is_open() const noexcept { return fd_.get() >= 0; }
 
-  void write(ByteView b) {
-    std::size_t off = 0;
-    while (off < b.size()) {
-      const ssize_t n = ::write(fd_, b.data() + off, b.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail_io("cannot write " + path_.string());
-      }
-      off += static_cast<std::size_t>(n);
-    }
+  // Keeps the first `keep` bytes (verified ones, -C) and drops whatever followed them.
+  void open(const fs::path& path, std::uint64_t keep) {
+    path_ = path;
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (keep == 0 ? O_TRUNC : 0);
+    fd_ = io::UniqueFd(::open(path.c_str(), flags, 0666));
+    if (fd_.get() < 0) fail_io("cannot create " + path.string(), errno);
+    const auto at = static_cast<off_t>(keep);
+    if (keep > 0 && (::ftruncate(fd_.get(), at) != 0 || ::lseek(fd_.get(), at, SEEK_SET) != at))
+      fail_io("cannot continue " + path.string(), errno);
   }
-  // fsync, give the file the permissions a new file would get, rename over `target`.
+  void write(ByteView b) { write_fd(fd_.get(), b, "cannot write " + path_.string()); }
   void commit(const fs::path& target) {
-    const mode_t mask = ::umask(0);
-    ::umask(mask);
-    if (::fchmod(fd_, 0666 & ~mask) != 0 || ::fsync(fd_) != 0) fail_io("cannot finish " + path_.string());
-    if (::rename(path_.c_str(), target.c_str()) != 0) fail_io("cannot move the download to " + target.string());
-    committed_ = true;
+    if (::fsync(fd_.get()) != 0) fail_io("cannot finish " + path_.string(), errno);
+    fd_.reset();
+    if (::rename(path_.c_str(), target.c_str()) != 0) fail_io("cannot move the download to " + target.string(), errno);
   }
-  void copy_to_stdout() {
-    if (::lseek(fd_, 0, SEEK_SET) != 0) fail_io("cannot rewind " + path_.string());
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd_, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail_io("cannot read " + path_.string());
-      if (n == 0) break;
-      for (ssize_t off = 0; off < n;) {
-        const ssize_t w = ::write(1, buf + off, static_cast<std::size_t>(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) fail_io("cannot write to stdout");
-        off += w;
-      }
-    }
+  void remove() noexcept {
+    fd_.reset();
+    ::unlink(path_.c_str());
   }
 
  private:
-  int fd_ = -1;
+  io::UniqueFd fd_;
   fs::path path_;
-  bool committed_ = false;
-};
-
-struct TempSink : FernetSink {
-  TempFile& file;
-  std::uint64_t bytes = 0;
-  explicit TempSink(TempFile& f) : file(f) {}
-  void write(ByteView p) override {
-    file.write(p);
-    bytes += p.size();
-  }
 };
 
 std::string remote_name(const std::string& target) {
@@ -111,60 +84,178 @@ std::string remote_name(const std::string& target) {
   return name.empty() ? "index.html" : name;
 }
 
-}  // namespace
+void notice(const Verbosity& v, const std::string& text) {
+  if (!v.quiet) std::fprintf(stderr, "minihttps: %s\n", terminal_safe_message(text).c_str());
+}
 
-DownloadResult download(Connection& conn, const std::string& target, const std::optional<fs::path>& out,
-                        const Verbosity& v, std::int64_t max_token_age) {
-  fs::path final_path;
-  fs::path dir;
-  if (out) {
-    std::error_code ec;
-    final_path = fs::is_directory(*out, ec) ? *out / remote_name(target) : *out;
-    dir = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
-  } else {
-    const char* tmp = std::getenv("TMPDIR");
-    dir = tmp && *tmp ? tmp : "/tmp";
+std::string shown(const std::optional<std::string>& etag) { return etag ? terminal_safe(*etag, 200) : "(none)"; }
+
+// What -C can continue: FILE.part, its record, made for this server and path, with an ETag.
+// nullopt: download from the start (FILE.part is then overwritten).
+std::optional<PartialRecord> resumable(const fs::path& part, const fs::path& record, const std::string& fingerprint,
+                                       const std::string& target, const Verbosity& v) {
+  struct stat st {};
+  if (::lstat(part.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;  // nothing to continue
+  std::optional<PartialRecord> r;
+  try {
+    r = load_record(record);
+  } catch (const Error& e) {
+    notice(v, "ignoring " + record.string() + " (" + e.what() + "); downloading from the start");
+    return std::nullopt;
   }
-  TempFile temp(dir, out ? final_path.filename().string() : "stdout");
-  TempSink sink(temp);
-  // The key is read when the body starts: a re-handshake on the way changes it.
-  std::optional<FernetKey> key;
-  std::optional<FernetDecoder> decoder;
-  std::optional<Progress> progress;
-  const auto res = conn.request("GET", target, {}, {}, [&](const net::ClientResponse& head, std::string_view chunk) {
-    if (!decoder) {
-      key = conn.session().key;
-      decoder.emplace(*key, io::SystemClock().now(), max_token_age, sink);
-      const auto length = head.header("Content-Length");
-      progress.emplace(length ? std::stoull(std::string(*length)) : 0, !v.quiet);
-    }
-    decoder->update(chunk);
-    progress->advance(chunk.size());
-  });
-  progress.reset();
-  if (res.status != 200) Connection::raise(res, "get " + target);
-  if (!decoder) {
-    key = conn.session().key;
-    decoder.emplace(*key, io::SystemClock().now(), max_token_age, sink);
+  if (!r) {
+    notice(v, part.string() + " has no record " + record.string() + "; downloading from the start");
+    return std::nullopt;
   }
-  decoder->finish();  // MAC, padding: throws FernetError (integrity) and the temp file goes away
-  DownloadResult r;
-  r.bytes = sink.bytes;
-  r.media_type = std::string(res.header("MiniHTTPS-Content-Type").value_or(""));
-  if (out) {
-    temp.commit(final_path);
-    r.written = final_path;
-  } else {
-    temp.copy_to_stdout();
+  if (r->server_fingerprint != fingerprint || r->path != target)
+    throw Error(Errc::conflict, "cannot continue " + part.string() + ": it holds " + terminal_safe(r->path, 300) +
+                                    " from the server " + terminal_safe(r->server_fingerprint, 64) + ", not " + target +
+                                    " from " + fingerprint + "; remove " + part.string() + " to start again");
+  if (!r->etag) {
+    notice(v, part.string() + " has no ETag to continue from; downloading from the start");
+    return std::nullopt;
   }
+  // Only whole chunks that opened count, and only those the file still holds.
+  const std::uint64_t c = r->chunk_size;
+  std::uint64_t k = std::min<std::uint64_t>(r->verified, static_cast<std::uint64_t>(st.st_size) / c * c);
+  // Everything opened but the rename did not happen: the final chunk again, which also proves
+  // that the version is still the same.
+  if (k >= r->size) k = r->size == 0 ? 0 : (r->size - 1) / c * c;
+  if (k == 0) return std::nullopt;
+  r->verified = k;
   return r;
 }
 
-std::string fetch_small(Connection& conn, const std::string& target, std::int64_t max_token_age) {
-  const auto res = conn.request("GET", target);
-  if (res.status != 200) Connection::raise(res, "get " + target);
-  const Bytes plain = fernet_decrypt(conn.session().key, res.body, io::SystemClock().now(), max_token_age);
-  return std::string(as_chars(plain));
+// -C accepts only the rest of the same version, from byte K on, in the same chunks.
+void check_continuation(const PartialRecord& r, const Answer& a, const fs::path& part) {
+  if (a.head.etag != r.etag || a.status == 416)
+    throw Error(Errc::integrity, "the file changed on the server since the partial download: ETag " + shown(r.etag) +
+                                     " is now " + shown(a.head.etag) + "; remove " + part.string() + " to start again");
+  const auto& l = a.layout;
+  if (a.status != 206 || !l || l->size() != r.size || l->chunk_size() != r.chunk_size || l->first_byte() != r.verified ||
+      l->last_chunk() + 1 != l->chunk_count())
+    throw Error(Errc::integrity, "the server's answer does not continue " + part.string() + " (expected a 206 from byte " +
+                                     std::to_string(r.verified) + " of " + std::to_string(r.size) + " in chunks of " +
+                                     std::to_string(r.chunk_size) + "); remove " + part.string() + " to start again");
+}
+
+DownloadResult to_file(Connection& conn, const std::string& target, const fs::path& file, const Verbosity& v,
+                       bool resume) {
+  const fs::path part = part_path(file), record = record_path(part);
+  const std::string fingerprint = conn.session().server_fingerprint;
+  const std::optional<PartialRecord> prior = resume ? resumable(part, record, fingerprint, target, v) : std::nullopt;
+  const std::uint64_t keep = prior ? prior->verified : 0;
+
+  Exchange x{.method = "GET", .target = target};
+  if (prior) x.fields = {{"range", "bytes=" + std::to_string(keep) + "-"}, {"if-range", *prior->etag}};
+  PartFile out;
+  PartialRecord rec;
+  std::optional<InterruptRecord> on_interrupt;
+  std::optional<Progress> progress;
+  std::string media_type;
+  x.on_head = [&](const Answer& a) {
+    if (prior && (a.status == 200 || a.status == 206 || a.status == 416)) check_continuation(*prior, a, part);
+    if (a.status != 200 && a.status != 206) return false;  // raised below, nothing touched
+    if (!a.layout) throw Error(Errc::integrity, "the answer to a GET carries no body stream");
+    if (!prior && a.status == 206) throw Error(Errc::integrity, "the server answered a part of the file that was not asked for");
+    rec = PartialRecord{fingerprint, target, a.head.etag, a.layout->size(), a.layout->chunk_size(), keep};
+    if (!prior) ::unlink(record.c_str());  // it described the FILE.part about to be overwritten
+    out.open(part, keep);
+    on_interrupt.emplace(record, rec, part);
+    progress.emplace(a.layout->byte_count(), !v.quiet);
+    media_type = a.head.content_type.value_or("");
+    return true;
+  };
+  x.on_chunk = [&](std::uint64_t, ByteView plain) {
+    out.write(plain);
+    rec.verified += plain.size();
+    on_interrupt->verified(rec.verified);
+    progress->advance(plain.size());
+  };
+
+  // Whatever stops the transfer once FILE.part was opened leaves it, with its record, to -C.
+  const auto keep_part = [&](const Error& e) -> Error {
+    progress.reset();
+    if (rec.verified == 0) {
+      out.remove();
+      on_interrupt.reset();
+      return e;
+    }
+    save_record(record, rec);
+    on_interrupt.reset();
+    return Error(e.code(), std::string(e.what()) + "; kept " + part.string() + " (" + std::to_string(rec.verified) +
+                               " of " + std::to_string(rec.size) + " bytes verified): run the same get with -C to continue");
+  };
+  Answer a;
+  try {
+    a = conn.send(x);
+  } catch (const Error& e) {
+    if (!out.is_open()) throw;
+    throw keep_part(e);
+  }
+  if (a.status != 200 && a.status != 206) Connection::raise(a, "get " + target);
+  try {
+    out.commit(file);
+  } catch (const Error& e) {
+    throw keep_part(e);
+  }
+  on_interrupt.reset();
+  progress.reset();
+  ::unlink(record.c_str());
+  return DownloadResult{rec.verified - keep, keep, media_type, file};
+}
+
+DownloadResult to_stdout(Connection& conn, const std::string& target, const Verbosity& v) {
+  bool started = false, output_failed = false;
+  std::uint64_t written = 0;
+  std::optional<Progress> progress;
+  std::string media_type;
+  Exchange x{.method = "GET", .target = target};
+  x.on_head = [&](const Answer& a) {
+    if (a.status != 200) return false;
+    if (!a.layout) throw Error(Errc::integrity, "the answer to a GET carries no body stream");
+    started = true;
+    progress.emplace(a.layout->byte_count(), !v.quiet);
+    media_type = a.head.content_type.value_or("");
+    return true;
+  };
+  x.on_chunk = [&](std::uint64_t, ByteView plain) {
+    try {
+      write_fd(1, plain, "cannot write to stdout");
+    } catch (const Error&) {
+      output_failed = true;
+      throw;
+    }
+    written += plain.size();
+    progress->advance(plain.size());
+  };
+  Answer a;
+  try {
+    a = conn.send(x);
+  } catch (const Error& e) {
+    progress.reset();
+    if (!started || output_failed) throw;
+    // What reached stdout opened, but it is not all: a reader of the pipe must not take it for
+    // the file.
+    throw Error(Errc::integrity, std::string("output incomplete: ") + e.what());
+  }
+  if (a.status != 200) Connection::raise(a, "get " + target);
+  return DownloadResult{written, 0, media_type, {}};
+}
+
+}  // namespace
+
+DownloadResult download(Connection& conn, const std::string& target, const std::optional<fs::path>& out,
+                        const Verbosity& v, bool resume) {
+  if (!out) return to_stdout(conn, target, v);
+  std::error_code ec;
+  return to_file(conn, target, fs::is_directory(*out, ec) ? *out / remote_name(target) : *out, v, resume);
+}
+
+std::string fetch_small(Connection& conn, const std::string& target) {
+  Answer a = conn.send(Exchange{.method = "GET", .target = target});
+  if (a.status != 200) Connection::raise(a, "get " + target);
+  return std::move(a.body);
 }
 
 }  // namespace mh::client

@@ -1,7 +1,9 @@
 #pragma once
-// Fetching a file: the response is decrypted as it streams into a temporary file next to the
-// target (or in $TMPDIR for stdout); only after the token's MAC, its age and the signed digest
-// all check out is it renamed into place (or copied to stdout). Otherwise nothing is written.
+// `minihttps get`: the answer's chunks are opened as they arrive (client/sealed_answer.hpp) and
+// only opened chunks are written, in order. To a file: into FILE.part, renamed to FILE after the
+// last chunk opened; a transfer that stops early leaves FILE.part and its record
+// (client/partial.hpp), and `-C` asks for the rest. To stdout: each chunk as soon as it opened; a
+// stream that breaks off ends with exit 5 and "output incomplete: ...".
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -16,16 +18,18 @@ namespace mh::client {
 std::string encode_path(std::string_view path);
 
 struct DownloadResult {
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0;       // written by this run
+  std::uint64_t resumed_at = 0;  // -C: the bytes FILE.part already held
   std::string media_type;
   std::filesystem::path written;  // empty for stdout
 };
 
 // out: a file path, an existing directory (the remote name is kept), or nullopt for stdout.
+// resume (-C): continue FILE.part if it and its record are there.
 DownloadResult download(Connection& conn, const std::string& target, const std::optional<std::filesystem::path>& out,
-                        const Verbosity& v, std::int64_t max_token_age);
+                        const Verbosity& v, bool resume);
 
-// The decrypted body of a small signed GET (listings), with the same checks, in memory.
-std::string fetch_small(Connection& conn, const std::string& target, std::int64_t max_token_age);
+// The opened body of a small GET (listings), in memory. Non-200 answers are raised.
+std::string fetch_small(Connection& conn, const std::string& target);
 
 }  // namespace mh::client

@@ -10,7 +10,8 @@ enum ExitCode : int {
   kUsage = 2,      // bad command line
   kNetwork = 3,    // cannot connect, timed out, connection broke
   kAuth = 4,       // authentication or trust: server key not the pinned one, 401/403, no session
-  kIntegrity = 5,  // a body, token, signature or checksum did not verify; nothing was written
+  kIntegrity = 5,  // an answer, chunk, frame or checksum did not verify, or the output is incomplete, or the
+                   // file changed since a partial download; nothing unverified was written
 };
 
 // A mistake on the command line found after parsing (a bad URL, an invalid name): exit 2.
@@ -32,6 +33,6 @@ inline int exit_code_for(Errc e) {
 
 inline constexpr const char* kExitCodeHelp =
     "Exit codes: 0 ok, 1 refused by the server or local error, 2 usage, 3 network,\n"
-    "            4 authentication/trust, 5 integrity (nothing was written).";
+    "            4 authentication/trust, 5 integrity (nothing unverified was written).";
 
 }  // namespace mh::client

@@ -1,12 +1,11 @@
 #include "client/home.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdlib>
 #include <sstream>
 
-#include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/stream.hpp"
+#include "core/strict_json.hpp"
 #include "io/files.hpp"
 
 namespace mh::client {
@@ -89,18 +88,40 @@ fs::path Home::session_path(const std::string& authority) const {
   return dir_ / "sessions" / (safe + ".json");
 }
 
+namespace {
+
+// The session file's format; a file without it was written by a version-1 client.
+constexpr int kSessionVersion = 2;
+
+}  // namespace
+
 std::optional<SavedSession> Home::load_session(const std::string& authority) const {
   const auto text = io::read_file_if_exists(session_path(authority), 64 * 1024);
   if (!text) return std::nullopt;
   const json j = json::parse(*text, nullptr, false);
+  // A version-1 session (a Fernet session key, the UUID as keyid) is of no use to minihttps/2: as
+  // if there were none, so that the next command says "connect" instead of failing on the file.
+  if (j.is_object() && (!j.contains("version") || j["version"] != kSessionVersion)) return std::nullopt;
   try {
-    SavedSession s{j.at("server").get<std::string>(), j.at("name").get<std::string>(),
-                   Uuid::parse(j.at("uuid").get<std::string>()).value(),
-                   FernetKey::parse(j.at("session_key").get<std::string>()), j.at("expires").get<std::int64_t>(),
-                   j.at("server_fingerprint").get<std::string>(),
-                   ed25519_public_from_raw(base64_decode(j.at("server_key").get<std::string>(), Alphabet::url,
-                                                         Padding::forbidden))};
-    if (ed25519_fingerprint(s.server_key) != s.server_fingerprint) throw Error(Errc::bad_request, "key mismatch");
+    const StrictJson sj("session file");
+    if (!j.is_object()) sj.malformed("not a JSON object");
+    sj.only_fields(j, {"version", "server", "authority", "name", "keyid", "uuid", "secret", "expires", "chunk_size",
+                       "server_fingerprint", "server_key", "static_key"});
+    SavedSession s;
+    s.server = sj.need_string(j, "server", 1024);
+    s.authority = sj.need_string(j, "authority", 1024);
+    s.name = sj.need_string(j, "name", 64);
+    s.keyid = sj.need_fixed<16>(j, "keyid");
+    s.uuid = sj.need_uuid(j, "uuid");
+    s.secret = SessionSecret(sj.need_fixed<32>(j, "secret"));
+    s.expires = sj.need_int(j, "expires");
+    const std::int64_t chunk = sj.need_int(j, "chunk_size");
+    if (!stream::valid_chunk_size(static_cast<std::uint64_t>(chunk))) sj.malformed("invalid chunk size");
+    s.chunk_size = static_cast<std::uint32_t>(chunk);
+    s.server_fingerprint = sj.need_string(j, "server_fingerprint", 64);
+    s.server_key = sj.need_fixed<32>(j, "server_key");
+    s.static_key = sj.need_fixed<32>(j, "static_key");
+    if (ed25519_fingerprint(s.server_key) != s.server_fingerprint) sj.malformed("key mismatch");
     return s;
   } catch (const std::exception&) {
     throw Error(Errc::bad_request, session_path(authority).string() + " is not valid; run minihttps connect again");
@@ -109,10 +130,32 @@ std::optional<SavedSession> Home::load_session(const std::string& authority) con
 
 void Home::save_session(const std::string& authority, const SavedSession& s) {
   io::ensure_directory(dir_ / "sessions", 0700);
-  const json j = {{"server", s.server},     {"name", s.name},       {"uuid", s.uuid.to_string()},
-                  {"session_key", s.key.format()}, {"expires", s.expires}, {"server_fingerprint", s.server_fingerprint},
-                  {"server_key", base64_encode(s.server_key, Alphabet::url, false)}};
+  const json j = {{"version", kSessionVersion},
+                  {"server", s.server},
+                  {"authority", s.authority},
+                  {"name", s.name},
+                  {"keyid", b64u(s.keyid)},
+                  {"uuid", s.uuid.to_string()},
+                  {"secret", b64u(s.secret.bytes())},
+                  {"expires", s.expires},
+                  {"chunk_size", s.chunk_size},
+                  {"server_fingerprint", s.server_fingerprint},
+                  {"server_key", b64u(s.server_key)},
+                  {"static_key", b64u(s.static_key)}};
+  // 0600 from birth: the secret opens every request and answer of the session.
   io::write_file_atomic(session_path(authority), j.dump(2) + "\n", 0600);
+}
+
+std::optional<Uuid> Home::previous_uuid(const std::string& authority) const noexcept {
+  try {
+    const auto text = io::read_file_if_exists(session_path(authority), 64 * 1024);
+    if (!text) return std::nullopt;
+    const json j = json::parse(*text, nullptr, false);
+    if (!j.is_object() || !j.contains("uuid") || !j["uuid"].is_string()) return std::nullopt;
+    return Uuid::parse(j["uuid"].get_ref<const std::string&>());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 bool Home::forget_session(const std::string& authority) {

@@ -15,7 +15,7 @@ using namespace mh::client;
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"minihttps — client for minihttpsd: authenticated, signed, encrypted file access"};
+  CLI::App app{"minihttps — client for minihttpsd (minihttps/2): authenticated, sealed, encrypted file access"};
   app.footer(kExitCodeHelp);
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the command
@@ -37,12 +37,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   GetOptions get_o;
-  auto* get = app.add_subcommand("get", "fetch a file: verified and decrypted before anything is written");
+  auto* get = app.add_subcommand("get", "fetch a file: every chunk is verified before it is used; -o FILE appears only once all of it verified");
   get->add_option("path", get_o.path, "path on the server, e.g. docs/hello.txt")->required();
   get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout)");
   get->add_flag("--uploads", get_o.uploads, "fetch one of your uploads instead");
-  get->add_option("--max-token-age", get_o.max_token_age, "refuse bodies older than this many seconds")
-      ->check(CLI::Range(1, 86400))->capture_default_str();
+  get->add_flag("-C,--continue", get_o.resume,
+                "continue an interrupted download to -o FILE from FILE.part, if the file did not change");
+  // minihttps/2 checks no token's age (freshness comes from the handshake and the request's
+  // signature): still accepted so that scripts keep working, and ignored.
+  std::int64_t ignored_max_token_age = 0;
+  get->add_option("--max-token-age", ignored_max_token_age, "ignored (minihttps/2 checks no token age)")
+      ->check(CLI::Range(1, 86400))->group("");
 
   LsOptions ls_o;
   auto* ls = app.add_subcommand("ls", "list a directory on the server");

@@ -7,13 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 #include "client/download.hpp"
 #include "client/progress.hpp"
-#include "core/base64.hpp"
 #include "core/cksum.hpp"
-#include "core/fernet.hpp"
-#include "core/hash.hpp"
+#include "core/stream.hpp"
 #include "io/system_clock.hpp"
 #include "io/unique_fd.hpp"
 
@@ -22,19 +21,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The local file as one Fernet token, produced on demand with constant memory. The same IV and
-// time give the same bytes again after rewind(): a first pass digests the token for the signed
-// Content-Digest, the second sends it.
-class FileTokenSource final : public net::BodySource {
+// The local file as the request body stream, sealed chunk by chunk as the connection asks for
+// more: memory stays one chunk and its token, and the CRC is taken of exactly the bytes sent.
+class FileStreamSource final : public net::BodySource {
  public:
-  FileTokenSource(const fs::path& path, std::uint64_t size, const FernetKey& key, std::int64_t now)
-      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), size_(size), key_(key), now_(now) {
+  FileStreamSource(const fs::path& path, std::uint64_t size, const SavedSession& s, const Binding& binding,
+                   Progress* progress)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
+        size_(size),
+        writer_(s.secret, KeyPurpose::request_body, binding, stream::Layout::whole(size, s.chunk_size), clock_),
+        progress_(progress) {
     if (fd_.get() < 0) throw Error(Errc::io, "cannot open " + path.string() + ": " + io::errno_text(errno));
-    random_fill(iv_);
-    rewind();
+    plain_.resize(s.chunk_size);
   }
 
-  std::uint64_t size() const override { return fernet_token_length(size_); }
+  std::uint64_t size() const override { return writer_.layout().stream_length(); }
 
   std::size_t read(char* buf, std::size_t cap) override {
     while (pos_ == out_.size()) {
@@ -48,110 +49,102 @@ class FileTokenSource final : public net::BodySource {
     return n;
   }
 
-  bool rewind() override {
-    if (::lseek(fd_.get(), 0, SEEK_SET) != 0) return false;
-    enc_.emplace(key_, now_, iv_);
-    read_ = 0;
-    done_ = false;
-    out_.clear();
-    pos_ = 0;
-    crc_ = Cksum();
-    return true;
-  }
-
-  void set_progress(Progress* p) { progress_ = p; }
-  // The CRC of the plaintext read in the last complete pass.
-  const Cksum& crc() const noexcept { return crc_; }
+  std::uint32_t crc() const noexcept { return crc_.value(); }
 
  private:
+  // One chunk's worth of the file, sealed (the writer seals whole chunks in place, no copy).
   void fill() {
-    constexpr std::size_t kChunk = 192 * 1024;
-    plain_.resize(kChunk);
     std::size_t got = 0;
-    while (got < kChunk && read_ < size_) {
-      const ssize_t n = ::read(fd_.get(), plain_.data() + got, std::min<std::uint64_t>(kChunk - got, size_ - read_));
+    while (got < plain_.size() && read_ < size_) {
+      const ssize_t n = ::read(fd_.get(), plain_.data() + got, std::min<std::uint64_t>(plain_.size() - got, size_ - read_));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw Error(Errc::io, "cannot read the file: " + io::errno_text(errno));
       if (n == 0) throw Error(Errc::io, "the file shrank while it was being sent");
       got += static_cast<std::size_t>(n);
       read_ += static_cast<std::uint64_t>(n);
     }
-    crc_.update(ByteView(plain_.data(), got));
+    const ByteView piece(plain_.data(), got);
+    crc_.update(piece);
     out_.clear();
     pos_ = 0;
-    enc_->update(ByteView(plain_.data(), got), out_);
+    writer_.write(piece, out_);
     if (read_ == size_) {
-      enc_->finish(out_);
+      writer_.finish(out_);
       done_ = true;
     }
   }
 
   io::UniqueFd fd_;
   std::uint64_t size_;
-  FernetKey key_;
-  std::int64_t now_;
-  FernetIv iv_{};
-  std::optional<FernetEncoder> enc_;
-  std::uint64_t read_ = 0;
-  bool done_ = false;
+  io::SystemClock clock_;  // before writer_, which keeps a reference
+  stream::StreamWriter writer_;
+  Progress* progress_;
   Bytes plain_;
   std::string out_;
   std::size_t pos_ = 0;
+  std::uint64_t read_ = 0;
+  bool done_ = false;
   Cksum crc_;
-  Progress* progress_ = nullptr;
 };
 
-std::string digest_of(FileTokenSource& src) {
-  Sha512 h;
-  std::vector<char> buf(256 * 1024);
-  while (const std::size_t n = src.read(buf.data(), buf.size()))
-    h.update(ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), n));
-  return "sha-512=:" + base64_encode(h.finish()) + ":";
+struct Attempt {
+  std::string id;
+  std::uint64_t size = 0;
+  std::uint32_t crc = 0;
+};
+
+// {"attempt": "<32 hex>", "name": ..., "size": N, "cksum": N, "expires": T}
+Attempt parse_attempt(const std::string& body, const std::string& remote) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  const auto bad = [&]() -> Attempt { throw Error(Errc::integrity, "put " + remote + ": the server's answer is not valid"); };
+  if (!j.is_object()) return bad();
+  const auto id = j.find("attempt"), size = j.find("size"), crc = j.find("cksum");
+  if (id == j.end() || !id->is_string() || id->get_ref<const std::string&>().size() != 32 ||
+      id->get_ref<const std::string&>().find_first_not_of("0123456789abcdef") != std::string::npos)
+    return bad();
+  if (size == j.end() || !size->is_number_unsigned() || crc == j.end() || !crc->is_number_unsigned() ||
+      crc->get<std::uint64_t>() > 0xffffffffu)
+    return bad();
+  return Attempt{id->get<std::string>(), size->get<std::uint64_t>(), crc->get<std::uint32_t>()};
 }
 
 }  // namespace
 
 UploadResult upload(Connection& conn, const fs::path& local, const std::string& remote, const Verbosity& v) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(local.c_str(), &st) != 0) throw Error(Errc::io, "cannot read " + local.string() + ": " + io::errno_text(errno));
   if (!S_ISREG(st.st_mode)) throw Error(Errc::io, local.string() + " is not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const std::string target = encode_path("/uploads/" + remote);
-  bool rehandshaken = false;
-  for (int attempt = 1; attempt <= kMaxUploadAttempts;) {
-    // Each attempt: a fresh IV and time, under the current session key.
-    FileTokenSource src(local, size, conn.session().key, io::SystemClock().now());
-    const std::string digest = digest_of(src);
-    const std::uint32_t our_crc = src.crc().value();
-    src.rewind();
-    Progress progress(src.size(), !v.quiet);
-    src.set_progress(&progress);
-    const auto res = conn.request_with_body("PUT", target, src, digest);
-    src.set_progress(nullptr);
-    if (res.status == 401 && !rehandshaken) {
-      rehandshaken = true;
-      conn.rehandshake();
-      continue;
-    }
+  for (int attempt = 1; attempt <= kMaxUploadAttempts; ++attempt) {
+    // Each attempt, and a retry after a 401, seals the file anew under the request's own keys.
+    FileStreamSource* source = nullptr;
+    std::optional<Progress> progress;
+    Exchange put{.method = "PUT", .target = target};
+    put.body = [&](const SavedSession& s, const Binding& b) -> std::unique_ptr<net::BodySource> {
+      progress.emplace(stream::Layout::whole(size, s.chunk_size).stream_length(), !v.quiet);
+      auto src = std::make_unique<FileStreamSource>(local, size, s, b, &*progress);
+      source = src.get();
+      return src;
+    };
+    const Answer res = conn.send(put);
+    progress.reset();
     if (res.status != 200) Connection::raise(res, "put " + remote);
-    const auto j = nlohmann::json::parse(res.body, nullptr, false);
-    if (!j.is_object() || !j.contains("attempt") || !j.contains("cksum") || !j.contains("size"))
-      throw Error(Errc::integrity, "put " + remote + ": the server's answer is not valid");
-    const std::string id = j["attempt"].get<std::string>();
-    const auto their_crc = j["cksum"].get<std::uint32_t>();
-    const auto their_size = j["size"].get<std::uint64_t>();
-    if (their_crc == our_crc && their_size == size) {
-      const auto c = conn.request("POST", target + "?commit=" + id);
+    const Attempt a = parse_attempt(res.body, remote);
+    const std::uint32_t our_crc = source->crc();
+    if (a.crc == our_crc && a.size == size) {
+      const Answer c = conn.send(Exchange{.method = "POST", .target = target + "?commit=" + a.id});
+      if (!c.sealed && c.status == 401) conn.reconnect_after_401(c, "put " + remote + " (commit)", "commit");
       if (c.status != 201) Connection::raise(c, "put " + remote + " (commit)");
       return UploadResult{remote, size, our_crc, attempt};
     }
     if (!v.quiet)
       std::fprintf(stderr, "attempt %d: the server stored %llu bytes with CRC %u, ours is %llu bytes with CRC %u; %s\n",
-                   attempt, static_cast<unsigned long long>(their_size), their_crc, static_cast<unsigned long long>(size),
-                   our_crc, attempt < kMaxUploadAttempts ? "retrying" : "giving up");
-    const auto d = conn.request("DELETE", target + "?attempt=" + id);
+                   attempt, static_cast<unsigned long long>(a.size), a.crc, static_cast<unsigned long long>(size), our_crc,
+                   attempt < kMaxUploadAttempts ? "retrying" : "giving up");
+    const Answer d = conn.send(Exchange{.method = "DELETE", .target = target + "?attempt=" + a.id});
+    if (!d.sealed && d.status == 401) conn.reconnect_after_401(d, "put " + remote + " (discard)", "DELETE");
     if (d.status != 204 && d.status != 404) Connection::raise(d, "put " + remote + " (discard)");
-    ++attempt;
   }
   throw Error(Errc::integrity, "put " + remote + ": the server's checksum did not match ours in " +
                                    std::to_string(kMaxUploadAttempts) + " attempts; nothing was stored");

@@ -100,7 +100,7 @@ std::uint64_t check_framing(const http::response_parser<http::buffer_body>& p, b
 // parsed as the answer to a later request.
 void check_nothing_after(std::size_t buffered, std::size_t available) {
   if (buffered != 0 || available != 0)
-    throw Error(Errc::integrity, "response refused: bytes after the declared Content-Length; nothing was written");
+    throw Error(Errc::integrity, "response refused: bytes after the declared Content-Length");
 }
 
 ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
@@ -172,17 +172,20 @@ struct HttpClient::Impl {
       parser.get().body().size = chunk.size();
       beast::error_code ec = step([&](auto h) { http::async_read(stream, buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
-      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
-        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
-        connected = false;
-        throw Error(Errc::integrity, "response body truncated (connection closed early); nothing was written");
-      }
-      if (ec) broken("response from " + authority + " broke off", ec);
       const std::size_t got = chunk.size() - parser.get().body().size;
       received += got;
       // Content-Length framing already stops Beast at the declared length; this says so.
       if (received > declared) refuse(Error(Errc::integrity, "response refused: body longer than its Content-Length"));
+      // What arrived before a failure is handed on first: a caller that uses the body piece by
+      // piece (v2 opens each chunk as its token completes) keeps what came whole.
       if (got) on_chunk(std::string_view(chunk.data(), got));
+      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
+        // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
+        // What was already released is the caller's to account for.
+        connected = false;
+        throw Error(Errc::integrity, "response body truncated (connection closed early)");
+      }
+      if (ec) broken("response from " + authority + " broke off", ec);
     }
     expect_end();
   }

@@ -757,7 +757,8 @@ TEST(CliHandshake, TheClientsHelloAndItsReplyShowNoIdentityOnTheWire) {
   const fs::path home = tmp / "home";
   seed_identity(home, key(0));
   const std::string name = "wire-watcher-7";
-  const std::vector<std::string> args = {"connect", "--server", proxy.url(), "--name", name, "--fingerprint", server.fingerprint()};
+  const std::vector<std::string> args = {"connect", "--server", proxy.url(), "--name", name,
+                                         "--fingerprint", server.fingerprint()};
   const CommandResult first = run_client(home, args);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
   const CommandResult again = run_client(home, args);
@@ -1345,15 +1346,16 @@ TEST_F(RawHandshake, TheHelloAndReplyOnTheWireShowNoIdentity) {
 
   EXPECT_EQ(identity_shown(request, name, uuid, key(7), s.keyid), "") << request;
   EXPECT_EQ(identity_shown(response, name, uuid, key(7), s.keyid), "") << response;
-  // The control: the same check finds each of them where they are in clear.
-  EXPECT_EQ(identity_shown(hs2::to_json(hs.identity()), name, uuid, key(7)), "name; UUID; SPKI b64u; ");
+  // The control: the same check finds them where they are in clear (a b64 window of the key can
+  // match too, when it holds no + or /).
+  EXPECT_TRUE(identity_shown(hs2::to_json(hs.identity()), name, uuid, key(7)).starts_with("name; UUID; SPKI b64u; "));
 }
 
 TEST_F(RawHandshake, ConcurrentHandshakesAllSucceedWithDistinctUuids) {
-  // Keys 0..31: some are registered by other tests of this suite already (same key, same name:
-  // they keep their UUID), which does not change that 32 keys must get 32 distinct UUIDs (and
-  // sessions 32 distinct keyids).
-  constexpr std::size_t kThreads = 16, kPerThread = 2, kFirst = 0;
+  // Keys 0..15, all at once: some are registered by other tests of this suite already (same key,
+  // same name: they keep their UUID), which does not change that 16 keys must get 16 distinct
+  // UUIDs (and their sessions 16 distinct keyids).
+  constexpr std::size_t kThreads = 16, kPerThread = 1, kFirst = 0;
   KeyPool::instance().ensure(kFirst + kThreads * kPerThread);
   std::vector<std::optional<hs2::ClientHandshake>> hellos;
   for (std::size_t i = 0; i < kThreads * kPerThread; ++i) hellos.emplace_back(hello(key(kFirst + i), key_name(kFirst + i)));

@@ -68,7 +68,7 @@ std::string hello_json(const handshake_v2::ServerKeys& server, const RsaPrivateK
 const std::vector<RsaPrivateKey>& keys() {
   static const std::vector<RsaPrivateKey> k = [] {
     std::vector<RsaPrivateKey> v;
-    for (int i = 0; i < 10; ++i) v.push_back(RsaPrivateKey::generate(2048));
+    for (int i = 0; i < 4; ++i) v.push_back(RsaPrivateKey::generate(2048));
     return v;
   }();
   return k;
@@ -101,7 +101,8 @@ TEST(RegistryLimits, ServerWideHandshakeBudgetHoldsAcrossAddresses) {
   std::vector<int> statuses;
   for (int i = 0; i < 8; ++i) {
     const std::string source = "127.0.0." + std::to_string(i + 1);
-    const Answer a = post_hello_from(source, server.port(), hello_json(sk, keys()[static_cast<std::size_t>(i)], "s" + std::to_string(i)));
+    const RsaPrivateKey& k = keys()[static_cast<std::size_t>(i) % keys().size()];  // refused or not, by the budget alone
+    const Answer a = post_hello_from(source, server.port(), hello_json(sk, k, "s" + std::to_string(i)));
     statuses.push_back(a.status);
     if (a.status != 200) {
       EXPECT_EQ(a.error, "unavailable");

@@ -84,7 +84,8 @@ struct CraftedHello {
   std::string seal(std::string_view identity_json) const {
     const Secret<32> es = x25519_shared(ephemeral.secret, keys.static_key);
     const FernetKey key = handshake_v2::hello_key(es, handshake_v2::hello_key_salt(keys, ephemeral.public_key));
-    return handshake_v2::to_json(handshake_v2::Envelope{ephemeral.public_key, fernet_encrypt(key, as_bytes(identity_json), unix_now())});
+    const std::string token = fernet_encrypt(key, as_bytes(identity_json), unix_now());
+    return handshake_v2::to_json(handshake_v2::Envelope{ephemeral.public_key, token});
   }
   std::string json() const { return seal(handshake_v2::to_json(identity)); }
 };

@@ -133,6 +133,12 @@ TEST_F(ResponseFraming, BytesAfterTheDeclaredLengthAreRefused) {
   EXPECT_FALSE(fs::exists(out / "hello.txt"));
   EXPECT_EQ(read_file(part), "hello, world\n");
   EXPECT_EQ(entries_in(out.path()), 2u);  // FILE.part and its record
+  // Without the attacker, -C finishes from what had verified.
+  proxy_->set_mode(TamperProxy::Mode::pass);
+  const auto resumed = client({"get", "-C", "hello.txt", "-o", (out / "hello.txt").string()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(read_file(out / "hello.txt"), "hello, world\n");
+  EXPECT_EQ(entries_in(out.path()), 1u);
 }
 
 // The sealed head fixes the stream's layout, so its length is known before a byte of it is read:

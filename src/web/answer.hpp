@@ -18,13 +18,13 @@
 
 namespace mh::web {
 
-// The plaintext of an answer's body, chunk by chunk, read only as the stream is sent.
+// The plaintext of an answer's body, read only as the stream is sent.
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
-  // Fills `out` (exactly layout.plaintext_size(i) bytes) with chunk i's plaintext. Chunks are
-  // read in order; an Error aborts the response (its head is already sent).
-  virtual void read_chunk(std::uint64_t i, std::span<std::uint8_t> out) = 0;
+  // Fills `out` with the representation's bytes from `offset` on (never past its end). Reads come
+  // in order within a chunk; an Error aborts the response (its head is already sent).
+  virtual void read(std::uint64_t offset, std::span<std::uint8_t> out) = 0;
   // Runs before the chunk marked last is sealed: throws if the representation changed since the
   // answer was made (a file written during the transfer), so two versions are never joined.
   virtual void check_unchanged() {}

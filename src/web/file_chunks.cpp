@@ -20,15 +20,14 @@ FileVersion version_of(const struct stat& st) noexcept {
                      static_cast<std::uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
 }
 
-FileChunks::FileChunks(io::UniqueFd fd, const struct stat& st, std::uint32_t chunk_size)
-    : fd_(std::move(fd)), version_(version_of(st)), chunk_size_(chunk_size) {
+FileChunks::FileChunks(io::UniqueFd fd, const struct stat& st) : fd_(std::move(fd)), version_(version_of(st)) {
   // Advisory (failure changes nothing), and a system call per request not worth it for small files.
   if (version_.size >= kFadviseMin) ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-void FileChunks::read_chunk(std::uint64_t i, std::span<std::uint8_t> out) {
+void FileChunks::read(std::uint64_t start, std::span<std::uint8_t> out) {
   std::size_t got = 0;
-  const auto offset = static_cast<off_t>(i * chunk_size_);
+  const auto offset = static_cast<off_t>(start);
   while (got < out.size()) {
     const ssize_t r = ::pread(fd_.get(), out.data() + got, out.size() - got, offset + static_cast<off_t>(got));
     if (r < 0 && errno == EINTR) continue;

@@ -58,7 +58,7 @@ Answer serve_file(io::UniqueFd fd, const struct stat& st, std::string_view media
       a.size = 0;
       return a;
   }
-  a.source = std::make_unique<FileChunks>(std::move(fd), st, r.chunk_size);
+  a.source = std::make_unique<FileChunks>(std::move(fd), st);
   return a;
 }
 

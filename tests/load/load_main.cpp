@@ -248,6 +248,10 @@ int run(Options o) {
   const pid_t pid = server.pid();
   sh.url = net::ServerUrl::parse(server.url());
   sh.fingerprint = server.fingerprint();
+  {
+    net::HttpClient http(sh.url, sh.timeout);
+    sh.server_keys = load::discover(http, sh.fingerprint);
+  }
   std::printf("load: minihttpsd pid %d on %s, fingerprint %s\n", pid, server.url().c_str(), sh.fingerprint.c_str());
 
   // Register the identities (4 at a time).

@@ -9,7 +9,8 @@
 
 #include "core/base64.hpp"
 #include "core/cksum.hpp"
-#include "core/handshake.hpp"
+#include "core/handshake_v2.hpp"
+#include "core/seal.hpp"
 #include "core/httpsig.hpp"
 #include "io/system_clock.hpp"
 #include "net/websocket_client.hpp"
@@ -21,9 +22,7 @@ using SteadyClock = std::chrono::steady_clock;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr const char* kAcceptSignature = R"(sig1=("@status" "content-digest" "signature";req;key="sig1");alg="ed25519")";
 constexpr std::size_t kMaxDistinctReasons = 40;  // per kind; the rest is counted under "(other)"
-constexpr std::int64_t kMaxTokenAge = 300;
 
 std::uint32_t micros_since(SteadyClock::time_point t0) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
@@ -61,9 +60,10 @@ class Recorder {
   }
   // An HTTP answer other than the one expected: 429, 503 and 507 are limits the server applies
   // on purpose; anything else is an error.
-  void unexpected(Kind k, const net::ClientResponse& r) {
-    const std::string what = std::to_string(r.status) + " " + reason_of(r);
-    if (r.status == 429 || r.status == 503 || r.status == 507) limited(k, what);
+  void unexpected(Kind k, const net::ClientResponse& r) { unexpected(k, r.status, reason_of(r)); }
+  void unexpected(Kind k, int status, const std::string& reason) {
+    const std::string what = std::to_string(status) + " " + reason;
+    if (status == 429 || status == 503 || status == 507) limited(k, what);
     else error(k, what);
   }
   // An exception out of the network layer or a check.
@@ -85,27 +85,10 @@ class Recorder {
   Stats& st_;
 };
 
-// RFC 9421 signature as PROTOCOL.md §4 asks (the same inputs as the real client).
-net::Request sign(const Identity& id, const net::ServerUrl& url, const std::string& method, const std::string& target,
-                  const std::string& body = {}, bool ask_response_signature = false) {
-  std::vector<httpsig::Component> covered = {{"@method", {}}, {"@authority", {}}, {"@path", {}}};
-  if (target.find('?') != std::string::npos) covered.push_back({"@query", {}});
-  net::Headers headers;
-  if (!body.empty()) {
-    headers.push_back({"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))});
-    covered.push_back({"content-digest", {}});
-  }
-  if (ask_response_signature) headers.push_back({"Accept-Signature", kAcceptSignature});
-  const auto params = httpsig::make_params(covered, {.created = static_cast<std::int64_t>(std::time(nullptr)),
-                                                     .nonce = base64_encode(random_bytes(16), Alphabet::url, false),
-                                                     .alg = "rsa-pss-sha512",
-                                                     .keyid = id.uuid.to_string()});
-  httpsig::Message m{method, "http", url.authority(), target, std::nullopt, {}, nullptr};
-  for (const auto& h : headers) m.headers.emplace_back(h.name, h.value);
-  const Bytes sig = id.rsa->sign_pss_sha512(as_bytes(httpsig::signature_base(m, params)));
-  headers.push_back({"Signature-Input", httpsig::signature_input_member("sig1", params)});
-  headers.push_back({"Signature", httpsig::signature_member("sig1", sig)});
-  return net::Request{method, target, std::move(headers), body, {}, {}, !body.empty()};
+// A sealed request as the real client makes it (PROTOCOL.md §5.1).
+test::Built seal(const Identity& id, const net::ServerUrl& url, const std::string& method, const std::string& target,
+                 const std::string& body = {}, bool upgrade = false) {
+  return test::seal_request(*id.rsa, id.session, url.authority(), method, target, {}, body, upgrade);
 }
 
 // Sleeps until `until` or until the run stops.
@@ -140,37 +123,30 @@ class ConnectionGauge {
   bool open_ = false;
 };
 
-// A signed GET (or HEAD) whose answer must be `expected_status`; a 200 body must be one Fernet token
-// of `expected` under the session key, and match its signed Content-Digest when one was asked for.
+// A sealed GET (or HEAD) whose answer must be `expected_status`; every head and chunk must open,
+// and a 200 body be `expected` (or, without one, a listing).
 bool checked_get(Recorder& rec, net::HttpClient& http, const Shared& sh, const Identity& id, const std::string& method,
-                 const std::string& target, int expected_status, const std::string* expected, bool ask_sig) {
-  const net::Request req = sign(id, sh.url, method, target, {}, ask_sig);
+                 const std::string& target, int expected_status, const std::string* expected) {
+  const test::Built req = seal(id, sh.url, method, target);
   const auto t0 = SteadyClock::now();
-  const auto r = http.send(req, 8 << 20);
+  const auto raw = http.send(req.request, 8 << 20);
   const auto us = micros_since(t0);
+  const test::Reply r = test::open_answer(id.session.secret, req.binding, raw);
+  if (!r.error.empty()) {
+    rec.error(Kind::get, "integrity: " + r.error);
+    return false;
+  }
   if (r.status != expected_status) {
-    rec.unexpected(Kind::get, r);
+    rec.unexpected(Kind::get, r.status, r.reason());
     return false;
   }
   if (r.status == 200 && method == "GET") {
-    if (ask_sig) {
-      const auto digest = r.header("Content-Digest");
-      if (!digest || *digest != httpsig::content_digest_sha512(as_bytes(r.body))) {
-        rec.error(Kind::get, "integrity: Content-Digest missing or not the body's");
-        return false;
-      }
-      if (!r.header("Signature") || !r.header("Signature-Input")) {
-        rec.error(Kind::get, "integrity: the answer is not signed although asked");
-        return false;
-      }
-    }
-    const Bytes plain = fernet_decrypt(id.session_key, r.body, io::SystemClock().now(), kMaxTokenAge);
-    if (expected && as_chars(plain) != *expected) {
-      rec.error(Kind::get, "integrity: decrypted body differs from the file");
+    if (expected && r.body != *expected) {
+      rec.error(Kind::get, "integrity: the opened body differs from the file");
       return false;
     }
     if (!expected) {  // a listing
-      const auto j = json::parse(as_chars(plain), nullptr, false);
+      const auto j = json::parse(r.body, nullptr, false);
       if (!j.is_object() || !j.contains("entries")) {
         rec.error(Kind::get, "integrity: listing is not the JSON expected");
         return false;
@@ -214,13 +190,13 @@ void get_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng)
       if (p < 80) {
         const std::size_t f = p < 35 ? 0 : p < 55 ? 1 : p < 74 ? 2 : 3;
         const auto& [target, content] = files[f % files.size()];
-        ok = checked_get(rec, http, sh, *c.identity, "GET", target, 200, &content, p % 2 == 0);
+        ok = checked_get(rec, http, sh, *c.identity, "GET", target, 200, &content);
       } else if (p < 88) {
-        ok = checked_get(rec, http, sh, *c.identity, "GET", sh.corpus.listing_target, 200, nullptr, false);
+        ok = checked_get(rec, http, sh, *c.identity, "GET", sh.corpus.listing_target, 200, nullptr);
       } else if (p < 95) {
-        ok = checked_get(rec, http, sh, *c.identity, "HEAD", files[0].first, 200, nullptr, false);
+        ok = checked_get(rec, http, sh, *c.identity, "HEAD", files[0].first, 200, nullptr);
       } else {
-        ok = checked_get(rec, http, sh, *c.identity, "GET", "/no-such-file.txt", 404, nullptr, false);
+        ok = checked_get(rec, http, sh, *c.identity, "GET", "/no-such-file.txt", 404, nullptr);
       }
       if (ok) gauge.up();
     } catch (const std::exception& e) {
@@ -243,12 +219,16 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
     std::string data(size, '\0');
     for (auto& ch : data) ch = static_cast<char>(rng());
     try {
-      const std::string token = fernet_encrypt(id.session_key, as_bytes(data), io::SystemClock().now());
+      const test::Built put_req = seal(id, sh.url, "PUT", target, data);
       auto t0 = SteadyClock::now();
-      const auto put = http.send(sign(id, sh.url, "PUT", target, token, true), 64 << 10);
+      const test::Reply put = test::open_answer(id.session.secret, put_req.binding, http.send(put_req.request, 64 << 10));
       auto us = micros_since(t0);
+      if (!put.error.empty()) {
+        rec.error(Kind::upload_put, "integrity: " + put.error);
+        continue;
+      }
       if (put.status != 200) {
-        rec.unexpected(Kind::upload_put, put);
+        rec.unexpected(Kind::upload_put, put.status, put.reason());
         pause(sh, rng, sh.think);
         continue;
       }
@@ -265,14 +245,15 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
       }
       rec.ok(Kind::upload_put, us);
       t0 = SteadyClock::now();
-      const auto commit = http.send(sign(id, sh.url, "POST", target + "?commit=" + j["attempt"].get<std::string>(), {}, true));
+      const test::Built commit_req = seal(id, sh.url, "POST", target + "?commit=" + j["attempt"].get<std::string>());
+      const test::Reply commit = test::open_answer(id.session.secret, commit_req.binding, http.send(commit_req.request));
       us = micros_since(t0);
       if (commit.status != 201) {
-        rec.unexpected(Kind::upload_commit, commit);
+        rec.unexpected(Kind::upload_commit, commit.status, commit.error.empty() ? commit.reason() : commit.error);
         continue;
       }
       rec.ok(Kind::upload_commit, us);
-      if (p % 3 == 0) checked_get(rec, http, sh, id, "GET", target, 200, &data, true);
+      if (p % 3 == 0) checked_get(rec, http, sh, id, "GET", target, 200, &data);
     } catch (const std::exception& e) {
       rec.failed(Kind::upload_put, e);
     }
@@ -291,15 +272,31 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
     net::WebSocketClient ws(sh.url, sh.timeout);
     bool joined = false, closed_by_us = false;
     try {
-      const net::Request req = sign(id, sh.url, "GET", "/chat?room=" + c.room);
+      const test::Built req = seal(id, sh.url, "GET", "/chat?room=" + c.room, {}, true);
       const auto t0 = SteadyClock::now();
-      const auto r = ws.open(req.target, req.headers);
+      const auto r = ws.open(req.request.target, req.request.headers);
       const auto us = micros_since(t0);
       if (r.status != 101) {
-        rec.unexpected(Kind::chat_open, r);
+        const test::Reply refusal = test::open_answer(id.session.secret, req.binding, r);
+        rec.unexpected(Kind::chat_open, refusal.status, refusal.reason());
         pause(sh, rng, sh.think);
         continue;
       }
+      const auto head = r.header(seal::kSealedField);
+      if (!head || seal::open_response_head(id.session.secret, req.binding, *head).status != 200) {
+        rec.error(Kind::chat_open, "integrity: the upgrade's sealed head is missing or not 200");
+        continue;
+      }
+      // Frames are numbered per connection and direction, and keyed by their number (§9.2).
+      std::uint64_t sent_seq = 0, received_seq = 0;
+      const auto open_frame = [&](const std::string& token) {
+        const FernetKey key = id.session.secret.derive(KeyPurpose::chat_to_client, req.binding, received_seq, false);
+        json j = json::parse(as_chars(fernet_decrypt(key, token, 0)), nullptr, false);
+        if (!j.is_object() || !j.contains("seq") || j["seq"] != received_seq)
+          throw Error(Errc::integrity, "chat frame out of sequence");
+        ++received_seq;
+        return j;
+      };
       rec.ok(Kind::chat_open, us);
       gauge.up();
       // Reads (and checks) what arrived until `until`; false once the connection has ended.
@@ -309,9 +306,8 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
           const auto left = until > now ? std::chrono::duration_cast<std::chrono::milliseconds>(until - now) : 0ms;
           const auto m = ws.receive(left);
           if (!m) return !ws.closed();
-          const auto plain = fernet_decrypt(id.session_key, *m, io::SystemClock().now(), kMaxTokenAge);
-          const auto j = json::parse(as_chars(plain), nullptr, false);
-          const std::string type = j.is_object() ? j.value("type", "") : "";
+          const json j = open_frame(*m);
+          const std::string type = j.value("type", "");
           if (type == "message") {
             const std::string text = j.value("text", "");
             if (text.rfind("t=", 0) != 0) {
@@ -340,8 +336,10 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
         std::uniform_int_distribution<long> jitter(sh.chat_interval.count() / 2, sh.chat_interval.count() * 3 / 2);
         alive = read_until(SteadyClock::now() + std::chrono::milliseconds(jitter(rng)));
         if (!alive || sh.stop) break;
-        const json say = {{"type", "say"}, {"text", "t=" + std::to_string(steady_ns())}};
-        if (ws.send(fernet_encrypt(id.session_key, as_bytes(say.dump()), io::SystemClock().now())))
+        const std::uint64_t n = sent_seq++;
+        const json say = {{"seq", n}, {"type", "say"}, {"text", "t=" + std::to_string(steady_ns())}};
+        const FernetKey key = id.session.secret.derive(KeyPurpose::chat_to_server, req.binding, n, false);
+        if (ws.send(fernet_encrypt(key, as_bytes(say.dump()), io::SystemClock().now())))
           rec.ok(Kind::chat_send, std::nullopt);
         else
           alive = false;
@@ -351,9 +349,8 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
         closed_by_us = true;
         if (!ws.close(1000, "bye", 10s)) rec.error(Kind::chat_open, "chat: the close handshake did not complete");
         while (const auto m = ws.receive(0ms)) {  // what arrived meanwhile still counts
-          const auto plain = fernet_decrypt(id.session_key, *m, io::SystemClock().now(), kMaxTokenAge);
-          const auto j = json::parse(as_chars(plain), nullptr, false);
-          if (j.is_object() && j.value("type", "") == "message") rec.ok(Kind::chat_relay, std::nullopt);
+          const json j = open_frame(*m);
+          if (j.value("type", "") == "message") rec.ok(Kind::chat_relay, std::nullopt);
         }
       }
       if (!joined) rec.error(Kind::chat_open, "chat: no 'joined' notice after the upgrade");
@@ -383,7 +380,7 @@ void handshake_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937
     try {
       // Every other handshake is a reconnect that names the UUID it had: it must get it back.
       const std::optional<Uuid> ask = round % 2 == 1 ? known : std::nullopt;
-      auto h = handshake::ClientHandshake::create(*c.key, name, ask, io::SystemClock());
+      auto h = handshake_v2::ClientHandshake::create(*c.key, name, ask, sh.server_keys, io::SystemClock());
       const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
       const auto t0 = SteadyClock::now();
       const auto r = http.send(req, 64 << 10);
@@ -392,16 +389,16 @@ void handshake_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937
         rec.unexpected(Kind::handshake, r);
       } else {
         gauge.up();
-        const auto s = h.consume(r.body, sh.fingerprint);  // the server's signature, the pinned key
+        const auto s = h.consume(r.body);  // opens the sealed reply, checks the pinned key's signature
         if (known && s.uuid != *known) {
           rec.error(Kind::handshake, "handshake: the same key got another UUID");
         } else {
           rec.ok(Kind::handshake, us);
           known = s.uuid;
           // The new session works at once: a signed GET decrypts under the derived key.
-          const Identity fresh{c.key, name, s.uuid, s.key};
+          const Identity fresh{c.key, name, test::Session{s.uuid, s.keyid, s.secret, s.chunk_size}};
           const auto& [target, content] = sh.corpus.files[round % sh.corpus.files.size()];
-          checked_get(rec, http, sh, fresh, "GET", target, 200, &content, false);
+          checked_get(rec, http, sh, fresh, "GET", target, 200, &content);
         }
       }
     } catch (const std::exception& e) {
@@ -468,15 +465,35 @@ void Shared::request_stop() {
   stop_cv.notify_all();
 }
 
+handshake_v2::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint) {
+  const auto r = http.send(net::Request{"GET", "/.well-known/minihttps", {}, {}, {}, {}, false});
+  if (r.status != 200) throw Error(errc_for_status(r.status), "discovery: " + std::to_string(r.status) + " " + reason_of(r));
+  const auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("public_key") || !j.contains("static_key") || !j.contains("static_signature"))
+    throw Error(Errc::bad_request, "discovery: not a minihttps/2 document");
+  const auto fixed = [&](const char* field, auto& out) {
+    const Bytes b = base64_decode(j[field].get<std::string>(), Alphabet::url, Padding::forbidden);
+    if (b.size() != out.size()) throw Error(Errc::bad_request, std::string("discovery: bad ") + field);
+    std::copy(b.begin(), b.end(), out.begin());
+  };
+  handshake_v2::ServerKeys k;
+  fixed("public_key", k.identity);
+  fixed("static_key", k.static_key);
+  if (ed25519_fingerprint(k.identity) != fingerprint) throw Error(Errc::trust, "discovery: not the pinned server key");
+  handshake_v2::verify_static_key(k.identity, k.static_key,
+                                  base64_decode(j["static_signature"].get<std::string>(), Alphabet::url, Padding::forbidden));
+  return k;
+}
+
 Identity handshake(net::HttpClient& http, const Shared& sh, std::shared_ptr<const RsaPrivateKey> key,
                    const std::string& name, std::optional<Uuid> uuid) {
-  auto h = handshake::ClientHandshake::create(*key, name, uuid, io::SystemClock());
+  auto h = handshake_v2::ClientHandshake::create(*key, name, uuid, sh.server_keys, io::SystemClock());
   const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
   const auto r = http.send(req, 64 << 10);
   if (r.status != 200)
     throw Error(errc_for_status(r.status), "handshake of " + name + ": " + std::to_string(r.status) + " " + reason_of(r));
-  const auto s = h.consume(r.body, sh.fingerprint);
-  return Identity{std::move(key), name, s.uuid, s.key};
+  const auto s = h.consume(r.body);
+  return Identity{std::move(key), name, test::Session{s.uuid, s.keyid, s.secret, s.chunk_size}};
 }
 
 Stats run_slot(Shared& sh, const SlotConfig& c) {

@@ -1,15 +1,15 @@
 #pragma once
 // The load tool's workers (tests/load/load_main.cpp drives them): one thread per connection slot,
 // each a real protocol client built from the project's own parts — the core's handshake state
-// machine, RFC 9421 signer inputs and Fernet, net::HttpClient and net::WebSocketClient — so every
-// answer is checked the way the real client checks it (server signature of the handshake, Fernet
-// MAC of every body, the upload's size and cksum, chat frames decrypted under the session key).
+// machine, the sealing profile and the stream, net::HttpClient and net::WebSocketClient — so every
+// answer is checked the way the real client checks it (the sealed reply of the handshake, every
+// sealed head and chunk of every answer, the upload's size and cksum, chat frames in sequence).
 //
 // Slot roles:
-//   get        signed GET/HEAD of files whose bytes are known (compared after decryption), a
+//   get        sealed GET/HEAD of files whose bytes are known (compared after opening), a
 //              directory listing, a missing file (404 is the expected answer there)
-//   upload     PUT of a Fernet token + commit (PROTOCOL.md §10), sometimes a GET back of the file
-//   chat       signed WebSocket upgrade, a few "say" frames, reading the room, a clean close; then again
+//   upload     PUT of a request body stream + commit (PROTOCOL.md §8), sometimes a GET back
+//   chat       sealed WebSocket upgrade, a few "say" frames, reading the room, a clean close; then again
 //   handshake  POST /auth/handshake with a pre-generated key of its own (reconnect every other
 //              time), the reply verified (pinned fingerprint), then one GET under the new session
 //
@@ -27,10 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "core/fernet.hpp"
+#include "core/handshake_v2.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
 #include "net/http_client.hpp"
+#include "support/signed_client.hpp"
 
 namespace mh::load {
 
@@ -58,8 +59,7 @@ struct Stats {
 struct Identity {
   std::shared_ptr<const RsaPrivateKey> rsa;
   std::string name;
-  Uuid uuid;
-  FernetKey session_key;
+  test::Session session;
 };
 
 // The files the server serves, with their exact bytes (to compare with what comes back).
@@ -72,6 +72,7 @@ struct Corpus {
 struct Shared {
   net::ServerUrl url;
   std::string fingerprint;  // pinned: "SHA256:..."
+  handshake_v2::ServerKeys server_keys;  // the pinned identity and the static key it vouched for
   Corpus corpus;
   std::chrono::milliseconds think{250};          // mean pause between two operations of a slot
   std::chrono::milliseconds chat_interval{2000};  // between two chat frames of one connection
@@ -87,8 +88,12 @@ struct Shared {
   void closed();
 };
 
-// The handshake as a client does it, over `http`: a fresh hello signed with `key`, the reply
-// checked against the pinned fingerprint. Throws mh::Error with a short reason on any refusal.
+// The server's keys from /.well-known/minihttps, checked against the pinned fingerprint and the
+// static key's signature.
+handshake_v2::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint);
+
+// The handshake as a client does it, over `http`: a fresh hello signed with `key` and sealed to the
+// static key, the reply opened and checked. Throws mh::Error with a short reason on any refusal.
 Identity handshake(net::HttpClient& http, const Shared& sh, std::shared_ptr<const RsaPrivateKey> key,
                    const std::string& name, std::optional<Uuid> uuid);
 

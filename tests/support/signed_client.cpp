@@ -35,13 +35,33 @@ SignedClient::SignedClient(const fs::path& home, const std::string& url)
   }
 }
 
-std::string body_stream(const SignedClient& c, const Binding& b, std::string_view plaintext) {
+std::string body_stream(const SessionSecret& s, std::uint32_t chunk_size, const Binding& b, std::string_view plaintext) {
   io::SystemClock clock;
-  stream::StreamWriter w(c.secret(), KeyPurpose::request_body, b, stream::Layout::whole(plaintext.size(), c.chunk_size()),
-                         clock);
+  stream::StreamWriter w(s, KeyPurpose::request_body, b, stream::Layout::whole(plaintext.size(), chunk_size), clock);
   std::string out;
   w.write(as_bytes(plaintext), out);
   w.finish(out);
+  return out;
+}
+
+std::string body_stream(const SignedClient& c, const Binding& b, std::string_view plaintext) {
+  return body_stream(c.secret(), c.chunk_size(), b, plaintext);
+}
+
+Built seal_request(const RsaPrivateKey& rsa, const Session& s, const std::string& authority, const std::string& method,
+                   const std::string& target, const net::Headers& inner, const std::string& body, bool upgrade) {
+  bhttp::Request head{method, "http", "", target, {}};
+  for (const auto& h : inner) head.fields.push_back({h.name, h.value});
+  seal::Signed sig;
+  const httpsig::Message m = seal::seal_request(seal::Credentials{s.secret, s.keyid, rsa}, head, "http", authority,
+                                                seal::Freshness::fresh(std::time(nullptr)), sig,
+                                                seal::SealOptions{.upgrade = upgrade});
+  Built out;
+  out.binding = sig.binding;
+  net::Headers headers;
+  for (const auto& [n, v] : m.headers) headers.push_back({n, v});
+  const std::string wire = body.empty() ? std::string() : body_stream(s.secret, s.chunk_size, sig.binding, body);
+  out.request = net::Request{m.method, m.target, std::move(headers), wire, {}, {}, !wire.empty()};
   return out;
 }
 
@@ -107,7 +127,7 @@ Reply SignedClient::send(const std::string& method, const std::string& target, c
 
 net::ClientResponse SignedClient::send_raw(const net::Request& req) { return http_.send(req, 64 << 20); }
 
-Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const {
+Reply open_answer(const SessionSecret& secret, const Binding& b, const net::ClientResponse& r) {
   Reply out;
   out.status = out.outer_status = r.status;
   out.headers = r.headers;
@@ -119,7 +139,7 @@ Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const {
   }
   out.sealed = true;
   try {
-    out.head = seal::open_response_head(secret_, b, *sealed_head);
+    out.head = seal::open_response_head(secret, b, *sealed_head);
     out.status = out.head->status;
     if (!out.head->chunks) return out;
     const seal::Chunks& c = *out.head->chunks;
@@ -129,7 +149,7 @@ Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const {
       size = std::stoull(out.head->content_range->substr(slash + 1));
     }
     const auto layout = stream::Layout::chunks(size, c.size, c.first, c.last);
-    stream::StreamReader reader(secret_, KeyPurpose::response_body, b, layout,
+    stream::StreamReader reader(secret, KeyPurpose::response_body, b, layout,
                                 [&](std::uint64_t, ByteView plain) { out.body.append(as_chars(plain)); });
     reader.update(r.body);
     reader.finish();
@@ -138,5 +158,7 @@ Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const {
   }
   return out;
 }
+
+Reply SignedClient::open(const net::ClientResponse& r, const Binding& b) const { return open_answer(secret_, b, r); }
 
 }  // namespace mh::test

@@ -94,4 +94,18 @@ class SignedClient {
 // The request body stream of `plaintext` (an upload) under the session's keys.
 std::string body_stream(const SignedClient& c, const Binding& b, std::string_view plaintext);
 
+// The same exchange without a client home, for tools that hold their sessions in memory (the load
+// generator): a session, a sealed request as the CLI makes it, and the answer opened as it must be.
+struct Session {
+  Uuid uuid;
+  KeyId keyid{};
+  SessionSecret secret;
+  std::uint32_t chunk_size = 0;
+};
+std::string body_stream(const SessionSecret& s, std::uint32_t chunk_size, const Binding& b, std::string_view plaintext);
+Built seal_request(const RsaPrivateKey& rsa, const Session& s, const std::string& authority, const std::string& method,
+                   const std::string& target, const net::Headers& inner = {}, const std::string& body = {},
+                   bool upgrade = false);
+Reply open_answer(const SessionSecret& s, const Binding& b, const net::ClientResponse& r);
+
 }  // namespace mh::test

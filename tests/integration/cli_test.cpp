@@ -68,6 +68,20 @@ std::uint16_t unused_port() {
   return ntohs(a.sin_port);
 }
 
+// A socket listening on 127.0.0.1 on a free port; the port in *port.
+int listen_on_loopback(std::uint16_t* port, const std::string& who) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error(who + ": cannot listen");
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 // One request as a stand-in server received it: the request line and the body.
 struct FakeRequest {
   std::string line, body;
@@ -79,16 +93,8 @@ struct FakeRequest {
 class FakeServer {
  public:
   using Respond = std::function<std::string(const FakeRequest&)>;
-  explicit FakeServer(Respond respond) : respond_(std::move(respond)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("fake server: cannot listen");
-    port_ = ntohs(a.sin_port);
+  explicit FakeServer(Respond respond)
+      : respond_(std::move(respond)), fd_(listen_on_loopback(&port_, "fake server")) {
     thread_ = std::thread([this] { loop(); });
   }
   ~FakeServer() {
@@ -152,8 +158,8 @@ class FakeServer {
   }
 
   Respond respond_;
-  int fd_ = -1;
   std::uint16_t port_ = 0;
+  int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
   std::thread thread_;
@@ -248,16 +254,8 @@ class Relay {
     std::uint64_t body = 0;  // body bytes passed on to the client
   };
 
-  explicit Relay(std::uint16_t server_port) : server_port_(server_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(listen_fd_, 16) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("relay: cannot listen");
-    port_ = ntohs(a.sin_port);
+  explicit Relay(std::uint16_t server_port)
+      : server_port_(server_port), listen_fd_(listen_on_loopback(&port_, "relay")) {
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~Relay() {

@@ -23,7 +23,7 @@
 
 #include "core/ed25519.hpp"
 #include "core/fernet.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/rsa.hpp"
 #include "core/stream.hpp"
 #include "core/strict_json.hpp"
@@ -166,7 +166,7 @@ class FakeServer {
 };
 
 // What a stand-in minihttps/2 server does to its handshake reply after the server's own code
-// (core/handshake_v2) made it.
+// (core/handshake) made it.
 enum class ReplyTweak {
   none,
   flip_signature,  // the Ed25519 signature over TH2, one bit off (re-sealed under the reply key)
@@ -189,7 +189,7 @@ struct FakeV2 {
               {"public_key", b64u(identity.public_key())},
               {"sealed", "/.well-known/minihttps/sealed"},
               {"static_key", b64u(static_key.public_key)},
-              {"static_signature", b64u(handshake_v2::sign_static_key(identity, static_key.public_key))},
+              {"static_signature", b64u(handshake::sign_static_key(identity, static_key.public_key))},
               {"version", 2}};
     if (tweak) tweak(j);
     return j.dump();
@@ -199,22 +199,22 @@ struct FakeV2 {
   std::string reply_to(const std::string& hello, ReplyTweak tweak = ReplyTweak::none) const {
     const io::SystemClock clock;
     const X25519KeyPair ephemeral = X25519KeyPair::generate();
-    handshake_v2::ServerHandshake hs(identity, static_key, {}, clock, {.ephemeral = ephemeral});
+    handshake::ServerHandshake hs(identity, static_key, {}, clock, {.ephemeral = ephemeral});
     hs.consume_hello(hello);
-    handshake_v2::Envelope reply = handshake_v2::parse_envelope(hs.create_reply(Uuid::random_v4()).reply_json);
+    handshake::Envelope reply = handshake::parse_envelope(hs.create_reply(Uuid::random_v4()).reply_json);
     switch (tweak) {
       case ReplyTweak::none: break;
       case ReplyTweak::flip_signature: {
         // The reply key as both ends derive it (§3.3), to open the reply and seal it again.
-        const X25519Public client = handshake_v2::parse_envelope(hello).x25519;
-        const handshake_v2::ServerKeys mine{identity.public_key(), static_key.public_key};
-        const FernetKey key = handshake_v2::reply_key(x25519_shared(ephemeral.secret, client),
+        const X25519Public client = handshake::parse_envelope(hello).x25519;
+        const handshake::ServerKeys mine{identity.public_key(), static_key.public_key};
+        const FernetKey key = handshake::reply_key(x25519_shared(ephemeral.secret, client),
                                                       x25519_shared(static_key.secret, client),
-                                                      handshake_v2::transcript1(mine, client, hs.identity()));
-        handshake_v2::ReplyIdentity r =
-            handshake_v2::parse_reply_identity(as_chars(fernet_decrypt(key, reply.sealed, 0)));
+                                                      handshake::transcript1(mine, client, hs.identity()));
+        handshake::ReplyIdentity r =
+            handshake::parse_reply_identity(as_chars(fernet_decrypt(key, reply.sealed, 0)));
         r.signature[5] ^= 1;
-        reply.sealed = fernet_encrypt(key, as_bytes(handshake_v2::to_json(r)), clock.now());
+        reply.sealed = fernet_encrypt(key, as_bytes(handshake::to_json(r)), clock.now());
         break;
       }
       case ReplyTweak::wrong_key:
@@ -222,7 +222,7 @@ struct FakeV2 {
         break;
       case ReplyTweak::small_order: reply.x25519.fill(0); break;
     }
-    return handshake_v2::to_json(reply);
+    return handshake::to_json(reply);
   }
 
   // A stand-in server: the discovery document, `handshake(hello)` for the handshake, and
@@ -607,14 +607,14 @@ TEST(ClientAgainstBadServers, DiscoveryProblemsAreReportedAndNothingIsPinned) {
       // A static key of the attacker's, "vouched for" by another identity key.
       {v2.discovery([&](json& j) {
          j["static_key"] = b64u(other.static_key.public_key);
-         j["static_signature"] = b64u(handshake_v2::sign_static_key(other.identity, other.static_key.public_key));
+         j["static_signature"] = b64u(handshake::sign_static_key(other.identity, other.static_key.public_key));
        }),
        4, "minihttps: handshake: the server's static key is not signed by its identity key\n"},
       // A signed static key of small order would give the hello no secrecy.
       {v2.discovery([&](json& j) {
          X25519Public zero{};
          j["static_key"] = b64u(zero);
-         j["static_signature"] = b64u(handshake_v2::sign_static_key(v2.identity, zero));
+         j["static_signature"] = b64u(handshake::sign_static_key(v2.identity, zero));
        }),
        1, "minihttps: x25519: peer key is a small-order point\n"},
       {v2.discovery([](json& j) { j["fingerprint"] = "SHA256:" + std::string(43, 'A'); }), 1,

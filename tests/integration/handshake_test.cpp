@@ -22,7 +22,7 @@
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
 #include "core/error.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/hash.hpp"
 #include "core/rsa.hpp"
 #include "core/seal.hpp"
@@ -39,7 +39,7 @@ namespace mh {
 namespace {
 
 namespace fs = std::filesystem;
-namespace hs2 = handshake_v2;
+namespace hs2 = handshake;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using test::b64u_text;

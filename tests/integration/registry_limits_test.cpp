@@ -61,7 +61,7 @@ Answer post_hello_from(const std::string& source, std::uint16_t port, const std:
 }
 
 // A hello sealed to the server's published static key.
-std::string hello_json(const handshake_v2::ServerKeys& server, const RsaPrivateKey& k, const std::string& name) {
+std::string hello_json(const handshake::ServerKeys& server, const RsaPrivateKey& k, const std::string& name) {
   return test::make_hello(server, k, name).hello_json();
 }
 

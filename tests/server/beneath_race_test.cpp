@@ -42,7 +42,7 @@ std::string plaintext_of(Answer& a) {
       continue;
     }
     Bytes chunk(static_cast<std::size_t>(n));
-    a.source->read_chunk(i, chunk);
+    a.source->read(a.layout->offset(i), chunk);
     out.append(as_chars(chunk));
   }
   return out;

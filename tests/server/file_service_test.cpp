@@ -53,7 +53,7 @@ std::string plaintext_of(Answer& a) {
   std::string out;
   for (std::uint64_t i = l.first_chunk(); i <= l.last_chunk(); ++i) {
     Bytes chunk(static_cast<std::size_t>(l.plaintext_size(i)));
-    if (a.source) a.source->read_chunk(i, chunk);
+    if (a.source) a.source->read(l.offset(i), chunk);
     else chunk.assign(a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i)),
                       a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i) + chunk.size()));
     out.append(as_chars(chunk));
@@ -805,10 +805,10 @@ TEST_P(FileServiceTest, AFileShrinkingWhileServedStopsTheBody) {
   Answer a = get(service(), "/shrink.bin");
   ASSERT_TRUE(a.source);
   Bytes chunk(kChunk);
-  a.source->read_chunk(0, chunk);
+  a.source->read(0, chunk);
   fs::resize_file(root_ / "shrink.bin", 10);
   Errc code{};
-  EXPECT_EQ(test::error_of([&] { a.source->read_chunk(1, chunk); }, &code), "file: shrank while being served");
+  EXPECT_EQ(test::error_of([&] { a.source->read(kChunk, chunk); }, &code), "file: shrank while being served");
   EXPECT_EQ(code, Errc::io);
 }
 
@@ -836,10 +836,10 @@ TEST_P(FileServiceTest, AFileChangedBeforeItsLastChunkIsWithheld) {
     Answer a = get(svc, "/v.bin");
     ASSERT_TRUE(a.source);
     Bytes chunk(kChunk);
-    a.source->read_chunk(0, chunk);
+    a.source->read(0, chunk);
     EXPECT_NO_THROW(a.source->check_unchanged()) << c.what;
     c.change(root_ / "v.bin");
-    a.source->read_chunk(1, chunk);  // reading goes on: only the last chunk waits for the check
+    a.source->read(kChunk, chunk);  // reading goes on: only the last chunk waits for the check
     EXPECT_EQ(as_chars(chunk), ten_.substr(4096, 4096)) << c.what;
     Errc code{};
     EXPECT_EQ(test::error_of([&] { a.source->check_unchanged(); }, &code), kChanged) << c.what;

@@ -1,7 +1,7 @@
 #pragma once
 // Hand-made minihttps/2 hellos for tests that talk to the real server without the CLI
 // (docs/PROTOCOL.md §2, §3): the server's published keys, checked as a client must; hellos from
-// core/handshake_v2 as the CLI makes them; and crafted ones whose sealed identity is any JSON a test
+// core/handshake as the CLI makes them; and crafted ones whose sealed identity is any JSON a test
 // likes — anyone who knows the public static key can seal anything to it, so the server must judge
 // what it opens. Header-only, so any test binary can use it.
 #include <nlohmann/json.hpp>
@@ -16,7 +16,7 @@
 #include "core/base64.hpp"
 #include "core/clock.hpp"
 #include "core/fernet.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/rsa.hpp"
 #include "core/x25519.hpp"
 #include "net/http_client.hpp"
@@ -48,50 +48,50 @@ inline nlohmann::json well_known(const std::string& url) {
 
 // The identity and static key the server publishes, the static key checked against the identity's
 // signature as a client must before it seals anything to it.
-inline handshake_v2::ServerKeys server_keys(const std::string& url) {
+inline handshake::ServerKeys server_keys(const std::string& url) {
   const auto doc = well_known(url);
-  handshake_v2::ServerKeys k;
+  handshake::ServerKeys k;
   k.identity = b64u_fixed<32>(doc.at("public_key").get<std::string>());
   k.static_key = b64u_fixed<32>(doc.at("static_key").get<std::string>());
-  handshake_v2::verify_static_key(k.identity, k.static_key, b64u_bytes(doc.at("static_signature").get<std::string>()));
+  handshake::verify_static_key(k.identity, k.static_key, b64u_bytes(doc.at("static_signature").get<std::string>()));
   return k;
 }
 
 // A hello as the CLI makes it, at `time` (default now).
-inline handshake_v2::ClientHandshake make_hello(const handshake_v2::ServerKeys& keys, const RsaPrivateKey& k,
+inline handshake::ClientHandshake make_hello(const handshake::ServerKeys& keys, const RsaPrivateKey& k,
                                                 const std::string& name, std::optional<Uuid> uuid = {},
                                                 std::optional<std::int64_t> time = {}) {
   const FixedClock clock(time.value_or(unix_now()));
-  return handshake_v2::ClientHandshake::create(k, name, uuid, keys, clock);
+  return handshake::ClientHandshake::create(k, name, uuid, keys, clock);
 }
 
 // A hello built field by field: `identity` is what gets sealed (changed at will after sign()),
 // `ephemeral` the key in the envelope and in the transcript.
 struct CraftedHello {
-  handshake_v2::ServerKeys keys;  // sealed to these
+  handshake::ServerKeys keys;  // sealed to these
   X25519KeyPair ephemeral = X25519KeyPair::generate();
-  handshake_v2::HelloIdentity identity;
+  handshake::HelloIdentity identity;
 
   // TH1 over `keys` (or the keys of another server), as the RSA key signs it.
-  Sha256Digest transcript(const std::optional<handshake_v2::ServerKeys>& for_keys = {}) const {
-    return handshake_v2::transcript1(for_keys.value_or(keys), ephemeral.public_key, identity);
+  Sha256Digest transcript(const std::optional<handshake::ServerKeys>& for_keys = {}) const {
+    return handshake::transcript1(for_keys.value_or(keys), ephemeral.public_key, identity);
   }
-  CraftedHello& sign(const RsaPrivateKey& k, const std::optional<handshake_v2::ServerKeys>& for_keys = {}) {
+  CraftedHello& sign(const RsaPrivateKey& k, const std::optional<handshake::ServerKeys>& for_keys = {}) {
     identity.signature = k.sign_pss_sha512(transcript(for_keys));
     return *this;
   }
   // The envelope with `identity_json` sealed under the hello key, exactly as a client seals.
   std::string seal(std::string_view identity_json) const {
     const Secret<32> es = x25519_shared(ephemeral.secret, keys.static_key);
-    const FernetKey key = handshake_v2::hello_key(es, handshake_v2::hello_key_salt(keys, ephemeral.public_key));
+    const FernetKey key = handshake::hello_key(es, handshake::hello_key_salt(keys, ephemeral.public_key));
     const std::string token = fernet_encrypt(key, as_bytes(identity_json), unix_now());
-    return handshake_v2::to_json(handshake_v2::Envelope{ephemeral.public_key, token});
+    return handshake::to_json(handshake::Envelope{ephemeral.public_key, token});
   }
-  std::string json() const { return seal(handshake_v2::to_json(identity)); }
+  std::string json() const { return seal(handshake::to_json(identity)); }
 };
 
 // A crafted hello of `spki` with a made-up signature of `signature_bytes` bytes (not signed).
-inline CraftedHello crafted_hello(const handshake_v2::ServerKeys& keys, Bytes spki, const std::string& name,
+inline CraftedHello crafted_hello(const handshake::ServerKeys& keys, Bytes spki, const std::string& name,
                                   std::size_t signature_bytes = 256) {
   CraftedHello h;
   h.keys = keys;
@@ -104,7 +104,7 @@ inline CraftedHello crafted_hello(const handshake_v2::ServerKeys& keys, Bytes sp
 }
 
 // ... and one properly signed by `k`.
-inline CraftedHello crafted_hello(const handshake_v2::ServerKeys& keys, const RsaPrivateKey& k, const std::string& name,
+inline CraftedHello crafted_hello(const handshake::ServerKeys& keys, const RsaPrivateKey& k, const std::string& name,
                                   std::optional<Uuid> uuid = {}) {
   CraftedHello h = crafted_hello(keys, k.public_key().spki_der(), name);
   h.identity.uuid = uuid;
@@ -114,7 +114,7 @@ inline CraftedHello crafted_hello(const handshake_v2::ServerKeys& keys, const Rs
 
 // A client home holding `k` and the session a hand-made handshake gave (what SignedClient loads),
 // so hand-made sessions can make sealed requests.
-inline void write_home(const std::filesystem::path& home, const RsaPrivateKey& k, const handshake_v2::ClientSession& s) {
+inline void write_home(const std::filesystem::path& home, const RsaPrivateKey& k, const handshake::ClientSession& s) {
   std::filesystem::create_directories(home / "sessions");
   write_file(home / "identity.pem", k.pem());
   write_file(home / "sessions" / "raw.json", nlohmann::json{{"version", 2},

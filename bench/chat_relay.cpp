@@ -25,6 +25,8 @@
 
 #include "core/base64.hpp"
 #include "core/fernet.hpp"
+#include "core/key_schedule.hpp"
+#include "core/seal.hpp"
 #include "core/httpsig.hpp"
 #include "core/rsa.hpp"
 #include "net/websocket_client.hpp"
@@ -42,37 +44,48 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+// One chat client from a home after `minihttps connect`: the sealed upgrade, then frames in
+// sequence under the connection's keys (docs/PROTOCOL.md §9).
 struct Client {
   std::optional<RsaPrivateKey> rsa;
-  std::string uuid;
-  std::optional<FernetKey> key;
+  std::optional<SessionSecret> secret;
+  Binding binding{};
+  std::uint64_t sent = 0, received = 0;
   std::unique_ptr<net::WebSocketClient> ws;
 
   Client(const fs::path& home, const net::ServerUrl& url) {
     rsa = RsaPrivateKey::from_pem(slurp(home / "identity.pem"));
+    KeyId keyid{};
     for (const auto& e : fs::directory_iterator(home / "sessions")) {
       const auto j = json::parse(slurp(e.path()));
-      uuid = j["uuid"].get<std::string>();
-      key = FernetKey::parse(j["session_key"].get<std::string>());
+      secret.emplace(base64_decode(j["secret"].get<std::string>(), Alphabet::url, Padding::forbidden));
+      const Bytes id = base64_decode(j["keyid"].get<std::string>(), Alphabet::url, Padding::forbidden);
+      std::copy(id.begin(), id.end(), keyid.begin());
     }
-    if (!key) throw std::runtime_error("no session in " + home.string() + ": run minihttps connect first");
+    if (!secret) throw std::runtime_error("no session in " + home.string() + ": run minihttps connect first");
     ws = std::make_unique<net::WebSocketClient>(url, std::chrono::seconds(10));
-    const std::string target = "/chat?room=bench";
-    const auto params = httpsig::make_params(
-        {{"@method", {}}, {"@authority", {}}, {"@path", {}}, {"@query", {}}},
-        {.created = std::time(nullptr), .nonce = base64_encode(random_bytes(12), Alphabet::url, false),
-         .alg = "rsa-pss-sha512", .keyid = uuid});
-    httpsig::Message m{"GET", "http", url.authority(), target, std::nullopt, {}, nullptr};
-    const Bytes sig = rsa->sign_pss_sha512(as_bytes(httpsig::signature_base(m, params)));
-    const auto res = ws->open(target, {{"Signature-Input", httpsig::signature_input_member("sig1", params)},
-                                       {"Signature", httpsig::signature_member("sig1", sig)}});
-    if (res.status != 101) throw std::runtime_error("upgrade refused: HTTP " + std::to_string(res.status) + " " + res.body);
+    seal::Signed s;
+    const auto m = seal::seal_request(seal::Credentials{*secret, keyid, *rsa},
+                                      bhttp::Request{"GET", "http", "", "/chat?room=bench", {}}, "http", url.authority(),
+                                      seal::Freshness::fresh(std::time(nullptr)), s, seal::SealOptions{.upgrade = true});
+    binding = s.binding;
+    net::Headers headers;
+    for (const auto& [n, v] : m.headers) headers.push_back({n, v});
+    const auto res = ws->open(m.target, headers);
+    if (res.status != 101) throw std::runtime_error("upgrade refused: HTTP " + std::to_string(res.status));
   }
 
   json next() {
     const auto f = ws->receive(std::chrono::seconds(10));
     if (!f) throw std::runtime_error("nothing received for 10 s (closed: " + ws->close_info().reason + ")");
-    return json::parse(as_chars(fernet_decrypt(*key, *f, std::time(nullptr), 300)));
+    const FernetKey k = secret->derive(KeyPurpose::chat_to_client, binding, received++, false);
+    return json::parse(as_chars(fernet_decrypt(k, *f, 0)));
+  }
+  void send(json j) {
+    const std::uint64_t n = sent++;
+    j["seq"] = n;
+    ws->send(fernet_encrypt(secret->derive(KeyPurpose::chat_to_server, binding, n, false), as_bytes(j.dump()),
+                            std::time(nullptr)));
   }
   void wait_for(const std::string& type, const std::string& event = {}) {
     for (;;) {
@@ -125,8 +138,7 @@ int main(int argc, char** argv) {
         --i;
         continue;
       }
-      const std::string plain = json{{"type", "say"}, {"text", std::to_string(i)}}.dump();
-      a.ws->send(fernet_encrypt(*a.key, as_bytes(plain), std::time(nullptr)));
+      a.send(json{{"type", "say"}, {"text", std::to_string(i)}});
     }
     receiver.join();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -319,7 +319,8 @@ def scenario_handshakes(work, server, nginx):
     log("scenario 3: handshakes")
     count = 20000
     requests = os.path.join(work, "hello.req")
-    run([PRESIGN, "hello", "2048", f"127.0.0.1:{server.port}", str(count), requests])
+    # The hellos are sealed to the server's static key, which a connected home has recorded.
+    run([PRESIGN, "hello", "2048", f"127.0.0.1:{server.port}", str(count), requests, os.path.join(work, "client2048")])
     r = wrk(server.url + "/auth/handshake", 2, os.path.join(HERE, "replay.lua"), {"REQUESTS_FILE": requests},
             duration=3)
     if r["non2xx"]:

@@ -19,6 +19,7 @@
 
 #include "core/base64.hpp"
 #include "core/handshake.hpp"
+#include "core/seal.hpp"
 #include "core/httpsig.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
@@ -53,33 +54,52 @@ void generate(std::size_t count, const std::string& out_path, Make make) {
   for (const auto& p : parts) out << p;
 }
 
+Bytes b64u(const nlohmann::json& j, const char* field) {
+  return base64_decode(j.at(field).get<std::string>(), Alphabet::url, Padding::forbidden);
+}
+
+// The one session file of a client home after `minihttps connect`.
+nlohmann::json session_of(const fs::path& home) {
+  for (const auto& e : fs::directory_iterator(home / "sessions")) return nlohmann::json::parse(slurp(e.path()));
+  throw std::runtime_error("no session in " + home.string() + ": run minihttps connect first");
+}
+
+// Sealed GETs as the CLI sends them (docs/PROTOCOL.md §5.1): the benchmark measures the request
+// the client really makes.
 int presign_get(const fs::path& home, const std::string& authority, const std::string& target, std::size_t count,
                 const std::string& out) {
   const auto key = RsaPrivateKey::from_pem(slurp(home / "identity.pem"));
-  std::string uuid;
-  for (const auto& e : fs::directory_iterator(home / "sessions"))
-    uuid = nlohmann::json::parse(slurp(e.path()))["uuid"].get<std::string>();
+  const auto j = session_of(home);
+  const SessionSecret secret(b64u(j, "secret"));
+  KeyId keyid{};
+  const Bytes id = b64u(j, "keyid");
+  std::copy(id.begin(), id.end(), keyid.begin());
   const std::int64_t created = std::time(nullptr);
   generate(count, out, [&](std::size_t) {
-    const auto params = httpsig::make_params(
-        {{"@method", {}}, {"@authority", {}}, {"@path", {}}},
-        {.created = created, .nonce = base64_encode(random_bytes(12), Alphabet::url, false), .alg = "rsa-pss-sha512", .keyid = uuid});
-    const httpsig::Message m{"GET", "http", authority, target, std::nullopt, {}, nullptr};
-    const Bytes sig = key.sign_pss_sha512(as_bytes(httpsig::signature_base(m, params)));
-    return "GET " + target + " HTTP/1.1\r\nHost: " + authority +
-           "\r\nSignature-Input: " + httpsig::signature_input_member("sig1", params) +
-           "\r\nSignature: " + httpsig::signature_member("sig1", sig) + "\r\n\r\n";
+    seal::Signed s;
+    const auto m = seal::seal_request(seal::Credentials{secret, keyid, key}, bhttp::Request{"GET", "http", "", target, {}},
+                                      "http", authority, seal::Freshness::fresh(created), s);
+    std::string req = m.method + " " + m.target + " HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: 0";
+    for (const auto& [name, value] : m.headers) req += "\r\n" + name + ": " + value;
+    return req + "\r\n\r\n";
   });
   return 0;
 }
 
-int presign_hello(int bits, const std::string& authority, std::size_t count, const std::string& out) {
+// Hellos sealed to the server whose keys the session in HOME recorded.
+int presign_hello(int bits, const std::string& authority, std::size_t count, const std::string& out,
+                  const fs::path& home) {
   const auto key = RsaPrivateKey::generate(bits);
+  const auto j = session_of(home);
+  handshake::ServerKeys server;
+  const Bytes identity = b64u(j, "server_key"), static_key = b64u(j, "static_key");
+  std::copy(identity.begin(), identity.end(), server.identity.begin());
+  std::copy(static_key.begin(), static_key.end(), server.static_key.begin());
   struct Now final : Clock {
     std::int64_t now() const override { return std::time(nullptr); }
   } clock;
   generate(count, out, [&](std::size_t i) {
-    const auto hs = handshake::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, clock);
+    const auto hs = handshake::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, server, clock);
     const std::string body = hs.hello_json();
     return "POST /auth/handshake HTTP/1.1\r\nHost: " + authority +
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -93,13 +113,13 @@ int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   try {
     if (a.size() == 6 && a[0] == "get") return presign_get(a[1], a[2], a[3], std::stoul(a[4]), a[5]);
-    if (a.size() == 5 && a[0] == "hello") return presign_hello(std::stoi(a[1]), a[2], std::stoul(a[3]), a[4]);
+    if (a.size() == 6 && a[0] == "hello") return presign_hello(std::stoi(a[1]), a[2], std::stoul(a[3]), a[4], a[5]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_presign: %s\n", e.what());
     return 1;
   }
   std::fprintf(stderr,
                "usage: bench_presign get HOME AUTHORITY TARGET COUNT OUT\n"
-               "       bench_presign hello BITS AUTHORITY COUNT OUT\n");
+               "       bench_presign hello BITS AUTHORITY COUNT OUT HOME\n");
   return 2;
 }

@@ -1,37 +1,47 @@
-// Chat frames (web/chat_hub.hpp, docs/PROTOCOL.md §9.2): what ChatHub does with the frames one
-// client sends, below the WebSocket layer (the handler's on_message, as the session calls it;
-// the hub's token check and JSON dispatch are private, so this is their entry point). Three
-// clients with fixed session keys are joined through ChatHub::connect with recording peers: alice
-// (the sender) and bob in "lobby", carol in "den". Time is fixed and the rate-limit clock moves
-// one second per frame, so no frame is dropped for the rate.
+// Chat frames (web/chat_hub.hpp, docs/PROTOCOL-v2.md §9, docs/PROTOCOL.md §9.2): what ChatHub does
+// with the frames one client sends, below the WebSocket layer (the handler's on_message, as the
+// session calls it; the hub's frame check and JSON dispatch are private, so this is their entry
+// point). Three clients with fixed session secrets are joined through ChatHub::connect with
+// recording peers and fixed upgrade bindings: alice (the sender) and bob in "lobby", carol in "den".
+// Time is fixed and the rate-limit clock moves one second per frame, so no frame is dropped for the
+// rate.
 //
-// The first input byte picks the mode (byte % 2; the seeds use '0' and '1'); the rest is split on
-// '\n' into at most kMaxFrames frames:
-//  0  each line is the frame text itself: a Fernet token under alice's key (seed_corpus.cpp makes
-//     valid ones: key bytes 0x30..0x4f, time 1700000000) or anything else.
-//  1  each line is the plaintext: it is sent as a Fernet token under alice's key, stamped now,
-//     with an IV from the input's Rng, so the JSON validation is reached with any bytes.
+// The first input byte picks the mode (byte % 3; the seeds use '0', '1' and '2'); the rest is split
+// on '\n' into at most kMaxFrames frames:
+//  0  each line is the frame text itself: a Fernet token (seed_corpus.cpp makes valid ones under
+//     alice's keys: secret bytes 0x30..0x4f, binding bytes 0x90..0xaf, time 1700000000) or anything.
+//  1  each line is a message: the target puts "seq": n in front (when the line starts with '{') and
+//     seals it as alice's next frame n, with an IV from the input's Rng, so the JSON validation is
+//     reached with any bytes.
+//  2  each line is the plaintext itself, sealed as alice's next frame with nothing added, so the
+//     "seq" is the input's.
+// In modes 1 and 2 a line "@K rest" seals `rest` under the key of frame K instead (K decimal), so
+// dropped, replayed and reordered keys are reachable too.
 // Every frame's outcome is compared with the documented checks, in order:
-//  * a token fernet_decrypt(alice's key, TTL 60) refuses closes alice with 1008 and
-//    "frame refused: <reason>"; one it accepts is never refused;
-//  * a token whose MAC was accepted before closes with 1008 "frame refused: replayed";
-//  * the JSON: an object with a string "type" and only that type's fields, a "text" of 1-4096
-//    bytes without control characters, a "to" string, a valid room name. Anything else gets alice
-//    exactly one "error" (and the connection stays open); say/msg/join/rooms/who/quit have exactly
-//    their documented effect on alice, bob and carol (who gets which message, notice or answer,
-//    with which fields), quit closes with 1000 "bye".
+//  * frame n (n = the frames alice had accepted) must open under K("chat to server", B, n, 0)
+//    (never checked for age) and hold a JSON object whose "seq" is the unsigned integer n; anything
+//    else closes alice with 1008 "frame refused: out of sequence or tampered", and a frame that does
+//    is never refused;
+//  * the JSON (without "seq"): an object with a string "type" and only that type's fields, a
+//    "text" of 1-4096 bytes without control characters, a "to" string, a valid room name. Anything
+//    else gets alice exactly one "error" (and the connection stays open); say/msg/join/rooms/who/
+//    quit have exactly their documented effect on alice, bob and carol (who gets which message,
+//    notice or answer, with which fields), quit closes with 1000 "bye".
 //  * Once alice is closed, nothing she sends has any effect.
-// Everything the hub sends decrypts under the recipient's own key, is a JSON object, and carries
-// the server time; close reasons fit a WebSocket close frame (123 bytes). Nothing escapes
-// on_message (the session would close with 1011).
+// Everything the hub sends to a connection opens as its frame m (0, 1, 2, ...) under that
+// connection's K("chat to client", B, m, 0), carries "seq": m, is a JSON object, and carries the
+// server time; close reasons fit a WebSocket close frame (123 bytes). Nothing escapes on_message
+// (the session would close with 1011).
 #include <algorithm>
+#include <array>
+#include <optional>
+#include <tuple>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "auth/registry.hpp"
-#include "core/base64.hpp"
 #include "core/fernet.hpp"
 #include "core/rsa.hpp"
 #include "fuzz_common.hpp"
@@ -46,6 +56,7 @@ using nlohmann::json;
 
 constexpr std::int64_t kNow = 1700000000;
 constexpr std::size_t kMaxFrames = 32;
+constexpr std::string_view kRefused = "frame refused: out of sequence or tampered";
 
 class Peer final : public net::WebSocketPeer {
  public:
@@ -64,11 +75,13 @@ class Peer final : public net::WebSocketPeer {
   std::string reason;
 };
 
-// Session key bytes: alice 0x30.., bob 0x50.., carol 0x70.. (seed_corpus.cpp uses alice's).
-FernetKey key_from(std::uint8_t first) {
-  Bytes b(32);
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(first + i);
-  return FernetKey::from_bytes(b);
+// Bytes first, first + 1, ...: alice's session secret starts at 0x30, bob's at 0x50, carol's at
+// 0x70; the upgrade bindings at 0x90, 0xb0, 0xd0 (seed_corpus.cpp uses alice's).
+template <std::size_t N>
+std::array<std::uint8_t, N> bytes_from(std::uint8_t first) {
+  std::array<std::uint8_t, N> b{};
+  for (std::size_t i = 0; i < N; ++i) b[i] = static_cast<std::uint8_t>(first + i);
+  return b;
 }
 
 struct Clients {
@@ -76,15 +89,17 @@ struct Clients {
   std::shared_ptr<const auth::ClientRecord> alice, bob, carol;
 
   Clients() {
-    alice = add("alice", key_from(0x30));
-    bob = add("bob", key_from(0x50));
-    carol = add("carol", key_from(0x70));
+    alice = add("alice", 0x30);
+    bob = add("bob", 0x50);
+    carol = add("carol", 0x70);
   }
-  std::shared_ptr<const auth::ClientRecord> add(const std::string& name, const FernetKey& session) {
+  std::shared_ptr<const auth::ClientRecord> add(const std::string& name, std::uint8_t first) {
     const RsaPublicKey key = RsaPrivateKey::generate(2048).public_key();
     return registry->register_session(
-        auth::Registration{name, key, key.fingerprint(), std::nullopt, "127.0.0.1", kNow},
-        [&](const Uuid&) { return auth::SessionGrant{session, kNow + 1000000}; });
+        auth::Registration{name, key, key.fingerprint(), std::nullopt, "127.0.0.1", kNow}, [&](const Uuid&) {
+          const auto secret = bytes_from<32>(first);
+          return auth::SessionGrant{SessionSecret(secret), bytes_from<16>(first), kNow + 1000000, 262144};
+        });
   }
 };
 
@@ -93,21 +108,28 @@ Clients& clients() {
   return c;
 }
 
+Binding binding_of(const std::string& name) {
+  return bytes_from<32>(name == "alice" ? 0x90 : name == "bob" ? 0xb0 : 0xd0);
+}
+
 struct Conn {
   std::shared_ptr<const auth::ClientRecord> client;
+  Binding binding{};
   std::shared_ptr<Peer> peer = std::make_shared<Peer>();
   std::unique_ptr<net::WebSocketHandler> handler;
-  std::size_t seen = 0;  // frames already checked
+  std::size_t seen = 0;  // frames already checked: the next one is frame `seen`
 
-  // The frames received since the last call, decrypted and parsed.
+  // The frames received since the last call, opened and parsed, "seq" checked and taken out.
   std::vector<json> take() {
     std::vector<json> out;
     for (; seen < peer->frames.size(); ++seen) {
+      const FernetKey key = client->session_secret.derive(KeyPurpose::chat_to_client, binding, seen, false);
       Bytes plain;
-      MH_FUZZ_CHECK(fuzz::accepts([&] { plain = fernet_decrypt(client->session_key, peer->frames[seen], kNow, 60); },
-                                  {}));
-      const json j = json::parse(as_chars(plain), nullptr, false);
-      MH_FUZZ_CHECK(j.is_object() && j.contains("type") && j["type"].is_string());
+      MH_FUZZ_CHECK(fuzz::accepts([&] { plain = fernet_decrypt(key, peer->frames[seen], kNow); }, {}));
+      json j = json::parse(as_chars(plain), nullptr, false);
+      MH_FUZZ_CHECK(j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned() && j["seq"] == seen);
+      j.erase("seq");
+      MH_FUZZ_CHECK(j.contains("type") && j["type"].is_string());
       MH_FUZZ_CHECK(j.contains("time") && j["time"] == kNow);
       out.push_back(j);
     }
@@ -206,11 +228,20 @@ class Chat {
     if (alice_.peer->closed) MH_FUZZ_CHECK(alice_.peer->reason.size() <= 123);
   }
 
+  // The number the next frame from alice must carry: the frames she had accepted.
+  std::uint64_t next_seq() const { return accepted_; }
+  // Frame k of alice's connection: `plaintext` under K("chat to server", B, k, 0).
+  std::string seal(std::uint64_t k, std::string_view plaintext, const FernetIv& iv) const {
+    const FernetKey key = clients().alice->session_secret.derive(KeyPurpose::chat_to_server, alice_.binding, k, false);
+    return fernet_encrypt(key, as_bytes(plaintext), kNow, iv);
+  }
+
  private:
   Conn join(std::shared_ptr<const auth::ClientRecord> c, const std::string& room) {
     Conn conn;
     conn.client = std::move(c);
-    conn.handler = hub_.connect(conn.client, room);
+    conn.binding = binding_of(conn.client->name);
+    conn.handler = hub_.connect(conn.client, room, conn.binding);
     conn.handler->on_open(conn.peer);
     rooms_[room].insert(conn.client->name);
     if (conn.client->name == "alice") room_ = room;
@@ -232,30 +263,29 @@ class Chat {
     }
   }
 
-  // The token checks; true when the frame reaches the JSON.
+  // The frame checks; true when the frame reaches the JSON (then in plain_, without its "seq").
   bool text_accepted(const std::string& text) {
+    const FernetKey key =
+        clients().alice->session_secret.derive(KeyPurpose::chat_to_server, alice_.binding, accepted_, false);
     Bytes plain;
-    try {
-      plain = fernet_decrypt(clients().alice->session_key, text, kNow, 60);
-    } catch (const FernetError& e) {
-      closed(net::close_code::policy_violation, std::string("frame refused: ") + e.what());
+    if (fuzz::refuses([&] { plain = fernet_decrypt(key, text, kNow); })) {
+      closed(net::close_code::policy_violation, std::string(kRefused));
       return false;
     }
-    plain_ = std::string(as_chars(plain));
-    Bytes raw;
-    if (!fuzz::accepts([&] { raw = base64_decode(text, Alphabet::url, Padding::required); }, {Errc::bad_request}))
-      mh::fuzz::broken("a token fernet_decrypt accepts is canonical base64url", __FILE__, __LINE__);
-    MH_FUZZ_CHECK(raw.size() >= 32);
-    const Bytes mac(raw.end() - 32, raw.end());
-    if (!macs_.insert(mac).second) {
-      closed(net::close_code::policy_violation, "frame refused: replayed");
+    json j = json::parse(as_chars(plain), nullptr, false);
+    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned() ||
+        j["seq"].get<std::uint64_t>() != accepted_) {
+      closed(net::close_code::policy_violation, std::string(kRefused));
       return false;
     }
+    ++accepted_;
     if (alice_.peer->closed && alice_.peer->reason.rfind("frame refused", 0) == 0) {
-      std::fprintf(stderr, "\n==FUZZ== a valid, fresh token closed the connection: %d \"%s\"\n", alice_.peer->code,
-                   alice_.peer->reason.c_str());
-      mh::fuzz::broken("a token that verifies is taken", __FILE__, __LINE__);
+      std::fprintf(stderr, "\n==FUZZ== frame %llu, which opens and carries its seq, closed the connection: %d \"%s\"\n",
+                   static_cast<unsigned long long>(accepted_ - 1), alice_.peer->code, alice_.peer->reason.c_str());
+      mh::fuzz::broken("a frame in sequence is taken", __FILE__, __LINE__);
     }
+    j.erase("seq");
+    plain_ = j;
     return true;
   }
 
@@ -289,8 +319,8 @@ class Chat {
   }
 
   void dispatch_json() {
-    const json j = json::parse(plain_, nullptr, false);
-    if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
+    const json& j = plain_;
+    if (!j.contains("type") || !j["type"].is_string())
       return only_alice(error("a frame must hold a JSON object with a string \"type\""));
     const std::string type = j["type"].get<std::string>();
     const std::string uuid = clients().alice->uuid.to_string();
@@ -368,29 +398,46 @@ class Chat {
   Conn alice_, bob_, carol_;
   std::map<std::string, std::set<std::string>> rooms_;  // room -> names in it
   std::string room_;                                   // alice's
-  std::set<Bytes> macs_;                               // of the tokens accepted
-  std::string plain_;                                  // of the current frame
+  std::uint64_t accepted_ = 0;                         // frames alice had accepted
+  json plain_;                                         // the current frame's object, without "seq"
 };
+
+// "@K rest": K and rest; otherwise nullopt.
+std::optional<std::pair<std::uint64_t, std::string_view>> key_prefix(std::string_view line) {
+  if (line.empty() || line[0] != '@') return std::nullopt;
+  const auto sp = line.find(' ');
+  const std::string_view digits = line.substr(1, sp == std::string_view::npos ? std::string_view::npos : sp - 1);
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  std::uint64_t k = 0;
+  for (const char c : digits) k = k * 10 + static_cast<std::uint64_t>(c - '0');
+  return std::pair{k, sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1)};
+}
 
 void run(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return;
   Rng rng(data, size);
-  const bool plaintext = data[0] % 2 == 1;
+  const int mode = data[0] % 3;
   std::string_view rest = fuzz::text(data + 1, size - 1);
-  web::ChatLimits limits;
-  limits.replay_capacity = 4096;
-  Chat chat(limits);
+  Chat chat{web::ChatLimits{}};
   for (std::size_t n = 0; n < kMaxFrames && !rest.empty(); ++n) {
     const auto nl = rest.find('\n');
-    const std::string_view line = rest.substr(0, nl);
+    std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    if (!plaintext) {
+    if (mode == 0) {
       chat.frame(std::string(line));
       continue;
     }
+    std::uint64_t k = chat.next_seq();
+    if (const auto p = key_prefix(line)) std::tie(k, line) = *p;
+    std::string plaintext(line);
+    if (mode == 1 && !line.empty() && line[0] == '{') {
+      const bool empty_object = line.size() > 1 && line[1] == '}';
+      plaintext = "{\"seq\":" + std::to_string(chat.next_seq()) + (empty_object ? "" : ",") + std::string(line.substr(1));
+    }
     FernetIv iv;
     for (auto& b : iv) b = static_cast<std::uint8_t>(rng.next());
-    chat.frame(fernet_encrypt(clients().alice->session_key, as_bytes(line), kNow, iv));
+    chat.frame(chat.seal(k, plaintext, iv));
   }
 }
 

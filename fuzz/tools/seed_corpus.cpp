@@ -18,6 +18,7 @@
 #include "core/ed25519.hpp"
 #include "core/fernet.hpp"
 #include "core/handshake.hpp"
+#include "core/key_schedule.hpp"
 #include "core/pem.hpp"
 #include "core/rsa.hpp"
 #include "core/stream.hpp"
@@ -55,6 +56,8 @@ std::string_view lit(const char (&s)[N]) {
   return {s, N - 1};
 }
 
+// fuzz_handshake_hello: first byte 0 envelope, 1 hello identity, 2 reply identity, 3 a whole
+// hello for the server, 4 a hello identity the target seals itself (see the target).
 void handshake_seeds() {
   const std::string t = "fuzz_handshake_hello";
   const auto key = RsaPrivateKey::from_pem(slurp(g_source / "tests/vectors/rfc9421/test-key-rsa-pss.priv.pem"));
@@ -63,24 +66,31 @@ void handshake_seeds() {
   for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(0x40 + i);
   handshake::Nonce nonce{};
   for (std::size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<std::uint8_t>(i);
+  // The target's fixed server keys.
+  const auto identity = Ed25519KeyPair::from_seed(Bytes(32, 0x11));
+  const auto static_key = X25519KeyPair::from_secret(Bytes(32, 0x22));
+  const handshake::ServerKeys server{identity.public_key(), static_key.public_key};
 
-  auto client = handshake::ClientHandshake::create(key, "alice", std::nullopt, clock,
-                                                   X25519KeyPair::from_secret(secret), nonce);
-  put(t, "hello_valid.json", client.hello_json());
+  auto client = handshake::ClientHandshake::create(
+      key, "alice", std::nullopt, server, clock,
+      handshake::ClientRandom{.ephemeral = X25519KeyPair::from_secret(secret), .nonce = nonce, .iv = FernetIv{}});
+  put(t, "envelope_hello", "\x00" + client.hello_json());
+  put(t, "hello_valid", "\x03" + client.hello_json());
+  const std::string identity_json = handshake::to_json(client.identity());
+  put(t, "identity_valid", "\x01" + identity_json);
+  put(t, "identity_sealed_by_target", "\x04" + identity_json);
   const Uuid uuid = *Uuid::parse("0b5bd2a4-4f5e-4a4e-9c1e-1f0e2d3c4b5a");
-  auto again = handshake::ClientHandshake::create(key, "bob.b_2-x", uuid, clock, X25519KeyPair::from_secret(secret),
-                                                  nonce);
-  put(t, "hello_reconnect.json", again.hello_json());
-
-  std::array<std::uint8_t, 32> seed{};
-  seed.fill(7);
-  const auto server_key = Ed25519KeyPair::from_seed(seed);
-  handshake::ServerHandshake server(server_key, {}, clock, X25519KeyPair::from_secret(secret), nonce);
-  server.consume_hello(client.hello_json());
-  put(t, "reply_valid.json", server.create_reply(uuid).reply_json);
-  put(t, "hello_pretty_null_uuid.json",
-      nlohmann::json::parse(client.hello_json()).dump(1).insert(1, "\"uuid\": null,\n"));
-  put(t, "not_an_object.json", "[1, \"version\", {\"a\": 1.5e300}, null, true, \"\\u00e9\\ud83d\\ude00\"]");
+  auto again = handshake::ClientHandshake::create(
+      key, "bob.b_2-x", uuid, server, clock,
+      handshake::ClientRandom{.ephemeral = X25519KeyPair::from_secret(secret), .nonce = nonce, .iv = FernetIv{}});
+  put(t, "identity_reconnect", "\x04" + handshake::to_json(again.identity()));
+  handshake::ReplyIdentity r;
+  r.uuid = uuid;
+  r.expires = 1700003600;
+  r.chunk_size = 262144;
+  put(t, "reply_identity", "\x02" + handshake::to_json(r));
+  put(t, "hello_version_1", std::string("\x03") + R"({"version":1,"name":"alice"})");
+  put(t, "not_an_object", "\x01[1, \"version\", {\"a\": 1.5e300}, null, true, \"\\u00e9\\ud83d\\ude00\"]");
 }
 
 void sfv_and_signature_fields() {
@@ -174,46 +184,77 @@ void path() {
   put(t, "many_segments", many);
 }
 
+// Bytes first, first + 1, ... (the fuzz targets' fixed secrets and bindings).
+template <std::size_t N>
+std::array<std::uint8_t, N> bytes_from(std::uint8_t first) {
+  std::array<std::uint8_t, N> b{};
+  for (std::size_t i = 0; i < N; ++i) b[i] = static_cast<std::uint8_t>(first + i);
+  return b;
+}
+
 void uploads() {
   // fuzz_upload_request: requests separated by "\n##\n"; see the target for the pseudo-headers.
+  // The session's chunk size is 4096, the limit 9000 bytes, the quota 20000.
   const std::string t = "fuzz_upload_request";
   put(t, "put_commit_get",
-      "PUT /uploads/notes.txt\nX-Fuzz-Encrypt: 0\n\nhello, world\n"
+      "PUT /uploads/notes.txt\nX-Fuzz-Stream\n\nhello, world\n"
       "##\nPOST /uploads/notes.txt?commit={id}\n##\nGET /uploads/notes.txt\n##\nGET /uploads/\n"
       "##\nDELETE /uploads/notes.txt\n##\nHEAD /uploads\n");
   put(t, "put_discard_retry",
-      std::string(lit("PUT /uploads/caf%C3%A9.bin\r\nX-Fuzz-Encrypt\r\n\r\n\x01\x02\x03\x00\xff")) +
+      std::string(lit("PUT /uploads/caf%C3%A9.bin\r\nX-Fuzz-Stream\r\n\r\n\x01\x02\x03\x00\xff")) +
       "\n##\nDELETE /uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n"
-      "##\nPUT /uploads/caf%C3%A9.bin\nX-Fuzz-Encrypt: -10\n\nsecond try\n##\nPOST /uploads/other?commit={id}\n"
+      "##\nPUT /uploads/caf%C3%A9.bin\nX-Fuzz-Stream: 5000\n\nsecond try \n##\nPOST /uploads/other?commit={id}\n"
       "##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n##\nGET /uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
-  // A raw token under the target's session key (bytes 0xa0..0xbf), made at the target's time.
-  Bytes key(32);
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xa0 + i);
-  FernetIv iv{};
-  iv.fill(0x11);
-  const std::string token = fernet_encrypt(FernetKey::from_bytes(key), as_bytes("raw token body\n"), 1700000000, iv);
-  put(t, "put_raw_token",
-      "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(token.size()) + "\n\n" + token +
-          "\n##\nPOST /uploads/raw.txt?commit={id}\n##\nGET /uploads/raw.txt\n");
-  put(t, "put_at_size_limit", "PUT /uploads/big\nX-Fuzz-Encrypt\n\n" + std::string(256, 'x') + "\n##\nGET /uploads/\n");
+  // A raw stream of two chunks (4096 + 20 bytes) under the target's session secret (bytes
+  // 0xa0..0xbf) and the binding of request 0 (bytes 0x60..0x7f, the last one 0), fixed IVs; and
+  // the same chunks in the wrong order.
+  const SessionSecret secret(bytes_from<32>(0xa0));
+  auto binding = bytes_from<32>(0x60);
+  binding[31] = 0;
+  std::string plain;
+  for (int i = 0; i < 4096 + 20; ++i) plain += static_cast<char>('a' + i % 26);
+  std::string chunks[2];
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    FernetIv iv{};
+    iv.fill(static_cast<std::uint8_t>(0x21 + i));
+    chunks[i] = fernet_encrypt(secret.derive(KeyPurpose::request_body, binding, i, i == 1),
+                               as_bytes(std::string_view(plain).substr(i * 4096, i == 0 ? 4096 : 20)), 1700000000, iv);
+  }
+  const std::string raw = chunks[0] + chunks[1];
+  put(t, "put_raw_stream",
+      "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + raw +
+          "\n##\nPOST /uploads/raw.txt?commit={id}\n##\nGET /uploads/raw.txt\nRange: bytes=4096-\n");
+  put(t, "put_raw_reordered", "PUT /uploads/raw.txt\n\n" + chunks[1] + chunks[0]);
+  put(t, "put_raw_cut", "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + chunks[0]);
+  put(t, "put_at_size_limit",
+      "PUT /uploads/big\nX-Fuzz-Stream: 9000\n\nx\n##\nPUT /uploads/over\nX-Fuzz-Stream: 9001\n\ny\n##\nGET /uploads/\n");
+  put(t, "put_chunks_ranges",
+      "PUT /uploads/r\nX-Fuzz-Stream: 8193\n\n0123456789abcdef\n##\nPOST /uploads/r?commit={id}\n"
+      "##\nGET /uploads/r\nRange: bytes=4095-4096\n##\nGET /uploads/r\nRange: bytes=-1\nIf-Range: *\n"
+      "##\nGET /uploads/r\nRange: bytes=9000-\n##\nHEAD /uploads/r\nRange: bytes=0-0\n"
+      "##\nGET /uploads/r\nIf-None-Match: *\nRange: bytes=0-0\n##\nGET /uploads/r\n");
   std::string quota;
-  for (int i = 0; i < 4; ++i)
-    quota += "PUT /uploads/q" + std::to_string(i) + "\nX-Fuzz-Encrypt\n\n" + std::string(200, 'q') +
-             "\n##\nPOST /uploads/q" + std::to_string(i) + "?commit={id}\n##\n";
-  put(t, "quota", quota + "DELETE /uploads/q0\n");
+  for (int i = 0; i < 3; ++i)
+    quota += "PUT /uploads/q" + std::to_string(i) + "\nX-Fuzz-Stream: 6000\n\nq\n##\nPOST /uploads/q" + std::to_string(i) +
+             "?commit={id}\n##\n";
+  put(t, "quota", quota + "PUT /uploads/q3\nX-Fuzz-Stream: 3000\n\nq\n##\nDELETE /uploads/q0\n");
   put(t, "put_refusals",
       "PUT /uploads/a\nX-Fuzz-No-Length\n\nx\n##\nPUT /uploads/a\nTransfer-Encoding: chunked\n\nx\n"
       "##\nPUT /uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /uploads/a\nContent-Length: 1x\n\nx\n"
-      "##\nPUT /uploads/a\nX-Fuzz-Digest: none\nX-Fuzz-Encrypt\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Digest: bad\nX-Fuzz-Encrypt\n\nx\n"
-      "##\nPUT /uploads/a\nX-Fuzz-Encrypt: -301\n\nstale\n##\nPUT /uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
+      "##\nPUT /uploads/a\nContent-Length: 101\n\nx\n##\nPUT /uploads/a\nContent-Length: 0\n\n"
+      "##\nPUT /uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
+  put(t, "put_sealed_otherwise",
+      "PUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream: 5000\nX-Fuzz-Seal: purpose\n\nx\n"
+      "##\nPUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: session\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream\n\nright\n");
   put(t, "paths_and_methods",
       "GET /uploads/a/b\n##\nPUT /uploads/%2e%2e\n##\nPUT /uploads/\n##\nPATCH /uploads/x\n##\nPOST /uploads/x\n"
       "##\nPOST /uploads/x?commit=\n##\nDELETE /uploads/x?attempt=0123456789abcdef0123456789abcdef\n"
-      "##\nGET /uploads/missing/\n##\nGET /uploadsx\n");
+      "##\nPOST /uploads/x?commit=abc\n\na body\n");
 }
 
 void chat_frames() {
-  // fuzz_chat_frame: first byte '0' = raw frames, '1' = plaintexts the target encrypts; one a line.
+  // fuzz_chat_frame: first byte '0' = raw frames, '1' = messages the target numbers ("seq") and
+  // seals as alice's next frame, '2' = plaintexts it seals as they are; one a line.
   const std::string t = "fuzz_chat_frame";
   put(t, "say_hello", "1{\"type\":\"say\",\"text\":\"hello\"}");
   put(t, "session",
@@ -225,7 +266,7 @@ void chat_frames() {
       "1{\"type\":\"say\",\"text\":\"\"}\n{\"type\":\"say\",\"text\":\"a\\u0007b\"}\n{\"type\":\"say\",\"text\":\"x\",\"to\":1}\n"
       "{\"type\":\"msg\",\"to\":\"nobody\",\"text\":\"x\"}\n{\"type\":\"msg\",\"to\":[\"bob\"],\"text\":\"x\"}\n"
       "{\"type\":\"join\",\"room\":\".hidden\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n{\"type\":\"who\",\"room\":\"x\"}\n"
-      "{\"type\":\"ping\"}\n[1,2]\nnot json\n{\"type\":7}\n{\"text\":\"no type\"}");
+      "{\"type\":\"ping\"}\n{\"type\":7}\n{\"text\":\"no type\"}\n{}\n[1,2]\nnot json");
   put(t, "msg_long_name",
       "1{\"type\":\"msg\",\"to\":\"" + std::string(70, 'n') + "\",\"text\":\"a name longer than any name\"}");
   put(t, "msg_utf8_name", "1{\"type\":\"msg\",\"to\":\"zo\xc3\xab\",\"text\":\"hi\"}\n{\"type\":\"z\xc3\xabug\"}");
@@ -233,26 +274,44 @@ void chat_frames() {
   for (int i = 0; i < 40; ++i) long_utf8 += "\xc3\xbc";
   put(t, "msg_long_utf8_name", "1{\"type\":\"msg\",\"to\":\"" + long_utf8 + "\",\"text\":\"hi\"}\n{\"type\":\"" + long_utf8 + "\"}");
   put(t, "text_at_limit", "1{\"type\":\"say\",\"text\":\"" + std::string(4096, 't') + "\"}");
+  // Keys out of sequence, in mode 1: a frame under the key of frame 1 first; a replayed key.
+  put(t, "key_ahead", "1@1 {\"type\":\"who\"}");
+  put(t, "key_replayed", "1{\"type\":\"who\"}\n@0 {\"type\":\"who\"}");
+  // Mode 2: the input's own "seq".
+  put(t, "seq_explicit",
+      "2{\"seq\":0,\"type\":\"who\"}\n{\"type\":\"rooms\",\"seq\":1}\n{\"seq\":2,\"seq\":2,\"type\":\"who\"}\n"
+      "{\"seq\":2,\"type\":\"who\"}");
+  put(t, "seq_not_an_integer", "2{\"seq\":0.0,\"type\":\"who\"}");
+  put(t, "seq_string", "2{\"seq\":\"0\",\"type\":\"who\"}");
+  put(t, "seq_negative_zero", "2{\"seq\":-0,\"type\":\"who\"}");
+  put(t, "seq_missing", "2{\"type\":\"who\"}");
 
-  // Raw tokens under the target's key for alice (bytes 0x30..0x4f), at the target's time.
-  Bytes key(32);
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x30 + i);
-  const FernetKey alice = FernetKey::from_bytes(key);
-  std::uint8_t n = 0;
-  const auto token = [&](std::string_view json, std::int64_t at = 1700000000) {
+  // Raw frames under the target's keys for alice (secret bytes 0x30..0x4f, binding 0x90..0xaf):
+  // frame n is K("chat to server", B, n, 0), fixed IVs, the target's time unless said otherwise.
+  const SessionSecret alice(bytes_from<32>(0x30));
+  const Binding alice_binding = bytes_from<32>(0x90), bob_binding = bytes_from<32>(0xb0);
+  std::uint8_t iv_byte = 0;
+  const auto frame = [&](std::uint64_t n, std::string_view json, std::int64_t at = 1700000000,
+                         KeyPurpose purpose = KeyPurpose::chat_to_server, const Binding* b = nullptr) {
     FernetIv iv{};
-    iv.fill(++n);
-    return fernet_encrypt(alice, as_bytes(json), at, iv);
+    iv.fill(++iv_byte);
+    return fernet_encrypt(alice.derive(purpose, b ? *b : alice_binding, n, false), as_bytes(json), at, iv);
   };
-  const std::string say = token("{\"type\":\"say\",\"text\":\"hello\"}");
+  const std::string say = frame(0, "{\"seq\":0,\"type\":\"say\",\"text\":\"hello\"}");
   put(t, "token_say", "0" + say);
   put(t, "token_replayed", "0" + say + "\n" + say);
-  put(t, "token_sequence", "0" + token("{\"type\":\"who\"}") + "\n" + token("{\"type\":\"join\",\"room\":\"den\"}") + "\n" +
-                               token("{\"type\":\"msg\",\"to\":\"bob\",\"text\":\"x\"}") + "\n" +
-                               token("{\"type\":\"quit\"}") + "\n" + token("{\"type\":\"who\"}"));
-  put(t, "token_expired", "0" + token("{\"type\":\"who\"}", 1700000000 - 61));
-  put(t, "token_future", "0" + token("{\"type\":\"who\"}", 1700000000 + 61));
-  put(t, "token_not_json", "0" + token("\xff not json"));
+  put(t, "token_sequence", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}") + "\n" +
+                               frame(1, "{\"seq\":1,\"type\":\"join\",\"room\":\"den\"}") + "\n" +
+                               frame(2, "{\"seq\":2,\"type\":\"msg\",\"to\":\"bob\",\"text\":\"x\"}") + "\n" +
+                               frame(3, "{\"seq\":3,\"type\":\"quit\"}") + "\n" + frame(4, "{\"seq\":4,\"type\":\"who\"}"));
+  put(t, "token_dropped", "0" + say + "\n" + frame(2, "{\"seq\":2,\"type\":\"who\"}"));
+  put(t, "token_reordered", "0" + frame(1, "{\"seq\":1,\"type\":\"who\"}") + "\n" + frame(0, "{\"seq\":0,\"type\":\"who\"}"));
+  put(t, "token_other_binding", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000, KeyPurpose::chat_to_server, &bob_binding));
+  put(t, "token_to_client", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000, KeyPurpose::chat_to_client));
+  put(t, "token_seq_mismatch", "0" + frame(0, "{\"seq\":1,\"type\":\"who\"}"));
+  put(t, "token_old", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000 - 86400));  // no age check
+  put(t, "token_future", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000 + 86400));
+  put(t, "token_not_json", "0" + frame(0, "\xff not json"));
   put(t, "not_tokens", "0not a token\ngAAAAA\n\n" + say.substr(0, say.size() - 4));
 }
 

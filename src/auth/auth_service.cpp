@@ -23,13 +23,13 @@ AuthService::AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& st
   const auto b64u = [](ByteView b) { return base64_encode(b, Alphabet::url, false); };
   well_known_ =
       nlohmann::json{{"protocol", "minihttps/2"},
-                     {"version", handshake_v2::kVersion},
+                     {"version", handshake::kVersion},
                      {"public_key", b64u(identity_.public_key())},
                      {"fingerprint", ed25519_fingerprint(identity_.public_key())},
                      {"handshake", "/auth/handshake"},
                      {"sealed", std::string(seal::kSealedPath)},
                      {"static_key", b64u(static_key_.public_key)},
-                     {"static_signature", b64u(handshake_v2::sign_static_key(identity_, static_key_.public_key))},
+                     {"static_signature", b64u(handshake::sign_static_key(identity_, static_key_.public_key))},
                      {"chunk_size", config_.policy.chunk_size}}
           .dump();
 }
@@ -43,7 +43,7 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   if (!server_limiter_.allow("", mono))
     throw Error(Errc::unavailable, "handshake: too many handshakes on this server right now, try again shortly");
 
-  handshake_v2::ServerHandshake hs(identity_, static_key_, config_.policy, clock_);
+  handshake::ServerHandshake hs(identity_, static_key_, config_.policy, clock_);
   hs.consume_hello(body);
   const auto& hello = hs.identity();
   // Only after the signature verified: junk cannot fill the nonce cache.

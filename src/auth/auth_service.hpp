@@ -12,12 +12,12 @@
 #include "auth/replay_cache.hpp"
 #include "core/clock.hpp"
 #include "core/ed25519.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 
 namespace mh::auth {
 
 struct AuthConfig {
-  handshake_v2::ServerPolicy policy;
+  handshake::ServerPolicy policy;
   double handshakes_per_second = 10;  // per client address group (auth/address_group.hpp)
   double handshake_burst = 20;
   // All addresses together: what one attacker with many addresses can take, leaving the rest of

@@ -7,7 +7,7 @@
 #include "client/discovery.hpp"
 #include "client/exit_codes.hpp"
 #include "core/handshake.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
 
@@ -68,17 +68,17 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
                     ".\nThis can be an attack. If the server's key was changed on purpose, confirm the new "
                     "fingerprint with its operator, then run:\n  minihttps connect --server " + url_.str() + " --name " +
                     name + " --fingerprint " + d.fingerprint);
-  handshake_v2::verify_static_key(d.keys.identity, d.keys.static_key, d.static_signature);
+  handshake::verify_static_key(d.keys.identity, d.keys.static_key, d.static_signature);
 
   // 2. The hello, sealed to the static key; reconnecting offers the UUID we had, so it is kept.
   io::SystemClock clock;
-  auto hs = handshake_v2::ClientHandshake::create(*identity_, name, home_.previous_uuid(authority), d.keys, clock);
+  auto hs = handshake::ClientHandshake::create(*identity_, name, home_.previous_uuid(authority), d.keys, clock);
   net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hs.hello_json(), {}, {}, true};
   if (verb_.verbose) std::fprintf(stderr, "> POST %s/auth/handshake\n", url_.str().c_str());
-  const auto res = http_.send(req, handshake_v2::kMaxMessageBytes);
+  const auto res = http_.send(req, handshake::kMaxMessageBytes);
   if (verb_.verbose) std::fprintf(stderr, "< %d\n", res.status);
   if (res.status != 200) raise(res, "handshake refused");
-  handshake_v2::ClientSession s;
+  handshake::ClientSession s;
   try {
     s = hs.consume(res.body);
   } catch (const Error& e) {
@@ -153,8 +153,14 @@ Answer Connection::send(const Exchange& x) {
         http_.send_streaming(
             r.outer, [&](const net::ClientResponse& head) { reader.head(head); },
             [&](std::string_view bytes) { reader.data(bytes); });
-      } catch (...) {
+      } catch (const Error& e) {
         reader.salvage();  // chunks that arrived whole before the failure still count
+        // A body cut short is the stream's failure, told as PROTOCOL.md §6.3 says ("the stream
+        // ended after chunk i, ..."); a network failure stays one (exit 3, worth a -C).
+        if (e.code() == Errc::integrity) reader.broke_off();
+        throw;
+      } catch (...) {
+        reader.salvage();
         throw;
       }
       a = reader.finish();

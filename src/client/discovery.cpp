@@ -15,7 +15,7 @@ Discovery parse_discovery(std::string_view text) {
     const auto j = sj.parse_object(text, kMaxDiscoveryBytes);
     sj.only_fields(j, {"chunk_size", "fingerprint", "handshake", "protocol", "public_key", "sealed", "static_key",
                        "static_signature", "version"});
-    if (sj.need_int(j, "version") != handshake_v2::kVersion || sj.need_string(j, "protocol", 64) != "minihttps/2")
+    if (sj.need_int(j, "version") != handshake::kVersion || sj.need_string(j, "protocol", 64) != "minihttps/2")
       sj.malformed("the server does not speak minihttps/2 (update the server or use a version-1 client)");
     // The client knows these paths; a server naming others is not one it can talk to.
     if (sj.need_string(j, "handshake", 256) != "/auth/handshake" || sj.need_string(j, "sealed", 256) != seal::kSealedPath)

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "core/bytes.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 
 namespace mh::client {
 
@@ -16,7 +16,7 @@ inline constexpr std::string_view kDiscoveryPath = "/.well-known/minihttps";
 inline constexpr std::size_t kMaxDiscoveryBytes = 16 * 1024;
 
 struct Discovery {
-  handshake_v2::ServerKeys keys;  // identity and static key, neither checked yet
+  handshake::ServerKeys keys;  // identity and static key, neither checked yet
   Bytes static_signature;         // Ed25519 by the identity over the static key
   std::string fingerprint;        // of keys.identity
   std::uint32_t chunk_size = 0;   // informative: the session's comes in the handshake reply

@@ -144,6 +144,11 @@ void AnswerReader::salvage() noexcept {
   if (parallel_) parallel_->salvage();
 }
 
+void AnswerReader::broke_off() {
+  if (parallel_) parallel_->finish();
+  if (sequential_) sequential_->finish();
+}
+
 Answer AnswerReader::read(const net::ClientResponse& outer) {
   head(outer);
   data(outer.body);

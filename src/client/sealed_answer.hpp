@@ -65,6 +65,9 @@ class AnswerReader {
   Answer finish();
   // After the transfer failed: hands on the chunks that were being opened, as far as they open.
   void salvage() noexcept;
+  // Then, if the body stream did not end where its head said, throws the stream's own reason:
+  // the chunk that did not open, or "the stream ended after chunk i, before its last chunk".
+  void broke_off();
 
   // The three at once, for an answer read whole (an upload's reply, a refused upgrade).
   Answer read(const net::ClientResponse& outer_with_body);

@@ -1,9 +1,8 @@
 #include "core/handshake.hpp"
 
-#include <cstdint>
-
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "core/stream.hpp"
 #include "core/strict_json.hpp"
 
 namespace mh::handshake {
@@ -12,10 +11,28 @@ namespace {
 using json = nlohmann::json;
 const StrictJson kJson("handshake");
 
-[[noreturn]] void malformed(const std::string& why) { kJson.malformed(why); }
+constexpr std::string_view kStaticKeyLabel = "minihttps/2 static key";
+constexpr std::string_view kHelloKeyLabel = "minihttps/2 hello key";
+constexpr std::string_view kHelloLabel = "minihttps/2 client hello";
+constexpr std::string_view kReplyKeyLabel = "minihttps/2 reply key";
+constexpr std::string_view kReplyLabel = "minihttps/2 server reply";
+constexpr std::string_view kSessionLabel = "minihttps/2 session secret";
 
-void check_version(const json& j) {
-  if (kJson.need_int(j, "version") != kVersion) malformed("unsupported protocol version");
+FernetKey hkdf_key(ByteView ikm, ByteView salt, std::string_view info) {
+  const SecretBytes okm = hkdf_sha256(ikm, salt, as_bytes(info), 32);
+  return FernetKey::from_bytes(okm.view());
+}
+
+// IKM = ee || es for the reply key and the session secret.
+SecretBytes both(const Secret<32>& ee, const Secret<32>& es) {
+  SecretBytes ikm(64);
+  std::copy(ee.view().begin(), ee.view().end(), ikm.data());
+  std::copy(es.view().begin(), es.view().end(), ikm.data() + 32);
+  return ikm;
+}
+
+std::string seal(const FernetKey& key, std::string_view plaintext, std::int64_t now, const std::optional<FernetIv>& iv) {
+  return iv ? fernet_encrypt(key, as_bytes(plaintext), now, *iv) : fernet_encrypt(key, as_bytes(plaintext), now);
 }
 
 }  // namespace
@@ -30,32 +47,60 @@ bool valid_name(std::string_view name) noexcept {
   return true;
 }
 
-// ---- messages ----------------------------------------------------------------------------------
+// ---- the static key ------------------------------------------------------------------------------
 
-std::string to_json(const ClientHello& h) {
-  json j = {{"version", h.version}, {"name", h.name},           {"x25519", b64u(h.x25519)},
-            {"nonce", b64u(h.nonce)}, {"rsa_spki", b64u(h.rsa_spki)}, {"time", h.time},
-            {"signature", b64u(h.signature)}};
+Bytes static_key_message(const X25519Public& static_key) {
+  return FieldWriter(kStaticKeyLabel).field(static_key).take();
+}
+
+Ed25519Signature sign_static_key(const Ed25519KeyPair& identity, const X25519Public& static_key) {
+  return identity.sign(static_key_message(static_key));
+}
+
+void verify_static_key(const Ed25519Public& identity, const X25519Public& static_key, ByteView signature) {
+  if (!ed25519_verify(identity, static_key_message(static_key), signature))
+    throw Error(Errc::trust, "handshake: the server's static key is not signed by its identity key");
+}
+
+// ---- messages ------------------------------------------------------------------------------------
+
+std::string to_json(const Envelope& e) {
+  return json{{"version", kVersion}, {"x25519", b64u(e.x25519)}, {"sealed", e.sealed}}.dump();
+}
+
+Envelope parse_envelope(std::string_view text) {
+  const json j = kJson.parse_object(text, kMaxMessageBytes);
+  // The version decides which fields to expect, so it is read first: a v1 hello is refused as such.
+  const std::int64_t version = kJson.need_int(j, "version");
+  if (version == 1)
+    kJson.malformed("protocol version 1 is not supported; this server speaks minihttps/2 (update the client)");
+  if (version != kVersion) kJson.malformed("unsupported protocol version");
+  kJson.only_fields(j, {"version", "x25519", "sealed"});
+  Envelope e;
+  e.x25519 = kJson.need_fixed<32>(j, "x25519");
+  e.sealed = kJson.need_string(j, "sealed", kMaxSealedChars);
+  return e;
+}
+
+std::string to_json(const HelloIdentity& h) {
+  json j = {{"name", h.name}, {"nonce", b64u(h.nonce)}, {"rsa_spki", b64u(h.rsa_spki)},
+            {"time", h.time}, {"signature", b64u(h.signature)}};
   if (h.uuid) j["uuid"] = h.uuid->to_string();
   return j.dump();
 }
 
-std::string to_json(const ServerReply& r) {
-  const json j = {{"version", r.version},       {"uuid", r.uuid.to_string()},
-                  {"x25519", b64u(r.x25519)},    {"nonce", b64u(r.nonce)},
-                  {"expires", r.expires},       {"server_key", b64u(r.server_key)},
-                  {"signature", b64u(r.signature)}};
-  return j.dump();
+std::string to_json(const ReplyIdentity& r) {
+  return json{{"uuid", r.uuid.to_string()}, {"keyid", b64u(r.keyid)},         {"expires", r.expires},
+              {"nonce", b64u(r.nonce)},     {"chunk_size", r.chunk_size}, {"signature", b64u(r.signature)}}
+      .dump();
 }
 
-ClientHello parse_client_hello(std::string_view text) {
-  const json j = kJson.parse_object(text, kMaxMessageBytes);
-  kJson.only_fields(j, {"version", "name", "x25519", "nonce", "rsa_spki", "uuid", "time", "signature"});
-  check_version(j);
-  ClientHello h;
+HelloIdentity parse_hello_identity(std::string_view text) {
+  const json j = kJson.parse_object(text, kMaxSealedChars);
+  kJson.only_fields(j, {"name", "nonce", "rsa_spki", "uuid", "time", "signature"});
+  HelloIdentity h;
   h.name = kJson.need_string(j, "name", 256);
-  if (!valid_name(h.name)) malformed("name must be 1-32 characters of A-Z a-z 0-9 . _ -");
-  h.x25519 = kJson.need_fixed<32>(j, "x25519");
+  if (!valid_name(h.name)) kJson.malformed("name must be 1-32 characters of A-Z a-z 0-9 . _ -");
   h.nonce = kJson.need_fixed<32>(j, "nonce");
   h.rsa_spki = kJson.need_b64u(j, "rsa_spki", 1, kMaxSpkiBytes);
   h.uuid = kJson.maybe_uuid(j, "uuid");
@@ -64,119 +109,153 @@ ClientHello parse_client_hello(std::string_view text) {
   return h;
 }
 
-ServerReply parse_server_reply(std::string_view text) {
-  const json j = kJson.parse_object(text, kMaxMessageBytes);
-  kJson.only_fields(j, {"version", "uuid", "x25519", "nonce", "expires", "server_key", "signature"});
-  check_version(j);
-  ServerReply r;
+ReplyIdentity parse_reply_identity(std::string_view text) {
+  const json j = kJson.parse_object(text, kMaxSealedChars);
+  kJson.only_fields(j, {"uuid", "keyid", "expires", "nonce", "chunk_size", "signature"});
+  ReplyIdentity r;
   r.uuid = kJson.need_uuid(j, "uuid");
-  r.x25519 = kJson.need_fixed<32>(j, "x25519");
-  r.nonce = kJson.need_fixed<32>(j, "nonce");
+  r.keyid = kJson.need_fixed<16>(j, "keyid");
   r.expires = kJson.need_int(j, "expires");
-  r.server_key = kJson.need_fixed<32>(j, "server_key");
+  r.nonce = kJson.need_fixed<32>(j, "nonce");
+  const std::int64_t c = kJson.need_int(j, "chunk_size");
+  if (c < 0 || !stream::valid_chunk_size(static_cast<std::uint64_t>(c)))
+    kJson.malformed("chunk_size must be a power of two from 4096 to 4194304");
+  r.chunk_size = static_cast<std::uint32_t>(c);
   r.signature = kJson.need_fixed<64>(j, "signature");
   return r;
 }
 
-// ---- transcripts -------------------------------------------------------------------------------
+// ---- transcripts and keys ------------------------------------------------------------------------
 
-Bytes encode_transcript1(const ClientHello& h) {
+Sha256Digest hello_key_salt(const ServerKeys& server, const X25519Public& client_ephemeral) {
+  return sha256(FieldWriter(kHelloKeyLabel).field(server.identity).field(server.static_key).field(client_ephemeral).bytes());
+}
+
+FernetKey hello_key(const Secret<32>& es, const Sha256Digest& h0) { return hkdf_key(es.view(), h0, kHelloKeyLabel); }
+
+Bytes encode_transcript1(const ServerKeys& server, const X25519Public& client_ephemeral, const HelloIdentity& h) {
   FieldWriter t(kHelloLabel);
-  t.integer(h.version).field(h.name).field(h.x25519).field(h.nonce).field(h.rsa_spki);
-  if (h.uuid) t.field(h.uuid->bytes);
-  else t.field(ByteView{});
+  t.integer(kVersion).field(server.identity).field(server.static_key).field(client_ephemeral);
+  t.field(h.name).field(h.nonce).field(h.rsa_spki);
+  t.field(h.uuid ? ByteView(h.uuid->bytes) : ByteView{});
   return t.integer(h.time).take();
 }
 
-Bytes encode_transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
+Sha256Digest transcript1(const ServerKeys& server, const X25519Public& client_ephemeral, const HelloIdentity& h) {
+  return sha256(encode_transcript1(server, client_ephemeral, h));
+}
+
+FernetKey reply_key(const Secret<32>& ee, const Secret<32>& es, const Sha256Digest& th1) {
+  return hkdf_key(both(ee, es).view(), th1, kReplyKeyLabel);
+}
+
+Bytes encode_transcript2(const Sha256Digest& th1, ByteView client_signature, const X25519Public& server_ephemeral,
+                         const ReplyIdentity& r) {
   return FieldWriter(kReplyLabel)
       .field(th1)
-      .field(h.signature)
-      .integer(r.version)
+      .field(client_signature)
+      .field(server_ephemeral)
       .field(r.uuid.bytes)
-      .field(r.x25519)
-      .field(r.nonce)
+      .field(r.keyid)
       .integer(r.expires)
-      .field(r.server_key)
+      .field(r.nonce)
+      .integer(r.chunk_size)
       .take();
 }
 
-Sha256Digest transcript1(const ClientHello& h) { return sha256(encode_transcript1(h)); }
-
-Sha256Digest transcript2(const Sha256Digest& th1, const ClientHello& h, const ServerReply& r) {
-  return sha256(encode_transcript2(th1, h, r));
+Sha256Digest transcript2(const Sha256Digest& th1, ByteView client_signature, const X25519Public& server_ephemeral,
+                         const ReplyIdentity& r) {
+  return sha256(encode_transcript2(th1, client_signature, server_ephemeral, r));
 }
 
-FernetKey derive_session_key(const Secret<32>& shared, const Sha256Digest& th2) {
-  const SecretBytes okm = hkdf_sha256(shared.view(), th2, as_bytes(kSessionKeyInfo), 32);
-  return FernetKey::from_bytes(okm.view());
+SessionSecret session_secret(const Secret<32>& ee, const Secret<32>& es, const Sha256Digest& th2) {
+  const SecretBytes okm = hkdf_sha256(both(ee, es).view(), th2, as_bytes(kSessionLabel), 32);
+  return SessionSecret(okm.view());
 }
 
-// ---- client ------------------------------------------------------------------------------------
+// ---- client --------------------------------------------------------------------------------------
 
-ClientHandshake ClientHandshake::create(const RsaPrivateKey& identity, std::string name, std::optional<Uuid> uuid,
-                                        const Clock& clock, std::optional<X25519KeyPair> ephemeral,
-                                        std::optional<Nonce> nonce) {
+ClientHandshake ClientHandshake::create(const RsaPrivateKey& rsa, std::string name, std::optional<Uuid> uuid,
+                                        const ServerKeys& server, const Clock& clock, ClientRandom random) {
   if (!valid_name(name)) throw Error(Errc::bad_request, "name must be 1-32 characters of A-Z a-z 0-9 . _ -");
-  X25519KeyPair e = ephemeral ? std::move(*ephemeral) : X25519KeyPair::generate();
-  ClientHello h;
+  ClientHandshake c;
+  c.server_ = server;
+  c.ephemeral_ = random.ephemeral ? std::move(*random.ephemeral) : X25519KeyPair::generate();
+  // A static key of small order would give no secrecy to the identity: refuse it like any peer key.
+  c.es_ = x25519_shared(c.ephemeral_.secret, server.static_key);
+  HelloIdentity& h = c.identity_;
   h.name = std::move(name);
-  h.x25519 = e.public_key;
-  if (nonce) h.nonce = *nonce;
+  if (random.nonce) h.nonce = *random.nonce;
   else random_fill(h.nonce);
-  h.rsa_spki = identity.public_key().spki_der();
+  h.rsa_spki = rsa.public_key().spki_der();
   h.uuid = uuid;
   h.time = clock.now();
-  const Sha256Digest th1 = transcript1(h);
-  h.signature = identity.sign_pss_sha512(th1);
-  return ClientHandshake(std::move(h), std::move(e));
+  c.th1_ = transcript1(server, c.ephemeral_.public_key, h);
+  h.signature = rsa.sign_pss_sha512(c.th1_);
+  c.envelope_.x25519 = c.ephemeral_.public_key;
+  c.envelope_.sealed = seal(hello_key(c.es_, hello_key_salt(server, c.ephemeral_.public_key)), to_json(h),
+                            clock.now(), random.iv);
+  return c;
 }
 
-ClientSession ClientHandshake::consume(std::string_view reply_json, const std::optional<std::string>& pinned) {
-  if (state_ != State::hello_sent) throw Error(Errc::internal, "handshake: reply already consumed");
-  state_ = State::failed;
-  const ServerReply r = parse_server_reply(reply_json);
-  if (pinned && ed25519_fingerprint(r.server_key) != *pinned)
-    throw Error(Errc::trust, "handshake: the server's key " + ed25519_fingerprint(r.server_key) +
-                                 " is not the pinned key " + *pinned);
-  const Sha256Digest th2 = transcript2(transcript1(hello_), hello_, r);
-  if (!ed25519_verify(r.server_key, th2, r.signature))
+ClientSession ClientHandshake::consume(std::string_view reply_json) {
+  if (consumed_) throw Error(Errc::internal, "handshake: reply already consumed");
+  consumed_ = true;
+  const Envelope e = parse_envelope(reply_json);
+  const Secret<32> ee = x25519_shared(ephemeral_.secret, e.x25519);
+  Bytes plain;
+  try {
+    plain = fernet_decrypt(reply_key(ee, es_, th1_), e.sealed, 0);
+  } catch (const FernetError&) {
+    throw Error(Errc::trust, "handshake: the reply does not open: not the server holding the static key");
+  }
+  const ReplyIdentity r = parse_reply_identity(as_chars(plain));
+  const Sha256Digest th2 = transcript2(th1_, identity_.signature, e.x25519, r);
+  if (!ed25519_verify(server_.identity, th2, r.signature))
     throw Error(Errc::trust, "handshake: the server's signature does not verify");
-  ClientSession s{r.uuid, derive_session_key(x25519_shared(ephemeral_.secret, r.x25519), th2), r.expires,
-                  r.server_key};
-  state_ = State::finished;
-  return s;
+  return ClientSession{r.keyid, r.uuid, session_secret(ee, es_, th2), r.expires, r.chunk_size};
 }
 
-// ---- server ------------------------------------------------------------------------------------
+// ---- server --------------------------------------------------------------------------------------
 
-ServerHandshake::ServerHandshake(const Ed25519KeyPair& identity, ServerPolicy policy, const Clock& clock,
-                                 std::optional<X25519KeyPair> ephemeral, std::optional<Nonce> nonce)
-    : identity_(identity),
-      policy_(policy),
-      clock_(clock),
-      ephemeral_(ephemeral ? std::move(*ephemeral) : X25519KeyPair::generate()) {
-  if (nonce) nonce_ = *nonce;
-  else random_fill(nonce_);
+ServerHandshake::ServerHandshake(const Ed25519KeyPair& identity, const X25519KeyPair& static_key, ServerPolicy policy,
+                                 const Clock& clock, ServerRandom random)
+    : identity_key_(identity), static_key_(static_key), policy_(policy), clock_(clock), random_(std::move(random)) {
+  if (!stream::valid_chunk_size(policy_.chunk_size)) throw Error(Errc::internal, "handshake: invalid chunk size");
+  ephemeral_ = random_.ephemeral ? std::move(*random_.ephemeral) : X25519KeyPair::generate();
 }
 
-void ServerHandshake::consume_hello(std::string_view json) {
+void ServerHandshake::consume_hello(std::string_view text) {
   if (state_ != State::awaiting_hello) throw Error(Errc::internal, "handshake: hello already consumed");
   state_ = State::failed;
-  hello_ = parse_client_hello(json);
+  const Envelope e = parse_envelope(text);
+  client_ephemeral_ = e.x25519;
+  try {
+    es_ = x25519_shared(static_key_.secret, e.x25519);
+  } catch (const Error&) {
+    throw Error(Errc::bad_request, "handshake: small-order X25519 key");
+  }
+  const ServerKeys mine{identity_key_.public_key(), static_key_.public_key};
+  Bytes plain;
+  try {
+    plain = fernet_decrypt(hello_key(es_, hello_key_salt(mine, e.x25519)), e.sealed, 0);
+  } catch (const FernetError&) {
+    throw Error(Errc::bad_request,
+                "handshake: the hello is not sealed to this server's static key (fetch /.well-known/minihttps again)");
+  }
+  identity_ = parse_hello_identity(as_chars(plain));
   const std::int64_t now = clock_.now();
-  if (hello_.time < now - policy_.max_skew || hello_.time > now + policy_.max_skew)
+  if (identity_.time < now - policy_.max_skew || identity_.time > now + policy_.max_skew)
     throw Error(Errc::forbidden, "handshake: hello time outside the allowed window");
-  RsaPublicKey key = RsaPublicKey::from_spki_der(hello_.rsa_spki);
+  RsaPublicKey key = RsaPublicKey::from_spki_der(identity_.rsa_spki);
   const int bits = key.bits();
   if (bits < policy_.min_rsa_bits || bits > policy_.max_rsa_bits)
     throw Error(Errc::bad_request, "handshake: RSA key size must be " + std::to_string(policy_.min_rsa_bits) + "-" +
                                        std::to_string(policy_.max_rsa_bits) + " bits");
   if (!key.has_exponent_65537()) throw Error(Errc::bad_request, "handshake: RSA public exponent must be 65537");
-  th1_ = transcript1(hello_);
-  if (!key.verify_pss_sha512(th1_, hello_.signature))
+  th1_ = transcript1(mine, e.x25519, identity_);
+  if (!key.verify_pss_sha512(th1_, identity_.signature))
     throw Error(Errc::forbidden, "handshake: client signature does not verify");
-  shared_ = x25519_shared(ephemeral_.secret, hello_.x25519);
   fingerprint_ = key.fingerprint();
   client_key_ = std::move(key);
   state_ = State::hello_verified;
@@ -184,16 +263,21 @@ void ServerHandshake::consume_hello(std::string_view json) {
 
 ServerHandshake::Result ServerHandshake::create_reply(const Uuid& uuid) {
   if (state_ != State::hello_verified) throw Error(Errc::internal, "handshake: no verified hello");
-  ServerReply r;
+  state_ = State::failed;
+  const Secret<32> ee = x25519_shared(ephemeral_.secret, client_ephemeral_);
+  ReplyIdentity r;
   r.uuid = uuid;
-  r.x25519 = ephemeral_.public_key;
-  r.nonce = nonce_;
+  if (random_.keyid) r.keyid = *random_.keyid;
+  else random_fill(r.keyid);
   r.expires = clock_.now() + policy_.session_ttl;
-  r.server_key = identity_.public_key();
-  const Sha256Digest th2 = transcript2(th1_, hello_, r);
-  r.signature = identity_.sign(th2);
+  if (random_.nonce) r.nonce = *random_.nonce;
+  else random_fill(r.nonce);
+  r.chunk_size = policy_.chunk_size;
+  const Sha256Digest th2 = transcript2(th1_, identity_.signature, ephemeral_.public_key, r);
+  r.signature = identity_key_.sign(th2);
+  const Envelope e{ephemeral_.public_key, seal(reply_key(ee, es_, th1_), to_json(r), clock_.now(), random_.iv)};
   state_ = State::replied;
-  return Result{to_json(r), derive_session_key(shared_, th2), r.expires};
+  return Result{to_json(e), r.keyid, session_secret(ee, es_, th2), r.expires};
 }
 
 }  // namespace mh::handshake

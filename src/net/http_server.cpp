@@ -351,12 +351,11 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
     if (got > 0 && buffered) {
       req.body.append(chunk.get(), got);
     } else if (got > 0) {
-      // A refusal leaves the rest of the body unread: the connection closes after the answer.
       try {
         sink->write(std::string_view(chunk.get(), got));
       } catch (const Error& e) {
         sink->abort();
-        out = sink->refused(e);
+        out = sink->refusal(e);  // the rest of the body is unread: the connection will close
         co_return;
       } catch (...) {
         sink->abort();

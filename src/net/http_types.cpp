@@ -71,8 +71,6 @@ std::string error_json(const Error& e) {
   return nlohmann::json{{"error", errc_name(e.code())}, {"reason", reason}}.dump();
 }
 
-Response BodySink::refused(const Error& e) { return error_response(e); }
-
 Response error_response(const Error& e) {
   const int status = http_status(e.code());
   Response r = json_response(status, error_json(e));

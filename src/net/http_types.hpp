@@ -57,19 +57,21 @@ struct Response {
   void set(std::string name, std::string value);
 };
 
+Response error_response(const Error& e);  // below, with json_response
+
 // A request body streamed into the handler; finish() runs after the last byte arrived.
 // If the body breaks off (timeout, disconnect, over the limit) abort() runs instead.
-// When write() throws an Error, abort() runs and refused() gives the answer (the rest of the body
-// stays unread, the connection closes after it). When the client ends its sending half before
-// Content-Length bytes came, ended_early() may give an answer too (then abort() runs; the default
-// gives none: the connection just closes).
+// When the client ends its sending half before Content-Length bytes came, ended_early() may give
+// an answer (then abort() runs; the default gives none: the connection just closes).
 class BodySink {
  public:
   virtual ~BodySink() = default;
   virtual void write(std::string_view chunk) = 0;
   virtual Response finish() = 0;
   virtual void abort() noexcept {}
-  virtual Response refused(const Error& e);  // default: error_response(e)
+  // The answer to a refusal of write() (the rest of the body stays unread, the connection closes
+  // after it): by default the plain error response; a sink that knows its request can seal it.
+  virtual Response refusal(const Error& e) { return error_response(e); }
   virtual std::optional<Response> ended_early() { return std::nullopt; }
 };
 

@@ -31,7 +31,7 @@ bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) 
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  CLI::App app{"minihttpsd — serves a folder to authenticated clients (RFC 9421-signed requests, Fernet bodies)"};
+  CLI::App app{"minihttpsd — serves a folder to authenticated clients (minihttps/2: sealed, RFC 9421-signed requests; chunked Fernet answers)"};
   app.set_config("--config", "", "read options from this file (TOML or INI: key = value); flags win");
   app.add_option("--listen", o.listen, "HOST:PORT to listen on; port 0 picks a free port")->capture_default_str();
   app.add_option("--root", o.root, "folder served to clients")->capture_default_str();

@@ -1,6 +1,6 @@
 #include "server/router.hpp"
 
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 
 namespace mh::server {
 
@@ -18,7 +18,7 @@ net::Dispatch Router::on_head(net::Request& req) {
   }
   if (path == "/auth/handshake") {
     if (req.method != "POST") throw Error(Errc::method_not_allowed, "use POST");
-    return net::BufferBody{handshake_v2::kMaxMessageBytes, [this](net::Request& r) {
+    return net::BufferBody{handshake::kMaxMessageBytes, [this](net::Request& r) {
                              return net::json_response(200, auth_.handshake(r.body, r.remote_address));
                            }};
   }

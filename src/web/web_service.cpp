@@ -19,6 +19,11 @@ class RespondingSink final : public net::BodySink {
       : inner_(std::move(inner)), v_(std::move(v)), key_(key), clock_(clock) {}
   void write(std::string_view chunk) override { inner_->write(chunk); }
   void abort() noexcept override { inner_->abort(); }
+  // A chunk refused while the body arrives is answered sealed, like every answer to a verified
+  // request (PROTOCOL.md §5.1).
+  net::Response refusal(const Error& e) override {
+    return respond(*v_, error_answer(e, v_->client->chunk_size), key_, clock_.now());
+  }
   net::Response finish() override {
     Answer a;
     try {
@@ -28,12 +33,8 @@ class RespondingSink final : public net::BodySink {
     }
     return respond(*v_, std::move(a), key_, clock_.now());
   }
-  // A refusal while the body streams in (a chunk that does not open, a limit) is answered sealed
-  // like every answer after verification (PROTOCOL.md §5.1); a body whose sender stopped before
-  // its end is one that ended before its last chunk (§8), so the inner sink's finish() says why.
-  net::Response refused(const Error& e) override {
-    return respond(*v_, error_answer(e, v_->client->chunk_size), key_, clock_.now());
-  }
+  // A body whose sender stopped before its end is one that ended before its last chunk
+  // (PROTOCOL.md §8): the inner sink's finish() says so, sealed.
   std::optional<net::Response> ended_early() override { return finish(); }
 
  private:

@@ -2,6 +2,8 @@
 // the server could read differently from the server (request smuggling, RFC 9112 §6.3 and §3.2)
 // is answered with an exact status and reason, `Connection: close`, and the connection is closed:
 // a second request pipelined behind it is never answered. Raw sockets against the real server.
+// The rules are the same for the sealed endpoint of minihttps/2: a genuine sealed request with its
+// framing changed is refused before its signature is looked at, in clear.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -11,9 +13,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <sstream>
 #include <string>
 
 #include "support/server_process.hpp"
+#include "support/signed_client.hpp"
 
 namespace mh::test {
 namespace {
@@ -194,6 +198,45 @@ TEST_F(Framing, ValidHostFormsAreServed) {
     ::close(fd);
     EXPECT_EQ(r.data.substr(0, r.data.find("\r\n")), "HTTP/1.1 200 OK") << r.data;
   }
+}
+
+// A sealed upload (its body a request body stream) as a client would send it, with its framing
+// changed. The framing is judged first, so the refusal is the same as for any request, in clear
+// (no MiniHTTPS-Sealed head: no session is known yet); the nonce is not spent, so the same request
+// well framed is then accepted.
+TEST_F(Framing, SealedRequestsAreFramedLikeAnyOther) {
+  TempDir home;
+  const auto connected =
+      run_client(home.path(), {"connect", "--server", server_.url(), "--name", "framer", "--rsa-bits", "2048"});
+  ASSERT_EQ(connected.exit_code, 0) << connected.err;
+  SignedClient client(home.path(), server_.url());
+  const Built put = client.build("PUT", "/uploads/framed.txt", {}, "framed upload\n");
+  const std::string& stream = put.request.body;
+  const auto raw = [&](const std::string& framing, const std::string& body) {
+    std::string head = put.request.method + " " + put.request.target + " HTTP/1.1\r\n" + host_line();
+    for (const auto& h : put.request.headers) head += h.name + ": " + h.value + "\r\n";
+    return head + framing + "\r\n" + body;
+  };
+  const std::string length = "Content-Length: " + std::to_string(stream.size()) + "\r\n";
+  std::ostringstream chunk_size;
+  chunk_size << std::hex << stream.size();
+  const std::string chunked = chunk_size.str() + "\r\n" + stream + "\r\n0\r\n\r\n";
+
+  expect_refused(raw("Transfer-Encoding: chunked\r\n", chunked), "HTTP/1.1 411 Length Required",
+                 "chunked request bodies are not accepted: send Content-Length");
+  expect_refused(raw(length + "Transfer-Encoding: chunked\r\n", chunked), "HTTP/1.1 400 Bad Request",
+                 "request has both Transfer-Encoding and Content-Length");
+  expect_refused(raw(length + length, stream), "HTTP/1.1 400 Bad Request", "more than one Content-Length");
+  expect_refused(raw(length + "Host: elsewhere.example\r\n", stream), "HTTP/1.1 400 Bad Request",
+                 "more than one Host header");
+  for (const std::string& refused : {raw("Transfer-Encoding: chunked\r\n", chunked), raw(length + length, stream)})
+    EXPECT_EQ(send(refused).raw.find("MiniHTTPS-Sealed"), std::string::npos);
+
+  const Reply accepted = client.open(client.send_raw(put.request), put.binding);
+  EXPECT_TRUE(accepted.error.empty()) << accepted.error;
+  EXPECT_EQ(accepted.outer_status, 200);
+  EXPECT_EQ(accepted.status, 200) << accepted.body;
+  EXPECT_NE(accepted.body.find("\"size\":14"), std::string::npos) << accepted.body;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // The operator (issue 5): the console on a terminal (driven through a pty), the same commands
-// over `minihttpsd ctl`, kick proven by the kicked client's next request failing with 401 and its
-// transparent re-handshake, graceful stop (in-flight requests finish, exit 0; a second signal
-// stops at once), the config file and the port file.
+// over `minihttpsd ctl`, kick proven by the kicked session's next request failing with a plain 401
+// "session unknown or ended" and the client's transparent re-handshake (same UUID, new keyid),
+// graceful stop (an in-flight upload stream finishes and its sealed answer opens, exit 0; a second
+// signal stops at once), the config file and the port file.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -15,11 +16,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <thread>
 
-#include "core/fernet.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
@@ -34,6 +33,15 @@ CommandResult ctl(const ServerProcess& s, std::vector<std::string> args) {
   std::vector<std::string> argv = {server_binary().string(), "ctl", "--keys", s.keys().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, {}, 10s);
+}
+
+// What a request under a kicked (or otherwise ended) session gets: a plain 401 and the reason.
+void expect_session_ended(const Reply& r) {
+  EXPECT_EQ(r.status, 401);
+  EXPECT_FALSE(r.sealed);
+  EXPECT_EQ(r.header("WWW-Authenticate").value_or(""), "MiniHTTPS handshake=\"/auth/handshake\"");
+  EXPECT_EQ(r.reason(), "signature: session unknown or ended: handshake again");
+  EXPECT_EQ(r.body.find("hello"), std::string::npos) << r.body;
 }
 
 void connect(const fs::path& home, const ServerProcess& s, const std::string& name) {
@@ -56,23 +64,31 @@ TEST(OperatorCtl, ListKickAndStop) {
   EXPECT_TRUE(contains(r.out, "alice            " + alice_uuid.to_string() + " 127.0.0.1")) << r.out;
   EXPECT_TRUE(contains(r.out, "2 clients\n")) << r.out;
 
-  // Kick: the next request gets 401 at once...
+  // Kick: the next request gets 401 at once, in clear (the server no longer knows the session, so
+  // it cannot seal the answer), with the reason every ended session gets...
   SignedClient kicked(alice.path(), server.url());
   ASSERT_EQ(kicked.send("GET", "/hello.txt").status, 200);
   r = ctl(server, {"kick", "alice"});
   EXPECT_EQ(r.out, "kicked alice (" + alice_uuid.to_string() + ")\n");
-  const auto refused = kicked.send("GET", "/hello.txt");
-  EXPECT_EQ(refused.status, 401);
-  // ...and the client's own re-handshake works (same key, same UUID).
+  expect_session_ended(kicked.send("GET", "/hello.txt"));
+  // ...the identity stays listed, its session ended...
+  r = ctl(server, {"list"});
+  EXPECT_TRUE(contains(r.out, alice_uuid.to_string() + " 127.0.0.1" + std::string(7, ' ') + "ended ")) << r.out;
+  // ...and the client's own re-handshake works (same key, same UUID, a new session).
   const auto again = run_client(alice.path(), {"get", "hello.txt"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, "hello, world\n");
   EXPECT_TRUE(contains(again.err, "handshaking again")) << again.err;
-  EXPECT_EQ(SignedClient(alice.path(), server.url()).uuid(), alice_uuid);
+  const SignedClient rejoined(alice.path(), server.url());
+  EXPECT_EQ(rejoined.uuid(), alice_uuid);
+  EXPECT_NE(rejoined.keyid(), kicked.keyid());
+  expect_session_ended(kicked.send("GET", "/hello.txt"));  // the kicked session stays ended
 
   // By UUID too; unknown names are reported.
-  const Uuid bob_uuid = SignedClient(bob.path(), server.url()).uuid();
+  SignedClient bob_session(bob.path(), server.url());
+  const Uuid bob_uuid = bob_session.uuid();
   EXPECT_EQ(ctl(server, {"kick", bob_uuid.to_string()}).out, "kicked " + bob_uuid.to_string() + " (" + bob_uuid.to_string() + ")\n");
+  expect_session_ended(bob_session.send("GET", "/hello.txt"));
   EXPECT_EQ(ctl(server, {"kick", "nobody"}).out, "no client named 'nobody'\n");
   EXPECT_TRUE(contains(ctl(server, {"frobnicate"}).out, "unknown command 'frobnicate'")) << "help follows";
 
@@ -165,7 +181,7 @@ TEST(OperatorConsole, ListKickAndQuitOnATerminal) {
   server.type("/kick carol");
   EXPECT_TRUE(contains(server.read_until("kicked carol ("), "kicked carol ("));
   SignedClient c(home.path(), url);
-  EXPECT_EQ(c.send("GET", "/hello.txt").status, 401);
+  expect_session_ended(c.send("GET", "/hello.txt"));
   server.type("/quit");
   EXPECT_TRUE(contains(server.read_until("stopping"), "stopping"));
   EXPECT_EQ(server.wait_exit(10s), 0);
@@ -185,6 +201,23 @@ int half_request(const ServerProcess& s, const net::Request& req, const std::str
   head += "\r\n" + body.substr(0, body.size() / 2);
   (void)!::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   return fd;
+}
+
+// A raw answer as HttpClient would have returned it (for SignedClient::open).
+net::ClientResponse parse_response(const std::string& raw) {
+  net::ClientResponse r;
+  const auto head_end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) return r;
+  r.status = std::stoi(raw.substr(9, 3));
+  for (auto at = raw.find("\r\n") + 2; at < head_end;) {
+    const auto eol = raw.find("\r\n", at);
+    const std::string line = raw.substr(at, eol - at);
+    const auto colon = line.find(':');
+    r.headers.push_back({line.substr(0, colon), line.substr(line.find_first_not_of(' ', colon + 1))});
+    at = eol + 2;
+  }
+  r.body = raw.substr(head_end + 4);
+  return r;
 }
 
 std::string read_all(int fd) {
@@ -207,9 +240,9 @@ TEST(GracefulStop, InFlightUploadFinishesThenExitZero) {
   TempDir home;
   connect(home.path(), server, "inflight");
   SignedClient c(home.path(), server.url());
-  const std::string token = fernet_encrypt(c.session_key(), as_bytes(std::string(1 << 20, 'g')), std::time(nullptr));
-  const net::Request req = c.build("PUT", "/uploads/late.bin", {}, token);
-  const int fd = half_request(server, req, token);
+  const Built put = c.build("PUT", "/uploads/late.bin", {}, std::string(1 << 20, 'g'));  // a body stream
+  const std::string& stream = put.request.body;
+  const int fd = half_request(server, put.request, stream);
   ASSERT_GE(fd, 0);
   std::this_thread::sleep_for(200ms);
   server.kill(SIGTERM);
@@ -218,12 +251,14 @@ TEST(GracefulStop, InFlightUploadFinishesThenExitZero) {
   // New connections are refused while the request in flight may still finish.
   net::HttpClient fresh(net::ServerUrl::parse(server.url()), 2s);
   EXPECT_THROW(fresh.send(net::Request{"GET", "/.well-known/minihttps", {}, {}, {}, {}, false}), Error);
-  const std::string rest = token.substr(token.size() / 2);
+  const std::string rest = stream.substr(stream.size() / 2);
   (void)!::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
   const std::string answer = read_all(fd);
   ::close(fd);
-  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer.substr(0, 200);
-  EXPECT_TRUE(contains(answer, "\"size\":1048576")) << answer;
+  const Reply opened = c.open(parse_response(answer), put.binding);
+  EXPECT_TRUE(opened.error.empty()) << opened.error;
+  EXPECT_EQ(opened.status, 200) << answer.substr(0, 300);
+  EXPECT_TRUE(contains(opened.body, "\"size\":1048576")) << opened.body;
   EXPECT_EQ(server.wait_exit(10s), 0);
 }
 
@@ -234,8 +269,8 @@ TEST(GracefulStop, SecondSignalStopsAtOnce) {
   TempDir home;
   connect(home.path(), server, "stuck");
   SignedClient c(home.path(), server.url());
-  const std::string token = fernet_encrypt(c.session_key(), as_bytes(std::string(1 << 20, 's')), std::time(nullptr));
-  const int fd = half_request(server, c.build("PUT", "/uploads/stuck.bin", {}, token), token);
+  const Built put = c.build("PUT", "/uploads/stuck.bin", {}, std::string(1 << 20, 's'));
+  const int fd = half_request(server, put.request, put.request.body);
   std::this_thread::sleep_for(200ms);
   const auto t0 = std::chrono::steady_clock::now();
   server.kill(SIGTERM);

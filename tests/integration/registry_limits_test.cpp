@@ -1,6 +1,8 @@
-// Registry and handshake exhaustion (the attack review): one address may hold only so many
-// identities, and all addresses together only so many handshakes a second. Distinct client
-// addresses come from binding to 127.0.0.N, which Linux routes over loopback without setup.
+// Registry, handshake and replay-memory exhaustion (the attack review): one address may hold only
+// so many identities, all addresses together only so many handshakes a second, and one client only
+// its share of the remembered nonces. Distinct client addresses come from binding to 127.0.0.N,
+// which Linux routes over loopback without setup. Hellos are minihttps/2 ones, sealed to the
+// server's published static key.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,13 +13,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <string>
 #include <vector>
 
-#include "core/clock.hpp"
-#include "core/handshake.hpp"
 #include "core/rsa.hpp"
+#include "support/raw_handshake.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
@@ -60,15 +60,15 @@ Answer post_hello_from(const std::string& source, std::uint16_t port, const std:
   return a;
 }
 
-std::string hello_json(const RsaPrivateKey& k, const std::string& name) {
-  const FixedClock clock(static_cast<std::int64_t>(std::time(nullptr)));
-  return handshake::ClientHandshake::create(k, name, std::nullopt, clock).hello_json();
+// A hello sealed to the server's published static key.
+std::string hello_json(const handshake::ServerKeys& server, const RsaPrivateKey& k, const std::string& name) {
+  return test::make_hello(server, k, name).hello_json();
 }
 
 const std::vector<RsaPrivateKey>& keys() {
   static const std::vector<RsaPrivateKey> k = [] {
     std::vector<RsaPrivateKey> v;
-    for (int i = 0; i < 10; ++i) v.push_back(RsaPrivateKey::generate(2048));
+    for (int i = 0; i < 4; ++i) v.push_back(RsaPrivateKey::generate(2048));
     return v;
   }();
   return k;
@@ -76,19 +76,20 @@ const std::vector<RsaPrivateKey>& keys() {
 
 TEST(RegistryLimits, OneAddressHoldsAtMostItsShareOfIdentities) {
   ServerProcess server(test::with_args({"--max-clients", "10", "--max-clients-per-address", "3"}));
+  const auto sk = test::server_keys(server.url());
   for (int i = 0; i < 3; ++i) {
-    const Answer a = post_hello_from("127.0.0.1", server.port(), hello_json(keys()[i], "k" + std::to_string(i)));
+    const Answer a = post_hello_from("127.0.0.1", server.port(), hello_json(sk, keys()[i], "k" + std::to_string(i)));
     EXPECT_EQ(a.status, 200) << i << ": " << a.reason;
   }
-  Answer a = post_hello_from("127.0.0.1", server.port(), hello_json(keys()[3], "k3"));
+  Answer a = post_hello_from("127.0.0.1", server.port(), hello_json(sk, keys()[3], "k3"));
   EXPECT_EQ(a.status, 429);
   EXPECT_EQ(a.error, "rate_limited");
   EXPECT_EQ(a.reason, "registry: too many identities registered from this address");
   // A known key reconnects from there (and from anywhere) as before; a new key from another
   // address registers.
-  EXPECT_EQ(post_hello_from("127.0.0.1", server.port(), hello_json(keys()[0], "k0")).status, 200);
-  EXPECT_EQ(post_hello_from("127.0.0.9", server.port(), hello_json(keys()[1], "k1")).status, 200);
-  a = post_hello_from("127.0.0.2", server.port(), hello_json(keys()[3], "k3"));
+  EXPECT_EQ(post_hello_from("127.0.0.1", server.port(), hello_json(sk, keys()[0], "k0")).status, 200);
+  EXPECT_EQ(post_hello_from("127.0.0.9", server.port(), hello_json(sk, keys()[1], "k1")).status, 200);
+  a = post_hello_from("127.0.0.2", server.port(), hello_json(sk, keys()[3], "k3"));
   EXPECT_EQ(a.status, 200) << a.reason;
 }
 
@@ -96,10 +97,12 @@ TEST(RegistryLimits, OneAddressHoldsAtMostItsShareOfIdentities) {
 // them together. (Refill 0.01/s, so no refill can happen while the test runs, however slowly.)
 TEST(RegistryLimits, ServerWideHandshakeBudgetHoldsAcrossAddresses) {
   ServerProcess server(test::with_args({"--server-handshake-rate", "0.01", "--server-handshake-burst", "4"}));
+  const auto sk = test::server_keys(server.url());  // a GET: no handshake spent
   std::vector<int> statuses;
   for (int i = 0; i < 8; ++i) {
     const std::string source = "127.0.0." + std::to_string(i + 1);
-    const Answer a = post_hello_from(source, server.port(), hello_json(keys()[static_cast<std::size_t>(i)], "s" + std::to_string(i)));
+    const RsaPrivateKey& k = keys()[static_cast<std::size_t>(i) % keys().size()];  // refused or not, by the budget alone
+    const Answer a = post_hello_from(source, server.port(), hello_json(sk, k, "s" + std::to_string(i)));
     statuses.push_back(a.status);
     if (a.status != 200) {
       EXPECT_EQ(a.error, "unavailable");
@@ -109,18 +112,8 @@ TEST(RegistryLimits, ServerWideHandshakeBudgetHoldsAcrossAddresses) {
   EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 200, 503, 503, 503, 503}));
 }
 
-std::string reason_of(const net::ClientResponse& r) {
-  const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  return j.is_object() ? j.value("reason", "") : "";
-}
-
-std::string upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The replay memory is shared by every client: one client may hold only its share of it, and a
-// nonce is one client's whatever case its keyid is written in.
+// The replay memory is shared by every client: one client may hold only its share of it. The
+// refusal comes before the answer could be sealed: plain, with the real status.
 TEST(ReplayLimits, OneClientCannotFillTheReplayMemoryForEveryone) {
   ServerProcess server(test::with_args({"--replay-capacity", "1024", "--replay-per-client", "40"}));
   test::TempDir greedy_home, other_home;
@@ -136,24 +129,46 @@ TEST(ReplayLimits, OneClientCannotFillTheReplayMemoryForEveryone) {
   EXPECT_EQ(statuses.back(), 429);
   const auto refused = greedy.send("GET", "/");
   EXPECT_EQ(refused.status, 429);
-  EXPECT_EQ(reason_of(refused), "signature: too many requests from this client within the replay window; slow down");
+  EXPECT_FALSE(refused.sealed);
+  EXPECT_EQ(refused.reason(), "signature: too many requests from this client within the replay window; slow down");
   EXPECT_EQ(refused.header("Retry-After").value_or(""), "1");
   // Everyone else is served as before.
   for (int i = 0; i < 30; ++i) ASSERT_EQ(other.send("GET", "/").status, 200) << i;
 }
 
-TEST(ReplayLimits, AKeyidInAnotherCaseIsTheSameClientAndTheSameNonces) {
+// Nonces are remembered per client (its UUID), not per session: a new handshake gives a new keyid
+// but no second use of a nonce. A keyid is case-sensitive b64u: in another case it names no session.
+TEST(ReplayLimits, ANonceIsTheClientsAcrossSessions) {
   ServerProcess server;
   test::TempDir home;
-  ASSERT_EQ(test::run_client(home.path(), {"connect", "--server", server.url(), "--name", "casey", "--rsa-bits", "2048"}).exit_code, 0);
-  test::SignedClient c(home.path(), server.url());
+  const std::vector<std::string> connect = {"connect", "--server", server.url(), "--name", "casey", "--rsa-bits", "2048"};
+  ASSERT_EQ(test::run_client(home.path(), connect).exit_code, 0);
+  test::SignedClient first(home.path(), server.url());
   test::SignOptions o;
   o.nonce = "the-same-nonce";
-  EXPECT_EQ(c.send("GET", "/", o).status, 200);
-  o.keyid = upper(c.uuid().to_string());
-  const auto again = c.send("GET", "/", o);
+  EXPECT_EQ(first.send("GET", "/", o).status, 200);
+  ASSERT_EQ(test::run_client(home.path(), connect).exit_code, 0);
+  test::SignedClient second(home.path(), server.url());
+  ASSERT_NE(second.keyid(), first.keyid());
+  ASSERT_EQ(second.uuid(), first.uuid());
+  const auto again = second.send("GET", "/", o);
   EXPECT_EQ(again.status, 403);
-  EXPECT_EQ(reason_of(again), "signature: nonce already used (replayed request)");
+  EXPECT_FALSE(again.sealed);
+  EXPECT_EQ(again.reason(), "signature: nonce already used (replayed request)");
+  o.nonce = "another-nonce";
+  EXPECT_EQ(second.send("GET", "/", o).status, 200);
+
+  std::string flipped = second.keyid_text();
+  for (char& c : flipped)
+    if (std::isalpha(static_cast<unsigned char>(c))) {
+      c = static_cast<char>(std::isupper(static_cast<unsigned char>(c)) ? std::tolower(c) : std::toupper(c));
+      break;
+    }
+  o.nonce = std::nullopt;
+  o.keyid = flipped;
+  const auto other_case = second.send("GET", "/", o);
+  EXPECT_EQ(other_case.status, 401);
+  EXPECT_EQ(other_case.reason(), "signature: session unknown or ended: handshake again");
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // Issue 12, item 4: nothing a server (or an on-path attacker) sends reaches the user's terminal
 // as a control: error reasons, listing names, chat names, texts, rooms and reasons are printed
 // escaped (core/terminal_text.hpp), legitimate non-ASCII text is kept, and the server's access log
-// escapes the request target. Hostile servers here: a stand-in answering the handshake, a proxy
-// holding the real server's key that rewrites a listing, and a stand-in chat server.
+// escapes the request target. Hostile servers here: a proxy in front of the real server that
+// answers the discovery document or the handshake itself, a proxy holding the client's session
+// secret (a hostile or compromised server) that answers a listing with sealed answers that open,
+// and a stand-in chat server holding the session secret too.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
@@ -27,13 +29,18 @@
 #include "core/ed25519.hpp"
 #include "core/fernet.hpp"
 #include "core/httpsig.hpp"
+#include "core/key_schedule.hpp"
 #include "core/rsa.hpp"
+#include "core/seal.hpp"
+#include "core/stream.hpp"
+#include "core/strict_json.hpp"
 #include "core/uuid.hpp"
-#include "io/server_identity.hpp"
+#include "core/x25519.hpp"
+#include "io/system_clock.hpp"
 #include "support/interactive_process.hpp"
 #include "support/server_process.hpp"
+#include "support/signed_client.hpp"
 #include "support/tamper_proxy.hpp"
-#include "web/response_signer.hpp"
 
 namespace mh::test {
 namespace {
@@ -147,34 +154,44 @@ void make_identity(const fs::path& home) {
 
 TEST(TerminalSafety, HostileServerErrorReasonsArePrintedEscaped) {
   struct Case {
+    std::string request;  // the request line the hostile answer replaces the server's for
     std::string response;
     int exit_code;
     std::string err;
   };
+  const std::string handshake = "POST /auth/handshake ", discovery = "GET /.well-known/minihttps ";
+  ServerProcess server;
+  TamperProxy proxy(server.port());
   const std::vector<Case> cases = {
       // OSC 0 sets the window title; CSI 2 J clears the screen and a fake prompt follows.
-      {http_answer(403, R"({"error":"forbidden","reason":"\u001b]0;pwned\u0007\u001b[2J\u001b[Huser@host:~$ "})"), 4,
+      {handshake, http_answer(403, R"({"error":"forbidden","reason":"\u001b]0;pwned\u0007\u001b[2J\u001b[Huser@host:~$ "})"), 4,
        "minihttps: handshake refused: \\x1b]0;pwned\\x07\\x1b[2J\\x1b[Huser@host:~$ \n"},
       // U+009B (CSI), a bidi override, and CR LF starting a fake success line.
-      {http_answer(403, R"({"error":"forbidden","reason":"a\u009b31mb \u202eevil\u202c\r\nminihttps: connected"})"), 4,
+      {handshake, http_answer(403, R"({"error":"forbidden","reason":"a\u009b31mb \u202eevil\u202c\r\nminihttps: connected"})"), 4,
        "minihttps: handshake refused: a\\u009b31mb \\u202eevil\\u202c\\r\\nminihttps: connected\n"},
       // An overlong reason is cut, visibly.
-      {http_answer(400, R"({"error":"bad_request","reason":")" + std::string(10000, 'x') + "\"}"), 1,
+      {handshake, http_answer(400, R"({"error":"bad_request","reason":")" + std::string(10000, 'x') + "\"}"), 1,
        "minihttps: handshake refused: " + std::string(300, 'x') + "\u2026 (9700 more bytes)\n"},
       // A reply whose error quotes the server (an unknown field's name).
-      {http_answer(200, R"({"\u001b]0;pwned\u0007":1})"), 1,
+      {handshake, http_answer(200, R"({"version":2,"\u001b]0;pwned\u0007":1})"), 1,
        "minihttps: handshake: unknown field '\\x1b]0;pwned\\x07'\n"},
+      // The discovery document comes before any key is checked: its refusal and its fields too.
+      {discovery, http_answer(404, R"({"error":"not_found","reason":"\u001b]0;pwned\u0007gone\r\n"})"), 1,
+       "minihttps: the server at 127.0.0.1:" + std::to_string(proxy.port()) +
+           " does not offer minihttps/2: \\x1b]0;pwned\\x07gone\\r\\n\n"},
+      {discovery, http_answer(200, R"({"\u001b[2J\u202e":1,"version":2})"), 1,
+       "minihttps: discovery: unknown field '\\x1b[2J\\u202e'\n"},
   };
   TempDir tmp;
   make_identity(tmp / "home");
   for (const auto& c : cases) {
-    FakeListener fake([&](int fd) {
-      if (!read_request(fd).empty()) send_all(fd, c.response);
-    });
-    const CommandResult r = run_client(tmp / "home", {"connect", "--server", fake.url(), "--name", "alice"});
+    proxy.set_rewriter([&](const std::string&, const std::string&) { return c.response; });
+    proxy.set_mode(TamperProxy::Mode::rewrite, c.request);
+    const CommandResult r = run_client(tmp / "home", {"connect", "--server", proxy.url(), "--name", "alice"});
     EXPECT_EQ(r.exit_code, c.exit_code) << describe(r);
     EXPECT_EQ(r.err, c.err);
     EXPECT_TRUE(no_raw_controls(r.out + r.err));
+    EXPECT_FALSE(fs::exists(tmp / "home" / "known_servers"));
   }
 }
 
@@ -207,72 +224,83 @@ TEST(TerminalSafety, LsShowsControlAndBidiNamesFromTheRealServerEscaped) {
   EXPECT_TRUE(no_raw_controls(r.out + r.err));
 }
 
-// The proxy holds the real server's secret key and the client's session key (read from its
-// home): it stands for a hostile or compromised server, whose answers verify.
-class ResigningProxy {
+// A request as a server sees it: the outer request line and fields, for the signature base.
+httpsig::Message parse_request(const std::string& request) {
+  httpsig::Message req{"", "http", "", "", std::nullopt, {}, nullptr};
+  const auto line_end = request.find("\r\n");
+  const std::string line = request.substr(0, line_end);
+  req.method = line.substr(0, line.find(' '));
+  req.target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
+  for (std::size_t pos = line_end + 2; pos < request.size();) {
+    const auto e = request.find("\r\n", pos);
+    if (e == pos || e == std::string::npos) break;
+    const std::string h = request.substr(pos, e - pos);
+    const auto colon = h.find(':');
+    std::string value = h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    req.headers.emplace_back(h.substr(0, colon), value);
+    if (net::iequals(h.substr(0, colon), "Host")) req.authority = value;
+    pos = e + 2;
+  }
+  return req;
+}
+
+// The binding B of a signed request (docs/PROTOCOL.md §4), as the server computes it: the
+// signature base the client signed, rebuilt from the request's fields, and the signature.
+Binding binding_of(const std::string& request) {
+  const httpsig::Message req = parse_request(request);
+  const auto input = httpsig::field_value(req, "Signature-Input");
+  const auto signature = httpsig::field_value(req, "Signature");
+  if (!input || !signature) throw std::runtime_error("not a signed request: " + request.substr(0, 200));
+  const auto params = httpsig::parse_signature_input(*input).front().second;
+  return request_binding(httpsig::signature_base(req, params), httpsig::parse_signature(*signature).front().second);
+}
+
+// A sealed answer (docs/PROTOCOL.md §5.3) of `status` with `body` as its stream, bound to `b`.
+std::string sealed_answer(const SessionSecret& secret, std::uint32_t chunk_size, const Binding& b, int status,
+                          const std::string& content_type, const std::string& body) {
+  const io::SystemClock clock;
+  const auto layout = stream::Layout::whole(body.size(), chunk_size);
+  seal::ResponseHead head;
+  head.status = status;
+  head.content_type = content_type;
+  head.content_length = body.size();
+  head.chunks = seal::Chunks{chunk_size, 0, layout.last_chunk()};
+  std::string chunks;
+  stream::StreamWriter w(secret, KeyPurpose::response_body, b, layout, clock);
+  w.write(as_bytes(body), chunks);
+  w.finish(chunks);
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/minihttps-stream\r\nContent-Length: " +
+         std::to_string(chunks.size()) + "\r\n" + std::string(seal::kSealedField) + ": " +
+         seal::seal_response_head(secret, b, head, clock.now()) + "\r\nCache-Control: private, no-store\r\n\r\n" + chunks;
+}
+
+// A proxy in front of the real server that holds the client's session secret (read from its
+// home): it stands for a hostile or compromised server, whose sealed answers open. Under v2 the
+// secret is all such a server needs; its identity key only signed the handshake.
+class SealingProxy {
  public:
-  ResigningProxy(const ServerProcess& server, const fs::path& keys)
-      : key_(io::load_or_create_server_identity(keys).key), proxy_(server.port()) {}
+  explicit SealingProxy(const ServerProcess& server) : proxy_(server.port()) {}
   TamperProxy& proxy() { return proxy_; }
 
-  // Answers the next matching request with `plaintext`, encrypted under `session_key` and
-  // signed like the real server signs (PROTOCOL.md §5.2).
-  void answer(const std::string& request_prefix, const FernetKey& session_key, const std::string& plaintext) {
-    proxy_.set_rewriter([this, session_key, plaintext](const std::string& request, const std::string&) {
-      return signed_answer(request, session_key, plaintext);
+  // Answers sealed requests with `status` and `plaintext` (JSON), sealed under the session of
+  // the client whose home is `home` and bound to each request, as the real server would (§5.3).
+  void answer(const fs::path& home, const std::string& plaintext, int status = 200) {
+    const SignedClient session(home, proxy_.url());
+    proxy_.set_rewriter([secret = session.secret(), chunk = session.chunk_size(), plaintext, status](
+                            const std::string& request, const std::string&) {
+      return sealed_answer(secret, chunk, binding_of(request), status, "application/json", plaintext);
     });
-    proxy_.set_mode(TamperProxy::Mode::rewrite, request_prefix);
+    proxy_.set_mode(TamperProxy::Mode::rewrite, "POST " + std::string(seal::kSealedPath) + " ");
   }
 
  private:
-  std::string signed_answer(const std::string& request, const FernetKey& session_key, const std::string& plaintext) {
-    const std::int64_t now = std::time(nullptr);
-    httpsig::Message req{"", "http", "", "", std::nullopt, {}, nullptr};
-    const auto line_end = request.find("\r\n");
-    const std::string line = request.substr(0, line_end);
-    req.method = line.substr(0, line.find(' '));
-    req.target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
-    for (std::size_t pos = line_end + 2; pos < request.size();) {
-      const auto e = request.find("\r\n", pos);
-      if (e == pos || e == std::string::npos) break;
-      const std::string h = request.substr(pos, e - pos);
-      const auto colon = h.find(':');
-      std::string value = h.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      req.headers.emplace_back(h.substr(0, colon), value);
-      if (h.substr(0, colon) == "Host") req.authority = value;
-      pos = e + 2;
-    }
-    const std::string body = fernet_encrypt(session_key, as_bytes(plaintext), now);
-    httpsig::Message res{"", "http", req.authority, req.target, 200, {}, &req};
-    res.headers = {{"Content-Type", "application/fernet"},
-                   {"MiniHTTPS-Content-Type", "application/json"},
-                   {"Content-Length", std::to_string(body.size())},
-                   {"Content-Digest", httpsig::content_digest_sha512(as_bytes(body))}};
-    const auto params = httpsig::make_params(web::response_components("sig1"),
-                                             {.created = now, .alg = "ed25519",
-                                              .keyid = ed25519_fingerprint(key_.public_key())});
-    res.headers.emplace_back("Signature-Input", httpsig::signature_input_member("sig1", params));
-    res.headers.emplace_back("Signature",
-                             httpsig::signature_member("sig1", key_.sign(as_bytes(httpsig::signature_base(res, params)))));
-    std::string out = "HTTP/1.1 200 OK\r\n";
-    for (const auto& [n, v] : res.headers) out += n + ": " + v + "\r\n";
-    return out + "\r\n" + body;
-  }
-
-  Ed25519KeyPair key_;
   TamperProxy proxy_;
 };
 
-FernetKey session_key_in(const fs::path& home) {
-  for (const auto& e : fs::directory_iterator(home / "sessions"))
-    return FernetKey::parse(json::parse(read_file(e.path()))["session_key"].get<std::string>());
-  throw std::runtime_error("no session in " + home.string());
-}
-
 TEST(TerminalSafety, LsShowsEscapeSequencesFromAHostileServerEscaped) {
   ServerProcess server;
-  ResigningProxy hostile(server, server.keys());
+  SealingProxy hostile(server);
   TempDir home;
   ASSERT_EQ(run_client(home.path(), {"connect", "--server", hostile.proxy().url(), "--name", "victim", "--rsa-bits",
                                      "2048", "--fingerprint", server.fingerprint()})
@@ -286,7 +314,7 @@ TEST(TerminalSafety, LsShowsEscapeSequencesFromAHostileServerEscaped) {
                           {{"name", "\xc2\x9b" "31mred"}, {"type", "dir"}},
                           {{"name", "\xe2\x80\xae" "fdp.exe"}, {"type", "dir"}},
                           {{"name", std::string(2000, 'n')}, {"type", "dir"}}}}};
-  hostile.answer("GET /?list", session_key_in(home.path()), listing.dump());
+  hostile.answer(home.path(), listing.dump());
   const auto r = run_client(home.path(), {"ls", "/"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(hostile.proxy().tampered(), 1);
@@ -294,6 +322,28 @@ TEST(TerminalSafety, LsShowsEscapeSequencesFromAHostileServerEscaped) {
                        ls_dir_line("two\\r\\nlines") + ls_dir_line("\\u009b31mred") + ls_dir_line("\\u202efdp.exe") +
                        ls_dir_line(std::string(1024, 'n') + "\u2026 (976 more bytes)"));
   EXPECT_TRUE(no_raw_controls(r.out + r.err));
+}
+
+// Under v2 a refusal after the signature verified is sealed: only the session's other end can
+// write it, and that end may be hostile. Its reason is printed escaped like any other.
+TEST(TerminalSafety, SealedRefusalReasonsFromAHostileServerArePrintedEscaped) {
+  ServerProcess server;
+  SealingProxy hostile(server);
+  TempDir home;
+  ASSERT_EQ(run_client(home.path(), {"--quiet", "connect", "--server", hostile.proxy().url(), "--name", "victim",
+                                     "--rsa-bits", "2048", "--fingerprint", server.fingerprint()})
+                .exit_code,
+            0);
+  const json refusal = {{"error", "not_found"},
+                        {"reason", "\x1b]0;pwned\x07\xe2\x80\xae" "gone\r\nminihttps: saved hello.txt"}};
+  hostile.answer(home.path(), refusal.dump(), 404);
+  TempDir out;
+  const auto r = run_client(home.path(), {"get", "hello.txt", "-o", (out / "hello.txt").string()});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_EQ(hostile.proxy().tampered(), 1);
+  EXPECT_EQ(r.err, "minihttps: get /hello.txt: \\x1b]0;pwned\\x07\\u202egone\\r\\nminihttps: saved hello.txt\n");
+  EXPECT_TRUE(no_raw_controls(r.out + r.err));
+  EXPECT_TRUE(fs::is_empty(out.path()));
 }
 
 // ---- chat -----------------------------------------------------------------------------------
@@ -332,13 +382,41 @@ TEST(TerminalSafety, ChatBidiAndC1FromAnotherUserArriveEscaped) {
   EXPECT_TRUE(no_raw_controls(alice.out() + alice.err()));
 }
 
-// A stand-in chat server that accepts any upgrade and sends `frames` (JSON, encrypted under `key`
-// as the real one would), then answers the client's close.
+// A stand-in chat server that shares a session with a client home (as if a handshake had made
+// it; see home_for()): it accepts any sealed upgrade with a sealed head bound to it (§9.1), sends
+// `frames`, each sealed as the connection's next frame with its "seq" (§9.2) as the real one
+// would, then answers the client's close.
 class FakeChatServer {
  public:
-  FakeChatServer(FernetKey key, std::vector<json> frames)
-      : key_(std::move(key)), frames_(std::move(frames)), listener_([this](int fd) { serve(fd); }) {}
+  explicit FakeChatServer(std::vector<json> frames)
+      : secret_bytes_(random_bytes(32)),
+        secret_(secret_bytes_),
+        frames_(std::move(frames)),
+        listener_([this](int fd) { serve(fd); }) {}
   const FakeListener& listener() const { return listener_; }
+
+  // A home with an identity and a session for this server's address, as `connect` would leave.
+  void make_home(const fs::path& home) const {
+    make_identity(home);
+    fs::create_directories(home / "sessions");
+    std::string file = listener_.authority();
+    for (char& c : file) c = c == ':' ? '_' : c;
+    const Ed25519KeyPair server_key = Ed25519KeyPair::generate();
+    write_private(home / "sessions" / (file + ".json"),
+                  json{{"version", 2},
+                       {"server", listener_.url()},
+                       {"authority", listener_.authority()},
+                       {"name", "alice"},
+                       {"keyid", b64u(random_bytes(16))},
+                       {"uuid", Uuid::random_v4().to_string()},
+                       {"secret", b64u(secret_bytes_)},
+                       {"expires", std::time(nullptr) + 3600},
+                       {"chunk_size", 262144},
+                       {"server_fingerprint", ed25519_fingerprint(server_key.public_key())},
+                       {"server_key", b64u(server_key.public_key())},
+                       {"static_key", b64u(X25519KeyPair::generate().public_key)}}
+                      .dump());
+  }
 
  private:
   static std::string frame(std::uint8_t opcode, const std::string& payload) {
@@ -363,22 +441,31 @@ class FakeChatServer {
     const std::string magic = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     std::uint8_t sha[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(magic.data()), magic.size(), sha);
+    const Binding b = binding_of(req);
+    const std::int64_t now = std::time(nullptr);
+    seal::ResponseHead accepted;  // status 200, no body: the connection is the chat
     send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-                     base64_encode(ByteView(sha, sizeof sha)) + "\r\n\r\n");
-    for (const auto& j : frames_) send_all(fd, frame(0x1, fernet_encrypt(key_, as_bytes(j.dump()), std::time(nullptr))));
+                     base64_encode(ByteView(sha, sizeof sha)) + "\r\n" + std::string(seal::kSealedField) + ": " +
+                     seal::seal_response_head(secret_, b, accepted, now) + "\r\n\r\n");
+    for (std::size_t n = 0; n < frames_.size(); ++n) {
+      json j = frames_[n];
+      j["seq"] = n;
+      const FernetKey k = secret_.derive(KeyPurpose::chat_to_client, b, n, false);
+      send_all(fd, frame(0x1, fernet_encrypt(k, as_bytes(j.dump()), now)));
+    }
     // The client's close frame (when its input ends), answered with a normal close.
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 20000) > 0) send_all(fd, frame(0x8, std::string("\x03\xe8", 2)));
   }
 
-  FernetKey key_;
+  Bytes secret_bytes_;
+  SessionSecret secret_;
   std::vector<json> frames_;
   FakeListener listener_;
 };
 
 TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
   const std::int64_t t = std::time(nullptr);
-  const FernetKey key = FernetKey::generate();
   const std::vector<json> frames = {
       {{"type", "notice"}, {"event", "joined"}, {"text", "you joined lobby"}, {"room", "lobby"}, {"time", t},
        {"limits", {{"messages_per_second", 10}, {"burst", 20}}}},
@@ -392,20 +479,9 @@ TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
       {{"type", "notice"}, {"text", "\x1b[1A\x1b[2Kserver restarting"}, {"time", t}},
       {{"type", "error"}, {"reason", "\x1b]0;title\x07no\r\nminihttps: chat: fake"}, {"time", t}},
   };
-  FakeChatServer fake(key, frames);
-  // A home with an identity and a session for the stand-in's address, as `connect` would leave.
+  FakeChatServer fake(frames);
   TempDir home;
-  make_identity(home.path());
-  const Ed25519KeyPair server_key = Ed25519KeyPair::generate();
-  fs::create_directories(home / "sessions");
-  std::string file = fake.listener().authority();
-  for (char& c : file) c = c == ':' ? '_' : c;
-  write_private(home / "sessions" / (file + ".json"),
-                json{{"server", fake.listener().url()}, {"name", "alice"}, {"uuid", Uuid::random_v4().to_string()},
-                     {"session_key", key.format()}, {"expires", t + 3600},
-                     {"server_fingerprint", ed25519_fingerprint(server_key.public_key())},
-                     {"server_key", base64_encode(server_key.public_key(), Alphabet::url, false)}}
-                    .dump());
+  fake.make_home(home.path());
   InteractiveProcess chat({client_binary().string(), "--home", home.path().string(), "--server", fake.listener().url(), "chat"});
   ASSERT_TRUE(chat.wait_line(std::regex("server restarting$"), 15s)) << chat.out() << chat.err();
   ASSERT_TRUE(chat.wait_err("fake", 15s)) << chat.err();
@@ -430,7 +506,6 @@ TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
 // client wraps it itself, indented, so no row but a real message's starts with "[".
 TEST(TerminalSafety, ChatTextPaddedToTheTerminalWidthCannotStartARow) {
   const std::int64_t t = std::time(nullptr);
-  const FernetKey key = FernetKey::generate();
   const std::string p = clock_prefix(t);  // 11 columns
   const std::vector<json> frames = {
       {{"type", "notice"}, {"event", "joined"}, {"text", "you joined lobby"}, {"room", "lobby"}, {"time", t},
@@ -439,19 +514,9 @@ TEST(TerminalSafety, ChatTextPaddedToTheTerminalWidthCannotStartARow) {
        {"time", t}, {"private", false}},
       {{"type", "notice"}, {"text", "end-marker"}, {"time", t}},
   };
-  FakeChatServer fake(key, frames);
+  FakeChatServer fake(frames);
   TempDir home;
-  make_identity(home.path());
-  const Ed25519KeyPair server_key = Ed25519KeyPair::generate();
-  fs::create_directories(home / "sessions");
-  std::string file = fake.listener().authority();
-  for (char& c : file) c = c == ':' ? '_' : c;
-  write_private(home / "sessions" / (file + ".json"),
-                json{{"server", fake.listener().url()}, {"name", "alice"}, {"uuid", Uuid::random_v4().to_string()},
-                     {"session_key", key.format()}, {"expires", t + 3600},
-                     {"server_fingerprint", ed25519_fingerprint(server_key.public_key())},
-                     {"server_key", base64_encode(server_key.public_key(), Alphabet::url, false)}}
-                    .dump());
+  fake.make_home(home.path());
   const std::vector<std::string> args = {client_binary().string(), "--home", home.path().string(), "--server",
                                          fake.listener().url(), "chat"};
   std::vector<char*> argv;

@@ -1,17 +1,21 @@
-// Interop against the running server, with independent implementations:
-//  - npm http-message-signatures signs GETs with the client's key and UUID (a custom signer
-//    with salt 64, and the library's default signer) and the server answers 200;
-//  - Python's cryptography.fernet decrypts the raw response bodies with the session key and
-//    gets the exact bytes of the files, a multi-MiB binary file included.
+// Interop against the running server with an independent RFC 9421 implementation: npm
+// http-message-signatures signs ordinary, unsealed GETs (docs/PROTOCOL.md §5.4) with the client's
+// RSA key and the session's keyid — a custom signer with salt 64, and the library's default
+// signer. The server answers with the real status and the body stream, which the test opens as a
+// client must, under the binding of the library's own signature base and signature (§4). Another
+// key under the same keyid is refused.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.hpp"
+#include "core/stream.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
 namespace mh::test {
 namespace {
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 fs::path node_dir() { return MH_INTEROP_NODE_DIR; }
 
@@ -31,22 +35,33 @@ class ServerInterop : public ::testing::Test {
     delete server_;
   }
 
-  // Python decrypts a token with the session key; returns the plaintext.
-  static std::string python_decrypt(const std::string& token, const FernetKey& key) {
-    TempDir dir;
-    write_file(dir / "token", token);
-    const auto r = run_process({python_with_cryptography(), (source_dir() / "tests/interop/fernet_tool.py").string(),
-                                "decrypt", key.format(), (dir / "token").string(), (dir / "plain").string()});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return read_file(dir / "plain");
+  // The keyid as `minihttps connect` saved it: the session's random id, not the UUID.
+  static std::string session_keyid() {
+    for (const auto& e : fs::directory_iterator(home_->path() / "sessions"))
+      return json::parse(read_file(e.path()))["keyid"].get<std::string>();
+    throw std::runtime_error("no session in " + home_->path().string());
   }
 
-  static nlohmann::json node_get(const std::string& target, const std::string& mode) {
-    const Uuid uuid = SignedClient(home_->path(), server_->url()).uuid();
-    const auto r = run_process({"node", (node_dir() / "sign_get.mjs").string(), server_->url(), target,
-                                (home_->path() / "identity.pem").string(), uuid.to_string(), mode});
+  // The library's signed GET of `target`, and its answer opened under the library's binding.
+  struct NodeGet {
+    json out;     // what sign_get.mjs printed
+    Reply reply;  // the answer opened as a client must
+  };
+  static NodeGet node_get(const std::string& target, const std::string& mode,
+                          const fs::path& key = home_->path() / "identity.pem") {
+    const auto r = run_process({"node", (node_dir() / "sign_get.mjs").string(), server_->url(), target, key.string(),
+                                session_keyid(), mode});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out);
+    NodeGet g{json::parse(r.out), {}};
+    net::ClientResponse response;
+    response.status = g.out["status"];
+    for (const auto& [name, value] : g.out["headers"].items())
+      for (const auto& v : value.is_array() ? value : json::array({value})) response.headers.push_back({name, v.get<std::string>()});
+    response.body = g.out["body"];
+    const Binding b = request_binding(g.out["signature_base"].get<std::string>(),
+                                      base64_decode(g.out["signature"].get<std::string>()));
+    g.reply = SignedClient(home_->path(), server_->url()).open(response, b);
+    return g;
   }
 
   static ServerProcess* server_;
@@ -58,47 +73,53 @@ TempDir* ServerInterop::home_ = nullptr;
 Bytes* ServerInterop::big_ = nullptr;
 
 TEST_F(ServerInterop, NpmSignerWithSalt64IsAccepted) {
-  const auto j = node_get("/hello.txt", "salt64");
-  ASSERT_EQ(j["status"], 200) << j.dump();
-  EXPECT_NE(j["signature_input"].get<std::string>().find("keyid="), std::string::npos);
-  const FernetKey key = SignedClient(home_->path(), server_->url()).session_key();
-  EXPECT_EQ(python_decrypt(j["body"], key), "hello, world\n");
+  const std::string keyid = session_keyid();
+  ASSERT_EQ(keyid.size(), 22u);
+  const auto g = node_get("/hello.txt", "salt64");
+  EXPECT_NE(g.out["signature_input"].get<std::string>().find("keyid=\"" + keyid + "\""), std::string::npos);
+  EXPECT_EQ(g.reply.outer_status, 200);  // the real status, in clear
+  ASSERT_TRUE(g.reply.error.empty()) << g.reply.error;
+  EXPECT_EQ(g.reply.status, 200);
+  EXPECT_EQ(g.reply.header("Content-Type").value_or(""), "application/minihttps-stream");
+  EXPECT_EQ(g.reply.header("MiniHTTPS-Content-Type").value_or(""), "text/plain; charset=utf-8");
+  EXPECT_EQ(g.reply.body, "hello, world\n");
 }
 
 TEST_F(ServerInterop, NpmDefaultSignerIsAccepted) {
-  const auto j = node_get("/docs/a.txt", "default");
-  ASSERT_EQ(j["status"], 200) << j.dump();
-  const FernetKey key = SignedClient(home_->path(), server_->url()).session_key();
-  EXPECT_EQ(python_decrypt(j["body"], key), "document a\n");
+  const auto g = node_get("/docs/a.txt", "default");
+  ASSERT_TRUE(g.reply.error.empty()) << g.reply.error;
+  EXPECT_EQ(g.reply.status, 200);
+  EXPECT_EQ(g.reply.body, "document a\n");
 }
 
 TEST_F(ServerInterop, NpmSignedQueryIsAccepted) {
-  const auto j = node_get("/docs/?list", "salt64");
-  ASSERT_EQ(j["status"], 200) << j.dump();
-  const FernetKey key = SignedClient(home_->path(), server_->url()).session_key();
-  EXPECT_NE(python_decrypt(j["body"], key).find("\"a.txt\""), std::string::npos);
+  const auto g = node_get("/docs/?list", "salt64");
+  EXPECT_NE(g.out["signature_input"].get<std::string>().find("\"@query\""), std::string::npos);
+  ASSERT_TRUE(g.reply.error.empty()) << g.reply.error;
+  EXPECT_EQ(g.reply.status, 200);
+  EXPECT_NE(g.reply.body.find("\"a.txt\""), std::string::npos) << g.reply.body;
 }
 
-TEST_F(ServerInterop, PythonDecryptsARawMultiMegabyteBody) {
-  SignedClient c(home_->path(), server_->url());
-  const auto r = c.send("GET", "/big.bin");
-  ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(python_decrypt(r.body, c.session_key()), as_chars(*big_));
+TEST_F(ServerInterop, NpmSignedGetOfAMultiChunkFileOpensExactly) {
+  const auto g = node_get("/big.bin", "salt64");
+  ASSERT_TRUE(g.reply.error.empty()) << g.reply.error;
+  EXPECT_EQ(g.reply.status, 200);
+  ASSERT_TRUE(g.reply.head && g.reply.head->chunks);
+  EXPECT_EQ(g.reply.head->chunks->last, big_->size() / stream::kDefaultChunkSize);  // 21 chunks
+  EXPECT_TRUE(g.reply.body == as_chars(*big_));
 }
 
 TEST_F(ServerInterop, NpmSignatureWithWrongKeyIsRefused) {
-  // Same UUID, another RSA key: the library's signature must not be accepted.
+  // The session's keyid, another RSA key: the library's signature must not be accepted.
   TempDir other;
   const auto gen = run_process({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
                                 "-out", (other / "k.pem").string()});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
-  const Uuid uuid = SignedClient(home_->path(), server_->url()).uuid();
-  const auto r = run_process({"node", (node_dir() / "sign_get.mjs").string(), server_->url(), "/hello.txt",
-                              (other / "k.pem").string(), uuid.to_string(), "salt64"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["status"], 403);
-  EXPECT_EQ(j["body"].get<std::string>().find("hello"), std::string::npos);
+  const auto g = node_get("/hello.txt", "salt64", other / "k.pem");
+  EXPECT_EQ(g.reply.status, 403);
+  EXPECT_FALSE(g.reply.sealed);  // refused before it verified: plain JSON
+  EXPECT_EQ(g.reply.reason(), "signature: does not verify");
+  EXPECT_EQ(g.reply.body.find("hello"), std::string::npos);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 #include "core/base64.hpp"
 #include "core/cksum.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/seal.hpp"
 #include "core/httpsig.hpp"
 #include "io/system_clock.hpp"
@@ -380,7 +380,7 @@ void handshake_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937
     try {
       // Every other handshake is a reconnect that names the UUID it had: it must get it back.
       const std::optional<Uuid> ask = round % 2 == 1 ? known : std::nullopt;
-      auto h = handshake_v2::ClientHandshake::create(*c.key, name, ask, sh.server_keys, io::SystemClock());
+      auto h = handshake::ClientHandshake::create(*c.key, name, ask, sh.server_keys, io::SystemClock());
       const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
       const auto t0 = SteadyClock::now();
       const auto r = http.send(req, 64 << 10);
@@ -465,7 +465,7 @@ void Shared::request_stop() {
   stop_cv.notify_all();
 }
 
-handshake_v2::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint) {
+handshake::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint) {
   const auto r = http.send(net::Request{"GET", "/.well-known/minihttps", {}, {}, {}, {}, false});
   if (r.status != 200) throw Error(errc_for_status(r.status), "discovery: " + std::to_string(r.status) + " " + reason_of(r));
   const auto j = json::parse(r.body, nullptr, false);
@@ -476,18 +476,18 @@ handshake_v2::ServerKeys discover(net::HttpClient& http, const std::string& fing
     if (b.size() != out.size()) throw Error(Errc::bad_request, std::string("discovery: bad ") + field);
     std::copy(b.begin(), b.end(), out.begin());
   };
-  handshake_v2::ServerKeys k;
+  handshake::ServerKeys k;
   fixed("public_key", k.identity);
   fixed("static_key", k.static_key);
   if (ed25519_fingerprint(k.identity) != fingerprint) throw Error(Errc::trust, "discovery: not the pinned server key");
-  handshake_v2::verify_static_key(k.identity, k.static_key,
+  handshake::verify_static_key(k.identity, k.static_key,
                                   base64_decode(j["static_signature"].get<std::string>(), Alphabet::url, Padding::forbidden));
   return k;
 }
 
 Identity handshake(net::HttpClient& http, const Shared& sh, std::shared_ptr<const RsaPrivateKey> key,
                    const std::string& name, std::optional<Uuid> uuid) {
-  auto h = handshake_v2::ClientHandshake::create(*key, name, uuid, sh.server_keys, io::SystemClock());
+  auto h = handshake::ClientHandshake::create(*key, name, uuid, sh.server_keys, io::SystemClock());
   const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
   const auto r = http.send(req, 64 << 10);
   if (r.status != 200)

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/rsa.hpp"
 #include "core/uuid.hpp"
 #include "net/http_client.hpp"
@@ -72,7 +72,7 @@ struct Corpus {
 struct Shared {
   net::ServerUrl url;
   std::string fingerprint;  // pinned: "SHA256:..."
-  handshake_v2::ServerKeys server_keys;  // the pinned identity and the static key it vouched for
+  handshake::ServerKeys server_keys;  // the pinned identity and the static key it vouched for
   Corpus corpus;
   std::chrono::milliseconds think{250};          // mean pause between two operations of a slot
   std::chrono::milliseconds chat_interval{2000};  // between two chat frames of one connection
@@ -90,7 +90,7 @@ struct Shared {
 
 // The server's keys from /.well-known/minihttps, checked against the pinned fingerprint and the
 // static key's signature.
-handshake_v2::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint);
+handshake::ServerKeys discover(net::HttpClient& http, const std::string& fingerprint);
 
 // The handshake as a client does it, over `http`: a fresh hello signed with `key` and sealed to the
 // static key, the reply opened and checked. Throws mh::Error with a short reason on any refusal.

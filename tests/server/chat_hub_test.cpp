@@ -1,11 +1,16 @@
-// The chat hub below the WebSocket layer: fake peers record what the hub sends (decrypted with
-// each recipient's own key) and how it closes them. Time and the rate-limit clock are fixed, so
-// every count is exact. The concurrency test also runs under ThreadSanitizer (make test-tsan).
+// The chat hub below the WebSocket layer: fake peers record what the hub sends (opened with each
+// connection's own keys) and how it closes them. Frames are numbered per connection and direction
+// (PROTOCOL-v2 §9): frame n from a client is sealed under K("chat to server", B, n, 0) and carries
+// "seq": n, frame n to it under K("chat to client", B, n, 0), B being the upgrade's binding. Time
+// and the rate-limit clock are fixed, so every count is exact. The concurrency test also runs under
+// ThreadSanitizer (make test-tsan).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +18,7 @@
 
 #include "auth/registry.hpp"
 #include "core/fernet.hpp"
+#include "support/test_support.hpp"
 #include "web/chat_hub.hpp"
 
 namespace mh::web {
@@ -20,6 +26,7 @@ namespace {
 
 using nlohmann::json;
 constexpr std::int64_t kNow = 1'700'000'000;
+constexpr std::string_view kRefused = "frame refused: out of sequence or tampered";
 
 class FakePeer final : public net::WebSocketPeer {
  public:
@@ -68,17 +75,48 @@ const RsaPublicKey& key(int i) {
   return keys[static_cast<std::size_t>(i)];
 }
 
+// A binding B no other connection has (the upgrade request's, in the server).
+Binding fresh_binding() {
+  static std::atomic<std::uint64_t> n{0};
+  Binding b{};
+  const std::uint64_t v = ++n;
+  for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  b[31] = 0xc4;
+  return b;
+}
+
+// `msg` with "seq": n, as the client puts it in frame n.
+std::string with_seq(json msg, std::uint64_t n) {
+  msg["seq"] = n;
+  return msg.dump();
+}
+
 // One WebSocket connection of a client, as the hub sees it.
 struct Conn {
   std::shared_ptr<const auth::ClientRecord> client;
+  Binding binding = fresh_binding();
   std::shared_ptr<FakePeer> peer = std::make_shared<FakePeer>();
   std::unique_ptr<net::WebSocketHandler> handler;
+  std::uint64_t sent = 0;  // frames this client sent on the connection
 
-  // Everything received so far, decrypted with this client's key.
+  FernetKey to_client_key(std::uint64_t n) const {
+    return client->session_secret.derive(KeyPurpose::chat_to_client, binding, n, false);
+  }
+  FernetKey to_server_key(std::uint64_t n) const {
+    return client->session_secret.derive(KeyPurpose::chat_to_server, binding, n, false);
+  }
+
+  // Everything received so far: frame n opened under K("chat to client", B, n, 0), its "seq"
+  // checked to be n and then taken out.
   std::vector<json> received() const {
     std::vector<json> out;
-    for (const auto& f : peer->frames())
-      out.push_back(json::parse(as_chars(fernet_decrypt(client->session_key, f, kNow, 60))));
+    const auto frames = peer->frames();
+    for (std::size_t n = 0; n < frames.size(); ++n) {
+      json j = json::parse(as_chars(fernet_decrypt(to_client_key(n), frames[n], kNow)));
+      EXPECT_EQ(j["seq"], n) << j.dump();
+      j.erase("seq");
+      out.push_back(j);
+    }
     return out;
   }
   std::vector<json> of_type(const std::string& type) const {
@@ -102,11 +140,15 @@ struct Conn {
     for (auto& j : of_type("error")) out.push_back(j["reason"].get<std::string>());
     return out;
   }
-  std::string frame(const json& msg, std::int64_t at = kNow) const {
-    return fernet_encrypt(client->session_key, as_bytes(msg.dump()), at);
+  // Frame n of this connection: `plaintext` under K("chat to server", B, n, 0).
+  std::string sealed(std::string_view plaintext, std::uint64_t n, std::int64_t at = kNow) const {
+    return fernet_encrypt(to_server_key(n), as_bytes(plaintext), at);
   }
-  void send(const json& msg) const { handler->on_message(frame(msg)); }
-  void say(const std::string& text) const { send({{"type", "say"}, {"text", text}}); }
+  std::string frame(const json& msg, std::uint64_t n) const { return sealed(with_seq(msg, n), n); }
+  // The next frame, as the client sends it.
+  std::string next(const json& msg) { return frame(msg, sent++); }
+  void send(const json& msg) { handler->on_message(next(msg)); }
+  void say(const std::string& text) { send({{"type", "say"}, {"text", text}}); }
 };
 
 class ChatHubTest : public ::testing::Test {
@@ -125,14 +167,18 @@ class ChatHubTest : public ::testing::Test {
 
   std::shared_ptr<const auth::ClientRecord> client(const std::string& name, int k) {
     return registry_->register_session(
-        auth::Registration{name, key(k), key(k).fingerprint(), std::nullopt, "127.0.0.1", kNow},
-        [](const Uuid&) { return auth::SessionGrant{FernetKey::generate(), kNow + 3600}; });
+        auth::Registration{name, key(k), key(k).fingerprint(), std::nullopt, "127.0.0.1", kNow}, [](const Uuid&) {
+          KeyId keyid{};
+          const Bytes id = random_bytes(keyid.size());
+          std::copy(id.begin(), id.end(), keyid.begin());
+          return auth::SessionGrant{SessionSecret(random_bytes(32)), keyid, kNow + 3600, 262144};
+        });
   }
 
   Conn join(std::shared_ptr<const auth::ClientRecord> c, const std::string& room = "lobby") {
     Conn conn;
     conn.client = std::move(c);
-    conn.handler = hub_->connect(conn.client, room);
+    conn.handler = hub_->connect(conn.client, room, conn.binding);
     conn.handler->on_open(conn.peer);
     return conn;
   }
@@ -184,8 +230,11 @@ TEST_F(ChatHubTest, BroadcastReachesEveryOtherMemberOnceInOrder) {
   EXPECT_EQ(m, (json{{"type", "message"}, {"room", "lobby"}, {"from", "alice"}, {"uuid", alice.client->uuid.to_string()},
                      {"text", "one"}, {"time", kNow}, {"private", false}}));
   EXPECT_EQ(hub_->stats().relayed, 3u);
-  // The relayed frames are tokens under the recipient's key, not the sender's.
-  EXPECT_THROW(fernet_decrypt(alice.client->session_key, bob.peer->frames().back(), kNow), FernetError);
+  // The relayed frames are tokens under the recipient's connection's keys, not the sender's.
+  const auto frames = bob.peer->frames();
+  const std::uint64_t n = frames.size() - 1;
+  EXPECT_NO_THROW(fernet_decrypt(bob.to_client_key(n), frames.back(), kNow));
+  EXPECT_THROW(fernet_decrypt(alice.to_client_key(n), frames.back(), kNow), FernetError);
 }
 
 TEST_F(ChatHubTest, PrivateMessageReachesOnlyItsTarget) {
@@ -254,18 +303,19 @@ TEST_F(ChatHubTest, TamperedForeignOrGarbageFrameClosesOnlyThatConnection) {
   Conn carol = join(client("carol", 2));
   Conn dave = join(client("dave", 3));
 
-  std::string token = alice.frame({{"type", "say"}, {"text", "tampered"}});
+  std::string token = alice.next({{"type", "say"}, {"text", "tampered"}});
   token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';
   alice.handler->on_message(token);
   EXPECT_TRUE(alice.peer->closed());
   EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
-  EXPECT_EQ(alice.peer->reason(), "frame refused: fernet: token MAC does not verify");
+  EXPECT_EQ(alice.peer->reason(), kRefused);
 
-  bob.handler->on_message(carol.frame({{"type", "say"}, {"text", "under carol's key"}}));  // forged by bob
+  bob.handler->on_message(carol.frame({{"type", "say"}, {"text", "under carol's keys"}}, 0));  // forged by bob
   EXPECT_EQ(bob.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(bob.peer->reason(), kRefused);
   carol.handler->on_message("not a token at all");
   EXPECT_EQ(carol.peer->code(), net::close_code::policy_violation);
-  EXPECT_EQ(carol.peer->reason(), "frame refused: fernet: token is not valid base64url");
+  EXPECT_EQ(carol.peer->reason(), kRefused);
 
   Conn erin = join(client("erin", 4));
   dave.say("still works");
@@ -276,40 +326,115 @@ TEST_F(ChatHubTest, TamperedForeignOrGarbageFrameClosesOnlyThatConnection) {
   EXPECT_FALSE(erin.peer->closed());
   EXPECT_EQ(hub_->stats().refused, 3u);
   EXPECT_EQ(hub_->stats().relayed, 1u);
-  // Nothing a closing connection sends afterwards counts.
+  // Nothing a closing connection sends afterwards counts, not even its right next frame.
   alice.say("after close");
+  alice.handler->on_message(alice.frame({{"type", "say"}, {"text", "after close"}}, 0));
   EXPECT_EQ(hub_->stats().relayed, 1u);
+  EXPECT_EQ(hub_->stats().refused, 3u);
 }
 
-TEST_F(ChatHubTest, ReplayedOrStaleFrameCloses) {
+// PROTOCOL-v2 §9: frame n opens only as the connection's next frame. A replayed, dropped or
+// reordered frame, one from another connection (another upgrade's binding, the same session),
+// one whose "seq" is not n, and one sealed for the other direction: each closes 1008.
+TEST_F(ChatHubTest, ReplayedDroppedReorderedOrForeignFramesClose) {
+  const auto alice = client("alice", 0);
+  Conn bob = join(client("bob", 1));
+  const json hi = {{"type", "say"}, {"text", "hi"}};
+  const struct {
+    const char* what;
+    std::function<void(Conn&)> send;  // what the connection receives after one good frame (seq 0)
+  } cases[] = {
+      {"replayed", [&](Conn& c) { c.handler->on_message(c.frame(hi, 0)); }},
+      {"dropped (seq 2 where 1 is next)", [&](Conn& c) { c.handler->on_message(c.frame(hi, 2)); }},
+      {"reordered",
+       [&](Conn& c) {
+         const std::string f1 = c.frame(hi, 1), f2 = c.frame(hi, 2);
+         c.handler->on_message(f2);
+         c.handler->on_message(f1);
+       }},
+      {"another connection's frame 1",
+       [&](Conn& c) {
+         Conn other;  // the same client and session, another upgrade
+         other.client = c.client;
+         c.handler->on_message(other.frame(hi, 1));
+       }},
+      {"the key of frame 1, \"seq\": 2", [&](Conn& c) { c.handler->on_message(c.sealed(with_seq(hi, 2), 1)); }},
+      {"the key of frame 1, \"seq\": 0", [&](Conn& c) { c.handler->on_message(c.sealed(with_seq(hi, 0), 1)); }},
+      {"the key of frame 1, no \"seq\"", [&](Conn& c) { c.handler->on_message(c.sealed(hi.dump(), 1)); }},
+      {"the key of frame 1, \"seq\": \"1\"",
+       [&](Conn& c) { c.handler->on_message(c.sealed(R"({"seq":"1","type":"say","text":"hi"})", 1)); }},
+      {"the key of frame 1, \"seq\": 1.0",
+       [&](Conn& c) { c.handler->on_message(c.sealed(R"({"seq":1.0,"type":"say","text":"hi"})", 1)); }},
+      {"the key of frame 1, not JSON", [&](Conn& c) { c.handler->on_message(c.sealed("not json", 1)); }},
+      {"the key of frame 1, a JSON array", [&](Conn& c) { c.handler->on_message(c.sealed("[1,2]", 1)); }},
+      {"sealed for the other direction",
+       [&](Conn& c) { c.handler->on_message(fernet_encrypt(c.to_client_key(1), as_bytes(with_seq(hi, 1)), kNow)); }},
+      {"the last flag set",
+       [&](Conn& c) {
+         const FernetKey k = c.client->session_secret.derive(KeyPurpose::chat_to_server, c.binding, 1, true);
+         c.handler->on_message(fernet_encrypt(k, as_bytes(with_seq(hi, 1)), kNow));
+       }},
+  };
+  std::uint64_t refused = 0;
+  for (const auto& c : cases) {
+    Conn a = join(alice);
+    a.say("first");
+    ASSERT_FALSE(a.peer->closed()) << c.what;
+    c.send(a);
+    EXPECT_TRUE(a.peer->closed()) << c.what;
+    EXPECT_EQ(a.peer->code(), net::close_code::policy_violation) << c.what;
+    EXPECT_EQ(a.peer->reason(), kRefused) << c.what;
+    EXPECT_EQ(hub_->stats().refused, ++refused) << c.what;
+    a.handler->on_close();
+  }
+  // Only each connection's first frame was relayed.
+  EXPECT_EQ(bob.texts(), std::vector<std::string>(std::size(cases), "first"));
+  EXPECT_NE(log().find("chat: closing alice (" + alice->uuid.to_string() + "): frame 1 refused"), std::string::npos);
+}
+
+// No frame is checked for age, and no frame is remembered: the sequence alone orders them.
+TEST_F(ChatHubTest, FramesAreNotCheckedForAge) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
-  const std::string token = alice.frame({{"type", "say"}, {"text", "once"}});
-  alice.handler->on_message(token);
-  alice.handler->on_message(token);
-  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"once"}));
-  EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
-  EXPECT_EQ(alice.peer->reason(), "frame refused: replayed");
+  alice.handler->on_message(alice.sealed(with_seq({{"type", "say"}, {"text", "old"}}, 0), 0, kNow - 86400));
+  alice.handler->on_message(alice.sealed(with_seq({{"type", "say"}, {"text", "future"}}, 1), 1, kNow + 86400));
+  alice.sent = 2;
+  alice.say("now");
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"old", "future", "now"}));
+  EXPECT_FALSE(alice.peer->closed());
+}
 
-  // The same frame on another connection of the same client is a replay too.
-  Conn alice2 = join(alice.client);
-  alice2.handler->on_message(token);
-  EXPECT_EQ(alice2.peer->reason(), "frame refused: replayed");
-
-  Conn carol = join(client("carol", 2));
-  carol.handler->on_message(carol.frame({{"type", "say"}, {"text", "old"}}, kNow - 61));
-  EXPECT_EQ(carol.peer->reason(), "frame refused: fernet: token expired");
-  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"once"}));
+// Frames to a client carry "seq" 0, 1, 2, ... on each connection and open only under that
+// connection's K("chat to client", B, n, 0): not under the other direction's key, another index,
+// or another connection of the same session.
+TEST_F(ChatHubTest, FramesToAClientAreNumberedAndOpenOnlyUnderItsConnectionsKeys) {
+  Conn alice = join(client("alice", 0));
+  Conn alice2 = join(alice.client, "other");
+  Conn bob = join(client("bob", 1));
+  bob.say("one");
+  bob.say("two");
+  const auto frames = alice.peer->frames();
+  ASSERT_EQ(frames.size(), 5u);  // joined, who, bob joined, one, two
+  for (std::uint64_t n = 0; n < frames.size(); ++n) {
+    const json j = json::parse(as_chars(fernet_decrypt(alice.to_client_key(n), frames[n], kNow)));
+    EXPECT_EQ(j["seq"], n);
+    EXPECT_THROW(fernet_decrypt(alice.to_server_key(n), frames[n], kNow), FernetError) << n;
+    EXPECT_THROW(fernet_decrypt(alice.to_client_key(n + 1), frames[n], kNow), FernetError) << n;
+    EXPECT_THROW(fernet_decrypt(alice2.to_client_key(n), frames[n], kNow), FernetError) << n;
+  }
+  EXPECT_EQ(alice.texts(), (std::vector<std::string>{"one", "two"}));
+  // Each connection counts on its own: alice2 got its own joined and who as 0 and 1.
+  const auto own = alice2.received();
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0]["event"], "joined");
+  EXPECT_EQ(own[1]["type"], "who");
 }
 
 TEST_F(ChatHubTest, BadMessagesInsideValidFramesGetAnErrorNotAClose) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
-  auto raw = [&](std::string_view plaintext) {
-    alice.handler->on_message(fernet_encrypt(alice.client->session_key, as_bytes(plaintext), kNow));
-  };
-  raw("not json");
-  raw("[1,2]");
+  alice.send(json::object());       // only the "seq"
+  alice.send({{"type", 7}});
   alice.send({{"type", "shout"}});
   alice.send({{"type", "say"}});
   alice.send({{"type", "say"}, {"text", ""}});
@@ -509,15 +634,15 @@ TEST_F(ChatHubTest, TwoClientsDoNotShareABucket) {
 TEST_F(ChatHubTest, UpgradesArePerClientRateLimited) {
   const auto alice = client("alice", 0);
   const auto bob = client("bob", 1);
-  EXPECT_THROW(hub_->upgrade(alice, "bad room"), Error);  // refused before the limit: costs nothing
+  EXPECT_THROW(hub_->upgrade(alice, "bad room", fresh_binding()), Error);  // refused before the limit: costs nothing
   auto open_and_close = [&](const std::shared_ptr<const auth::ClientRecord>& c) {
-    net::Upgrade u = hub_->upgrade(c, "lobby");
+    net::Upgrade u = hub_->upgrade(c, "lobby", fresh_binding());
     u.handler->on_open(std::make_shared<FakePeer>());
     u.handler->on_close();
   };
   auto refusal = [&](const std::shared_ptr<const auth::ClientRecord>& c) -> std::optional<ChatRateLimited> {
     try {
-      hub_->upgrade(c, "lobby");
+      hub_->upgrade(c, "lobby", fresh_binding());
     } catch (const ChatRateLimited& e) {
       return e;
     }
@@ -558,7 +683,7 @@ TEST_F(ChatHubTest, FullRoomRefusesMore) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
   try {
-    hub_->upgrade(client("carol", 2), "lobby");
+    hub_->upgrade(client("carol", 2), "lobby", fresh_binding());
     FAIL() << "no refusal";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Errc::unavailable);
@@ -571,7 +696,7 @@ TEST_F(ChatHubTest, FullRoomRefusesMore) {
   Conn dave = join(client("dave", 3), "other");
   dave.send({{"type", "join"}, {"room", "lobby"}});
   EXPECT_EQ(dave.errors(), (std::vector<std::string>{"join: room lobby is full"}));
-  EXPECT_THROW(hub_->upgrade(alice.client, "bad room"), Error);
+  EXPECT_THROW(hub_->upgrade(alice.client, "bad room", fresh_binding()), Error);
 }
 
 TEST_F(ChatHubTest, KickClosesEveryConnectionOfTheClientAndEndsItsSession) {
@@ -585,7 +710,8 @@ TEST_F(ChatHubTest, KickClosesEveryConnectionOfTheClientAndEndsItsSession) {
     EXPECT_EQ(c->peer->code(), net::close_code::policy_violation);
     EXPECT_EQ(c->peer->reason(), "kicked: spamming");
   }
-  EXPECT_EQ(registry_->find_session(alice.client->uuid, kNow), nullptr);  // must handshake again
+  EXPECT_EQ(registry_->find_client_session(alice.client->uuid, kNow), nullptr);  // must handshake again
+  EXPECT_EQ(registry_->find_session(alice.client->keyid, kNow), nullptr);
   EXPECT_FALSE(bob.peer->closed());
   alice.handler->on_close();
   alice2.handler->on_close();
@@ -614,12 +740,42 @@ TEST_F(ChatHubTest, EndedSessionsLeaveTheChat) {
   EXPECT_FALSE(alice.peer->closed());
 }
 
+// A session replaced by a new handshake (another keyid for the same UUID) ends the chat of every
+// connection opened under it, at its next frame or the next sweep; the new session's connections
+// go on. So does one that expired.
+TEST_F(ChatHubTest, AReplacedSessionIsClosedAtItsNextFrame) {
+  const auto old_session = client("alice", 0);
+  Conn alice = join(old_session);
+  Conn idle = join(old_session, "other");
+  Conn bob = join(client("bob", 1));
+  const auto new_session = client("alice", 0);
+  ASSERT_EQ(new_session->uuid, old_session->uuid);
+  ASSERT_NE(new_session->keyid, old_session->keyid);
+  Conn fresh = join(new_session);
+  alice.say("under the old session");
+  EXPECT_TRUE(alice.peer->closed());
+  EXPECT_EQ(alice.peer->code(), net::close_code::policy_violation);
+  EXPECT_EQ(alice.peer->reason(), "session ended: handshake again");
+  fresh.say("under the new one");
+  EXPECT_EQ(bob.texts(), (std::vector<std::string>{"under the new one"}));
+  EXPECT_FALSE(fresh.peer->closed());
+  EXPECT_EQ(hub_->sweep(kNow), 1u);  // idle, which sent nothing
+  EXPECT_EQ(idle.peer->reason(), "session ended: handshake again");
+  EXPECT_FALSE(fresh.peer->closed());
+  EXPECT_EQ(hub_->stats().refused, 0u) << "not a refused frame: an ended session";
+
+  clock_.set(kNow + 3600);  // the new session's expiry
+  fresh.say("too late");
+  EXPECT_EQ(fresh.peer->reason(), "session ended: handshake again");
+  EXPECT_EQ(bob.texts().size(), 1u);
+}
+
 TEST_F(ChatHubTest, LogsNeverHoldMessageText) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
   alice.say("the-secret-plan");
   alice.send({{"type", "msg"}, {"to", "bob"}, {"text", "private-secret"}});
-  std::string bad = alice.frame({{"type", "say"}, {"text", "forged-secret"}});
+  std::string bad = alice.next({{"type", "say"}, {"text", "forged-secret"}});
   bad[20] = bad[20] == 'A' ? 'B' : 'A';
   bob.handler->on_message(bad);
   const std::string l = log();
@@ -640,7 +796,7 @@ TEST_F(ChatHubTest, ConcurrentSendersKeepPerSenderOrderAtEveryRecipient) {
   for (int i = 0; i < kSenders; ++i)
     for (int n = 0; n < kMessages; ++n)
       frames[static_cast<std::size_t>(i)].push_back(
-          conns[static_cast<std::size_t>(i)].frame({{"type", "say"}, {"text", std::to_string(n)}}));
+          conns[static_cast<std::size_t>(i)].next({{"type", "say"}, {"text", std::to_string(n)}}));
   std::vector<std::thread> threads;
   for (int i = 0; i < kSenders; ++i)
     threads.emplace_back([&, i] {

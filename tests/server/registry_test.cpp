@@ -30,21 +30,52 @@ Registration reg(const std::string& name, int k, std::optional<Uuid> requested =
   return Registration{name, key(k), key(k).fingerprint(), requested, "127.0.0.1", now};
 }
 
+// A fresh session each time: a random secret and keyid, as the handshake makes them.
 ClientRegistry::Grant grant(std::int64_t expires = 5000) {
-  return [expires](const Uuid&) { return SessionGrant{FernetKey::generate(), expires}; };
+  return [expires](const Uuid&) {
+    KeyId keyid{};
+    const Bytes id = random_bytes(keyid.size());
+    std::copy(id.begin(), id.end(), keyid.begin());
+    return SessionGrant{SessionSecret(random_bytes(32)), keyid, expires, 262144};
+  };
+}
+
+// A grant with a keyid of the caller's choosing.
+ClientRegistry::Grant grant_keyid(KeyId keyid, std::int64_t expires = 5000) {
+  return [=](const Uuid&) { return SessionGrant{SessionSecret(random_bytes(32)), keyid, expires, 4096}; };
+}
+
+KeyId keyid_of(std::uint8_t b) {
+  KeyId k{};
+  k.fill(b);
+  return k;
 }
 
 using test::error_of;
+
+// Limits that never get in the way of a test about something else.
+RegistryLimits lenient() {
+  RegistryLimits l;
+  l.per_address = 1 << 20;
+  l.unused_ttl = 1 << 30;
+  return l;
+}
+
+Registration reg_from(const std::string& name, const std::string& fingerprint, const std::string& address,
+                      std::int64_t now) {
+  return Registration{name, key(0), fingerprint, std::nullopt, address, now};
+}
 
 TEST(Registry, RegistersFindsAndKeepsUuidPerKey) {
   auto r = make_in_memory_registry(10);
   const auto a = r->register_session(reg("alice", 0), grant());
   EXPECT_EQ(a->uuid.version(), 4);
-  EXPECT_EQ(r->find_session(a->uuid, 1000), a);
-  EXPECT_EQ(r->find_session(a->uuid, 5000), nullptr);  // expired
+  EXPECT_EQ(r->find_client_session(a->uuid, 1000), a);
+  EXPECT_EQ(r->find_client_session(a->uuid, 5000), nullptr);  // expired
   const auto again = r->register_session(reg("alice", 0), grant());
   EXPECT_EQ(again->uuid, a->uuid);  // same key -> same UUID
-  EXPECT_NE(again->session_key.format(), a->session_key.format());
+  EXPECT_NE(again->keyid, a->keyid);
+  EXPECT_NE(to_hex(again->session_secret.bytes()), to_hex(a->session_secret.bytes()));
   const auto renamed = r->register_session(reg("alicia", 0, a->uuid), grant());
   EXPECT_EQ(renamed->uuid, a->uuid);
   EXPECT_EQ(r->resolve("alicia"), a->uuid);
@@ -74,23 +105,93 @@ TEST(Registry, RefusesNameOfAnotherKeyUuidOfAnotherKeyAndWhenFull) {
 TEST(Registry, EndSessionRevokesAtOnceButKeepsIdentity) {
   auto r = make_in_memory_registry(10);
   const auto a = r->register_session(reg("alice", 0), grant());
+  const auto b = r->register_session(reg("bob", 1), grant());
+  ASSERT_EQ(r->find_session(a->keyid, 1000), a);
   EXPECT_TRUE(r->end_session(a->uuid));
-  EXPECT_EQ(r->find_session(a->uuid, 1000), nullptr);
+  EXPECT_EQ(r->find_session(a->keyid, 1000), nullptr) << "a logged-out keyid names no session";
+  EXPECT_EQ(r->find_client_session(a->uuid, 1000), nullptr);
+  EXPECT_EQ(r->find_session(b->keyid, 1000), b) << "another client's session is untouched";
+  EXPECT_EQ(r->resolve("alice"), a->uuid) << "the identity stays";
   EXPECT_FALSE(r->end_session(Uuid::random_v4()));
-  EXPECT_EQ(r->register_session(reg("alice", 0, a->uuid), grant())->uuid, a->uuid);
+  EXPECT_TRUE(r->end_session(a->uuid)) << "ending an ended session again is harmless";
+  EXPECT_EQ(r->find_session(a->keyid, 1000), nullptr);
+  // A new handshake of the same key: the same UUID, a new keyid that finds it; the old one still nothing.
+  const auto again = r->register_session(reg("alice", 0, a->uuid), grant());
+  EXPECT_EQ(again->uuid, a->uuid);
+  EXPECT_EQ(r->find_session(again->keyid, 1000), again);
+  EXPECT_EQ(r->find_session(a->keyid, 1000), nullptr);
 }
 
-// Limits that never get in the way of a test about something else.
-RegistryLimits lenient() {
+TEST(Registry, FindsASessionByItsKeyidOnlyWhileItIsLive) {
+  auto r = make_in_memory_registry(10);
+  const auto a = r->register_session(reg("alice", 0), grant_keyid(keyid_of(0xa1), 2000));
+  const auto b = r->register_session(reg("bob", 1), grant_keyid(keyid_of(0xb2), 9000));
+  EXPECT_EQ(a->keyid, keyid_of(0xa1));
+  EXPECT_EQ(a->chunk_size, 4096u);
+  EXPECT_EQ(r->find_session(keyid_of(0xa1), 1000), a);
+  EXPECT_EQ(r->find_session(keyid_of(0xb2), 1000), b);
+  EXPECT_EQ(r->find_session(keyid_of(0xc3), 1000), nullptr) << "a keyid nobody was given";
+  EXPECT_EQ(r->find_session(KeyId{}, 1000), nullptr) << "the zero keyid of an ended record";
+  EXPECT_EQ(r->find_session(keyid_of(0xa1), 1999), a);
+  EXPECT_EQ(r->find_session(keyid_of(0xa1), 2000), nullptr) << "expired at `expires`";
+  EXPECT_EQ(r->find_session(keyid_of(0xb2), 2000), b);
+  // The UUID is no keyid: a keyid made of a UUID's bytes finds nothing.
+  KeyId uuid_bytes{};
+  std::copy(a->uuid.bytes.begin(), a->uuid.bytes.end(), uuid_bytes.begin());
+  EXPECT_EQ(r->find_session(uuid_bytes, 1000), nullptr);
+}
+
+// PROTOCOL-v2 §3.6: a client has at most one live session; a new handshake replaces the previous
+// one, whose keyid then gets 401 (finds nothing), while the new one finds the same client.
+TEST(Registry, ANewerHandshakeReplacesTheKeyid) {
+  auto r = make_in_memory_registry(10);
+  const auto first = r->register_session(reg("alice", 0), grant_keyid(keyid_of(1)));
+  const auto second = r->register_session(reg("alice", 0, first->uuid), grant_keyid(keyid_of(2)));
+  EXPECT_EQ(second->uuid, first->uuid);
+  EXPECT_EQ(r->find_session(keyid_of(1), 1000), nullptr) << "the replaced session's keyid finds nothing";
+  EXPECT_EQ(r->find_session(keyid_of(2), 1000), second);
+  EXPECT_EQ(r->find_client_session(first->uuid, 1000), second);
+  // And once more: only the newest keyid of the client names a session.
+  const auto third = r->register_session(reg("alice", 0), grant_keyid(keyid_of(3)));
+  for (std::uint8_t k : {1, 2}) EXPECT_EQ(r->find_session(keyid_of(k), 1000), nullptr) << int(k);
+  EXPECT_EQ(r->find_session(keyid_of(3), 1000), third);
+  EXPECT_EQ(r->size(), 1u);
+  // Another client's handshakes do not touch it.
+  const auto b = r->register_session(reg("bob", 1), grant_keyid(keyid_of(4)));
+  EXPECT_EQ(r->find_session(keyid_of(3), 1000), third);
+  EXPECT_EQ(r->find_session(keyid_of(4), 1000), b);
+}
+
+// The keyids of identities the registry forgets (swept after their session ended, swept unused,
+// evicted to make room) name nothing afterwards; the keyids of the others still do.
+TEST(Registry, SweepAndEvictionForgetTheKeyids) {
   RegistryLimits l;
-  l.per_address = 1 << 20;
-  l.unused_ttl = 1 << 30;
-  return l;
-}
+  l.unused_ttl = 600;
+  l.unused_evictable_after = 10;
+  auto r = make_in_memory_registry(3, l);
+  const auto ended = r->register_session(reg_from("ended", "f1", "10.0.0.1", 1000), grant_keyid(keyid_of(1), 1100));
+  const auto unused = r->register_session(reg_from("unused", "f2", "10.0.0.1", 1000), grant_keyid(keyid_of(2), 90000));
+  const auto busy = r->register_session(reg_from("busy", "f3", "10.0.0.1", 1000), grant_keyid(keyid_of(3), 90000));
+  ended->mark_used();
+  busy->mark_used();
+  EXPECT_EQ(r->sweep(1150, 100), 0u);
+  EXPECT_EQ(r->find_session(keyid_of(1), 1150), nullptr) << "expired, not yet swept";
+  EXPECT_EQ(r->find_session(keyid_of(2), 1150), unused);
+  EXPECT_EQ(r->sweep(1600, 100), 2u);  // "ended" ended 500 s ago (retention 100), "unused" reached its ttl
+  for (std::uint8_t k : {1, 2}) EXPECT_EQ(r->find_session(keyid_of(k), 1600), nullptr) << int(k);
+  EXPECT_EQ(r->find_session(keyid_of(3), 1600), busy);
+  EXPECT_EQ(r->size(), 1u);
 
-Registration reg_from(const std::string& name, const std::string& fingerprint, const std::string& address,
-                      std::int64_t now) {
-  return Registration{name, key(0), fingerprint, std::nullopt, address, now};
+  // Full again with two unused identities; a newcomer evicts the oldest of them.
+  const auto old_unused = r->register_session(reg_from("old", "f4", "10.0.0.2", 1700), grant_keyid(keyid_of(4), 90000));
+  const auto young = r->register_session(reg_from("young", "f5", "10.0.0.2", 1705), grant_keyid(keyid_of(5), 90000));
+  const auto newcomer = r->register_session(reg_from("new", "f6", "10.0.0.3", 1711), grant_keyid(keyid_of(6), 90000));
+  EXPECT_EQ(r->find_session(keyid_of(4), 1711), nullptr) << "evicted";
+  EXPECT_EQ(r->resolve("old"), std::nullopt);
+  EXPECT_EQ(r->find_session(keyid_of(5), 1711), young);
+  EXPECT_EQ(r->find_session(keyid_of(6), 1711), newcomer);
+  EXPECT_EQ(r->find_session(keyid_of(3), 1711), busy);
+  (void)old_unused;
 }
 
 TEST(Registry, SweepForgetsLongEndedSessions) {
@@ -122,12 +223,12 @@ TEST(Registry, UnusedIdentitiesMakeRoomWhenFull) {
   EXPECT_EQ(code, Errc::unavailable);
   const auto d = r->register_session(reg_from("d", "fd", "10.0.0.2", 1011), grant());
   EXPECT_EQ(r->size(), 3u);
-  EXPECT_NE(r->find_session(a->uuid, 1011), nullptr);
-  EXPECT_EQ(r->find_session(b->uuid, 1011), nullptr) << "the oldest unused identity made room";
+  EXPECT_NE(r->find_client_session(a->uuid, 1011), nullptr);
+  EXPECT_EQ(r->find_client_session(b->uuid, 1011), nullptr) << "the oldest unused identity made room";
   EXPECT_EQ(r->resolve("b"), std::nullopt);
-  EXPECT_NE(r->find_session(c->uuid, 1011), nullptr);
+  EXPECT_NE(r->find_client_session(c->uuid, 1011), nullptr);
   const auto e = r->register_session(reg_from("e", "fe", "10.0.0.2", 1012), grant());
-  EXPECT_EQ(r->find_session(c->uuid, 1012), nullptr);
+  EXPECT_EQ(r->find_client_session(c->uuid, 1012), nullptr);
   // Left: a (used), d and e (too young): full again.
   EXPECT_EQ(error_of([&] { r->register_session(reg_from("f", "ff", "10.0.0.3", 1013), grant()); }, &code),
             "registry: full, try again later");
@@ -148,7 +249,7 @@ TEST(Registry, UnusedIdentitiesAreSweptAfterTheirTtl) {
   EXPECT_EQ(r->sweep(1599, 3600), 0u);
   EXPECT_EQ(r->sweep(1600, 3600), 1u);
   EXPECT_EQ(r->resolve("idle"), std::nullopt);
-  EXPECT_NE(r->find_session(busy->uuid, 1600), nullptr);
+  EXPECT_NE(r->find_client_session(busy->uuid, 1600), nullptr);
   // Used once is used for good: a new handshake of that key keeps the mark.
   const auto again = r->register_session(reg_from("busy", "fb", "10.0.0.1", 1700), grant(1700 + 3600));
   EXPECT_EQ(again->uuid, busy->uuid);
@@ -203,7 +304,7 @@ TEST(Registry, ConcurrentRegistrationsAndLookups) {
         Registration rg{"c" + std::to_string(t) + "_" + std::to_string(i), key(1), "fp" + std::to_string(t) + "_" + std::to_string(i),
                         std::nullopt, "127.0.0.1", 1000};
         uuids[static_cast<std::size_t>(t)].insert(r->register_session(rg, grant())->uuid.to_string());
-        if (r->find_session(a->uuid, 1000)) ++found;
+        if (r->find_session(a->keyid, 1000)) ++found;
       }
     });
   }

@@ -1,8 +1,11 @@
-// UploadService in-process (issue 12, items 7 and 11): the quota's books on every path, the
-// minimum charge and the per-client caps, a commit racing PUTs, the attempt's expiry at commit, and
-// the exact size limit. Requests go through UploadService::handle as WebService calls it (the
-// signature already verified), bodies through its sink as the HTTP server feeds them; files are
-// real, tokens real Fernet tokens under the client's session key, time a FixedClock.
+// UploadService in-process (issue 12, items 7 and 11; PROTOCOL-v2 §8): the quota's books on every
+// path, the minimum charge and the per-client caps, a commit racing PUTs, the attempt's expiry at
+// commit, the exact size limit, and the request body stream: chunks under another binding or
+// purpose, reordered, duplicated, tampered, cut, of the wrong size, and lengths that are no stream.
+// Requests go through UploadService::handle as WebService calls it (the signature verified and the
+// sealed head opened), bodies through its sink as the HTTP server feeds them; files are real,
+// bodies real streams made by stream::StreamWriter under the session's secret and the request's
+// binding, time a FixedClock.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -21,9 +24,10 @@
 
 #include "auth/registry.hpp"
 #include "core/cksum.hpp"
-#include "core/fernet.hpp"
 #include "core/hash.hpp"
 #include "core/rsa.hpp"
+#include "core/seal.hpp"
+#include "core/stream.hpp"
 #include "io/unique_fd.hpp"
 #include "support/test_support.hpp"
 #include "web/upload_service.hpp"
@@ -34,15 +38,24 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 constexpr std::int64_t kNow = 1'700'000'000;
+// The session's chunk size: the smallest, so that files of a few kB are streams of several chunks.
+constexpr std::uint32_t kChunk = stream::kMinChunkSize;
 constexpr std::string_view kNoAttempt = "upload: no such attempt (expired, discarded or never made)";
 
-std::shared_ptr<const auth::ClientRecord> make_client(const FernetKey& session) {
+std::string does_not_verify(int i) {
+  return "upload: chunk " + std::to_string(i) +
+         " does not verify (tampered, reordered, duplicated, or from another response)";
+}
+
+std::shared_ptr<const auth::ClientRecord> make_client() {
   const RsaPublicKey key =
       RsaPublicKey::from_pem(test::read_file(test::vectors_dir() / "rfc9421/test-key-rsa.pub.pem"));
   auto c = std::make_shared<auth::ClientRecord>(key);
   c->name = "alice";
   c->fingerprint = key.fingerprint();
-  c->session_key = session;
+  c->session_secret = SessionSecret(test::pattern_bytes(32, 21));
+  c->keyid.fill(0x55);
+  c->chunk_size = kChunk;
   c->session_expires = kNow + 3600;
   return c;
 }
@@ -56,14 +69,15 @@ struct Outcome {
 
 Outcome refusal(const Error& e) { return Outcome{http_status(e.code()), e.what(), json()}; }
 
-Outcome answer(const net::Response& r) {
-  return Outcome{r.status, "", r.body.empty() ? json() : json::parse(r.body, nullptr, false)};
+Outcome answer(const Answer& a) {
+  return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false)};
 }
 
-// A token, ready to send: its text and the digest the client signs.
-struct Token {
-  std::string name, text;
-  Bytes digest;
+// A request body ready to send: the stream (PROTOCOL-v2 §6, §8) and the binding B of the request
+// that carries it.
+struct Body {
+  std::string name, stream;
+  Binding binding{};
 };
 
 class Uploads {
@@ -74,53 +88,76 @@ class Uploads {
     svc_.emplace(o, clock);
   }
 
-  Token token(const std::string& name, std::string_view plain, std::int64_t at = kNow) const {
-    Token t{name, fernet_encrypt(session_, as_bytes(plain), at), {}};
-    const Sha512Digest d = sha512(as_bytes(t.text));
-    t.digest = Bytes(d.begin(), d.end());
-    return t;
+  // The body stream of `plain` as the client makes it: K(purpose, B, i, i == last) for a fresh
+  // request binding B, in the session's chunk size.
+  Body body(const std::string& name, std::string_view plain, KeyPurpose purpose = KeyPurpose::request_body) {
+    return body_under(name, plain, next_binding(), purpose);
+  }
+  Body body_under(const std::string& name, std::string_view plain, const Binding& binding,
+                  KeyPurpose purpose = KeyPurpose::request_body, const SessionSecret* secret = nullptr) const {
+    Body b{name, {}, binding};
+    stream::StreamWriter w(secret ? *secret : client_->session_secret, purpose, binding,
+                           stream::Layout::whole(plain.size(), kChunk), clock);
+    w.write(as_bytes(plain), b.stream);
+    w.finish(b.stream);
+    return b;
+  }
+  Binding next_binding() {
+    Binding b{};
+    const std::uint64_t n = ++requests_;
+    for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(n >> (8 * i));
+    b[31] = 0xbb;
+    return b;
   }
 
-  // PUT /uploads/NAME: the immediate answer, or the sink to stream into.
-  std::variant<Outcome, net::StreamBody> begin(const Token& t) {
-    net::Request req;
-    req.method = "PUT";
-    req.target = "/uploads/" + t.name;
-    req.headers = {{"Content-Length", std::to_string(t.text.size())}};
+  // PUT /uploads/NAME: the immediate answer, or the intake to stream into. Content-Length is the
+  // stream's length unless `length` says otherwise.
+  std::variant<Outcome, BodyIntake> begin(const Body& b, std::optional<std::string> length = std::nullopt) {
+    net::Request req = outer();
+    req.headers = {{"Content-Length", length ? *length : std::to_string(b.stream.size())}};
     req.has_body = true;
     try {
-      net::Dispatch d = svc_->handle(req, verified(t.digest));
-      return std::move(std::get<net::StreamBody>(d));
+      UploadService::Result r = svc_->handle(req, verified("PUT", "/uploads/" + b.name, b.binding));
+      if (auto* a = std::get_if<Answer>(&r)) return answer(*a);
+      return std::move(std::get<BodyIntake>(r));
     } catch (const Error& e) {
       return refusal(e);
     }
   }
 
-  // The whole PUT, its body in one piece (the sink is aborted when a write throws, as the server does).
-  Outcome put(const Token& t) {
-    auto started = begin(t);
+  // The whole PUT, its body in pieces of at most `piece` bytes (the sink is aborted when a write
+  // throws, as the server does).
+  Outcome put(const Body& b, std::size_t piece = SIZE_MAX) { return send(b, b.stream, piece); }
+  Outcome put(const std::string& name, std::string_view plain) { return put(body(name, plain)); }
+  // A PUT whose Content-Length is the length of b.stream, with `bytes` as what arrives.
+  Outcome send(const Body& b, std::string_view bytes, std::size_t piece = SIZE_MAX,
+               std::optional<std::string> length = std::nullopt) {
+    auto started = begin(b, length ? length : std::optional<std::string>(std::to_string(b.stream.size())));
     if (auto* o = std::get_if<Outcome>(&started)) return *o;
-    auto& sb = std::get<net::StreamBody>(started);
+    auto& intake = std::get<BodyIntake>(started);
     try {
-      sb.sink->write(t.text);
+      for (std::size_t off = 0; off < bytes.size(); off += piece) intake.sink->write(bytes.substr(off, piece));
     } catch (const Error& e) {
-      sb.sink->abort();
+      intake.sink->abort();
       return refusal(e);
     }
     try {
-      return answer(sb.sink->finish());
+      return answer(intake.sink->finish());
     } catch (const Error& e) {
       return refusal(e);
     }
   }
-  Outcome put(const std::string& name, std::string_view plain) { return put(token(name, plain)); }
 
-  Outcome request(const std::string& method, const std::string& target) {
-    net::Request req;
-    req.method = method;
-    req.target = target;
+  Outcome request(const std::string& method, const std::string& target, const net::Headers& fields = {},
+                  Answer* out = nullptr) {
     try {
-      return answer(std::get<net::Response>(svc_->handle(req, verified(std::nullopt))));
+      VerifiedRequest v = verified(method, target, next_binding());
+      v.fields = fields;
+      UploadService::Result r = svc_->handle(outer(), v);
+      Answer& a = std::get<Answer>(r);
+      const Outcome o = answer(a);
+      if (out) *out = std::move(a);
+      return o;
     } catch (const Error& e) {
       return refusal(e);
     }
@@ -156,18 +193,28 @@ class Uploads {
   FixedClock clock{kNow};
 
  private:
-  VerifiedRequest verified(std::optional<Bytes> digest) const {
+  // A sealed request: the outer one goes to the sealed path; the service sees the inner one in v.
+  static net::Request outer() {
+    net::Request req;
+    req.method = "POST";
+    req.target = std::string(seal::kSealedPath);
+    return req;
+  }
+  VerifiedRequest verified(const std::string& method, const std::string& target, const Binding& binding) const {
     VerifiedRequest v;
     v.client = client_;
-    v.content_digest = std::move(digest);
+    v.binding = binding;
+    v.sealed = true;
+    v.method = method;
+    v.target = target;
     return v;
   }
 
   test::TempDir tmp_;
-  FernetKey session_ = FernetKey::generate();
-  std::shared_ptr<const auth::ClientRecord> client_ = make_client(session_);
+  std::shared_ptr<const auth::ClientRecord> client_ = make_client();
   UploadOptions opts_;
   std::optional<UploadService> svc_;
+  std::atomic<std::uint64_t> requests_{0};
 };
 
 void expect_usage(const UploadUsage& u, std::uint64_t committed, std::uint64_t pending, std::size_t files,
@@ -218,7 +265,7 @@ TEST(UploadQuota, PartFileThatCannotBeOpenedGivesTheReservationBack) {
   Uploads up(with_quota(kQuota));
   up.store("small", "12345");
   expect_usage(up.usage(), 4096, 0, 1, 0);
-  const Token big = up.token("big", std::string(200'000, 'b'));
+  const Body big = up.body("big", std::string(200'000, 'b'));
 
   // ENOTDIR: .attempts is a regular file (mkdir then finds "it exists").
   const fs::path attempts = up.area() / ".attempts";
@@ -258,19 +305,21 @@ TEST(UploadQuota, PartFileThatCannotBeOpenedGivesTheReservationBack) {
 // Every other path that ends an upload gives the reservation back too.
 TEST(UploadQuota, RefusedBrokenOffAndForgedUploadsGiveTheReservationBack) {
   Uploads up(with_quota(8192));
-  const Token t = up.token("t", std::string(5000, 't'));
+  const Body t = up.body("t", std::string(5000, 't'));  // chunks of 4096 and 904 bytes
   {
-    auto started = up.begin(t);  // in progress: it holds what the token can carry
-    ASSERT_TRUE(std::holds_alternative<net::StreamBody>(started));
+    auto started = up.begin(t);  // in progress: it holds what the stream can carry, 4096 + 911
+    ASSERT_TRUE(std::holds_alternative<BodyIntake>(started));
+    EXPECT_EQ(std::get<BodyIntake>(started).max_bytes, t.stream.size());
     expect_usage(up.usage(), 0, 5007, 0, 1);
-    std::get<net::StreamBody>(started).sink->write(std::string_view(t.text).substr(0, 100));
-    std::get<net::StreamBody>(started).sink->abort();  // broken off
+    std::get<BodyIntake>(started).sink->write(std::string_view(t.stream).substr(0, 100));
+    std::get<BodyIntake>(started).sink->abort();  // broken off
   }
   expect_usage(up.usage(), 0, 0, 0, 0);
-  Token forged = t;
-  forged.text[200] = forged.text[200] == 'A' ? 'B' : 'A';
-  forged.digest = t.digest;
-  EXPECT_EQ(up.put(forged).status, 403);  // the digest no longer matches
+  Body forged = t;
+  forged.stream[200] = forged.stream[200] == 'A' ? 'B' : 'A';
+  const Outcome o = up.put(forged);
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, does_not_verify(0));
   expect_usage(up.usage(), 0, 0, 0, 0);
   EXPECT_TRUE(up.disk().empty());
   up.store("t", std::string(8192, 't'));  // all of it
@@ -317,8 +366,8 @@ TEST(UploadQuota, PendingAttemptsAreCappedPerClient) {
   // An upload in progress is pending too.
   EXPECT_EQ(up.discard("p0", ids[0]).status, 204);
   {
-    auto started = up.begin(up.token("p16", "x"));
-    ASSERT_TRUE(std::holds_alternative<net::StreamBody>(started));
+    auto started = up.begin(up.body("p16", "x"));
+    ASSERT_TRUE(std::holds_alternative<BodyIntake>(started));
     o = up.put("p17", "x");
     EXPECT_EQ(o.status, 507);
     EXPECT_EQ(o.reason, "upload: your limit of 16 pending attempts would be exceeded");
@@ -361,8 +410,9 @@ TEST(UploadQuota, ReplacingAFileCountsOnlyTheDifference) {
   up.store("a", std::string(8'000, 'a'));
   up.store("a", std::string(9'000, 'A'));
   expect_usage(up.usage(), 9'000, 0, 1, 0);
-  // One byte more than is left: refused as it is decrypted (its token could carry 11,001 to
-  // 11,007 bytes, so it was let in holding what is left), and nothing stays.
+  // One byte more than is left: refused as it is decrypted (its stream, 4096 + 4096 + a final
+  // chunk of 2809 bytes, could carry 10,992 to 11,007 bytes, so it was let in holding what is
+  // left), and nothing stays.
   Outcome o = up.put("b", std::string(11'001, 'b'));
   EXPECT_EQ(o.status, 507);
   EXPECT_EQ(o.reason, quota_reason(kQuota));
@@ -443,9 +493,9 @@ TEST(UploadQuotaRace, ConcurrentCommitsAndPutsNeverStoreMoreThanTheQuota) {
   for (int round = 0; round < kRounds && overshoots < 3; ++round) {
     const FastDir dir;
     Uploads up(with_quota(kQuota), dir.path());
-    std::vector<Token> tokens;
+    std::vector<Body> tokens;
     for (int i = 0; i < kThreads; ++i)
-      tokens.push_back(up.token("f" + std::to_string(i), std::string(kFileSize, static_cast<char>('a' + i))));
+      tokens.push_back(up.body("f" + std::to_string(i), std::string(kFileSize, static_cast<char>('a' + i))));
     std::latch start(kThreads);
     std::atomic<int> committed{0}, unexpected{0};
     std::vector<std::thread> threads;
@@ -516,32 +566,45 @@ TEST(UploadExpiry, SweepRemovesAttemptsFromExpiresOn) {
   EXPECT_EQ(up.service().sweep(), 2u);
   EXPECT_TRUE(up.disk().empty());
   expect_usage(up.usage(), 0, 0, 0, 0);
-  EXPECT_EQ(up.put(up.token("c", std::string(8192, 'c'), kNow + 600)).status, 200);  // all of the quota
+  EXPECT_EQ(up.put("c", std::string(8192, 'c')).status, 200);  // all of the quota
 }
 
 // ---- 11(b): the size limit is exact ---------------------------------------------------------------
 
-// The attack: with --max-upload-size 1000 a 1000-byte file was refused (the real limit was
-// 16 * floor((max + 1) / 16) - 1 bytes). Now exactly max bytes pass and max + 1 do not, whether the
-// token of max + 1 bytes is longer (refused at once) or as long (refused as it is decrypted).
-class UploadSizeLimit : public ::testing::TestWithParam<std::uint64_t> {};
+// The attack: with --max-upload-size 1000 a 1000-byte file was refused. Now exactly max bytes pass
+// and max + 1 do not, whether the stream of max + 1 bytes is longer than that of max (refused at
+// once, 413 "when the stream is longer than the stream of a file of exactly max_upload_size") or
+// as long (refused as it is decrypted), with one chunk or several.
+struct SizeLimitCase {
+  std::uint64_t max;
+  bool same_length;  // the streams of max and max + 1 bytes are equally long
+};
+
+class UploadSizeLimit : public ::testing::TestWithParam<SizeLimitCase> {};
 
 TEST_P(UploadSizeLimit, ExactlyTheLimitPassesAndOneByteMoreIs413) {
-  const std::uint64_t max = GetParam();
+  const std::uint64_t max = GetParam().max;
   UploadOptions o;
   o.max_upload_size = max;
   Uploads up(o);
   const std::string reason = "upload: larger than the server's limit of " + std::to_string(max) + " bytes";
 
-  const Outcome p = up.put("exact", std::string(max, 'x'));
+  const std::string exact(max, 'x');
+  const Outcome p = up.put("exact", exact);
   ASSERT_EQ(p.status, 200) << p.reason;
   EXPECT_EQ(p.body["size"], max);
-  EXPECT_EQ(p.body["cksum"], cksum(as_bytes(std::string(max, 'x'))));
+  EXPECT_EQ(p.body["cksum"], cksum(as_bytes(exact)));
   EXPECT_EQ(up.commit("exact", p.body["attempt"].get<std::string>()).status, 201);
 
-  const Token over = up.token("over", std::string(max + 1, 'y'));
-  const bool same_length = over.text.size() == fernet_token_length(max);
-  EXPECT_EQ(same_length, (max + 1) % 16 != 0) << "the two ways of refusing are both covered";
+  const Body over = up.body("over", std::string(max + 1, 'y'));
+  const bool same_length = over.stream.size() == stream::Layout::whole(max, kChunk).stream_length();
+  EXPECT_EQ(same_length, GetParam().same_length);
+  auto started = up.begin(over);
+  EXPECT_EQ(std::holds_alternative<BodyIntake>(started), same_length) << "refused at once exactly when longer";
+  if (auto* intake = std::get_if<BodyIntake>(&started)) {
+    intake->sink->abort();
+    intake->sink.reset();  // gives its reservation back
+  }
   const Outcome r = up.put(over);
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.reason, reason);
@@ -549,8 +612,194 @@ TEST_P(UploadSizeLimit, ExactlyTheLimitPassesAndOneByteMoreIs413) {
   expect_usage(up.usage(), 4096 > max ? 4096 : max, 0, 1, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimit, ::testing::Values(0, 15, 16, 1000, 1023, 1024),
-                         [](const auto& info) { return "max" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimit,
+                         ::testing::Values(SizeLimitCase{0, true}, SizeLimitCase{15, false}, SizeLimitCase{16, true},
+                                           SizeLimitCase{1000, true}, SizeLimitCase{1023, false},
+                                           SizeLimitCase{1024, true}, SizeLimitCase{4095, false},
+                                           SizeLimitCase{4096, false}, SizeLimitCase{8192, false},
+                                           SizeLimitCase{9192, true}),
+                         [](const auto& info) { return "max" + std::to_string(info.param.max); });
+
+// ---- the request body stream (PROTOCOL-v2 §6, §8) -----------------------------------------------
+
+// A file of several chunks, written in pieces of any size, is stored, committed and served back.
+TEST(UploadStream, AFileOfSeveralChunksArrivesInAnySplit) {
+  Uploads up;
+  const std::string file(as_chars(test::pattern_bytes(10000, 8)));  // chunks of 4096, 4096, 1808 bytes
+  int n = 0;
+  for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{100}, stream::token_length(kChunk),
+                                  stream::token_length(kChunk) + 1, std::size_t{SIZE_MAX}}) {
+    const std::string name = "f" + std::to_string(n++);
+    const Body b = up.body(name, file);
+    ASSERT_EQ(b.stream.size(), stream::Layout::whole(10000, kChunk).stream_length());
+    const Outcome p = up.put(b, piece);
+    ASSERT_EQ(p.status, 200) << piece << ": " << p.reason;
+    EXPECT_EQ(p.body, (json{{"attempt", p.body["attempt"]}, {"name", name}, {"size", 10000}, {"cksum", cksum(as_bytes(file))},
+                            {"expires", kNow + 600}}));
+    EXPECT_EQ(up.commit(name, p.body["attempt"].get<std::string>()).status, 201);
+  }
+  EXPECT_EQ(up.disk().size(), 6u);
+  expect_usage(up.usage(), 6 * 10000, 0, 6, 0);
+  // Served back from the client's area, as the file service serves files: whole, or a range.
+  Answer a;
+  ASSERT_EQ(up.request("GET", "/uploads/f3", {}, &a).status, 200);
+  ASSERT_TRUE(a.layout && a.source);
+  EXPECT_EQ(*a.layout, stream::Layout::whole(10000, kChunk));
+  std::string got;
+  for (std::uint64_t i = 0; i <= 2; ++i) {
+    Bytes chunk(static_cast<std::size_t>(a.layout->plaintext_size(i)));
+    a.source->read(a.layout->offset(i), chunk);
+    got.append(as_chars(chunk));
+  }
+  EXPECT_EQ(got, file);
+  Answer r;
+  ASSERT_EQ(up.request("GET", "/uploads/f3", {{"range", "bytes=9000-"}}, &r).status, 206);
+  EXPECT_EQ(*r.layout, stream::Layout::chunks(10000, kChunk, 2, 2));
+}
+
+// A chunk opens only under K("request body", B, i, i == last) of this request and session.
+TEST(UploadStream, AChunkUnderAnotherBindingOrPurposeIsRefused) {
+  Uploads up;
+  const std::string file(as_chars(test::pattern_bytes(6000, 9)));
+  const Binding b = up.next_binding();
+  const SessionSecret other_session(test::pattern_bytes(32, 22));
+  const struct {
+    const char* what;
+    Body sealed;
+  } cases[] = {
+      {"another request's binding", up.body_under("f", file, up.next_binding())},
+      {"the response body's purpose", up.body_under("f", file, b, KeyPurpose::response_body)},
+      {"the request head's purpose", up.body_under("f", file, b, KeyPurpose::request_head)},
+      {"a chat frame's purpose", up.body_under("f", file, b, KeyPurpose::chat_to_server)},
+      {"another session", up.body_under("f", file, b, KeyPurpose::request_body, &other_session)},
+  };
+  for (const auto& c : cases) {
+    Body sent = c.sealed;
+    sent.binding = b;  // the request that carries it
+    const Outcome o = up.put(sent);
+    EXPECT_EQ(o.status, 400) << c.what;
+    EXPECT_EQ(o.reason, does_not_verify(0)) << c.what;
+  }
+  EXPECT_TRUE(up.disk().empty());
+  expect_usage(up.usage(), 0, 0, 0, 0);
+  // The same bytes under the request's own binding are taken.
+  EXPECT_EQ(up.put(up.body_under("f", file, b)).status, 200);
+}
+
+TEST(UploadStream, ReorderedDuplicatedOrTamperedChunksAreRefused) {
+  Uploads up;
+  const Body b = up.body("f", std::string(as_chars(test::pattern_bytes(10000, 10))));
+  const std::size_t full = stream::token_length(kChunk);
+  const std::string t0 = b.stream.substr(0, full), t1 = b.stream.substr(full, full), t2 = b.stream.substr(2 * full);
+  const auto with = [&](std::string stream_bytes) {
+    Body x = b;
+    x.stream = std::move(stream_bytes);
+    return x;
+  };
+  EXPECT_EQ(up.put(with(t1 + t0 + t2)).reason, does_not_verify(0)) << "reordered";
+  EXPECT_EQ(up.put(with(t0 + t0 + t2)).reason, does_not_verify(1)) << "duplicated";
+  std::string tampered = t2;
+  tampered[50] = tampered[50] == 'A' ? 'B' : 'A';
+  const Outcome o = up.put(with(t0 + t1 + tampered));
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, does_not_verify(2)) << "the last chunk, after two that were written";
+  // The last chunk of another request's body (a final chunk of the same size).
+  const Body other = up.body_under("f", std::string(10000, 'o'), up.next_binding());
+  EXPECT_EQ(up.put(with(t0 + t1 + other.stream.substr(2 * full))).reason, does_not_verify(2));
+  EXPECT_TRUE(up.disk().empty()) << "nothing is kept of a refused body";
+  expect_usage(up.usage(), 0, 0, 0, 0);
+  EXPECT_EQ(up.put(b).status, 200);
+}
+
+TEST(UploadStream, ABodyCutBeforeItsLastChunkIsRefused) {
+  Uploads up;
+  const Body b = up.body("f", std::string(as_chars(test::pattern_bytes(10000, 11))));
+  const std::size_t full = stream::token_length(kChunk);
+  // The sink is told the body ended (finish) before all of Content-Length arrived.
+  Outcome o = up.send(b, std::string_view(b.stream).substr(0, full));
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, "upload: the stream ended after chunk 0, before its last chunk: the output is incomplete");
+  o = up.send(b, std::string_view(b.stream).substr(0, 2 * full + 50));
+  EXPECT_EQ(o.reason, "upload: the stream ended after chunk 1, before its last chunk: the output is incomplete");
+  o = up.send(b, "");
+  EXPECT_EQ(o.reason, "upload: the stream ended before its first chunk: the output is incomplete");
+  // Cut to whole chunks with a Content-Length to match: the last chunk that arrives was not
+  // sealed as the last one.
+  Body cut = b;
+  cut.stream = b.stream.substr(0, 2 * full);
+  o = up.put(cut);
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, does_not_verify(1));
+  cut.stream = b.stream.substr(0, full);
+  EXPECT_EQ(up.put(cut).reason, does_not_verify(0));
+  EXPECT_TRUE(up.disk().empty());
+  expect_usage(up.usage(), 0, 0, 0, 0);
+}
+
+TEST(UploadStream, ALengthThatIsNoStreamIsRefusedAtOnce) {
+  Uploads up;
+  const Body b = up.body("f", "x");
+  const std::uint64_t full = stream::token_length(kChunk);
+  for (const std::uint64_t length : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{99}, std::uint64_t{101},
+                                     std::uint64_t{102}, std::uint64_t{104}, full - 1, full + 1, full + 99, 2 * full + 1}) {
+    auto started = up.begin(b, std::to_string(length));
+    ASSERT_TRUE(std::holds_alternative<Outcome>(started)) << length;
+    const Outcome& o = std::get<Outcome>(started);
+    EXPECT_EQ(o.status, 400) << length;
+    EXPECT_EQ(o.reason, "stream: length " + std::to_string(length) + " is not a stream of chunk size 4096");
+  }
+  // Lengths that are streams: L(0), L(16), L(C), L(C) + L(0).
+  for (const std::uint64_t length : {std::uint64_t{100}, std::uint64_t{120}, full, full + 100}) {
+    auto started = up.begin(b, std::to_string(length));
+    ASSERT_TRUE(std::holds_alternative<BodyIntake>(started)) << length;
+    EXPECT_EQ(std::get<BodyIntake>(started).max_bytes, length);
+    std::get<BodyIntake>(started).sink->abort();
+  }
+  auto bad = up.begin(b, "twelve");
+  EXPECT_EQ(std::get<Outcome>(bad).reason, "upload: bad Content-Length");
+  EXPECT_EQ(std::get<Outcome>(bad).status, 400);
+  expect_usage(up.usage(), 0, 0, 0, 0);
+  EXPECT_TRUE(up.disk().empty());
+}
+
+TEST(UploadStream, BytesAfterTheLastChunkAreRefused) {
+  Uploads up;
+  const Body b = up.body("f", "hello");
+  const Outcome o = up.send(b, b.stream + "A");
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, "upload: the stream continues after its last chunk");
+  EXPECT_TRUE(up.disk().empty());
+  expect_usage(up.usage(), 0, 0, 0, 0);
+}
+
+// All but the final chunk hold C bytes, and the final one what its token's length allows (at
+// least 1 byte when there are several): a chunk that verifies but holds another size is refused.
+TEST(UploadStream, AChunkOfTheWrongSizeIsRefused) {
+  Uploads up;
+  const Binding b = up.next_binding();
+  const auto stream_of = [&](const std::vector<std::size_t>& sizes) {
+    const stream::ChunkKeys keys(up.client()->session_secret, KeyPurpose::request_body, b, sizes.size() - 1);
+    Body x{"f", {}, b};
+    for (std::size_t i = 0; i < sizes.size(); ++i)
+      x.stream += stream::seal_chunk(keys, i, as_bytes(std::string(sizes[i], 'w')), kNow);
+    return x;
+  };
+  // 4100 bytes have the token length of 4096 (L(4096) = L(4111)).
+  ASSERT_EQ(stream::token_length(4100), stream::token_length(kChunk));
+  Outcome o = up.put(stream_of({4100, 10}));
+  EXPECT_EQ(o.status, 400);
+  EXPECT_EQ(o.reason, "upload: chunk 0 holds 4100 bytes, expected 4096");
+  o = up.put(stream_of({4096, 0}));
+  EXPECT_EQ(o.reason, "upload: chunk 1 holds 0 bytes, expected 1 to 15");
+  o = up.put(stream_of({4096, 4096, 4100}));  // the final chunk may not hold more than C either
+  EXPECT_EQ(o.reason, "upload: chunk 2 holds 4100 bytes, expected 4096");
+  EXPECT_TRUE(up.disk().empty());
+  expect_usage(up.usage(), 0, 0, 0, 0);
+  // Right sizes, the same way: taken.
+  o = up.put(stream_of({4096, 4096, 1}));
+  EXPECT_EQ(o.status, 200) << o.reason;
+  EXPECT_EQ(o.body["size"], 8193);
+}
 
 }  // namespace
 }  // namespace mh::web

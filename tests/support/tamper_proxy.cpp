@@ -6,52 +6,53 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <algorithm>
 #include <stdexcept>
 
+#include "core/stream.hpp"
 #include "support/test_support.hpp"
 
 namespace mh::test {
 namespace {
 
-bool write_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    off += static_cast<std::size_t>(n);
-  }
-  return true;
+constexpr auto npos = std::string::npos;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
-// Reads one HTTP/1.1 message with Content-Length (what minihttpsd sends) from fd, starting with
-// whatever is already in `buf`. Returns the message; leaves the rest in `buf`. Empty on EOF.
-std::string read_message(int fd, std::string& buf, bool is_response_to_head) {
-  for (;;) {
-    const auto end = buf.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      std::size_t length = 0;
-      std::string head = buf.substr(0, end + 4);
-      std::string lower = head;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (const auto p = lower.find("\r\ncontent-length:"); p != std::string::npos && !is_response_to_head)
-        length = std::stoull(lower.substr(p + 17));
-      if (buf.size() >= end + 4 + length) {
-        std::string msg = buf.substr(0, end + 4 + length);
-        buf.erase(0, end + 4 + length);
-        return msg;
-      }
-    }
-    char tmp[65536];
-    const ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-    if (n <= 0) return {};
-    buf.append(tmp, static_cast<std::size_t>(n));
-  }
+std::size_t body_start(const std::string& msg) { return msg.find("\r\n\r\n") + 4; }
+
+// Where the value of the field `name` (lower case) lies in msg's head: [begin, end), or npos.
+std::pair<std::size_t, std::size_t> field_at(const std::string& msg, const std::string& name) {
+  const std::string head = lower(msg.substr(0, body_start(msg)));
+  const auto p = head.find("\r\n" + name + ":");
+  if (p == npos) return {npos, npos};
+  std::size_t begin = p + name.size() + 3;
+  while (head[begin] == ' ') ++begin;
+  return {begin, head.find("\r\n", begin)};
+}
+
+std::string field(const std::string& msg, const std::string& name) {
+  const auto [b, e] = field_at(msg, name);
+  return b == npos ? "" : msg.substr(b, e - b);
+}
+
+void set_field(std::string& msg, const std::string& name, const std::string& value) {
+  const auto [b, e] = field_at(msg, name);
+  if (b != npos) msg.replace(b, e - b, value);
+}
+
+std::uint64_t content_length(const std::string& msg) {
+  const std::string v = field(msg, "content-length");
+  return v.empty() ? 0 : std::stoull(v);
 }
 
 }  // namespace
 
-TamperProxy::TamperProxy(std::uint16_t server_port) : server_port_(server_port) {
+TamperProxy::TamperProxy(std::uint16_t server_port, std::uint32_t chunk_size)
+    : server_port_(server_port), token_(stream::token_length(chunk_size)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -68,24 +69,80 @@ TamperProxy::~TamperProxy() {
   stop_ = true;
   ::shutdown(listen_fd_, SHUT_RDWR);
   ::close(listen_fd_);
-  acceptor_.join();
-  std::lock_guard lock(mutex_);
+  acceptor_.join();  // no worker is added after this; the workers take mutex_ themselves
   for (auto& t : workers_) t.join();
 }
 
-void TamperProxy::set_mode(Mode m, std::string request_prefix) {
+void TamperProxy::set_mode(Mode m, Match match) {
   std::lock_guard lock(mutex_);
   mode_ = m;
-  prefix_ = std::move(request_prefix);
+  match_ = std::move(match);
+  mode_count_ = 0;
   junk_sent_ = 0;
   declared_length_ = 0;
   client_closed_early_ = false;
 }
 
-void TamperProxy::record_next(std::string request_prefix) {
+void TamperProxy::record_next(Match match) {
   std::lock_guard lock(mutex_);
-  record_prefix_ = std::move(request_prefix);
+  recording_ = true;
+  record_match_ = std::move(match);
+  record_count_ = 0;
   recorded_.clear();
+}
+
+void TamperProxy::reset() {
+  set_mode(Mode::pass);
+  std::lock_guard lock(mutex_);
+  recording_ = capture_ = false;
+  recorded_.clear();
+  captured_.clear();
+}
+
+void TamperProxy::set_rewriter(Rewriter r) {
+  std::lock_guard lock(mutex_);
+  rewriter_ = std::move(r);
+}
+
+void TamperProxy::record_all() {
+  std::lock_guard lock(mutex_);
+  capture_ = true;
+}
+
+std::vector<TamperProxy::Conversation> TamperProxy::captured() const {
+  std::lock_guard lock(mutex_);
+  return captured_;
+}
+
+bool TamperProxy::receive(int fd, std::string& buf, std::size_t conversation, bool from_client) {
+  char tmp[65536];
+  const ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+  if (n <= 0) return false;
+  buf.append(tmp, static_cast<std::size_t>(n));
+  std::lock_guard lock(mutex_);
+  if (conversation < captured_.size()) {
+    Conversation& c = captured_[conversation];
+    (from_client ? c.from_client : c.from_server).append(tmp, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// Reads one HTTP/1.1 message framed by Content-Length (what minihttpsd and minihttps send) from
+// fd, starting with whatever is already in `buf`. Returns the message; leaves the rest in `buf`.
+// Empty on EOF.
+std::string TamperProxy::read_message(int fd, std::string& buf, std::size_t conversation, bool from_client,
+                                      bool is_response_to_head) {
+  for (;;) {
+    if (const auto end = buf.find("\r\n\r\n"); end != npos) {
+      const std::uint64_t length = is_response_to_head ? 0 : content_length(buf.substr(0, end + 4));
+      if (buf.size() >= end + 4 + length) {
+        std::string msg = buf.substr(0, end + 4 + length);
+        buf.erase(0, end + 4 + length);
+        return msg;
+      }
+    }
+    if (!receive(fd, buf, conversation, from_client)) return {};
+  }
 }
 
 void TamperProxy::accept_loop() {
@@ -95,27 +152,35 @@ void TamperProxy::accept_loop() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
     std::lock_guard lock(mutex_);
-    workers_.emplace_back([this, fd] { serve(fd); });
+    const std::size_t conversation = capture_ ? captured_.size() : npos;
+    if (capture_) captured_.emplace_back();
+    workers_.emplace_back([this, fd, conversation] { serve(fd, conversation); });
   }
 }
 
-void TamperProxy::serve(int client_fd) {
+void TamperProxy::serve(int client_fd, std::size_t conversation) {
   const int server_fd = tcp_connect(server_port_);
   std::string from_client, from_server;
   while (server_fd >= 0 && !stop_) {
     // One request at a time: keep-alive works, pipelining is not needed by the client.
     pollfd p{client_fd, POLLIN, 0};
     if (from_client.empty() && ::poll(&p, 1, 100) <= 0) continue;
-    std::string request = read_message(client_fd, from_client, false);
+    std::string request = read_message(client_fd, from_client, conversation, true, false);
     if (request.empty()) break;
     const std::string line = request.substr(0, request.find("\r\n"));
-    if (!write_all(server_fd, request)) break;
-    std::string response = read_message(server_fd, from_server, line.rfind("HEAD ", 0) == 0);
+    if (!send_all(server_fd, request)) break;
+    std::string response = read_message(server_fd, from_server, conversation, false, line.starts_with("HEAD "));
     if (response.empty()) break;
-    bool cut = false, junk = false;
-    response = rewrite(request, std::move(response), cut, junk);
-    if (!write_all(client_fd, response) || cut) break;  // a cut body ends with the connection
-    if (junk) {
+    if (response.starts_with("HTTP/1.1 101 ")) {  // a WebSocket now: frames, not messages
+      if (send_all(client_fd, response))
+        tunnel(client_fd, server_fd, conversation, std::move(from_client), std::move(from_server));
+      break;
+    }
+    const Out out = tamper(request, std::move(response));
+    const std::string_view bytes = out.bytes;
+    if (!send_all(client_fd, bytes.substr(0, out.split)) || !send_all(client_fd, bytes.substr(out.split)) || out.cut)
+      break;  // a cut body ends with the connection
+    if (out.junk) {
       stream_junk(client_fd);
       break;
     }
@@ -124,9 +189,19 @@ void TamperProxy::serve(int client_fd) {
   ::close(client_fd);
 }
 
-void TamperProxy::set_rewriter(Rewriter r) {
-  std::lock_guard lock(mutex_);
-  rewriter_ = std::move(r);
+// Both ways, byte for byte, until either side closes.
+void TamperProxy::tunnel(int client_fd, int server_fd, std::size_t conversation, std::string from_client,
+                         std::string from_server) {
+  if (!send_all(server_fd, from_client) || !send_all(client_fd, from_server)) return;
+  while (!stop_) {
+    pollfd p[2] = {{client_fd, POLLIN, 0}, {server_fd, POLLIN, 0}};
+    if (::poll(p, 2, 100) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].revents == 0) continue;
+      std::string buf;
+      if (!receive(p[i].fd, buf, conversation, i == 0) || !send_all(i == 0 ? server_fd : client_fd, buf)) return;
+    }
+  }
 }
 
 // The chunked body of Mode::chunked_junk: 64 KiB chunks for as long as the client takes them.
@@ -134,76 +209,111 @@ void TamperProxy::stream_junk(int client_fd) {
   const std::string chunk = "10000\r\n" + std::string(0x10000, 'J') + "\r\n";
   std::uint64_t sent = 0;
   while (sent < kJunkCap && !stop_) {
-    if (!write_all(client_fd, chunk)) {
+    if (!send_all(client_fd, chunk)) {
       client_closed_early_ = true;
       return;
     }
     sent += 0x10000;
     junk_sent_ = sent;
   }
-  write_all(client_fd, "0\r\n\r\n");
+  send_all(client_fd, "0\r\n\r\n");
 }
 
-std::string TamperProxy::rewrite(const std::string& request, std::string response, bool& cut, bool& junk) {
+bool TamperProxy::matches(const Match& m, int& count, const std::string& line, const std::string& response,
+                          bool sealed) const {
+  if (!line.starts_with(m.prefix) || content_length(response) < m.min_length) return false;
+  return m.nth == 0 || (sealed && ++count == m.nth);
+}
+
+TamperProxy::Out TamperProxy::tamper(const std::string& request, std::string response) {
   const std::string line = request.substr(0, request.find("\r\n"));
+  const bool sealed = !field(response, "minihttps-sealed").empty();
   std::lock_guard lock(mutex_);
-  if (!record_prefix_.empty() && line.rfind(record_prefix_, 0) == 0 && recorded_.empty()) {
-    recorded_ = response;
-    return response;
-  }
-  if (mode_ == Mode::pass || line.rfind(prefix_, 0) != 0) return response;
-  const std::size_t body = response.find("\r\n\r\n") + 4;
+  // Both counts see every answer; a recorded answer passes untouched.
+  const bool record = recording_ && recorded_.empty() && matches(record_match_, record_count_, line, response, sealed);
+  const bool hit = mode_ != Mode::pass && matches(match_, mode_count_, line, response, sealed);
+  if (record) recorded_ = response;
+  if (record || !hit) return Out{std::move(response)};
+  const std::size_t b = body_start(response);
+  const std::string head = response.substr(0, b), body = response.substr(b);
+  const std::uint64_t L = token_;
+  const auto token = [&](const std::string& stream, std::uint64_t i) { return stream.substr(i * L, L); };
+  const bool two_tokens = body.size() >= 2 * L;
+  const std::string recorded_body = recorded_.empty() ? "" : recorded_.substr(body_start(recorded_));
+  Out out{response};
+  // Bytes past the end go out in the same write as the last bytes of the body, so that they are
+  // there when the client reaches the end.
+  const auto then = [&](const std::string& extra) {
+    out.bytes = response + extra;
+    out.split = response.size() - std::min<std::size_t>(256, body.size());
+  };
+  const auto with_body = [&](const std::string& new_body, bool fix_length) {
+    out.bytes = head + new_body;
+    if (fix_length) set_field(out.bytes, "content-length", std::to_string(new_body.size()));
+  };
   switch (mode_) {
     case Mode::flip_body_bit:
-      if (response.size() > body + 40) {
-        // A character in the middle of the token, swapped for another base64url character.
-        char& c = response[body + (response.size() - body) / 2];
-        c = c == 'A' ? 'B' : 'A';
-        ++tampered_;
-      }
+      if (body.size() < 40) return out;
+      // A character in the middle of the body, swapped for another base64url character.
+      out.bytes[b + body.size() / 2] = out.bytes[b + body.size() / 2] == 'A' ? 'B' : 'A';
       break;
     case Mode::truncate_body:
-      if (response.size() > body + 10) {
-        // Keep the promised Content-Length but stop early: the connection closes mid-body.
-        response.resize(body + (response.size() - body) / 2);
-        cut = true;
-        ++tampered_;
-      }
+      if (body.size() < 10) return out;
+      out.bytes.resize(b + body.size() / 2);  // the promised Content-Length kept
+      out.cut = true;
       break;
     case Mode::replay_recorded:
-      if (!recorded_.empty()) {
-        response = recorded_;
-        ++tampered_;
-      }
+      if (recorded_.empty()) return out;
+      out.bytes = recorded_;
       break;
     case Mode::chunked_junk: {
-      // The head as signed, reframed: the signature covers status, digest and request, not framing.
-      std::string head = response.substr(0, body - 2);
-      std::string lower = head;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const auto p = lower.find("\r\ncontent-length:");
-      if (p == std::string::npos) break;
-      const auto e = head.find("\r\n", p + 2);
-      declared_length_ = std::stoull(head.substr(p + 17, e - p - 17));
-      head.erase(p, e - p);
-      response = head + "Transfer-Encoding: chunked\r\n\r\n";
-      junk = true;
-      ++tampered_;
+      // The genuine head, reframed: the seal binds status and stream to the request, not framing.
+      const auto [v, e] = field_at(head, "content-length");
+      if (v == npos) return out;
+      declared_length_ = content_length(head);
+      const std::size_t line_start = head.rfind("\r\n", v);
+      out.bytes = head.substr(0, line_start) + head.substr(e, head.size() - e - 2) + "Transfer-Encoding: chunked\r\n\r\n";
+      out.junk = true;
       break;
     }
-    case Mode::bytes_after_body:
-      response += "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged";
-      ++tampered_;
-      break;
+    case Mode::bytes_after_body: then("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"); break;
     case Mode::rewrite:
-      if (rewriter_) {
-        response = rewriter_(request, response);
-        ++tampered_;
-      }
+      if (!rewriter_) return out;
+      out.bytes = rewriter_(request, response);
+      break;
+    case Mode::reorder_chunks:
+      if (!two_tokens) return out;
+      with_body(token(body, 1) + token(body, 0) + body.substr(2 * L), false);
+      break;
+    case Mode::drop_chunk:
+      if (!two_tokens) return out;
+      with_body(token(body, 0) + body.substr(2 * L), true);
+      break;
+    case Mode::duplicate_chunk:
+      if (!two_tokens) return out;
+      with_body(token(body, 0) + token(body, 0) + body.substr(2 * L), false);
+      break;
+    case Mode::truncate_at_chunk:
+      if (!two_tokens) return out;
+      with_body(token(body, 0), false);
+      out.cut = true;
+      break;
+    case Mode::splice_recorded_chunk:
+      if (!two_tokens || recorded_body.size() < 2 * L) return out;
+      with_body(token(body, 0) + token(recorded_body, 1) + body.substr(2 * L), false);
+      break;
+    case Mode::swap_head:
+      if (field(recorded_, "minihttps-sealed").empty()) return out;
+      set_field(out.bytes, "minihttps-sealed", field(recorded_, "minihttps-sealed"));
+      break;
+    case Mode::stretch_body:
+      if (body.size() < L) return out;
+      then(token(body, 0));
       break;
     case Mode::pass: break;
   }
-  return response;
+  ++tampered_;
+  return out;
 }
 
 }  // namespace mh::test

@@ -16,12 +16,12 @@
 #include "core/bhttp.hpp"
 #include "core/etag.hpp"
 #include "core/fernet.hpp"
-#include "core/handshake_v2.hpp"
+#include "core/handshake.hpp"
 #include "core/seal.hpp"
 #include "core/strict_json.hpp"
 #include "support/test_support.hpp"
 
-namespace mh::handshake_v2 {
+namespace mh::handshake {
 namespace {
 
 using test::hex_after;
@@ -231,4 +231,4 @@ TEST(ProtocolDoc, WorkedExampleMatchesTheCode) {
 }
 
 }  // namespace
-}  // namespace mh::handshake_v2
+}  // namespace mh::handshake

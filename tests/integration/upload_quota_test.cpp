@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/cksum.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
@@ -20,11 +21,6 @@ namespace fs = std::filesystem;
 void connect(const fs::path& home, const ServerProcess& s, const std::string& name) {
   const auto r = run_client(home, {"connect", "--server", s.url(), "--name", name, "--rsa-bits", "2048"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-}
-
-std::string system_cksum(const fs::path& f) {
-  const auto r = run_process({"cksum", f.string()});
-  return r.out.substr(0, r.out.find(' '));
 }
 
 // Every regular file under the upload directory (committed or not), by file name.
@@ -49,7 +45,8 @@ TEST_P(UploadSizeLimitCli, PutOfExactlyTheLimitWorksAndOneByteMoreIs413) {
   write_file(work / "over", std::string(static_cast<std::size_t>(max) + 1, 'o'));
   auto r = run_client(home.path(), {"put", (work / "exact").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "uploaded exact (" + std::to_string(max) + " bytes, cksum " + system_cksum(work / "exact") + ")\n");
+  EXPECT_EQ(r.out, "uploaded exact (" + std::to_string(max) + " bytes, cksum " +
+                       std::to_string(cksum(as_bytes(read_file(work / "exact")))) + ")\n");
   r = run_client(home.path(), {"put", (work / "over").string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");

@@ -337,7 +337,9 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
     stream.expires_after(server.limits.body_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, body, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) {
+    // The client ended its sending half early: what came before the end still goes to the sink.
+    const bool ended_early = ec == http::error::partial_message && sink;
+    if (ec && !ended_early) {
       if (sink) sink->abort();
       if (ec == http::error::body_limit) {
         out = error_response(Error(Errc::payload_too_large, "request body too large"));
@@ -346,10 +348,9 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
       throw Error(Errc::network, "request body broken off");
     }
     const std::size_t got = chunk_size - body.get().body().size;
-    if (got == 0) continue;
-    if (buffered) {
+    if (got > 0 && buffered) {
       req.body.append(chunk.get(), got);
-    } else {
+    } else if (got > 0) {
       try {
         sink->write(std::string_view(chunk.get(), got));
       } catch (const Error& e) {
@@ -360,6 +361,13 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
         sink->abort();
         throw;
       }
+    }
+    if (ended_early) {
+      std::optional<Response> r = sink->ended_early();
+      sink->abort();
+      if (!r) throw Error(Errc::network, "request body broken off");
+      out = std::move(*r);
+      co_return;
     }
   }
   if (grow) buffer.shrink_to_fit();

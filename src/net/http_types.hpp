@@ -61,6 +61,8 @@ Response error_response(const Error& e);  // below, with json_response
 
 // A request body streamed into the handler; finish() runs after the last byte arrived.
 // If the body breaks off (timeout, disconnect, over the limit) abort() runs instead.
+// When the client ends its sending half before Content-Length bytes came, ended_early() may give
+// an answer (then abort() runs; the default gives none: the connection just closes).
 class BodySink {
  public:
   virtual ~BodySink() = default;
@@ -70,6 +72,7 @@ class BodySink {
   // The answer to a refusal of write() (the rest of the body stays unread, the connection closes
   // after it): by default the plain error response; a sink that knows its request can seal it.
   virtual Response refusal(const Error& e) { return error_response(e); }
+  virtual std::optional<Response> ended_early() { return std::nullopt; }
 };
 
 // What a handler wants once it has seen the request head.

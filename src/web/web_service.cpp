@@ -33,6 +33,9 @@ class RespondingSink final : public net::BodySink {
     }
     return respond(*v_, std::move(a), key_, clock_.now());
   }
+  // A body whose sender stopped before its end is one that ended before its last chunk
+  // (PROTOCOL.md §8): the inner sink's finish() says so, sealed.
+  std::optional<net::Response> ended_early() override { return finish(); }
 
  private:
   std::unique_ptr<AnswerSink> inner_;

@@ -1,8 +1,11 @@
-// The chat relay end to end (issue 6): three real `minihttps chat` clients against the real
-// minihttpsd, driven through their stdin like users at a terminal, and hand-made WebSocket
-// clients (signed with a real client's identity) for the attacks: unsigned or badly signed
-// upgrades, forged, tampered and replayed frames, an oversize frame, a flood. The kick test runs
-// the server's parts in-process so it can call ChatHub::kick the way the operator console does.
+// The chat relay end to end (docs/PROTOCOL.md §9): three real `minihttps chat` clients against the
+// real minihttpsd, driven through their stdin like users at a terminal, and hand-made WebSocket
+// clients (with a real client's identity and session) for the attacks. The upgrade is a sealed GET
+// of /.well-known/minihttps/sealed with the WebSocket fields; its 101 carries a sealed head of
+// status 200 bound to the upgrade; frame n each way is sealed under K("chat to server"/"chat to
+// client", B, n, 0) and says "seq": n. Attacked: unsigned or badly signed upgrades, forged,
+// tampered, replayed, dropped and foreign frames, an oversize frame, a flood, a replaced session.
+// The kick goes through `minihttpsd ctl`, as the operator's.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -10,18 +13,12 @@
 #include <regex>
 #include <thread>
 
-#include "auth/auth_service.hpp"
-#include "auth/registry.hpp"
 #include "core/fernet.hpp"
-#include "io/server_identity.hpp"
-#include "io/system_clock.hpp"
-#include "net/http_server.hpp"
+#include "core/key_schedule.hpp"
 #include "net/websocket_client.hpp"
 #include "support/interactive_process.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
-#include "web/chat_hub.hpp"
-#include "web/request_verifier.hpp"
 
 namespace mh::test {
 namespace {
@@ -63,26 +60,60 @@ std::vector<std::string> said_by(const InteractiveProcess& p, const std::string&
   return out;
 }
 
+constexpr const char* kRefused = "frame refused: out of sequence or tampered";
+
 // A hand-made chat connection with the identity and session a real `minihttps connect` left in
-// `home`: it can send anything, and sees the server's messages decrypted.
+// `home`: it numbers and seals its frames as a client must (or any other way a test says), and
+// opens the server's frames as the next of the connection, checking their "seq".
 class RawChat {
  public:
   RawChat(const fs::path& home, const std::string& url) : signer_(home, url), ws_(net::ServerUrl::parse(url), 10s) {}
 
-  int open(const std::string& room) {
-    const net::Request req = signer_.build("GET", "/chat?room=" + room);
-    return ws_.open(req.target, req.headers).status;
+  // The sealed upgrade for GET /chat?room=ROOM (or another inner request), opened as a client
+  // must: accepted() when the 101 carries a head of status 200 bound to it.
+  Reply open(const std::string& room, SignOptions o = {}, const std::string& method = "GET") {
+    return open_target("/chat?room=" + room, std::move(o), method);
   }
-  std::string frame(const json& msg) const {
-    return fernet_encrypt(signer_.session_key(), as_bytes(msg.dump()), std::time(nullptr));
+  Reply open_target(const std::string& target, SignOptions o = {}, const std::string& method = "GET") {
+    o.upgrade = true;
+    const Built b = signer_.build(method, target, o);
+    return open_built(b);
+  }
+  Reply open_built(const Built& b) {
+    binding_ = b.binding;
+    sent_ = received_ = 0;
+    last_ = ws_.open(b.request.target, b.request.headers);
+    return signer_.open(last_, b.binding);
+  }
+  static bool accepted(const Reply& r) { return r.outer_status == 101 && r.sealed && r.error.empty() && r.status == 200; }
+
+  // Frame n of this connection: {"seq": n, ...msg} under K("chat to server", B, n, 0).
+  std::string frame(json msg) {
+    msg["seq"] = sent_;
+    return seal(msg, sent_++, binding_);
+  }
+  std::string seal(const json& msg, std::uint64_t n, const Binding& b) const {
+    const FernetKey key = signer_.secret().derive(KeyPurpose::chat_to_server, b, n, false);
+    return fernet_encrypt(key, as_bytes(msg.dump()), std::time(nullptr));
   }
   bool send(std::string text) { return ws_.send(std::move(text)); }
   bool say(const std::string& text) { return send(frame({{"type", "say"}, {"text", text}})); }
-  // The next message from the server, decrypted; nullopt on timeout or once closed.
+  // The next message from the server, opened as its next frame (a failure is a test failure);
+  // nullopt on timeout or once closed. Its "seq" is taken off.
   std::optional<json> next(std::chrono::milliseconds timeout = kWait) {
     const auto f = ws_.receive(timeout);
     if (!f) return std::nullopt;
-    return json::parse(as_chars(fernet_decrypt(signer_.session_key(), *f, std::time(nullptr), 300)));
+    const std::uint64_t n = received_++;
+    try {
+      const FernetKey key = signer_.secret().derive(KeyPurpose::chat_to_client, binding_, n, false);
+      json j = json::parse(as_chars(fernet_decrypt(key, *f, 0, std::nullopt)));
+      EXPECT_EQ(j.value("seq", std::uint64_t{0} - 1), n) << j.dump();
+      j.erase("seq");
+      return j;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "frame " << n << " from the server does not open as frame " << n << ": " << e.what();
+      return std::nullopt;
+    }
   }
   ::testing::AssertionResult wait_joined() {
     while (const auto m = next())
@@ -95,18 +126,30 @@ class RawChat {
     while (const auto m = next()) all.push_back(*m);
     return all;
   }
+  ::testing::AssertionResult refused_with(int code, const std::string& reason) {
+    until_closed();
+    const auto info = ws_.close_info();
+    if (info.code == code && info.reason == reason) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "closed with " << info.code << " \"" << info.reason << "\" " << info.error;
+  }
   net::WebSocketClient& ws() { return ws_; }
   SignedClient& signer() { return signer_; }
+  const Binding& binding() const { return binding_; }
+  const net::ClientResponse& upgrade_answer() const { return last_; }
 
  private:
   SignedClient signer_;
   net::WebSocketClient ws_;
+  Binding binding_{};
+  std::uint64_t sent_ = 0, received_ = 0;
+  net::ClientResponse last_;
 };
 
 class Chat : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new ServerProcess();
+    // The attack tests open many chat connections as alice: the upgrade limit is not theirs to test.
+    server_ = new ServerProcess(with_args({"--chat-upgrade-burst", "100"}));
     for (const char* name : {"alice", "bob", "carol"}) {
       auto* home = new TempDir();
       const auto r = run_client(home->path(), {"connect", "--server", server_->url(), "--name", name, "--rsa-bits", "2048"});
@@ -218,85 +261,186 @@ TEST_F(Chat, QuitSendsWhatWasTypedAndExitsZero) {
   finish({b.get()});
 }
 
-// ---- refusals at the upgrade --------------------------------------------------------------------
+// ---- the upgrade ---------------------------------------------------------------------------------
+
+TEST_F(Chat, UpgradeIsASealedGetWhose101CarriesAHeadBoundToIt) {
+  RawChat raw(alice(), server_->url());
+  const Reply r = raw.open("sealedroom");
+  ASSERT_TRUE(RawChat::accepted(r)) << r.outer_status << " " << r.status << " " << r.error << " " << r.body;
+  EXPECT_FALSE(r.head->chunks);  // no body follows
+  EXPECT_EQ(r.header("Upgrade").value_or(""), "websocket");
+  // The head opens only under this upgrade's binding.
+  const Built other = raw.signer().build("GET", "/chat?room=sealedroom", [] {
+    SignOptions o;
+    o.upgrade = true;
+    return o;
+  }());
+  EXPECT_EQ(raw.signer().open(raw.upgrade_answer(), other.binding).error, "the response head is not bound to this request");
+  ASSERT_TRUE(raw.wait_joined());
+  EXPECT_TRUE(raw.ws().close(1000, "bye", kWait));
+}
 
 TEST_F(Chat, UnsignedOrBadlySignedUpgradeIsRefused) {
   const auto url = net::ServerUrl::parse(server_->url());
-  {
+  for (const char* target : {"/.well-known/minihttps/sealed", "/chat"}) {
     net::WebSocketClient ws(url, 10s);
-    const auto r = ws.open("/chat", {});
-    EXPECT_EQ(r.status, 401);
+    const auto r = ws.open(target, {});
+    EXPECT_EQ(r.status, 401) << target;
     EXPECT_EQ(r.header("WWW-Authenticate").value_or(""), "MiniHTTPS handshake=\"/auth/handshake\"");
     EXPECT_TRUE(ws.closed());
   }
-  SignedClient signer(alice(), server_->url());
-  auto status_of = [&](const net::Request& req) {
-    net::WebSocketClient ws(url, 10s);
-    return ws.open(req.target, req.headers).status;
+  // Refused before the signature verified: in clear, with the verifier's reason.
+  const auto refused = [&](const SignOptions& o, int status, const std::string& reason) {
+    RawChat raw(alice(), server_->url());
+    const Reply r = raw.open("lobby", o);
+    EXPECT_FALSE(r.sealed) << reason;
+    EXPECT_EQ(r.status, status) << reason;
+    EXPECT_EQ(r.reason(), reason);
+    EXPECT_TRUE(raw.ws().closed());
   };
   SignOptions flipped;
   flipped.flip_signature_bit = true;
-  EXPECT_EQ(status_of(signer.build("GET", "/chat", flipped)), 403);
+  refused(flipped, 403, "signature: does not verify");
   SignOptions stale;
   stale.created = std::time(nullptr) - 3600;
-  EXPECT_EQ(status_of(signer.build("GET", "/chat", stale)), 403);
+  refused(stale, 403, "signature: created is outside the allowed window");
   SignOptions stranger;
-  stranger.keyid = Uuid::random_v4().to_string();
-  EXPECT_EQ(status_of(signer.build("GET", "/chat", stranger)), 401);
+  stranger.keyid = seal::keyid_text(KeyId{7, 7, 7});
+  refused(stranger, 401, "signature: session unknown or ended: handshake again");
   // The same signed upgrade twice: the nonce is spent the first time.
-  const net::Request once = signer.build("GET", "/chat?room=replay");
-  EXPECT_EQ(status_of(once), 101);
-  EXPECT_EQ(status_of(once), 403);
-  EXPECT_EQ(status_of(signer.build("GET", "/chat?room=no%2Fslash")), 400);
-  // Signed, but not an upgrade: 426, signed like every answer to a verified request.
-  const auto plain = signer.send("GET", "/chat");
-  EXPECT_EQ(plain.status, 426);
-  EXPECT_EQ(plain.header("Upgrade").value_or(""), "websocket");
-  // The real client without a session says how to get one.
-  TempDir nobody;
-  const auto r = run_client(nobody.path(), {"--server", server_->url(), "chat"});
-  EXPECT_EQ(r.exit_code, 4);
-  EXPECT_NE(r.err.find("not connected"), std::string::npos) << r.err;
+  {
+    RawChat raw(alice(), server_->url());
+    SignOptions o;
+    o.upgrade = true;
+    const Built once = raw.signer().build("GET", "/chat?room=replay", o);
+    EXPECT_TRUE(RawChat::accepted(raw.open_built(once)));
+    RawChat again(alice(), server_->url());
+    const Reply r = again.open_built(once);
+    EXPECT_EQ(r.status, 403);
+    EXPECT_EQ(r.reason(), "signature: nonce already used (replayed request)");
+  }
 }
 
-// ---- attacks on an open chat ----------------------------------------------------------------------
+// Verified, then refused: sealed answers with the real status inside (the outer one says 200).
+TEST_F(Chat, RefusalsAfterTheSignatureAreSealed) {
+  const auto sealed_refusal = [&](const Reply& r, int status, const std::string& reason) {
+    EXPECT_TRUE(r.sealed) << reason;
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.outer_status, 200) << reason;
+    EXPECT_EQ(r.status, status) << reason;
+    EXPECT_EQ(r.reason(), reason);
+  };
+  RawChat raw(alice(), server_->url());
+  sealed_refusal(raw.open("no%2Fslash"), 400, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
+  sealed_refusal(raw.open_target("/chat?x=1"), 400, "chat: the only query parameter is room=NAME");
+  sealed_refusal(raw.open("lobby", {}, "POST"), 405, "chat: use GET with a WebSocket upgrade");
+  // Signed, but not an upgrade: 426; a plain (unsealed) answer also says which upgrade in clear.
+  SignedClient& signer = raw.signer();
+  sealed_refusal(signer.send("GET", "/chat"), 426, "chat: needs a WebSocket upgrade");
+  SignOptions plain;
+  plain.sealed = false;
+  const Reply r = signer.send("GET", "/chat", plain);
+  EXPECT_EQ(r.outer_status, 426);
+  EXPECT_EQ(r.header("Upgrade").value_or(""), "websocket");
+  // The real client without a session says how to get one.
+  TempDir nobody;
+  const auto c = run_client(nobody.path(), {"--server", server_->url(), "chat"});
+  EXPECT_EQ(c.exit_code, 4);
+  EXPECT_EQ(c.err, "minihttps: no identity in " + nobody.path().string() + ": run minihttps connect first\n");
+}
 
-TEST_F(Chat, ForgedTamperedOrReplayedFrameClosesThatSocketOnly) {
+// ---- frames ----------------------------------------------------------------------------------------
+
+TEST_F(Chat, FramesFromTheServerAreNumberedFromZero) {
+  RawChat a(alice(), server_->url());
+  ASSERT_TRUE(RawChat::accepted(a.open("numbered")));
+  // next() opens frame n under K("chat to client", B, n, 0) and checks "seq": n.
+  const auto joined = a.next();
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->value("event", ""), "joined");
+  const auto who = a.next();
+  ASSERT_TRUE(who);
+  EXPECT_EQ((*who)["type"], "who");
+  RawChat b(bob(), server_->url());
+  ASSERT_TRUE(RawChat::accepted(b.open("numbered")));
+  ASSERT_TRUE(b.wait_joined());
+  const auto join = a.next();  // frame 2
+  ASSERT_TRUE(join);
+  EXPECT_EQ(join->value("event", ""), "join");
+  ASSERT_TRUE(b.say("numbered-text"));
+  const auto said = a.next();  // frame 3
+  ASSERT_TRUE(said);
+  EXPECT_EQ((*said)["text"], "numbered-text");
+  EXPECT_EQ((*said)["from"], "bob");
+  // A server frame opens only as its own number on its own connection.
+  ASSERT_TRUE(b.say("second-text"));
+  const auto raw = a.ws().receive(kWait);
+  ASSERT_TRUE(raw);
+  const auto opens = [&](std::uint64_t n, const Binding& binding) {
+    try {
+      fernet_decrypt(a.signer().secret().derive(KeyPurpose::chat_to_client, binding, n, false), *raw, 0);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  EXPECT_TRUE(opens(4, a.binding()));
+  EXPECT_FALSE(opens(3, a.binding()));
+  EXPECT_FALSE(opens(5, a.binding()));
+  EXPECT_FALSE(opens(4, b.binding()));
+  EXPECT_TRUE(a.ws().close(1000, "bye", kWait));
+  EXPECT_TRUE(b.ws().close(1000, "bye", kWait));
+}
+
+TEST_F(Chat, ForgedTamperedReplayedDroppedOrForeignFrameClosesThatSocketOnly) {
   auto b = start_chat(bob(), "forge");
   auto c = start_chat(carol(), "forge");
   ASSERT_TRUE(joined(*b, "forge"));
   ASSERT_TRUE(joined(*c, "forge"));
-
-  {  // a token under a key that is not the session key
-    RawChat raw(alice(), server_->url());
-    ASSERT_EQ(raw.open("forge"), 101);
-    ASSERT_TRUE(raw.wait_joined());
-    ASSERT_TRUE(raw.send(fernet_encrypt(FernetKey::generate(), as_bytes(std::string(R"({"type":"say","text":"forged-text"})")),
-                                        std::time(nullptr))));
-    raw.until_closed();
-    EXPECT_EQ(raw.ws().close_info().code, 1008);
-    EXPECT_EQ(raw.ws().close_info().reason, "frame refused: fernet: token MAC does not verify");
+  const auto attacker = [&] {
+    auto raw = std::make_unique<RawChat>(alice(), server_->url());
+    EXPECT_TRUE(RawChat::accepted(raw->open("forge")));
+    EXPECT_TRUE(raw->wait_joined());
+    return raw;
+  };
+  {  // a token under a key that is not the connection's
+    auto raw = attacker();
+    ASSERT_TRUE(raw->send(fernet_encrypt(FernetKey::generate(),
+                                         as_bytes(std::string(R"({"seq":0,"type":"say","text":"forged-text"})")),
+                                         std::time(nullptr))));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
   }
   {  // a real frame with one character changed
-    RawChat raw(alice(), server_->url());
-    ASSERT_EQ(raw.open("forge"), 101);
-    ASSERT_TRUE(raw.wait_joined());
-    std::string token = raw.frame({{"type", "say"}, {"text", "tampered-text"}});
+    auto raw = attacker();
+    std::string token = raw->frame({{"type", "say"}, {"text", "tampered-text"}});
     token[60] = token[60] == 'A' ? 'B' : 'A';
-    ASSERT_TRUE(raw.send(token));
-    raw.until_closed();
-    EXPECT_EQ(raw.ws().close_info().code, 1008);
+    ASSERT_TRUE(raw->send(token));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
   }
   {  // a real frame sent twice: relayed once, then the connection is closed
-    RawChat raw(alice(), server_->url());
-    ASSERT_EQ(raw.open("forge"), 101);
-    ASSERT_TRUE(raw.wait_joined());
-    const std::string token = raw.frame({{"type", "say"}, {"text", "replayed-text"}});
-    ASSERT_TRUE(raw.send(token));
-    ASSERT_TRUE(raw.send(token));
-    raw.until_closed();
-    EXPECT_EQ(raw.ws().close_info().code, 1008);
-    EXPECT_EQ(raw.ws().close_info().reason, "frame refused: replayed");
+    auto raw = attacker();
+    const std::string token = raw->frame({{"type", "say"}, {"text", "replayed-text"}});
+    ASSERT_TRUE(raw->send(token));
+    ASSERT_TRUE(raw->send(token));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
+  }
+  {  // frame 0 never sent: frame 1 comes first
+    auto raw = attacker();
+    raw->frame({{"type", "say"}, {"text", "dropped-text"}});
+    ASSERT_TRUE(raw->send(raw->frame({{"type", "say"}, {"text", "after-the-drop-text"}})));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
+  }
+  {  // frame 0 of another connection of the same client (same session, another binding)
+    auto raw = attacker();
+    auto other = attacker();
+    ASSERT_TRUE(raw->send(other->frame({{"type", "say"}, {"text", "foreign-text"}})));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
+    EXPECT_TRUE(other->ws().close(1000, "bye", kWait));  // its own connection never saw it
+  }
+  {  // the right key, but the frame says it is another one
+    auto raw = attacker();
+    ASSERT_TRUE(raw->send(raw->seal({{"seq", 1}, {"type", "say"}, {"text", "misnumbered-text"}}, 0, raw->binding())));
+    EXPECT_TRUE(raw->refused_with(1008, kRefused));
   }
   // The others never saw a forgery and still talk.
   ASSERT_TRUE(b->write_line("still-here"));
@@ -304,15 +448,29 @@ TEST_F(Chat, ForgedTamperedOrReplayedFrameClosesThatSocketOnly) {
   finish({b.get(), c.get()});
   for (auto* p : {b.get(), c.get()}) {
     EXPECT_EQ(said_by(*p, "alice"), std::vector<std::string>{"replayed-text"}) << p->out();
-    EXPECT_EQ(p->out().find("forged-text"), std::string::npos);
-    EXPECT_EQ(p->out().find("tampered-text"), std::string::npos);
+    for (const char* text : {"forged-text", "tampered-text", "dropped-text", "after-the-drop-text", "foreign-text",
+                             "misnumbered-text"})
+      EXPECT_EQ(p->out().find(text), std::string::npos) << text;
   }
-  expect_not_logged({"forged-text", "tampered-text", "replayed-text"});
+  expect_not_logged({"forged-text", "tampered-text", "replayed-text", "dropped-text", "foreign-text"});
+}
+
+// A connection lives as long as the session it was opened under: a new handshake replaces it.
+TEST_F(Chat, FrameAfterTheSessionWasReplacedClosesTheChat) {
+  TempDir home;
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "replacer", "--rsa-bits", "2048"})
+                .exit_code, 0);
+  RawChat raw(home.path(), server_->url());
+  ASSERT_TRUE(RawChat::accepted(raw.open("replaced")));
+  ASSERT_TRUE(raw.wait_joined());
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "replacer"}).exit_code, 0);
+  ASSERT_TRUE(raw.say("after-the-new-handshake"));
+  EXPECT_TRUE(raw.refused_with(1008, "session ended: handshake again"));
 }
 
 TEST_F(Chat, OversizeFrameClosesWith1009) {
   RawChat raw(alice(), server_->url());
-  ASSERT_EQ(raw.open("big"), 101);
+  ASSERT_TRUE(RawChat::accepted(raw.open("big")));
   ASSERT_TRUE(raw.wait_joined());
   raw.send(std::string(65 * 1024, 'A'));
   raw.until_closed();
@@ -328,7 +486,7 @@ TEST_F(Chat, FloodIsDroppedWithNoticesThenClosed) {
   auto b = start_chat(bob(), "flood");
   ASSERT_TRUE(joined(*b, "flood"));
   RawChat raw(mallory.path(), server_->url());
-  ASSERT_EQ(raw.open("flood"), 101);
+  ASSERT_TRUE(RawChat::accepted(raw.open("flood")));
   ASSERT_TRUE(raw.wait_joined());
   std::vector<std::string> frames;
   for (int i = 0; i < 60; ++i) frames.push_back(raw.frame({{"type", "say"}, {"text", "flood-" + std::to_string(i)}}));
@@ -365,7 +523,7 @@ TEST(ChatRateLimits, ReconnectingDoesNotRefillTheMessageBucket) {
   connect_client(server, alice, "alice");
   connect_client(server, bob, "bob");
   RawChat listener(bob.path(), server.url());
-  ASSERT_EQ(listener.open("lobby"), 101);
+  ASSERT_TRUE(RawChat::accepted(listener.open("lobby")));
   ASSERT_TRUE(listener.wait_joined());
   std::vector<std::string> heard;  // what bob got from alice, in order
   auto listen_until = [&](std::size_t count) {
@@ -379,7 +537,7 @@ TEST(ChatRateLimits, ReconnectingDoesNotRefillTheMessageBucket) {
   const std::string dropped = "message dropped: more than 0.01 messages per second";
   for (int round = 0; round < 4; ++round) {
     RawChat a(alice.path(), server.url());
-    ASSERT_EQ(a.open("lobby"), 101) << "round " << round;
+    ASSERT_TRUE(RawChat::accepted(a.open("lobby"))) << "round " << round;
     ASSERT_TRUE(a.wait_joined());
     for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.say("round" + std::to_string(round) + "-" + std::to_string(i)));
     if (round == 0) {
@@ -419,21 +577,20 @@ TEST(ChatRateLimits, UpgradeBurstThenTooManyRequestsPerClient) {
   connect_client(server, bob, "bob");
   for (int i = 0; i < 3; ++i) {
     RawChat a(alice.path(), server.url());
-    ASSERT_EQ(a.open("lobby"), 101) << i;
+    ASSERT_TRUE(RawChat::accepted(a.open("lobby"))) << i;
     ASSERT_TRUE(a.wait_joined());
     EXPECT_TRUE(a.ws().close(1000, "bye", kWait));
   }
-  SignedClient signer(alice.path(), server.url());
-  net::WebSocketClient ws(net::ServerUrl::parse(server.url()), 10s);
-  const net::Request req = signer.build("GET", "/chat?room=lobby");
-  const auto r = ws.open(req.target, req.headers);
+  RawChat fourth(alice.path(), server.url());
+  const Reply r = fourth.open("lobby");
+  EXPECT_TRUE(r.sealed);  // refused after the signature verified
   EXPECT_EQ(r.status, 429);
-  EXPECT_TRUE(ws.closed());
-  // Retry-After: the whole seconds until the next token, at most 1 / 0.01 (how many depends on
+  EXPECT_TRUE(fourth.ws().closed());
+  // retry-after: the whole seconds until the next token, at most 1 / 0.01 (how many depends on
   // how long the three upgrades took); the reason says the same.
-  const std::string retry(r.header("Retry-After").value_or(""));
-  ASSERT_FALSE(retry.empty());
-  const int seconds = std::stoi(retry);
+  ASSERT_TRUE(r.head && r.head->retry_after);
+  const std::int64_t seconds = *r.head->retry_after;
+  const std::string retry = std::to_string(seconds);
   EXPECT_GE(seconds, 1);
   EXPECT_LE(seconds, 100);
   EXPECT_EQ(json::parse(r.body),
@@ -442,7 +599,7 @@ TEST(ChatRateLimits, UpgradeBurstThenTooManyRequestsPerClient) {
                              "try again in " + retry + " s"}}));
 
   RawChat other(bob.path(), server.url());
-  EXPECT_EQ(other.open("lobby"), 101);
+  EXPECT_TRUE(RawChat::accepted(other.open("lobby")));
   // The real client says why, and exits 1 (a refusal by the server).
   const auto c = run_process({client_binary().string(), "--home", alice.path().string(), "chat"}, "", 30s);
   EXPECT_EQ(c.exit_code, 1) << c.err;
@@ -451,78 +608,40 @@ TEST(ChatRateLimits, UpgradeBurstThenTooManyRequestsPerClient) {
 
 // ---- the operator's kick, the server's stop, volume --------------------------------------------
 
-// minihttpsd's parts in this process (auth, verifier, chat hub) behind the real HTTP server, so the
-// test can call ChatHub::kick like the operator console does.
-class InProcessServer final : public net::Handler {
- public:
-  InProcessServer() {
-    fs::create_directories(dir_ / "keys");
-    fs::permissions(dir_ / "keys", fs::perms::owner_all, fs::perm_options::replace);
-    id_.emplace(io::load_or_create_server_identity(dir_ / "keys"));
-    auth_ = std::make_unique<auth::AuthService>(id_->key, *registry_, auth::AuthConfig{}, clock_);
-    http_ = std::make_unique<net::HttpServer>(*this, net::ServerLimits{}, 2);
-    port_ = http_->listen("127.0.0.1", 0);
-    thread_ = std::thread([this] { http_->run(); });
-  }
-  ~InProcessServer() override {
-    http_->stop(0ms);
-    thread_.join();
-  }
-  net::Dispatch on_head(net::Request& req) override {
-    if (req.target == "/auth/handshake")
-      return net::BufferBody{16384, [this](net::Request& r) {
-                               return net::json_response(200, auth_->handshake(r.body, r.remote_address));
-                             }};
-    const auto v = verifier_.verify(req);
-    if (req.target.rfind("/chat", 0) == 0) return hub_.upgrade(v.client, "lobby");
-    throw Error(Errc::not_found, "not here");
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  web::ChatHub& hub() { return hub_; }
-  auth::ClientRegistry& registry() { return *registry_; }
-
- private:
-  TempDir dir_;
-  io::SystemClock clock_;
-  std::optional<io::LoadedIdentity> id_;
-  std::unique_ptr<auth::ClientRegistry> registry_ = auth::make_in_memory_registry(100);
-  auth::ReplayCache nonces_{121, 1 << 16};
-  web::RequestVerifier verifier_{*registry_, nonces_, clock_, 60};
-  web::ChatHub hub_{*registry_, clock_};
-  std::unique_ptr<auth::AuthService> auth_;
-  std::unique_ptr<net::HttpServer> http_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
-
+// The operator's kick (`minihttpsd ctl kick`, like /kick on the console) ends the session and
+// closes its chats; the old session cannot open the chat again, a new handshake can.
 TEST(ChatKick, KickedClientIsClosedAndCannotRejoinWithoutANewHandshake) {
-  InProcessServer server;
+  ServerProcess server;
   TempDir mallory, bob;
-  for (auto [home, name] : {std::pair{&mallory, "mallory"}, std::pair{&bob, "bob"}}) {
-    const auto r = run_client(home->path(), {"connect", "--server", server.url(), "--name", name, "--rsa-bits", "2048"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
+  connect_client(server, mallory, "mallory");
+  connect_client(server, bob, "bob");
   auto m = start_chat(mallory.path(), "lobby");
   auto b = start_chat(bob.path(), "lobby");
   ASSERT_TRUE(joined(*m, "lobby"));
   ASSERT_TRUE(joined(*b, "lobby"));
-  const auto uuid = server.registry().resolve("mallory");
-  ASSERT_TRUE(uuid);
+  RawChat old(mallory.path(), server.url());  // the session the kick ends
+  ASSERT_TRUE(RawChat::accepted(old.open("lobby")));
+  ASSERT_TRUE(old.wait_joined());
 
-  EXPECT_EQ(server.hub().kick(*uuid, "spamming"), 1u);
+  const auto kick = run_process({server_binary().string(), "ctl", "--keys", server.keys().string(), "kick", "mallory"},
+                                {}, 30s);
+  EXPECT_EQ(kick.exit_code, 0) << kick.err;
+  EXPECT_EQ(kick.out.rfind("kicked mallory (", 0), 0u) << kick.out;
+  EXPECT_TRUE(old.refused_with(1008, "kicked by the operator"));
   EXPECT_EQ(m->wait_exit(kWait), 4);
-  EXPECT_NE(m->err().find("minihttps: chat: closed by the server: kicked: spamming (1008)"), std::string::npos) << m->err();
+  EXPECT_NE(m->err().find("minihttps: chat: closed by the server: kicked by the operator (1008)"), std::string::npos)
+      << m->err();
   EXPECT_TRUE(b->wait_line(line_re("* mallory left lobby"), kWait)) << b->out();
 
   // The old session no longer opens the chat...
-  SignedClient old(mallory.path(), server.url());
-  net::WebSocketClient ws(net::ServerUrl::parse(server.url()), 10s);
-  const net::Request req = old.build("GET", "/chat");
-  EXPECT_EQ(ws.open(req.target, req.headers).status, 401);
+  RawChat stale(mallory.path(), server.url());
+  const Reply r = stale.open("lobby");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.reason(), "signature: session unknown or ended: handshake again");
   // ...a new handshake does (the client makes it by itself on 401).
   auto again = start_chat(mallory.path(), "lobby");
   ASSERT_TRUE(joined(*again, "lobby"));
-  EXPECT_NE(again->err().find("session expired or revoked: handshaking again"), std::string::npos) << again->err();
+  EXPECT_NE(again->err().find("handshaking again"), std::string::npos) << again->err();
   EXPECT_TRUE(b->wait_line(line_re("* mallory joined lobby"), kWait));
   again->close_stdin();
   EXPECT_EQ(again->wait_exit(kWait), 0) << again->err();

@@ -1,9 +1,11 @@
-// Hardening (issue 8): slow and stuck clients are cut off by the server's timeouts without starving
-// anyone else; a handshake flood from one address is limited (429) while another address is
-// served; kill -9 of the client or of the server in the middle of a transfer leaves no partial file
-// visible and loses nothing committed; a full disk is 507, leaves nothing behind, and the server
-// keeps serving. Servers run with --request-timeout 1 (head timeout 1 s, body pause 2 s) so the
-// cut-offs happen quickly; the bounds on time are generous (a loaded machine must not fail them).
+// Hardening (issue 8): slow and stuck clients are cut off by the server's timeouts while everyone
+// else is served; oversized or malformed heads and connections over the limit are refused; a
+// handshake flood from one address is limited (429) while another address is served; kill -9 of
+// the client or of the server in the middle of a transfer leaves no finished file that is not
+// whole, loses nothing committed, and the download continues with -C; a full disk is 507 (a
+// sealed answer), leaves nothing behind, and the server keeps serving. Servers run with
+// --request-timeout 1 (head timeout 1 s, body pause 2 s) so the cut-offs happen quickly. No test
+// bounds how long anything takes: they check what happened, not when.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -22,11 +24,12 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <thread>
 
 #include "core/cksum.hpp"
-#include "core/fernet.hpp"
+#include "core/stream.hpp"
 #include "support/interactive_process.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
@@ -42,16 +45,6 @@ std::string connect(const fs::path& home, const ServerProcess& s, const std::str
   const auto r = run_client(home, {"connect", "--server", url.empty() ? s.url() : url, "--name", name, "--rsa-bits", "2048"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
-}
-
-// Every file under `dir`, committed or not, as paths relative to it.
-std::vector<std::string> stored_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file()) out.push_back(fs::relative(it->path(), dir).string());
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // The names in `dir` that a user sees (not starting with '.').
@@ -80,14 +73,22 @@ std::uint64_t rss_kib(pid_t pid) {
 
 double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
 
-// ---- raw TCP -------------------------------------------------------------------------------------
+// Waits until `done()` holds. What the tests check is that it happens; the deadline only keeps a
+// broken server from hanging them.
+bool eventually(const std::function<bool()>& done) {
+  const auto deadline = SteadyClock::now() + 60s;
+  while (!done()) {
+    if (SteadyClock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
-// The head of a signed request as it goes on the wire.
-std::string wire_head(const net::Request& req, const ServerProcess& s, std::size_t content_length) {
-  std::string head = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + s.authority() + "\r\n";
-  if (content_length) head += "Content-Length: " + std::to_string(content_length) + "\r\n";
-  for (const auto& h : req.headers) head += h.name + ": " + h.value + "\r\n";
-  return head + "\r\n";
+// The server has started an upload attempt: its private part file is there.
+bool attempt_started(const fs::path& upload_dir) {
+  for (const auto& f : files_below(upload_dir))
+    if (f.ends_with(".part")) return true;
+  return false;
 }
 
 std::string json_reason(const std::string& http_answer) {
@@ -104,18 +105,14 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
   connect(home.path(), server, "patient");
 
   // 16 connections that send their request head one byte every 300 ms, re-opened whenever the
-  // server cuts one, until the good client below is done (and for 3 s at least).
+  // server cuts one, until the server has cut 16 of them and the good client below is done.
   constexpr int kLoris = 16;
   std::atomic<bool> stop{false};
-  std::vector<double> cut_after;  // seconds from connect to the server closing
-  std::string answered;           // anything the server sent to them (expected: nothing)
+  std::atomic<int> live{0}, cuts{0};  // slow connections open now; closed by the server so far
+  std::string answered;               // anything the server sent to them (expected: nothing)
   int failed_connects = 0;
   std::thread attacker([&] {
-    struct Loris {
-      int fd;
-      SteadyClock::time_point opened;
-    };
-    std::vector<Loris> open;
+    std::vector<int> open;
     auto open_one = [&] {
       const int fd = tcp_connect(server.port());
       if (fd < 0 || !send_all(fd, "GET /hello.txt HTTP/1.1\r\nHost: " + server.authority() + "\r\nX-Slow: ")) {
@@ -123,41 +120,42 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
         if (fd >= 0) ::close(fd);
         return;
       }
-      open.push_back({fd, SteadyClock::now()});
+      open.push_back(fd);
+      ++live;
     };
     for (int i = 0; i < kLoris; ++i) open_one();
     while (!stop) {
       std::this_thread::sleep_for(300ms);
       const std::size_t n = open.size();
       for (std::size_t i = 0; i < n; ++i) {
-        Loris& l = open[i];
-        pollfd p{l.fd, POLLIN, 0};
+        pollfd p{open[i], POLLIN, 0};
         bool cut = false;
         if (::poll(&p, 1, 0) > 0) {
           char buf[4096];
-          const ssize_t got = ::recv(l.fd, buf, sizeof buf, 0);
+          const ssize_t got = ::recv(open[i], buf, sizeof buf, 0);
           if (got > 0) answered.append(buf, static_cast<std::size_t>(got));
           cut = got <= 0;
         } else {
-          cut = !send_all(l.fd, "a");
+          cut = !send_all(open[i], "a");
         }
         if (cut) {
-          cut_after.push_back(seconds_since(l.opened));
-          ::close(l.fd);
-          l.fd = -1;
+          ++cuts;
+          --live;
+          ::close(open[i]);
+          open[i] = -1;
           open_one();
         }
       }
-      std::erase_if(open, [](const Loris& l) { return l.fd < 0; });
+      std::erase(open, -1);
     }
-    for (const auto& l : open) ::close(l.fd);
+    for (const int fd : open) ::close(fd);
   });
 
-  const auto t0 = SteadyClock::now();
+  eventually([&] { return live == kLoris || failed_connects > 0; });
   std::vector<CommandResult> good;
   for (int i = 0; i < 4; ++i) good.push_back(run_client(home.path(), {"get", "hello.txt"}));
-  const auto good_done = seconds_since(t0);
-  while (seconds_since(t0) < 3.0) std::this_thread::sleep_for(50ms);
+  const int live_when_served = live;
+  eventually([&] { return cuts >= kLoris; });  // by the 1 s timeout
   stop = true;
   attacker.join();
 
@@ -165,15 +163,10 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "hello, world\n");
   }
-  EXPECT_LT(good_done, seconds_since(t0));  // the good requests ran while the attack was on
+  EXPECT_GT(live_when_served, 0) << "the good requests ran while the attack was on";
   EXPECT_EQ(failed_connects, 0);
-  // Every slow connection was cut (most more than once: they were re-opened), by the timeout: not
-  // at once, and well before the attacker would have finished (a generous bound).
-  EXPECT_GE(cut_after.size(), static_cast<std::size_t>(kLoris));
-  for (const double s : cut_after) {
-    EXPECT_GE(s, 0.7) << "cut before the 1 s request timeout";
-    EXPECT_LE(s, 5.0) << "not cut by the 1 s request timeout";
-  }
+  // The slow connections are cut (and re-opened, and cut again).
+  EXPECT_GE(cuts, kLoris);
   EXPECT_EQ(answered, "") << "a request head that never completes gets no answer, only the close";
   EXPECT_TRUE(server.running());
 }
@@ -184,19 +177,12 @@ TEST(SlowClients, StalledUploadBodyIsCutOffAndLeavesNoAttempt) {
   connect(staller.path(), server, "staller");
   connect(other.path(), server, "other");
   SignedClient c(staller.path(), server.url());
-  const std::string token = fernet_encrypt(c.session_key(), as_bytes(std::string(1 << 20, 's')), std::time(nullptr));
-  const net::Request req = c.build("PUT", "/uploads/stalled.bin", {}, token);
+  const Built req = c.build("PUT", "/uploads/stalled.bin", {}, std::string(1 << 20, 's'));
+  const std::string& body = req.request.body;
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(send_all(fd, wire_head(req, server, token.size()) + token.substr(0, token.size() / 2)));
-  // The server has started the attempt when its private part file appears.
-  bool writing = false;
-  for (int i = 0; i < 250 && !writing; ++i) {
-    for (const auto& f : stored_files(server.upload_dir())) writing = writing || f.find(".part") != std::string::npos;
-    if (!writing) std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_TRUE(writing) << "the server never started the attempt";
-  const auto stalled = SteadyClock::now();
+  ASSERT_TRUE(send_all(fd, wire_head(req.request, server.authority(), body.size()) + body.substr(0, body.size() / 2)));
+  ASSERT_TRUE(eventually([&] { return attempt_started(server.upload_dir()); })) << "the server never started the attempt";
 
   // Others are served meanwhile: another client uploads and downloads.
   write_file(work / "ok.txt", "not stalled\n");
@@ -208,20 +194,14 @@ TEST(SlowClients, StalledUploadBodyIsCutOffAndLeavesNoAttempt) {
 
   // The stalled body is cut off after its 2 s pause: the connection is closed without an answer
   // (the timeout closes the socket, as for a slow head).
-  const Received r = read_until_closed(fd, 20s);
-  const double after = seconds_since(stalled);
+  const Received r = read_until_closed(fd, 60s);
   ::close(fd);
   EXPECT_TRUE(r.eof) << "the server did not close the stalled connection";
-  EXPECT_GE(after, 1.0);
-  EXPECT_LE(after, 15.0);
   EXPECT_EQ(r.data, "");
   // Nothing of the stalled attempt is left; the other client's upload is there. The timeout
-  // closes the socket first and the handler then removes its private part file: allow it a moment.
-  auto files = stored_files(server.upload_dir());
-  for (int i = 0; i < 100 && files.size() > 1; ++i) {
-    std::this_thread::sleep_for(20ms);
-    files = stored_files(server.upload_dir());
-  }
+  // closes the socket first and the handler then removes its private part file.
+  EXPECT_TRUE(eventually([&] { return files_below(server.upload_dir()).size() == 1; }));
+  const auto files = files_below(server.upload_dir());
   ASSERT_EQ(files.size(), 1u) << ::testing::PrintToString(files);
   EXPECT_EQ(fs::path(files[0]).filename(), "ok.txt");
   EXPECT_EQ(run_client(staller.path(), {"ls", "--uploads"}).out, "");
@@ -240,13 +220,16 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   SignedClient c(home.path(), server.url());
   const std::uint64_t rss_before = rss_kib(server.pid());
 
-  // 8 connections ask for a 48 MiB file (a 64 MiB token) and never read a byte.
+  // 8 connections ask for a 48 MiB file (a 64 MiB stream) and never read a byte. They sign it
+  // plainly (PROTOCOL.md §5.4), so the access log names the file.
   constexpr int kStuck = 8;
+  SignOptions plain;
+  plain.sealed = false;
   std::vector<int> fds;
   for (int i = 0; i < kStuck; ++i) {
     const int fd = tcp_connect(server.port(), 16 * 1024);
     ASSERT_GE(fd, 0);
-    ASSERT_TRUE(send_all(fd, wire_head(c.build("GET", "/big.bin"), server, 0)));
+    ASSERT_TRUE(send_all(fd, wire_head(c.build("GET", "/big.bin", plain).request, server.authority(), 0)));
     fds.push_back(fd);
   }
   std::this_thread::sleep_for(2s);  // their socket buffers are full by now: the server waits to write
@@ -257,25 +240,23 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   EXPECT_EQ(get.out, "hello, world\n");
 
   // The server gives up on each after its write timeout (30 s) and logs how little it sent.
-  const std::size_t token = fernet_token_length(big);
+  const std::uint64_t stream_length = stream::Layout::whole(big, c.chunk_size()).stream_length();
   const std::regex sent_re(R"(GET /big\.bin 200 (\d+)B)");
   std::vector<std::uint64_t> sent;
-  const auto deadline = SteadyClock::now() + 90s;
-  while (SteadyClock::now() < deadline) {
+  eventually([&] {
     sent.clear();
     const std::string log = server.stderr_text();
     for (std::sregex_iterator it(log.begin(), log.end(), sent_re), end; it != end; ++it) sent.push_back(std::stoull((*it)[1]));
-    if (sent.size() >= static_cast<std::size_t>(kStuck)) break;
-    std::this_thread::sleep_for(200ms);
-  }
+    return sent.size() >= static_cast<std::size_t>(kStuck);
+  });
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kStuck)) << server.stderr_text();
-  for (const auto n : sent) EXPECT_LT(n, token / 2) << "the server kept writing to a reader that never reads";
+  for (const auto n : sent) EXPECT_LT(n, stream_length / 2) << "the server kept writing to a reader that never reads";
   // What reaches the reader once it does read: less than the promised body, then the close.
   for (const int fd : fds) {
-    const Received r = read_until_closed(fd, 20s);
+    const Received r = read_until_closed(fd, 60s);
     ::close(fd);
     EXPECT_TRUE(r.eof);
-    EXPECT_LT(r.data.size(), token);
+    EXPECT_LT(r.data.size(), stream_length);
   }
   // The server never buffered those bodies in its own memory (64 KiB in flight per connection).
   EXPECT_LT(rss_stuck, rss_before + 24 * 1024) << "before " << rss_before << " KiB, stuck " << rss_stuck << " KiB";
@@ -316,12 +297,12 @@ TEST(InputLimits, MalformedSignatureFieldsAre400) {
   TempDir home;
   connect(home.path(), server, "malformed");
   SignedClient c(home.path(), server.url());
-  net::Request only_input = c.build("GET", "/hello.txt");
+  net::Request only_input = c.build("GET", "/hello.txt").request;
   std::erase_if(only_input.headers, [](const net::Header& h) { return h.name == "Signature"; });
   auto r = c.send_raw(only_input);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(nlohmann::json::parse(r.body).value("reason", ""), "signature: need both Signature-Input and Signature");
-  net::Request garbled = c.build("GET", "/hello.txt");
+  net::Request garbled = c.build("GET", "/hello.txt").request;
   for (auto& h : garbled.headers)
     if (h.name == "Signature-Input") h.value = "sig1=(\"@method\" \"@path\";created=oops";
   r = c.send_raw(garbled);
@@ -330,7 +311,8 @@ TEST(InputLimits, MalformedSignatureFieldsAre400) {
 }
 
 TEST(ConnectionLimit, ConnectionsBeyondTheLimitAreClosedAtOnceAndServedAgainLater) {
-  ServerProcess server(with_args({"--max-connections", "4", "--request-timeout", "30"}));
+  // The idle connections would be cut only after an hour: whatever closes the fifth is the limit.
+  ServerProcess server(with_args({"--max-connections", "4", "--request-timeout", "3600"}));
   TempDir home;
   connect(home.path(), server, "limited");
   std::vector<int> idle;
@@ -342,19 +324,20 @@ TEST(ConnectionLimit, ConnectionsBeyondTheLimitAreClosedAtOnceAndServedAgainLate
   // The fifth is accepted by the kernel and closed by the server at once, without a word.
   const int fifth = tcp_connect(server.port());
   ASSERT_GE(fifth, 0);
-  const auto t0 = SteadyClock::now();
-  const Received r = read_until_closed(fifth, 10s);
+  const Received r = read_until_closed(fifth, 60s);
   ::close(fifth);
   EXPECT_TRUE(r.eof);
   EXPECT_EQ(r.data, "");
-  EXPECT_LT(seconds_since(t0), 5.0);
   const auto refused = run_client(home.path(), {"get", "hello.txt"});
   EXPECT_EQ(refused.exit_code, 3) << refused.err;
-  // Once one of them goes, a client is served again.
+  // Once one of them goes, a client is served again (as soon as the server has seen it go).
   ::close(idle.back());
   idle.pop_back();
-  std::this_thread::sleep_for(300ms);
-  const auto served = run_client(home.path(), {"get", "hello.txt"});
+  CommandResult served;
+  eventually([&] {
+    served = run_client(home.path(), {"get", "hello.txt"});
+    return served.exit_code == 0;
+  });
   EXPECT_EQ(served.exit_code, 0) << served.err;
   EXPECT_EQ(served.out, "hello, world\n");
   for (const int fd : idle) ::close(fd);
@@ -399,14 +382,18 @@ TEST(HandshakeFlood, OneAddressGets429WhileAnotherIsServed) {
       }
     });
 
-  std::this_thread::sleep_for(500ms);  // the flood has used up 127.0.0.1's burst
+  const auto count = [&](int status) {
+    std::lock_guard lock(m);
+    return statuses[status];
+  };
+  eventually([&] { return count(429) > 0; });  // the flood has used up 127.0.0.1's burst
   TempDir good, flooded;
   const auto c = run_client(good.path(), {"connect", "--server", v6_url, "--name", "v6user", "--rsa-bits", "2048"});
   const auto g = run_client(good.path(), {"get", "hello.txt"});
   // A real client from the flooding address is refused like the flood.
   const auto refused =
       run_client(flooded.path(), {"-q", "connect", "--server", server.url(), "--name", "v4user", "--rsa-bits", "2048"});
-  while (seconds_since(t0) < 2.0) std::this_thread::sleep_for(50ms);
+  eventually([&] { return count(429) > 100; });
   stop = true;
   for (auto& t : flood) t.join();
   const double elapsed = seconds_since(t0);
@@ -442,21 +429,20 @@ class Crashes : public ::testing::Test {
     connect(home_.path(), *server_, "crashtest");
   }
 
-  // Starts `minihttps get big.bin -o OUT/big.bin` and stops it (SIGSTOP) once it has written part of
-  // the file into its temporary file: the transfer is then certainly in the middle.
+  // Starts `minihttps get big.bin -o OUT/big.bin` and stops it (SIGSTOP) once it has written
+  // verified chunks into OUT/big.bin.part: the transfer is then certainly in the middle.
   std::unique_ptr<InteractiveProcess> stopped_download() {
     auto p = std::make_unique<InteractiveProcess>(std::vector<std::string>{
         client_binary().string(), "--home", home_.path().string(), "-q", "get", "big.bin", "-o", (out_ / "big.bin").string()});
-    for (int i = 0; i < 20000; ++i) {
-      for (const auto& e : fs::directory_iterator(out_.path())) {
-        std::error_code ec;
-        const auto size = fs::file_size(e.path(), ec);
-        if (!ec && size > 0) {
-          p->kill(SIGSTOP);
-          const auto now = fs::file_size(e.path(), ec);
-          EXPECT_TRUE(!ec && now < kBig) << "the download was over before it could be stopped";
-          return p;
-        }
+    const fs::path part = out_ / "big.bin.part";
+    std::error_code ec;
+    const auto deadline = SteadyClock::now() + 60s;
+    while (SteadyClock::now() < deadline) {
+      if (fs::file_size(part, ec) > 0 && !ec) {
+        p->kill(SIGSTOP);
+        const auto now = fs::file_size(part, ec);
+        EXPECT_TRUE(!ec && now < kBig) << "the download was over before it could be stopped";
+        return p;
       }
       std::this_thread::sleep_for(500us);
     }
@@ -472,16 +458,15 @@ class Crashes : public ::testing::Test {
 TEST_F(Crashes, KillDashNineOfTheClientMidDownloadLeavesNoTargetFile) {
   auto p = stopped_download();
   p->kill(SIGKILL);
-  EXPECT_EQ(p->wait_exit(10s), 128 + SIGKILL);
-  // The target was never created; only the client's hidden temporary file may be left.
+  EXPECT_EQ(p->wait_exit(60s), 128 + SIGKILL);
+  // The target was never created; only FILE.part is left (PROTOCOL.md §6.3).
   EXPECT_FALSE(fs::exists(out_ / "big.bin"));
-  EXPECT_EQ(visible_names(out_.path()), std::vector<std::string>{});
-  for (const auto& e : fs::directory_iterator(out_.path()))
-    EXPECT_EQ(e.path().filename().string().rfind(".big.bin.minihttps-", 0), 0u) << e.path();
-  // The server did not mind: the same download now completes, byte for byte.
+  EXPECT_EQ(visible_names(out_.path()), std::vector<std::string>{"big.bin.part"});
+  // The server did not mind: the same download now completes, byte for byte, in place of the part.
   const auto r = run_client(home_.path(), {"-q", "get", "big.bin", "-o", (out_ / "big.bin").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(read_file(out_ / "big.bin") == as_chars(pattern_bytes(kBig, 21)));
+  EXPECT_EQ(visible_names(out_.path()), std::vector<std::string>{"big.bin"});
 }
 
 TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
@@ -492,28 +477,37 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   ASSERT_EQ(put.exit_code, 0) << put.err;
 
   SignedClient c(home_.path(), server_->url());
-  const std::string token = fernet_encrypt(c.session_key(), as_bytes(std::string(4 << 20, 'p')), std::time(nullptr));
+  const Built upload = c.build("PUT", "/uploads/partial.bin", {}, std::string(4 << 20, 'p'));
+  const std::string& body = upload.request.body;
   const int up = tcp_connect(server_->port());
   ASSERT_GE(up, 0);
-  ASSERT_TRUE(send_all(up, wire_head(c.build("PUT", "/uploads/partial.bin", {}, token), *server_, token.size()) +
-                               token.substr(0, token.size() / 2)));
+  ASSERT_TRUE(send_all(up, wire_head(upload.request, server_->authority(), body.size()) + body.substr(0, body.size() / 2)));
+  ASSERT_TRUE(eventually([&] { return attempt_started(server_->upload_dir()); }));
   auto download = stopped_download();
 
   server_->kill(SIGKILL);
-  EXPECT_EQ(server_->wait_exit(5s), 128 + SIGKILL);
+  EXPECT_EQ(server_->wait_exit(60s), 128 + SIGKILL);
   ::close(up);
-  // The client reads what was already on its way, then finds the body cut short: integrity
-  // error (exit 5), and nothing written.
+  // The client reads what was already on its way, then finds the stream cut short: it fails,
+  // never makes big.bin, and keeps the verified part and its record for -C.
   download->kill(SIGCONT);
-  EXPECT_EQ(download->wait_exit(30s), 5) << download->err();
-  EXPECT_EQ(download->err(), "minihttps: response body truncated (connection closed early); nothing was written\n");
-  EXPECT_EQ(visible_names(out_.path()), std::vector<std::string>{});
-  EXPECT_EQ(std::distance(fs::directory_iterator(out_.path()), fs::directory_iterator()), 0)
-      << "an integrity failure removes the temporary file";
+  EXPECT_EQ(download->wait_exit(60s), 5) << download->err();
+  const std::regex kept("minihttps: response body truncated \\(connection closed early\\); kept " +
+                        (out_ / "big.bin.part").string() + " \\((\\d+) of " + std::to_string(kBig) +
+                        " bytes verified\\): run the same get with -C to continue\n");
+  const std::string err = download->err();
+  std::smatch verified;
+  ASSERT_TRUE(std::regex_match(err, verified, kept)) << err;
+  // What it kept is whole chunks, exactly the file's first bytes.
+  const std::uint64_t k = std::stoull(verified[1]);
+  EXPECT_EQ(k % c.chunk_size(), 0u);
+  EXPECT_EQ(fs::file_size(out_ / "big.bin.part"), k);
+  EXPECT_TRUE(read_file(out_ / "big.bin.part") == as_chars(pattern_bytes(kBig, 21)).substr(0, k));
+  EXPECT_EQ(visible_names(out_.path()), (std::vector<std::string>{"big.bin.part", "big.bin.part.minihttps"}));
 
   server_->restart();
   // Only the committed upload is there, byte for byte; the one in flight left nothing.
-  const auto files = stored_files(server_->upload_dir());
+  const auto files = files_below(server_->upload_dir());
   ASSERT_EQ(files.size(), 1u) << ::testing::PrintToString(files);
   EXPECT_EQ(fs::path(files[0]).filename(), "kept.bin");
   const auto back = run_client(home_.path(), {"-q", "get", "--uploads", "kept.bin", "-o", (work_ / "back.bin").string()});
@@ -523,10 +517,11 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_NE(ls.out.find("kept.bin"), std::string::npos) << ls.out;
   EXPECT_EQ(ls.out.find("partial.bin"), std::string::npos) << ls.out;
-  // And the download works again after the restart.
-  const auto again = run_client(home_.path(), {"-q", "get", "big.bin", "-o", (out_ / "big.bin").string()});
+  // And the download continues after the restart (the file did not change), byte for byte.
+  const auto again = run_client(home_.path(), {"-q", "get", "-C", "big.bin", "-o", (out_ / "big.bin").string()});
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_EQ(fs::file_size(out_ / "big.bin"), kBig);
+  EXPECT_TRUE(read_file(out_ / "big.bin") == as_chars(pattern_bytes(kBig, 21)));
+  EXPECT_EQ(visible_names(out_.path()), std::vector<std::string>{"big.bin"});
 }
 
 // ---- full disk ----------------------------------------------------------------------------------------
@@ -570,21 +565,24 @@ TEST(FullDisk, UploadIs507LeavesNothingAndTheServerKeepsServing) {
   const auto big = run_client(home.path(), {"put", (work / "big.bin").string()});
   EXPECT_EQ(big.exit_code, 1);
   EXPECT_EQ(big.err, "minihttps: put big.bin: upload: no space left on the server\n");
-  EXPECT_EQ(stored_files(dir / "uploads"), std::vector<std::string>{});
+  EXPECT_EQ(files_below(dir / "uploads"), std::vector<std::string>{});
   EXPECT_EQ(disk.used_bytes(), 0u);
 
-  // On the wire: 507 with its reason, then the connection closes (the rest of the body is unread).
+  // On the wire: a sealed 507 with its reason, then the connection closes (the rest of the body
+  // is unread).
   SignedClient c(home.path(), server->url());
-  const std::string token = fernet_encrypt(c.session_key(), as_bytes(std::string(3 << 20, 'f')), std::time(nullptr));
+  const Built req = c.build("PUT", "/uploads/raw.bin", {}, std::string(3 << 20, 'f'));
   const int fd = tcp_connect(server->port());
   ASSERT_GE(fd, 0);
-  send_all(fd, wire_head(c.build("PUT", "/uploads/raw.bin", {}, token), *server, token.size()) + token);  // may break off
-  const Received r = read_until_closed(fd, 10s);
+  send_all(fd, wire_head(req.request, server->authority(), req.request.body.size()) + req.request.body);  // may break off
+  const Received raw = read_until_closed(fd, 60s);
   ::close(fd);
-  EXPECT_EQ(r.data.substr(0, r.data.find("\r\n")), "HTTP/1.1 507 Insufficient Storage") << r.data.substr(0, 300);
-  EXPECT_EQ(json_reason(r.data), "upload: no space left on the server");
-  EXPECT_TRUE(r.eof);
-  EXPECT_EQ(stored_files(dir / "uploads"), std::vector<std::string>{});
+  EXPECT_TRUE(raw.eof);
+  const Reply r = c.open(parse_wire_answer(raw.data), req.binding);
+  EXPECT_TRUE(r.sealed) << raw.data.substr(0, 300);
+  EXPECT_EQ(r.status, 507);
+  EXPECT_EQ(r.reason(), "upload: no space left on the server");
+  EXPECT_EQ(files_below(dir / "uploads"), std::vector<std::string>{});
   EXPECT_EQ(disk.used_bytes(), 0u);
 
   // The server keeps serving: files, and uploads that fit — the failed ones reserved nothing.
@@ -605,7 +603,7 @@ TEST(FullDisk, UploadIs507LeavesNothingAndTheServerKeepsServing) {
   EXPECT_EQ(more.exit_code, 1);
   EXPECT_EQ(more.err, "minihttps: put more.bin: upload: no space left on the server\n");
   EXPECT_EQ(visible_names(dir / "uploads").size(), 1u);  // the client's area
-  const auto files = stored_files(dir / "uploads");
+  const auto files = files_below(dir / "uploads");
   ASSERT_EQ(files.size(), 1u) << ::testing::PrintToString(files);
   EXPECT_EQ(fs::path(files[0]).filename(), "fits.bin");
   EXPECT_TRUE(server->running());

@@ -1,17 +1,15 @@
 // Upload limits end to end (issue 12, items 7 and 11), through the real minihttpsd and the real
 // minihttps: the size limit is exact (a file of --max-upload-size bytes passes, one byte more is
-// 413, with the client's exit code and message), every file counts at least one block against the
-// quota, the caps on files and pending attempts are 507 naming the limit, and the new options are
-// validated. The boundaries themselves (the race, the open failures, the expiry at commit) are
+// 413, with the client's exit code and message, and on the wire as a sealed answer), every file
+// counts at least one block against the quota, the caps on files and pending attempts are 507
+// naming the limit, and the new options are validated. The boundaries themselves (the race, the open failures, the expiry at commit) are
 // tested in-process in tests/server/upload_service_test.cpp.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
 
-#include "core/fernet.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
@@ -29,23 +27,16 @@ std::string system_cksum(const fs::path& f) {
   return r.out.substr(0, r.out.find(' '));
 }
 
-std::string reason_of(const net::ClientResponse& r) {
-  const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  return j.is_object() ? j.value("reason", "") : "";
-}
-
 // Every regular file under the upload directory (committed or not), by file name.
 std::vector<std::string> stored_names(const fs::path& dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it)
-    if (it->is_regular_file()) out.push_back(it->path().filename().string());
+  for (const auto& f : files_below(dir)) out.push_back(fs::path(f).filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
 
 // The attack: with --max-upload-size 1000 `minihttps put` of a 1000-byte file failed with 413.
-// 1000: the 1001-byte file's token is as long as the 1000-byte one's (refused while decrypted);
+// 1000: the 1001-byte file's stream is as long as the 1000-byte one's (refused as it opens);
 // 1023: the 1024-byte file's is one block longer (refused at once). Same answer either way.
 class UploadSizeLimitCli : public ::testing::TestWithParam<int> {};
 
@@ -68,6 +59,34 @@ TEST_P(UploadSizeLimitCli, PutOfExactlyTheLimitWorksAndOneByteMoreIs413) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimitCli, ::testing::Values(1000, 1023),
+                         [](const auto& info) { return "max" + std::to_string(info.param); });
+
+// The same on the wire, with 4 KiB chunks: 1000 (one more byte is a stream of the same length,
+// refused as it opens), 1023 (one more is a longer stream, refused at once), 8192 (one more is a
+// third chunk). The refusal is a sealed 413 with the limit in its reason; the exact file is kept.
+class UploadSizeLimitWire : public ::testing::TestWithParam<int> {};
+
+TEST_P(UploadSizeLimitWire, ExactlyTheLimitIsAcceptedAndOneByteMoreIs413) {
+  const auto max = static_cast<std::size_t>(GetParam());
+  ServerProcess server(with_args({"--max-upload-size", std::to_string(max), "--chunk-size", "4096"}));
+  TempDir home;
+  connect(home.path(), server, "wiresizer");
+  SignedClient c(home.path(), server.url());
+  const auto over = c.send("PUT", "/uploads/over", {}, std::string(max + 1, 'o'));
+  EXPECT_TRUE(over.sealed) << over.body;
+  EXPECT_EQ(over.status, 413);
+  EXPECT_EQ(over.reason(), "upload: larger than the server's limit of " + std::to_string(max) + " bytes");
+  EXPECT_EQ(stored_names(server.upload_dir()), std::vector<std::string>{});
+  const auto exact = c.send("PUT", "/uploads/exact", {}, std::string(max, 'e'));
+  ASSERT_EQ(exact.status, 200) << exact.body;
+  EXPECT_EQ(nlohmann::json::parse(exact.body)["size"], max);
+  const std::string id = nlohmann::json::parse(exact.body)["attempt"];
+  EXPECT_EQ(c.send("POST", "/uploads/exact?commit=" + id).status, 201);
+  EXPECT_EQ(stored_names(server.upload_dir()), std::vector<std::string>{"exact"});
+  EXPECT_EQ(c.send("GET", "/uploads/exact").body, std::string(max, 'e'));
+}
+
+INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimitWire, ::testing::Values(1000, 1023, 8192),
                          [](const auto& info) { return "max" + std::to_string(info.param); });
 
 // The attack: hundreds of empty files under a 100-byte quota. Each counts 4096 bytes now.
@@ -94,15 +113,14 @@ TEST(UploadQuotaCli, FileAndPendingCapsAre507NamingTheLimit) {
   ASSERT_EQ(run_client(home.path(), {"put", (work / "a").string()}).exit_code, 0);
   // Two attempts left pending; a third is refused.
   SignedClient c(home.path(), server.url());
-  auto put = [&](const std::string& name) {
-    return c.send("PUT", "/uploads/" + name, {}, fernet_encrypt(c.session_key(), as_bytes(name), std::time(nullptr)));
-  };
+  auto put = [&](const std::string& name) { return c.send("PUT", "/uploads/" + name, {}, name); };
   const auto p = put("p"), q = put("q");
   ASSERT_EQ(p.status, 200) << p.body;
   ASSERT_EQ(q.status, 200) << q.body;
   const auto third = put("r");
   EXPECT_EQ(third.status, 507);
-  EXPECT_EQ(reason_of(third), "upload: your limit of 2 pending attempts would be exceeded");
+  EXPECT_TRUE(third.sealed);
+  EXPECT_EQ(third.reason(), "upload: your limit of 2 pending attempts would be exceeded");
   // One committed: 2 files + 1 pending attempt = 3, the file limit.
   const std::string id = nlohmann::json::parse(p.body)["attempt"].get<std::string>();
   ASSERT_EQ(c.send("POST", "/uploads/p?commit=" + id).status, 201);

@@ -65,6 +65,32 @@ Built seal_request(const RsaPrivateKey& rsa, const Session& s, const std::string
   return out;
 }
 
+std::string wire_head(const net::Request& req, const std::string& authority, std::size_t content_length) {
+  std::string head = req.method + " " + req.target + " HTTP/1.1\r\n";
+  if (!net::find_header(req.headers, "Host")) head += "Host: " + authority + "\r\n";
+  if (content_length) head += "Content-Length: " + std::to_string(content_length) + "\r\n";
+  for (const auto& h : req.headers) head += h.name + ": " + h.value + "\r\n";
+  return head + "\r\n";
+}
+
+net::ClientResponse parse_wire_answer(std::string_view raw) {
+  net::ClientResponse r;
+  const auto end = raw.find("\r\n\r\n");
+  if (raw.substr(0, 9) != "HTTP/1.1 " || end == std::string_view::npos) return r;
+  r.status = std::stoi(std::string(raw.substr(9, 3)));
+  for (auto at = raw.find("\r\n") + 2; at < end;) {
+    const auto eol = raw.find("\r\n", at);
+    const std::string_view line = raw.substr(at, eol - at);
+    const auto colon = line.find(':');
+    const auto value = line.find_first_not_of(' ', colon + 1);
+    r.headers.push_back({std::string(line.substr(0, colon)),
+                         value == std::string_view::npos ? std::string() : std::string(line.substr(value))});
+    at = eol + 2;
+  }
+  r.body = std::string(raw.substr(end + 4));
+  return r;
+}
+
 Built SignedClient::build(const std::string& method, const std::string& target, const SignOptions& o,
                           const std::string& body, bool raw_body) {
   const std::int64_t created = o.created.value_or(std::time(nullptr));

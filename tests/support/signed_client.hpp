@@ -94,6 +94,12 @@ class SignedClient {
 // The request body stream of `plaintext` (an upload) under the session's keys.
 std::string body_stream(const SignedClient& c, const Binding& b, std::string_view plaintext);
 
+// Raw TCP, for attacks that stop half-way: the head of `req` as it goes on the wire (Host
+// `authority` unless req has one, Content-Length `content_length` when not 0); and an answer read
+// off a socket parsed back into status, fields and body (status 0 when there was none).
+std::string wire_head(const net::Request& req, const std::string& authority, std::size_t content_length);
+net::ClientResponse parse_wire_answer(std::string_view raw);
+
 // The same exchange without a client home, for tools that hold their sessions in memory (the load
 // generator): a session, a sealed request as the CLI makes it, and the answer opened as it must be.
 struct Session {

@@ -173,6 +173,16 @@ Bytes pattern_bytes(std::size_t n, std::uint32_t seed) {
   return b;
 }
 
+std::vector<std::string> files_below(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), dir).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::string python_with_cryptography() {
   // Debian's interpreter first: python3-cryptography is what install-deps.sh provides.
   for (const char* py : {"/usr/bin/python3", "python3"}) {

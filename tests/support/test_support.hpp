@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/bytes.hpp"
 #include "core/error.hpp"
@@ -66,6 +67,10 @@ struct Received {
 };
 // Reads until the peer closes or `timeout` passes.
 Received read_until_closed(int fd, std::chrono::milliseconds timeout);
+
+// Every regular file below `dir` (for uploads: committed or not), as sorted paths relative to it;
+// none if `dir` does not exist.
+std::vector<std::string> files_below(const std::filesystem::path& dir);
 
 // A Python 3 interpreter that has the `cryptography` package (Debian's python3-cryptography).
 std::string python_with_cryptography();

@@ -894,7 +894,9 @@ TEST_F(Download, ContinuingAFileThatChangedIsRefused) {
   relay_->stop_after(half_stream(), Relay::Stop::cut);
   const CommandResult cut = client({"get", "changing.bin", "-o", file.string()});
   EXPECT_EQ(cut.exit_code, 5) << describe(cut);
-  EXPECT_EQ(cut.err, "minihttps: response body truncated (connection closed early); kept " + part.string() + " (" +
+  // The stream's own reason (PROTOCOL.md §6.3): chunks 0-31 opened, the 33rd never came whole.
+  EXPECT_EQ(cut.err, "minihttps: the stream ended after chunk 31, before its last chunk: the output is incomplete; kept " +
+                         part.string() + " (" +
                          std::to_string(kHalf) + " of " + std::to_string(kSize) +
                          " bytes verified): run the same get with -C to continue\n");
   EXPECT_EQ(test::read_file(part), data.substr(0, kHalf));
@@ -933,7 +935,8 @@ TEST_F(Download, CutStreamToStdoutIsOutputIncomplete) {
   relay_->stop_after(half_stream(), Relay::Stop::cut);
   const CommandResult r = client({"get", "piped.bin"});
   EXPECT_EQ(r.exit_code, 5) << r.err;
-  EXPECT_EQ(r.err, "minihttps: output incomplete: response body truncated (connection closed early)\n");
+  EXPECT_EQ(r.err,
+            "minihttps: output incomplete: the stream ended after chunk 31, before its last chunk: the output is incomplete\n");
   EXPECT_EQ(r.out.size(), kHalf);
   EXPECT_TRUE(r.out == data.substr(0, kHalf)) << "what was written is the start of the file";
 }

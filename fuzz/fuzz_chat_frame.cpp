@@ -1,4 +1,4 @@
-// Chat frames (web/chat_hub.hpp, docs/PROTOCOL-v2.md §9, docs/PROTOCOL.md §9.2): what ChatHub does
+// Chat frames (web/chat_hub.hpp, docs/PROTOCOL.md §9, docs/PROTOCOL.md §9.2): what ChatHub does
 // with the frames one client sends, below the WebSocket layer (the handler's on_message, as the
 // session calls it; the hub's frame check and JSON dispatch are private, so this is their entry
 // point). Three clients with fixed session secrets are joined through ChatHub::connect with

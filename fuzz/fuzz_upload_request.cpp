@@ -1,4 +1,4 @@
-// Upload and commit requests (web/upload_service.hpp, docs/PROTOCOL-v2.md §8, docs/PROTOCOL.md
+// Upload and commit requests (web/upload_service.hpp, docs/PROTOCOL.md §8, docs/PROTOCOL.md
 // §10): UploadService::handle for one verified client, as WebService calls it, with a body sink fed
 // as the HTTP server feeds it. Its request parsing (the path and the upload name, "?commit=ID",
 // "?attempt=ID", Content-Length, the stream's layout and size bound) is file-local, so the target
@@ -15,7 +15,7 @@
 // real attempts are reachable. Request n (0, 1, ...) has the binding B_n: bytes 0x60..0x7f with
 // the last byte replaced by n. Pseudo-headers, removed before the request is handled:
 //     X-Fuzz-Stream: [SIZE]      the body is plaintext (cut or repeated to SIZE bytes when given, at
-//                                most kMaxStreamed): send it as the request body stream (PROTOCOL-v2
+//                                most kMaxStreamed): send it as the request body stream (PROTOCOL.md
 //                                §6) under K("request body", B_n, i, i == last) of the session
 //                                secret (bytes 0xa0..0xbf), IVs from the input's Rng
 //     X-Fuzz-Seal: binding|purpose|session   ... but seal it under another binding, the response
@@ -225,13 +225,13 @@ Script parse_script(std::string_view text, const std::string& last_id) {
 
 std::uint64_t full_token() { return fernet_token_length(kChunk); }
 
-// The stream length of a whole representation of n bytes (PROTOCOL-v2 §6.2).
+// The stream length of a whole representation of n bytes (PROTOCOL.md §6.2).
 std::uint64_t stream_length(std::uint64_t n) {
   const std::uint64_t m = n == 0 ? 1 : (n + kChunk - 1) / kChunk;
   return (m - 1) * full_token() + fernet_token_length(n - (m - 1) * kChunk);
 }
 
-// What a body of T bytes must be (PROTOCOL-v2 §6.2): m - 1 tokens of L(C) and a final one of a
+// What a body of T bytes must be (PROTOCOL.md §6.2): m - 1 tokens of L(C) and a final one of a
 // token length L(16 j), found by search; nullopt if it is no stream.
 struct Split {
   std::uint64_t tokens = 0, final_length = 0, final_min = 0, final_max = 0;

@@ -37,7 +37,7 @@ constexpr std::size_t kMaxIncoming = 1 << 20;      // a frame from the server la
 constexpr auto kJoinWait = 10s;                    // for the server's welcome before reading stdin
 constexpr auto kCloseWait = 2s;                    // for the server's close reply after our close
 
-// Frame n of this connection, each way, is sealed under its own key (PROTOCOL-v2 §9): a frame
+// Frame n of this connection, each way, is sealed under its own key (PROTOCOL.md §9): a frame
 // replayed, dropped, reordered or taken from another connection does not open as the next one.
 // Frames are not checked for age: the upgrade's signature was fresh, and the keys are this
 // connection's alone.
@@ -342,7 +342,7 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
   Connection conn(home, url, g.verbosity, timeout);
   const std::string target = "/chat?room=" + o.room;
 
-  // The upgrade is a sealed GET (PROTOCOL-v2 §9): the outer GET of the sealed path carries the
+  // The upgrade is a sealed GET (PROTOCOL.md §9): the outer GET of the sealed path carries the
   // WebSocket fields, the sealed head the real target. Accepted: a 101 with a sealed head of
   // status 200, bound to this request. On a plain 401 (session gone), handshake again once.
   net::WebSocketClient ws(url, timeout);

@@ -1,5 +1,5 @@
 #pragma once
-// minihttps chat: the encrypted chat relay (docs/PROTOCOL.md §9, docs/PROTOCOL-v2.md §9) from a
+// minihttps chat: the encrypted chat relay (docs/PROTOCOL.md §9, docs/PROTOCOL.md §9) from a
 // terminal or a pipe. The upgrade is a sealed request; every frame is sealed under its own key
 // and numbered, so a frame replayed, dropped or reordered on the way is refused.
 //

@@ -29,7 +29,7 @@ std::string reason_of(int status, std::string_view body) {
   throw Error(errc_for_status(status), what + ": " + reason);
 }
 
-// The requests a 401 may make the client send again by itself (PROTOCOL-v2 §8).
+// The requests a 401 may make the client send again by itself (PROTOCOL.md §8).
 bool repeatable(const std::string& method) { return method == "GET" || method == "HEAD" || method == "PUT"; }
 
 }  // namespace

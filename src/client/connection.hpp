@@ -1,6 +1,6 @@
 #pragma once
 // The client's side of minihttps/2: discovery and the handshake (with key pinning), then sealed
-// requests (docs/PROTOCOL-v2.md §5): every request travels as a Binary HTTP head sealed under the
+// requests (docs/PROTOCOL.md §5): every request travels as a Binary HTTP head sealed under the
 // session, inside a signed POST (GET for a WebSocket upgrade) of /.well-known/minihttps/sealed,
 // and every answer is opened under the request's binding B before any of it is used.
 #include <chrono>
@@ -32,7 +32,7 @@ struct Exchange {
   std::string target;                 // path and query, percent-encoded
   std::vector<bhttp::Field> fields{};  // range, if-range, if-none-match: lower case
   // A request body (an upload): made once the request is signed, since its keys derive from the
-  // request's binding B (PROTOCOL-v2 §4); made again for a retry, under the new session.
+  // request's binding B (PROTOCOL.md §4); made again for a retry, under the new session.
   std::function<std::unique_ptr<net::BodySource>(const SavedSession&, const Binding&)> body{};
   // How the answer's body is taken: see AnswerReader. Without on_head it is buffered.
   AnswerReader::OnHead on_head{};

@@ -1,5 +1,5 @@
 #pragma once
-// The server's self-description, GET /.well-known/minihttps (docs/PROTOCOL-v2.md §2): its
+// The server's self-description, GET /.well-known/minihttps (docs/PROTOCOL.md §2): its
 // identity key (which the client pins), its static X25519 key (to which the hello is sealed) and
 // the identity's signature over it. The document is not authenticated: the caller checks the
 // identity key against its pin, and only then the static key's signature with that key.

@@ -4,7 +4,7 @@
 //   identity.pem          the client's RSA private key, PKCS#8 PEM, 0600
 //   config.json           {"server": "http://HOST:PORT"}: the server remembered by connect
 //   known_servers         "AUTHORITY SHA256:..." per line: pinned server keys (trust on first use)
-//   sessions/AUTH.json    the minihttps/2 session with that server (docs/PROTOCOL-v2.md §3.5), 0600
+//   sessions/AUTH.json    the minihttps/2 session with that server (docs/PROTOCOL.md §3.5), 0600
 #include <cstdint>
 #include <filesystem>
 #include <optional>

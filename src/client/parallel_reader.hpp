@@ -1,5 +1,5 @@
 #pragma once
-// The body stream of one answer (docs/PROTOCOL-v2.md §6.3) opened on a few worker threads while
+// The body stream of one answer (docs/PROTOCOL.md §6.3) opened on a few worker threads while
 // the calling thread keeps reading the network: TokenSplitter cuts the stream into tokens, the
 // workers open them (open_chunk: MAC, padding, size), and the caller's thread releases each
 // chunk's plaintext to on_chunk in index order, and only after it opened. At most threads + 2

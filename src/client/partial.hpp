@@ -1,6 +1,6 @@
 #pragma once
 // A download to FILE is written to FILE.part, chunk by chunk as each opens, and renamed to FILE
-// only after the last one opened (docs/PROTOCOL-v2.md §6.3, §7.3). When it stops early (Ctrl-C,
+// only after the last one opened (docs/PROTOCOL.md §6.3, §7.3). When it stops early (Ctrl-C,
 // SIGTERM, a network failure, a chunk that does not verify) FILE.part stays, with the record
 // FILE.part.minihttps beside it saying what it holds, so that `get -C` can ask for the rest:
 //   {"chunk_size":C,"etag":"\"...\"","path":"/docs/big.iso","server_fingerprint":"SHA256:...",

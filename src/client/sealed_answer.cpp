@@ -22,7 +22,7 @@ struct Span {
   std::uint64_t first = 0, last = 0, size = 0;
 };
 
-// "bytes FIRST-LAST/SIZE" (PROTOCOL-v2 §5.3), nothing else.
+// "bytes FIRST-LAST/SIZE" (PROTOCOL.md §5.3), nothing else.
 Span parse_content_range(std::string_view v) {
   const auto bad = [&]() -> Span { refuse("response head: content-range is not bytes FIRST-LAST/SIZE"); };
   constexpr std::string_view unit = "bytes ";

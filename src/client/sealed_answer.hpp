@@ -1,5 +1,5 @@
 #pragma once
-// The client's reading of an answer to a sealed request (docs/PROTOCOL-v2.md §5.3, §6.3), before
+// The client's reading of an answer to a sealed request (docs/PROTOCOL.md §5.3, §6.3), before
 // any of its bytes is used:
 //  - an answer without a sealed head can only be a refusal the server made before it verified
 //    the request (400, 401, 403, 429, 503, framing): kept as a plain refusal. A plain 1xx, 2xx or

@@ -1,11 +1,11 @@
 #include "server/options.hpp"
 
-#include "core/stream.hpp"
-
 #include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <thread>
+
+#include "core/stream.hpp"
 
 namespace mh::server {
 namespace {

@@ -110,8 +110,6 @@ ChatHub::ChatHub(auth::ClientRegistry& registry, const Clock& clock, ChatLimits 
       limits_(limits),
       log_(std::move(log)),
       ticks_(ticks ? std::move(ticks) : std::function<double()>(steady_seconds)),
-      // A token is accepted from ttl seconds in the past to kFernetMaxClockSkew in the future:
-      // its MAC must be remembered at least that long.
       messages_(limits.messages_per_second, limits.burst, registered()),
       drops_(1.0, limits.max_drops, registered()),
       upgrades_(limits.upgrades_per_second, limits.upgrade_burst, registered()) {}

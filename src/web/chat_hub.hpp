@@ -1,10 +1,11 @@
 #pragma once
 // The encrypted chat relay behind GET /chat (docs/PROTOCOL.md §9). HTTP-free
 // and Beast-free: each connection is a verified client (its registry record, with the session
-// key) and a net::WebSocketPeer. Every frame a client sends is a Fernet token under its session
-// key holding one JSON message; the hub verifies it (MAC, age, not seen before, session still
-// live), applies the limits, and relays to each recipient re-encrypted under that recipient's key,
-// adding the sender's name and UUID and the server time.
+// secret), the upgrade's binding B and a net::WebSocketPeer. Frame n a client sends is a Fernet
+// token under K("chat to server", B, n) holding one JSON message with "seq": n; the hub opens it as
+// the connection's next frame (so a replayed, dropped or reordered one fails), checks the session
+// is still live, applies the limits, and relays to each recipient as that connection's next frame
+// under K("chat to client", B', m), adding the sender's name and UUID and the server time.
 //
 // Threading: frames from different connections arrive on different threads. One mutex guards
 // rooms and members; every send for a message happens under it, so each recipient gets messages
@@ -22,7 +23,6 @@
 #include <vector>
 
 #include "auth/registry.hpp"
-#include "auth/replay_cache.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/uuid.hpp"

@@ -1,6 +1,6 @@
 // The chat hub below the WebSocket layer: fake peers record what the hub sends (opened with each
 // connection's own keys) and how it closes them. Frames are numbered per connection and direction
-// (PROTOCOL-v2 §9): frame n from a client is sealed under K("chat to server", B, n, 0) and carries
+// (PROTOCOL.md §9): frame n from a client is sealed under K("chat to server", B, n, 0) and carries
 // "seq": n, frame n to it under K("chat to client", B, n, 0), B being the upgrade's binding. Time
 // and the rate-limit clock are fixed, so every count is exact. The concurrency test also runs under
 // ThreadSanitizer (make test-tsan).
@@ -333,7 +333,7 @@ TEST_F(ChatHubTest, TamperedForeignOrGarbageFrameClosesOnlyThatConnection) {
   EXPECT_EQ(hub_->stats().refused, 3u);
 }
 
-// PROTOCOL-v2 §9: frame n opens only as the connection's next frame. A replayed, dropped or
+// PROTOCOL.md §9: frame n opens only as the connection's next frame. A replayed, dropped or
 // reordered frame, one from another connection (another upgrade's binding, the same session),
 // one whose "seq" is not n, and one sealed for the other direction: each closes 1008.
 TEST_F(ChatHubTest, ReplayedDroppedReorderedOrForeignFramesClose) {

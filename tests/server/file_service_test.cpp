@@ -1,4 +1,4 @@
-// FileService (docs/PROTOCOL-v2.md §7): answers with their status, media type, ETag, size and
+// FileService (docs/PROTOCOL.md §7): answers with their status, media type, ETag, size and
 // chunk layout; the plaintext of every chunk as the responder reads it; Range at every boundary,
 // If-Range and If-None-Match; HEAD; a file that changes before its last chunk; index.html and JSON
 // listings; and every way out of the root refused. Some answers also go through the responder
@@ -88,7 +88,7 @@ void expect_refused(const FileService& svc, const std::string& target, Errc code
   EXPECT_EQ(why.find("root:"), std::string::npos) << "a byte of /etc/passwd leaked";
 }
 
-// PROTOCOL-v2 §7.3: "\"" + 22 characters of b64u + "\"".
+// PROTOCOL.md §7.3: "\"" + 22 characters of b64u + "\"".
 bool is_etag_format(std::string_view e) {
   if (e.size() != 24 || e.front() != '"' || e.back() != '"') return false;
   return e.substr(1, 22).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
@@ -106,7 +106,7 @@ void expect_resolve_refused(const FileService& svc, std::vector<std::string> seg
 }
 
 // A client's live session as the responder sees it, and the answer opened as that client opens
-// it (PROTOCOL-v2 §5.3, §6.3): the sealed head under K("response head", B), then each chunk.
+// it (PROTOCOL.md §5.3, §6.3): the sealed head under K("response head", B), then each chunk.
 class Session {
  public:
   explicit Session(std::uint32_t chunk_size = kChunk) {
@@ -358,7 +358,7 @@ TEST_P(FileServiceTest, EveryReadSizeAroundATokenEdge) {
 
 // Every chunk opens under this response's keys only: not under another request's binding, the
 // request body's purpose, another session's secret, another index, or the other last flag. No
-// token is checked for age (PROTOCOL-v2 §1): the stamp is the server's clock, nothing more.
+// token is checked for age (PROTOCOL.md §1): the stamp is the server's clock, nothing more.
 TEST_P(FileServiceTest, ChunksOpenOnlyUnderThisResponsesKeys) {
   const FileService svc = service();
   const Session s;
@@ -535,7 +535,7 @@ TEST_P(FileServiceTest, IfNoneMatch) {
   }
 }
 
-// ---- Range (PROTOCOL-v2 §7.1): the whole chunks that cover the span asked for --------------------
+// ---- Range (PROTOCOL.md §7.1): the whole chunks that cover the span asked for --------------------
 
 // ten.bin holds 10000 bytes: chunk 0 is bytes 0-4095, chunk 1 4096-8191, chunk 2 8192-9999.
 TEST_P(FileServiceTest, RangeIsServedAsTheWholeChunksThatCoverIt) {
@@ -812,7 +812,7 @@ TEST_P(FileServiceTest, AFileShrinkingWhileServedStopsTheBody) {
   EXPECT_EQ(code, Errc::io);
 }
 
-// PROTOCOL-v2 §7.3: before the last chunk of a response the open file is checked again; if it was
+// PROTOCOL.md §7.3: before the last chunk of a response the open file is checked again; if it was
 // written, resized or touched since the answer was made, the last chunk is withheld, so a client
 // never joins two versions. The chunks before it are the bytes the file holds when they are read.
 TEST_P(FileServiceTest, AFileChangedBeforeItsLastChunkIsWithheld) {

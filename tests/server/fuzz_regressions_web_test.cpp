@@ -77,7 +77,7 @@ std::uint64_t stream_length(std::uint64_t size, std::uint32_t chunk_size) {
 // 240-byte file (a 420-character token, which can carry at most 255 bytes) was refused with 413
 // "larger than the server's limit of 256 bytes"; with the default 1 GiB, every file of 2^30 - 16
 // to 2^30 - 1 bytes was. (fuzz/regressions/fuzz_upload_request/put_240_bytes_limit_256)
-// In v2 the body is a stream (PROTOCOL-v2 §6.2, §8) and the bound is the stream of a file of
+// In v2 the body is a stream (PROTOCOL.md §6.2, §8) and the bound is the stream of a file of
 // exactly the limit: the same files must be taken, as one-chunk and as many-chunk streams.
 TEST(FuzzRegressionsWeb, UploadJustUnderTheSizeLimitIsTaken) {
   test::TempDir dir;

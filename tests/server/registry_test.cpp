@@ -141,7 +141,7 @@ TEST(Registry, FindsASessionByItsKeyidOnlyWhileItIsLive) {
   EXPECT_EQ(r->find_session(uuid_bytes, 1000), nullptr);
 }
 
-// PROTOCOL-v2 §3.6: a client has at most one live session; a new handshake replaces the previous
+// PROTOCOL.md §3.6: a client has at most one live session; a new handshake replaces the previous
 // one, whose keyid then gets 401 (finds nothing), while the new one finds the same client.
 TEST(Registry, ANewerHandshakeReplacesTheKeyid) {
   auto r = make_in_memory_registry(10);

@@ -1,4 +1,4 @@
-// UploadService in-process (issue 12, items 7 and 11; PROTOCOL-v2 §8): the quota's books on every
+// UploadService in-process (issue 12, items 7 and 11; PROTOCOL.md §8): the quota's books on every
 // path, the minimum charge and the per-client caps, a commit racing PUTs, the attempt's expiry at
 // commit, the exact size limit, and the request body stream: chunks under another binding or
 // purpose, reordered, duplicated, tampered, cut, of the wrong size, and lengths that are no stream.
@@ -73,7 +73,7 @@ Outcome answer(const Answer& a) {
   return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false)};
 }
 
-// A request body ready to send: the stream (PROTOCOL-v2 §6, §8) and the binding B of the request
+// A request body ready to send: the stream (PROTOCOL.md §6, §8) and the binding B of the request
 // that carries it.
 struct Body {
   std::string name, stream;
@@ -620,7 +620,7 @@ INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimit,
                                            SizeLimitCase{9192, true}),
                          [](const auto& info) { return "max" + std::to_string(info.param.max); });
 
-// ---- the request body stream (PROTOCOL-v2 §6, §8) -----------------------------------------------
+// ---- the request body stream (PROTOCOL.md §6, §8) -----------------------------------------------
 
 // A file of several chunks, written in pieces of any size, is stored, committed and served back.
 TEST(UploadStream, AFileOfSeveralChunksArrivesInAnySplit) {

@@ -22,15 +22,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // The local file as the request body stream, sealed chunk by chunk as the connection asks for
-// more: memory stays one chunk and its token, and the CRC is taken of exactly the bytes sent.
+// more: memory stays one chunk and its token, and the CRC is taken of exactly the bytes sent, into
+// the caller's Cksum (the connection owns and drops the source once the request is sent).
 class FileStreamSource final : public net::BodySource {
  public:
   FileStreamSource(const fs::path& path, std::uint64_t size, const SavedSession& s, const Binding& binding,
-                   Progress* progress)
+                   Progress* progress, Cksum& crc)
       : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
         size_(size),
         writer_(s.secret, KeyPurpose::request_body, binding, stream::Layout::whole(size, s.chunk_size), clock_),
-        progress_(progress) {
+        progress_(progress),
+        crc_(crc) {
     if (fd_.get() < 0) throw Error(Errc::io, "cannot open " + path.string() + ": " + io::errno_text(errno));
     plain_.resize(s.chunk_size);
   }
@@ -48,8 +50,6 @@ class FileStreamSource final : public net::BodySource {
     if (progress_) progress_->advance(n);
     return n;
   }
-
-  std::uint32_t crc() const noexcept { return crc_.value(); }
 
  private:
   // One chunk's worth of the file, sealed (the writer seals whole chunks in place, no copy).
@@ -84,7 +84,7 @@ class FileStreamSource final : public net::BodySource {
   std::size_t pos_ = 0;
   std::uint64_t read_ = 0;
   bool done_ = false;
-  Cksum crc_;
+  Cksum& crc_;
 };
 
 struct Attempt {
@@ -118,20 +118,19 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
   const std::string target = encode_path("/uploads/" + remote);
   for (int attempt = 1; attempt <= kMaxUploadAttempts; ++attempt) {
     // Each attempt, and a retry after a 401, seals the file anew under the request's own keys.
-    FileStreamSource* source = nullptr;
+    std::optional<Cksum> sent;  // of the bytes the last source sent (a retry after 401 starts over)
     std::optional<Progress> progress;
     Exchange put{.method = "PUT", .target = target};
     put.body = [&](const SavedSession& s, const Binding& b) -> std::unique_ptr<net::BodySource> {
       progress.emplace(stream::Layout::whole(size, s.chunk_size).stream_length(), !v.quiet);
-      auto src = std::make_unique<FileStreamSource>(local, size, s, b, &*progress);
-      source = src.get();
-      return src;
+      sent.emplace();
+      return std::make_unique<FileStreamSource>(local, size, s, b, &*progress, *sent);
     };
     const Answer res = conn.send(put);
     progress.reset();
     if (res.status != 200) Connection::raise(res, "put " + remote);
     const Attempt a = parse_attempt(res.body, remote);
-    const std::uint32_t our_crc = source->crc();
+    const std::uint32_t our_crc = sent->value();
     if (a.crc == our_crc && a.size == size) {
       const Answer c = conn.send(Exchange{.method = "POST", .target = target + "?commit=" + a.id});
       if (!c.sealed && c.status == 401) conn.reconnect_after_401(c, "put " + remote + " (commit)", "commit");

@@ -131,6 +131,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
   EventLogger events;
+  net::Pool pool{static_cast<unsigned>(threads), [this](std::function<void()> fn) { asio::post(io, std::move(fn)); }};
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
 
   asio::awaitable<void> accept_loop();
@@ -144,13 +145,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 struct Session : std::enable_shared_from_this<Session> {
   HttpServer::Impl& server;
   beast::tcp_stream stream;
+  asio::steady_timer body_ready;  // see write(): a response body's work on the pool is done
   beast::flat_buffer buffer;
   std::string remote;
   std::atomic<bool> busy{false};
   std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
   std::string client;  // the UUID of the last verified request here; written by this session only, under sessions_mutex
 
-  Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)) {
+  Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)), body_ready(stream.get_executor()) {
     beast::error_code ec;
     const auto ep = stream.socket().remote_endpoint(ec);
     remote = ec ? "?" : ep.address().to_string();
@@ -412,6 +414,14 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   for (;;) {
     std::size_t n = 0;
     try {
+      // A body waiting for work on the pool wakes this connection through body_ready. The wake is
+      // posted to this strand, so it runs only after the wait below has begun; the body drops it
+      // before it is destroyed, and the timer outlives the body.
+      asio::steady_timer* t = &body_ready;
+      while (!res.stream->ready(server.pool, [t] { asio::post(t->get_executor(), [t] { t->cancel(); }); })) {
+        body_ready.expires_at(asio::steady_timer::time_point::max());
+        co_await body_ready.async_wait(use_nothrow);
+      }
       n = res.stream->read(chunk.get(), chunk_size);
     } catch (const std::exception&) {
       co_return std::pair{false, sent};  // the length promised can no longer be kept: drop the connection

@@ -36,6 +36,13 @@ struct Request {
   std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(headers, name); }
 };
 
+// The server's thread pool as a response body sees it: work posted there runs on any of its
+// threads, off the connection (what a body may use to encrypt ahead on every core).
+struct Pool {
+  unsigned threads = 1;
+  std::function<void(std::function<void()>)> post;
+};
+
 // A response body produced piece by piece (files, Fernet streams) with a size known up front.
 class BodySource {
  public:
@@ -44,6 +51,14 @@ class BodySource {
   // Fills up to cap bytes; returns how many; 0 only at the end. Throws mh::Error on failure,
   // which aborts the connection (the response is already under way).
   virtual std::size_t read(char* buf, std::size_t cap) = 0;
+  // The server asks before each read(). A body that makes its bytes ahead on the pool answers
+  // false when read() would have to wait for that work, and then calls wake() once, from any
+  // thread, when it would not; the connection sleeps meanwhile instead of holding a thread.
+  // Callers that never ask (the client, tests) get a body that works on the calling thread.
+  virtual bool ready(const Pool&, std::function<void()> wake) {
+    (void)wake;
+    return true;
+  }
 };
 
 struct Response {

@@ -6,15 +6,12 @@
 
 #include "core/httpsig.hpp"
 #include "core/seal.hpp"
+#include "web/body_stream.hpp"
 
 namespace mh::web {
 namespace {
 
 constexpr std::string_view kStreamType = "application/minihttps-stream";
-
-// Plaintext read per step: one step fills most of the server's 64 KiB write buffer (48 KiB become
-// 64 KiB of base64), small enough to stay in cache.
-constexpr std::size_t kStep = 48 * 1024;
 
 // The whole body is in memory.
 class MemorySource final : public ChunkSource {
@@ -26,76 +23,6 @@ class MemorySource final : public ChunkSource {
 
  private:
   std::string body_;
-};
-
-// The body stream of §6, made as the connection asks for bytes: each chunk's token is encoded in
-// steps of kStep plaintext bytes (a streaming Fernet encoder under the chunk's own key), so memory
-// stays two small buffers per response whatever the chunk size, and a peer that goes away stops
-// the work within one step.
-class StreamSource final : public net::BodySource {
- public:
-  StreamSource(stream::ChunkKeys keys, const stream::Layout& layout, std::unique_ptr<ChunkSource> source,
-               std::int64_t now)
-      : keys_(std::move(keys)), layout_(layout), source_(std::move(source)), now_(now), next_(layout.first_chunk()) {}
-
-  std::uint64_t size() const override { return layout_.stream_length(); }
-
-  std::size_t read(char* buf, std::size_t cap) override {
-    std::size_t n = 0;
-    while (n < cap) {
-      if (pos_ == out_len_ && !produce()) break;
-      const std::size_t k = std::min(cap - n, out_len_ - pos_);
-      std::copy_n(out_.get() + pos_, k, buf + n);
-      pos_ += k;
-      n += k;
-    }
-    if (n == 0 && sent_ != layout_.stream_length()) throw Error(Errc::internal, "stream shorter than its promise");
-    return n;
-  }
-
- private:
-  // Encodes the next step into out_; false at the end of the stream.
-  bool produce() {
-    if (!encoder_) {
-      if (next_ > layout_.last_chunk()) return false;
-      chunk_ = next_++;
-      left_ = layout_.plaintext_size(chunk_);
-      offset_ = layout_.offset(chunk_);
-      // The last chunk is sealed only if the representation is still the one the head describes.
-      if (chunk_ == layout_.last_chunk()) source_->check_unchanged();
-      encoder_.emplace(keys_.key(chunk_), now_);
-      if (!out_) {
-        out_ = std::make_unique_for_overwrite<char[]>(kOutCapacity);
-        plain_ = std::make_unique_for_overwrite<std::uint8_t[]>(kStep);
-      }
-    }
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kStep, left_));
-    source_->read(offset_, std::span<std::uint8_t>(plain_.get(), n));
-    offset_ += n;
-    left_ -= n;
-    char* end = encoder_->update(ByteView(plain_.get(), n), out_.get());
-    if (left_ == 0) {
-      end = encoder_->finish(end);
-      encoder_.reset();
-    }
-    out_len_ = static_cast<std::size_t>(end - out_.get());
-    pos_ = 0;
-    sent_ += out_len_;
-    return true;
-  }
-
-  static constexpr std::size_t kOutCapacity = FernetEncoder::max_update_output(kStep) + FernetEncoder::max_finish_output();
-
-  stream::ChunkKeys keys_;
-  stream::Layout layout_;
-  std::unique_ptr<ChunkSource> source_;
-  std::int64_t now_;
-  std::uint64_t next_;
-  std::uint64_t chunk_ = 0, left_ = 0, offset_ = 0, sent_ = 0;
-  std::optional<FernetEncoder> encoder_;
-  std::unique_ptr<std::uint8_t[]> plain_;
-  std::unique_ptr<char[]> out_;
-  std::size_t out_len_ = 0, pos_ = 0;
 };
 
 seal::ResponseHead head_of(const Answer& a) {
@@ -170,7 +97,7 @@ net::Response respond(const VerifiedRequest& v, Answer a, const Ed25519KeyPair& 
   if (a.layout) {
     if (!a.source) a.source = std::make_unique<MemorySource>(std::move(a.body));
     stream::ChunkKeys keys(c.session_secret, KeyPurpose::response_body, v.binding, a.layout->last_chunk());
-    res.stream = std::make_unique<StreamSource>(std::move(keys), *a.layout, std::move(a.source), now);
+    res.stream = encrypted_body(std::move(keys), *a.layout, std::move(a.source), now);
   }
   if (!v.sealed && net::find_header(v.fields, "Accept-Signature")) sign(res, v, server_key, now);
   return res;

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
+#include "io/unique_fd.hpp"
 #include "support/interactive_process.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
@@ -95,6 +97,29 @@ std::string json_reason(const std::string& http_answer) {
   const auto body = http_answer.substr(std::min(http_answer.size(), http_answer.find("\r\n\r\n") + 4));
   const auto j = nlohmann::json::parse(body, nullptr, false);
   return j.is_object() ? j.value("reason", "") : "";
+}
+
+// Bytes the process has read through read(2)/pread(2) so far (/proc/PID/io rchar).
+std::uint64_t bytes_read_by(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  std::uint64_t v = 0;
+  while (in >> key >> v)
+    if (key == "rchar:") return v;
+  return 0;
+}
+
+// Reads from fd until `want` bytes are in `out` (false: closed or nothing for 30 s).
+bool read_exactly(int fd, std::string& out, std::size_t want) {
+  char buf[65536];
+  while (out.size() < want) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 30000) <= 0) return false;
+    const ssize_t n = ::recv(fd, buf, std::min(sizeof buf, want - out.size()), 0);
+    if (n <= 0) return false;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 // ---- slow clients ----------------------------------------------------------------------------------
@@ -412,6 +437,85 @@ TEST(HandshakeFlood, OneAddressGets429WhileAnotherIsServed) {
   EXPECT_GE(statuses[400], 20);
   EXPECT_EQ(statuses.size(), 2u) << ::testing::PrintToString(statuses);
   EXPECT_TRUE(bad_429.empty()) << bad_429.front();
+}
+
+// ---- files past 4 GiB: no pass before the first byte, no work after the reader leaves -------------
+
+// A sparse 5 GiB file (no disk used) on a server encrypting ahead on two threads. Its head states
+// the exact size; a Range near the end and one across the 4 GiB line come back as the whole
+// chunks that cover them; a full GET announces the exact stream length, and its first chunk opens
+// while the server has read only a few chunks of the file (no pass over it first). The reader
+// then leaves: the server stops within a few chunks instead of reading 5 GiB for nobody.
+TEST(HugeFile, PastFourGiBExactLengthsRangesAndTheFirstChunkAtOnce) {
+  ServerProcess server(with_args({"--threads", "2"}));
+  const std::uint64_t size = (5ull << 30) + 123, four = 1ull << 32;
+  {
+    io::UniqueFd fd(::open((server.root() / "huge.bin").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_GE(fd.get(), 0);
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+    ASSERT_EQ(::pwrite(fd.get(), "ACROSS-4GiB", 11, static_cast<off_t>(four - 5)), 11);
+    ASSERT_EQ(::pwrite(fd.get(), "THE-END", 7, static_cast<off_t>(size - 7)), 7);
+  }
+  TempDir home;
+  connect(home.path(), server, "huge");
+  SignedClient c(home.path(), server.url());
+  const std::uint64_t C = c.chunk_size();
+  const auto layout = stream::Layout::whole(size, c.chunk_size());
+
+  const Reply head = c.send("HEAD", "/huge.bin");
+  ASSERT_EQ(head.status, 200) << head.error;
+  EXPECT_EQ(head.head->content_length, size);
+
+  SignOptions tail;
+  tail.inner = {{"range", "bytes=-7"}};
+  const Reply end = c.send("GET", "/huge.bin", tail);
+  ASSERT_EQ(end.status, 206) << end.error;
+  const std::uint64_t last = (size - 1) / C;
+  EXPECT_EQ(end.head->chunks, (seal::Chunks{c.chunk_size(), last, last}));
+  EXPECT_EQ(end.head->content_range, "bytes " + std::to_string(last * C) + "-" + std::to_string(size - 1) + "/" + std::to_string(size));
+  EXPECT_EQ(end.body.size(), size - last * C);
+  EXPECT_EQ(end.body.substr(end.body.size() - 7), "THE-END");
+
+  SignOptions across;
+  across.inner = {{"range", "bytes=" + std::to_string(four - 5) + "-" + std::to_string(four + 5)}};
+  const Reply mid = c.send("GET", "/huge.bin", across);
+  ASSERT_EQ(mid.status, 206) << mid.error;
+  EXPECT_EQ(mid.head->chunks, (seal::Chunks{c.chunk_size(), four / C - 1, four / C}));
+  ASSERT_EQ(mid.body.size(), 2 * C);
+  EXPECT_EQ(mid.body.substr(C - 5, 11), "ACROSS-4GiB");
+
+  // The whole file, signed plainly so that the access log names it.
+  SignOptions plain;
+  plain.sealed = false;
+  const Built get = c.build("GET", "/huge.bin", plain);
+  const int fd = tcp_connect(server.port());
+  ASSERT_GE(fd, 0);
+  const std::uint64_t read_before = bytes_read_by(server.pid());
+  ASSERT_TRUE(send_all(fd, wire_head(get.request, server.authority(), 0)));
+  std::string got;
+  ASSERT_TRUE(read_exactly(fd, got, 4));
+  while (got.find("\r\n\r\n") == std::string::npos) ASSERT_TRUE(read_exactly(fd, got, got.size() + 1));
+  const std::size_t body_at = got.find("\r\n\r\n") + 4;
+  const net::ClientResponse answer = parse_wire_answer(got.substr(0, body_at));
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(net::find_header(answer.headers, "Content-Length").value_or(""), std::to_string(layout.stream_length()));
+  ASSERT_TRUE(read_exactly(fd, got, body_at + layout.token_length(0)));
+  const std::uint64_t read_for_first = bytes_read_by(server.pid()) - read_before;
+  const stream::ChunkKeys keys(c.secret(), KeyPurpose::response_body, get.binding, layout.last_chunk());
+  const Bytes first = stream::open_chunk(keys, 0, std::string_view(got).substr(body_at, layout.token_length(0)), C);
+  EXPECT_EQ(first, Bytes(C, 0));
+  EXPECT_LT(read_for_first, 64ull << 20) << "the server read " << read_for_first << " bytes before the first chunk";
+  ::close(fd);
+
+  const std::regex sent_re(R"(GET /huge\.bin 200 (\d+)B)");
+  std::string log;
+  std::smatch m;
+  ASSERT_TRUE(eventually([&] {
+    log = server.stderr_text();
+    return std::regex_search(log, m, sent_re);
+  })) << log;
+  EXPECT_LT(std::stoull(m[1]), 64ull << 20) << "the server kept sending after the reader left";
+  EXPECT_LT(bytes_read_by(server.pid()) - read_before, 128ull << 20) << "the server kept reading after the reader left";
 }
 
 // ---- kill -9 in the middle of transfers ------------------------------------------------------------

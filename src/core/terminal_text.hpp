@@ -13,7 +13,8 @@
 //   \uHHHH      C1 controls U+0080-U+009F written as UTF-8 (U+009B, the one-character CSI, is
 //               \u009b); bidirectional controls U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069
 //               (they reorder what follows them on the line); line and paragraph separators U+2028,
-//               U+2029
+//               U+2029; characters that show nothing (U+00AD, U+180E, U+200B, U+2060-U+2064,
+//               U+FEFF), so that two names that look alike are told apart; ZWJ and ZWNJ are kept
 // Why escapes rather than '?' or U+FFFD: they keep the information (which byte it was, e.g. to
 // find the file a listing shows), they are ASCII so they print the same in any locale, and with
 // the backslash escaped they are unambiguous. Hex digits are lower case.

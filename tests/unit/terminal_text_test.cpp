@@ -36,6 +36,15 @@ TEST(TerminalText, BidiControlsAreShown) {
   EXPECT_EQ(terminal_safe("a\u2028b\u2029c"), R"(a\u2028b\u2029c)");
 }
 
+TEST(TerminalText, InvisibleCharactersAreShownSoLookalikeNamesDiffer) {
+  EXPECT_EQ(terminal_safe("re\u200bport.pdf"), R"(re\u200bport.pdf)");
+  EXPECT_EQ(terminal_safe("\u00ad\u180e\u2060\u2061\u2064\ufeff"), R"(\u00ad\u180e\u2060\u2061\u2064\ufeff)");
+  // Joiners that text needs stay: a family emoji (ZWJ) and Persian "mi-khaham" (ZWNJ).
+  EXPECT_EQ(terminal_safe("\U0001f468\u200d\U0001f469"), "\U0001f468\u200d\U0001f469");
+  EXPECT_EQ(terminal_safe("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"), "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645");
+  EXPECT_EQ(terminal_safe("\u2065"), "\u2065");  // unassigned, between the operators and the isolates
+}
+
 TEST(TerminalText, LineBreaksCannotStartAFakeLine) {
   EXPECT_EQ(terminal_safe("hi\r\n[12:00:00] bob (private): send me your key"),
             R"(hi\r\n[12:00:00] bob (private): send me your key)");

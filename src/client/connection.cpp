@@ -3,10 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <thread>
 
 #include "client/discovery.hpp"
 #include "client/exit_codes.hpp"
-#include "core/handshake.hpp"
+#include "client/retry.hpp"
 #include "core/handshake.hpp"
 #include "core/terminal_text.hpp"
 #include "io/system_clock.hpp"
@@ -28,9 +29,6 @@ std::string reason_of(int status, std::string_view body) {
   if (reason.starts_with(what + ": ")) throw Error(errc_for_status(status), reason);
   throw Error(errc_for_status(status), what + ": " + reason);
 }
-
-// The requests a 401 may make the client send again by itself (PROTOCOL.md §8).
-bool repeatable(const std::string& method) { return method == "GET" || method == "HEAD" || method == "PUT"; }
 
 }  // namespace
 
@@ -138,7 +136,8 @@ SealedRequest Connection::seal(const std::string& method, const std::string& tar
 }
 
 Answer Connection::send(const Exchange& x) {
-  for (int attempt = 0;; ++attempt) {
+  bool handshaken_again = false;
+  for (int busy_retries = 0;;) {
     SealedRequest r = seal(x.method, x.target, x.fields, false);
     const SavedSession& s = session();
     AnswerReader reader(s.secret, r.sig.binding, s.chunk_size, x.on_head, x.on_chunk);
@@ -166,8 +165,15 @@ Answer Connection::send(const Exchange& x) {
       a = reader.finish();
     }
     if (verb_.verbose) std::fprintf(stderr, "< %d%s\n", a.status, a.sealed ? " (sealed)" : " (plain refusal)");
-    if (!a.sealed && a.status == 401 && attempt == 0 && repeatable(x.method)) {
+    if (!a.sealed && a.status == 401 && !handshaken_again && repeatable(x.method)) {
+      handshaken_again = true;
       rehandshake();
+      continue;
+    }
+    if (const auto wait = busy_wait(a, x.method, busy_retries)) {
+      if (!verb_.quiet) std::fprintf(stderr, "%s\n", busy_notice(a.status, *wait).c_str());
+      std::this_thread::sleep_for(std::chrono::seconds(*wait));
+      ++busy_retries;
       continue;
     }
     return a;

@@ -64,7 +64,9 @@ class Connection {
   // Seals `x`, sends it and reads the answer. A plain 401 (the session is unknown or ended) is
   // answered by a new handshake and one retry, but only for GET, HEAD and PUT: a commit (POST)
   // or a DELETE is never sent twice by itself, since an attacker could inject the 401 to make it
-  // repeat; see reconnect_after_401. Errc::integrity when the answer does not verify.
+  // repeat; see reconnect_after_401. A 429 or 503 to one of those is sent again after the
+  // Retry-After seconds, up to 3 times, with a notice unless quiet (client/retry.hpp); then it
+  // is the answer. Errc::integrity when the answer does not verify.
   Answer send(const Exchange& x);
 
   SealedRequest seal(const std::string& method, const std::string& target, const std::vector<bhttp::Field>& fields,

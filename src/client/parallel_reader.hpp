@@ -7,17 +7,14 @@
 // threads and the default chunk size) however large the file and however slow the output. Semantics as stream::StreamReader: the first failure is
 // thrown, in index order (chunks before it were released, none after), and every later call
 // throws it again.
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <vector>
 
+#include "client/ordered_pool.hpp"
 #include "core/bytes.hpp"
 #include "core/key_schedule.hpp"
 #include "core/stream.hpp"
@@ -33,6 +30,8 @@ class ParallelReader {
   ParallelReader(const ParallelReader&) = delete;
   ParallelReader& operator=(const ParallelReader&) = delete;
 
+  // Hands the completed tokens to the workers, then releases every chunk at the front that has
+  // opened by now: output waits for no more than the caller's next network read.
   void update(std::string_view stream_bytes);
   // Waits for the chunks in flight and releases them, then throws if the stream ended early.
   void finish();
@@ -43,36 +42,32 @@ class ParallelReader {
 
   // Threads worth using for `layout` on this machine: 0 (open on the caller's thread) for a
   // single chunk or a single core.
-  static unsigned threads_for(const stream::Layout& layout) noexcept;
+  static unsigned threads_for(const stream::Layout& layout) noexcept { return worker_threads_for(layout); }
 
  private:
-  struct Slot {
+  struct Received {  // a token as it came, for a worker to open
     std::uint64_t index = 0;
     std::string token;
     std::uint64_t expected = 0;
+  };
+  struct Opened {
+    std::uint64_t index = 0;
     Bytes plaintext;
-    std::exception_ptr error;
-    bool done = false;
   };
   template <class Fn>
   void guarded(Fn&& fn);
   void submit(const stream::Token& t);
   // Releases the opened chunks at the front; with `wait`, first waits for the front one.
   void release(bool wait);
-  void work();
+  // Waits for every chunk in flight and releases them (or throws the first failure).
+  void drain();
 
   stream::ChunkKeys keys_;
   stream::TokenSplitter splitter_;
   OnChunk on_chunk_;
   std::size_t window_;
   std::exception_ptr failure_;
-
-  std::mutex mutex_;
-  std::condition_variable work_ready_, slot_done_;
-  std::deque<Slot> slots_;       // in index order; references stay valid as the ends change
-  std::deque<Slot*> queue_;      // not yet taken by a worker
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  std::unique_ptr<OrderedPool<Received, Opened>> pool_;  // last: its workers use keys_; none: no workers
 };
 
 }  // namespace mh::client

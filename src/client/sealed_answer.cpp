@@ -88,6 +88,7 @@ void AnswerReader::head(const net::ClientResponse& outer) {
     // nothing in it is used but its status and (escaped) reason.
     if (outer.status < 400) refuse("the server answered a sealed request in clear (HTTP " + std::to_string(outer.status) + ")");
     if (has_length && declared > kMaxPlainRefusal) throw Error(Errc::network, "response too large");
+    if (const auto wait = outer.header("Retry-After")) answer_.retry_after = decimal(*wait);
     return;
   }
   const bool accepted_upgrade = upgrade_ && outer.status == 101;
@@ -96,6 +97,8 @@ void AnswerReader::head(const net::ClientResponse& outer) {
   answer_.head = seal::open_response_head(secret_, binding_, *token);  // "the response head is not bound to this request"
   answer_.sealed = true;
   answer_.status = answer_.head.status;
+  // Back to the unsigned decimal the head carried (from_bhttp stores it signed).
+  if (answer_.head.retry_after) answer_.retry_after = static_cast<std::uint64_t>(*answer_.head.retry_after);
   if (accepted_upgrade) {
     if (answer_.head.status != 200 || answer_.head.chunks)
       refuse("the upgrade was accepted with a sealed head of status " + std::to_string(answer_.head.status));

@@ -39,6 +39,9 @@ struct Answer {
   seal::ResponseHead head;               // sealed answers
   std::optional<stream::Layout> layout;  // the chunks of the body stream, when one follows
   std::string body;    // the plaintext (or a plain refusal's JSON) when it was buffered
+  // The seconds a busy server (429, 503) asks the client to wait: the sealed head's retry-after,
+  // or a plain refusal's Retry-After field (delta-seconds; a date is not understood: absent).
+  std::optional<std::uint64_t> retry_after;
   // Of the representation: content-length for 200, the total of content-range for 206.
   std::uint64_t representation_size() const noexcept { return layout ? layout->size() : head.content_length; }
 };

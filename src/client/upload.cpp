@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "client/download.hpp"
+#include "client/parallel_sealer.hpp"
 #include "client/progress.hpp"
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
@@ -21,28 +22,29 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The local file as the request body stream, sealed chunk by chunk as the connection asks for
-// more: memory stays one chunk and its token, and the CRC is taken of exactly the bytes sent, into
-// the caller's Cksum (the connection owns and drops the source once the request is sent).
+// The local file as the request body stream, sealed ahead of the connection on a few cores
+// (ParallelSealer; on this thread for a single chunk or core): memory stays a few chunks and
+// their tokens, and the CRC is taken of exactly the bytes sent, in order, into the caller's Cksum
+// (the connection owns and drops the source once the request is sent).
 class FileStreamSource final : public net::BodySource {
  public:
-  FileStreamSource(const fs::path& path, std::uint64_t size, const SavedSession& s, const Binding& binding,
+  FileStreamSource(const fs::path& path, const stream::Layout& layout, const SavedSession& s, const Binding& binding,
                    Progress* progress, Cksum& crc)
       : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
-        size_(size),
-        writer_(s.secret, KeyPurpose::request_body, binding, stream::Layout::whole(size, s.chunk_size), clock_),
+        sealer_(checked(fd_, path), s.secret, KeyPurpose::request_body, binding, layout, clock_,
+                ParallelSealer::threads_for(layout)),
         progress_(progress),
-        crc_(crc) {
-    if (fd_.get() < 0) throw Error(Errc::io, "cannot open " + path.string() + ": " + io::errno_text(errno));
-    plain_.resize(s.chunk_size);
-  }
+        crc_(crc) {}
 
-  std::uint64_t size() const override { return writer_.layout().stream_length(); }
+  std::uint64_t size() const override { return sealer_.layout().stream_length(); }
 
   std::size_t read(char* buf, std::size_t cap) override {
     while (pos_ == out_.size()) {
-      if (done_) return 0;
-      fill();
+      std::optional<SealedChunk> c = sealer_.next();
+      if (!c) return 0;
+      crc_.update(c->plaintext);
+      out_ = std::move(c->token);
+      pos_ = 0;
     }
     const std::size_t n = std::min(cap, out_.size() - pos_);
     std::memcpy(buf, out_.data() + pos_, n);
@@ -52,38 +54,17 @@ class FileStreamSource final : public net::BodySource {
   }
 
  private:
-  // One chunk's worth of the file, sealed (the writer seals whole chunks in place, no copy).
-  void fill() {
-    std::size_t got = 0;
-    while (got < plain_.size() && read_ < size_) {
-      const ssize_t n = ::read(fd_.get(), plain_.data() + got, std::min<std::uint64_t>(plain_.size() - got, size_ - read_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(Errc::io, "cannot read the file: " + io::errno_text(errno));
-      if (n == 0) throw Error(Errc::io, "the file shrank while it was being sent");
-      got += static_cast<std::size_t>(n);
-      read_ += static_cast<std::uint64_t>(n);
-    }
-    const ByteView piece(plain_.data(), got);
-    crc_.update(piece);
-    out_.clear();
-    pos_ = 0;
-    writer_.write(piece, out_);
-    if (read_ == size_) {
-      writer_.finish(out_);
-      done_ = true;
-    }
+  static int checked(const io::UniqueFd& fd, const fs::path& path) {
+    if (fd.get() < 0) throw Error(Errc::io, "cannot open " + path.string() + ": " + io::errno_text(errno));
+    return fd.get();
   }
 
-  io::UniqueFd fd_;
-  std::uint64_t size_;
-  io::SystemClock clock_;  // before writer_, which keeps a reference
-  stream::StreamWriter writer_;
+  io::UniqueFd fd_;        // before sealer_, whose workers read it
+  io::SystemClock clock_;  // before sealer_, which keeps a reference
+  ParallelSealer sealer_;
   Progress* progress_;
-  Bytes plain_;
-  std::string out_;
+  std::string out_;  // the token being sent
   std::size_t pos_ = 0;
-  std::uint64_t read_ = 0;
-  bool done_ = false;
   Cksum& crc_;
 };
 
@@ -122,9 +103,10 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
     std::optional<Progress> progress;
     Exchange put{.method = "PUT", .target = target};
     put.body = [&](const SavedSession& s, const Binding& b) -> std::unique_ptr<net::BodySource> {
-      progress.emplace(stream::Layout::whole(size, s.chunk_size).stream_length(), !v.quiet);
+      const auto layout = stream::Layout::whole(size, s.chunk_size);
+      progress.emplace(layout.stream_length(), !v.quiet);
       sent.emplace();
-      return std::make_unique<FileStreamSource>(local, size, s, b, &*progress, *sent);
+      return std::make_unique<FileStreamSource>(local, layout, s, b, &*progress, *sent);
     };
     const Answer res = conn.send(put);
     progress.reset();

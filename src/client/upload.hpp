@@ -2,8 +2,9 @@
 // `minihttps put`: the send -> CRC-confirm -> commit protocol (docs/PROTOCOL.md §10, with the
 // changes of docs/PROTOCOL.md §8). The file goes up as the request body stream of a sealed
 // PUT: chunks of the session's size, each a Fernet token under K("request body", B, i, last),
-// sealed as the file is read. The server answers the CRC and size of what it opened; equal to
-// ours -> commit, else discard and retry (at most 3 retries, 4 attempts).
+// sealed as the file is read (on a few cores when it has several: client/parallel_sealer.hpp).
+// The server answers the CRC and size of what it opened; equal to ours -> commit, else discard
+// and retry (at most 3 retries, 4 attempts).
 #include <cstdint>
 #include <filesystem>
 #include <string>

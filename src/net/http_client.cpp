@@ -62,7 +62,7 @@ std::string ServerUrl::authority() const {
 
 namespace {
 
-// Body bytes handed over per step; also the socket read size while a body streams.
+// The most body bytes handed over per step; also the socket read size while a body streams.
 constexpr std::size_t kBodyChunk = 64 * 1024;
 
 template <class Body>
@@ -161,16 +161,20 @@ struct HttpClient::Impl {
     }
   }
 
-  // Streams the body of the response whose head `parser` has read (`declared` bytes) to on_chunk.
+  // Streams the body of the response whose head `parser` has read (`declared` bytes) to on_chunk,
+  // whatever each socket read brought (at most kBodyChunk bytes): a body that arrives slowly is
+  // handed on as it comes, not once a block is full. The timeout covers each read.
   void read_body(http::response_parser<http::buffer_body>& parser, std::uint64_t declared,
                  const std::function<void(std::string_view)>& on_chunk, const std::string& authority) {
     std::vector<char> chunk(kBodyChunk);
     buffer.reserve(kBodyChunk);  // Beast reads at most the buffer's spare capacity at a time
+    parser.eager(true);          // parse all that is buffered at each step, as async_read would
     std::uint64_t received = 0;
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      beast::error_code ec = step([&](auto h) { http::async_read(stream, buffer, parser, h); });
+      // One socket read (none while the buffer still holds body bytes), parsed into `chunk`.
+      beast::error_code ec = step([&](auto h) { http::async_read_some(stream, buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
       const std::size_t got = chunk.size() - parser.get().body().size;
       received += got;

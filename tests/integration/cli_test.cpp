@@ -782,8 +782,8 @@ class Download : public ::testing::Test {
   static std::uint64_t half_stream() { return 32 * stream::token_length(kChunk) + stream::token_length(kChunk) / 2; }
   static constexpr std::uint64_t kHalf = 32 * kChunk;  // the bytes those 32 chunks hold
   // Where the relay stalls: 48 whole tokens and half of the next. A stalled client has written at
-  // least half of the file by then, but how much more depends on what it still holds (bytes not
-  // yet handed on by its HTTP reader, chunks its workers opened after it went back to the network).
+  // least half of the file by then, but how much more depends on what it still holds (chunks its
+  // workers opened after it went back to the network).
   static std::uint64_t stall_point() { return 48 * stream::token_length(kChunk) + stream::token_length(kChunk) / 2; }
 
   static void SetUpTestSuite() {
@@ -956,6 +956,21 @@ TEST_F(Download, SlowDownloadOutlivesALowMaxTokenAge) {
   relay_->release();
   EXPECT_EQ(get.wait_exit(15s), 0) << get.err();
   EXPECT_EQ(get.err(), "saved " + file.string() + " (" + std::to_string(kSize) + " bytes)\n");
+  EXPECT_EQ(test::read_file(file), data);
+}
+
+// What arrived before a stall is written during it: the client's HTTP reader hands on every
+// read, not whole 64 KiB blocks, and the chunks in flight (at most 6: 4 workers and 2) are all
+// that may still wait. 11 tokens and a half are less than one such block.
+TEST_F(Download, StalledDownloadWritesWhatArrived) {
+  const std::string data = serve_file("stalled.bin", 13);
+  TempDir out;
+  const fs::path file = out / "stalled.bin";
+  relay_->stop_after(11 * stream::token_length(kChunk) + stream::token_length(kChunk) / 2, Relay::Stop::hold);
+  test::InteractiveProcess get(client_argv({"get", "stalled.bin", "-o", file.string()}));
+  EXPECT_TRUE(wait_for_size(out / "stalled.bin.part", (11 - 6) * kChunk, 15s, true)) << get.err();
+  relay_->release();
+  EXPECT_EQ(get.wait_exit(15s), 0) << get.err();
   EXPECT_EQ(test::read_file(file), data);
 }
 

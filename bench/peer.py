@@ -335,6 +335,8 @@ def scenario_small_gets(work, server, nginx, core):
                      f"crypto bound {bound:.0f}", r["rps"] / bound))
     log("scenario 1: nginx HTTPS 1 KiB GETs")
     n = wrk(f"https://127.0.0.1:{nginx.port_rsa}/1k.bin", 50)
+    if n["non2xx"]:
+        raise SystemExit(f"nginx answered {n['non2xx']} of the 1 KiB GETs with an error")
     rows.append(("1 KiB GET, nginx HTTPS: req/s (p50 / p99 ms)", "-",
                  f"{n['rps']:.0f} ({n['p50']:.2f} / {n['p99']:.2f})", None))
     ours2048 = float(rows[0][1].split()[0])

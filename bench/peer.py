@@ -32,16 +32,16 @@ BUILD = os.path.abspath(sys.argv[1])
 SERVER = os.path.join(BUILD, "src", "minihttpsd")
 CLIENT = os.path.join(BUILD, "src", "minihttps")
 PRESIGN = os.path.join(BUILD, "bench", "bench_presign")
-RAW_GET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "raw_get.py")
 IDLE = os.path.join(BUILD, "bench", "bench_idle")
 HERE = os.path.dirname(os.path.abspath(__file__))
+RAW_GET = os.path.join(HERE, "raw_get.py")
 CORES = os.cpu_count() or 1
 SERVER_CPU = "0"
 LOAD_CPU = "1" if CORES > 1 else "0"
 SERVER2_CPUS = "0,1" if CORES > 1 else "0"  # minihttpsd --threads 2 (scenario 6)
 READER_CPU = "2" if CORES > 2 else LOAD_CPU  # its raw reader
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
-PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1 and 2 go there
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2 and 8 go there
 ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5,6,7,8,9").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 262144  # minihttpsd --chunk-size default (src/server/options.hpp)
@@ -83,13 +83,13 @@ class Minihttpsd:
         os.makedirs(os.path.join(self.dir, "keys"), mode=0o700, exist_ok=True)
         self.out = open(os.path.join(self.dir, "out"), "w+")
         self.err = os.path.join(self.dir, "err")
-        logging = ["--log-level", "info"] if access_log else ["--no-access-log", "--log-level", "warn"]
+        options = ["--log-level", "info"] if access_log else ["--no-access-log", "--log-level", "warn"]
         if chunk_size:
-            logging += ["--chunk-size", str(chunk_size)]
+            options += ["--chunk-size", str(chunk_size)]
         self.proc = subprocess.Popen(
             ["taskset", "-c", cpus, SERVER, "--listen", "127.0.0.1:0", "--root", www,
              "--keys", os.path.join(self.dir, "keys"), "--upload-dir", os.path.join(self.dir, "uploads"),
-             "--threads", str(threads), *logging, "--control-socket", "off",
+             "--threads", str(threads), *options, "--control-socket", "off",
              "--max-skew", "900", "--handshake-rate", "1000000", "--handshake-burst", "1000000",
              "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000",
              "--max-clients-per-address", "100000", "--replay-per-client", str(1 << 22),
@@ -284,7 +284,7 @@ def main():
         print(f"\n## Chunk size (--chunk-size), 256 MiB GET\n\nOne server per chunk size (--threads 1, core "
               f"{SERVER_CPU}), client on core {LOAD_CPU}; Fernet limit {fernet_limit:.0f} MB/s (openssl speed, one core).\n")
         print("| chunk size | end to end (minihttps get): MB/s | / Fernet limit | server MB per CPU-second | "
-              "server alone (raw reader, best of 3): MB/s | / Fernet limit |")
+              f"server alone (raw reader, best of {RAW_REPEATS}): MB/s | / Fernet limit |")
         print("|---|---|---|---|---|---|")
         for size, e2e, per_cpu, alone in sweep:
             default = " (default)" if size == DEFAULT_CHUNK else ""

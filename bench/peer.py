@@ -5,9 +5,16 @@ bench/results/latest.md by bench/run.sh).
 
 Cores: with 2 or more, the server under test (minihttpsd with --threads 1, nginx with
 worker_processes 1) is pinned to core 0 and the load generator / client to core 1 (taskset).
+Scenario 6 also runs minihttpsd --threads 2 on cores 0 and 1; its raw reader then goes to core 2,
+or shares core 1 on a 2-core machine.
+
+Scenarios (BENCH_ONLY): 1 signed 1 KiB GETs, 2 one 256 MiB GET, 3 handshakes, 4 memory (idle
+connections, peak RSS streaming 1 GiB), 5 256 MiB upload, 6 server encryption alone on 1 and 2
+threads, 7 resume after an interruption, 8 sealed vs unsealed 1 KiB GETs, 9 chunk size sweep.
 
 usage: peer.py BUILD_DIR CORE_BENCH_JSON OPENSSL_AES OPENSSL_HMAC
 """
+import hashlib
 import json
 import os
 import re
@@ -27,13 +34,19 @@ CLIENT = os.path.join(BUILD, "src", "minihttps")
 PRESIGN = os.path.join(BUILD, "bench", "bench_presign")
 IDLE = os.path.join(BUILD, "bench", "bench_idle")
 HERE = os.path.dirname(os.path.abspath(__file__))
+RAW_GET = os.path.join(HERE, "raw_get.py")
 CORES = os.cpu_count() or 1
 SERVER_CPU = "0"
 LOAD_CPU = "1" if CORES > 1 else "0"
+SERVER2_CPUS = "0,1" if CORES > 1 else "0"  # minihttpsd --threads 2 (scenario 6)
+READER_CPU = "2" if CORES > 2 else LOAD_CPU  # its raw reader
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
-PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1 and 2 go there
-ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2 and 8 go there
+ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5,6,7,8,9").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
 MIB = 1024 * 1024
+DEFAULT_CHUNK = 262144  # minihttpsd --chunk-size default (src/server/options.hpp)
+SEALED_VS_PLAIN_REQUESTS = 20000  # scenario 8, per kind
+RAW_REPEATS = 3  # raw-reader GETs per server; the best one counts (the machine is shared and noisy)
 
 
 def log(msg):
@@ -61,20 +74,28 @@ def cpu_seconds(pid):
 
 
 class Minihttpsd:
-    def __init__(self, work, www, name="mh"):
+    """One server instance of its own (keys, uploads): `threads` worker threads pinned to `cpus`;
+    `chunk_size` None keeps the server's default; with `access_log` its lines (bytes sent per
+    request) go to DIR/err and access_bytes() reads them."""
+
+    def __init__(self, work, www, name="mh", threads=1, cpus=SERVER_CPU, chunk_size=None, access_log=False):
         self.dir = os.path.join(work, name)
         os.makedirs(os.path.join(self.dir, "keys"), mode=0o700, exist_ok=True)
         self.out = open(os.path.join(self.dir, "out"), "w+")
+        self.err = os.path.join(self.dir, "err")
+        options = ["--log-level", "info"] if access_log else ["--no-access-log", "--log-level", "warn"]
+        if chunk_size:
+            options += ["--chunk-size", str(chunk_size)]
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, SERVER, "--listen", "127.0.0.1:0", "--root", www,
+            ["taskset", "-c", cpus, SERVER, "--listen", "127.0.0.1:0", "--root", www,
              "--keys", os.path.join(self.dir, "keys"), "--upload-dir", os.path.join(self.dir, "uploads"),
-             "--threads", "1", "--no-access-log", "--log-level", "warn", "--control-socket", "off",
+             "--threads", str(threads), *options, "--control-socket", "off",
              "--max-skew", "900", "--handshake-rate", "1000000", "--handshake-burst", "1000000",
              "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000",
              "--max-clients-per-address", "100000", "--replay-per-client", str(1 << 22),
              "--max-connections", "15000", "--request-timeout", "600", "--max-clients", "100000",
              "--max-upload-size", str(4 << 30), "--upload-quota", str(8 << 30)],
-            stdout=self.out, stderr=subprocess.DEVNULL)
+            stdout=self.out, stderr=open(self.err, "w"))
         for _ in range(200):
             self.out.seek(0)
             m = re.search(r"listening on (http://[\d.]+:(\d+))", self.out.read())
@@ -83,6 +104,11 @@ class Minihttpsd:
                 return
             time.sleep(0.05)
         raise SystemExit("minihttpsd did not start")
+
+    def access_bytes(self):
+        """Bytes the server wrote for each request so far (access log, in order)."""
+        with open(self.err) as f:
+            return [int(m.group(1)) for m in re.finditer(r" access .* \d{3} (\d+)B \d+us$", f.read(), re.M)]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -102,7 +128,7 @@ class Nginx:
                            ("ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])):
             run(["openssl", "req", "-x509", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", *args,
                  "-keyout", f"{self.dir}/{kind}.key", "-out", f"{self.dir}/{kind}.crt"])
-        self.port_rsa, self.port_ecdsa = free_port(), free_port()
+        self.port_rsa, self.port_ecdsa, self.port_http = free_port(), free_port(), free_port()
         conf = f"""
 worker_processes 1;
 pid {self.dir}/nginx.pid;
@@ -118,6 +144,7 @@ http {{
   ssl_session_tickets off;
   server {{ listen 127.0.0.1:{self.port_rsa} ssl; ssl_certificate {self.dir}/rsa.crt; ssl_certificate_key {self.dir}/rsa.key; root {www}; }}
   server {{ listen 127.0.0.1:{self.port_ecdsa} ssl; ssl_certificate {self.dir}/ecdsa.crt; ssl_certificate_key {self.dir}/ecdsa.key; root {www}; }}
+  server {{ listen 127.0.0.1:{self.port_http}; root {www}; }}
 }}
 """
         with open(f"{self.dir}/nginx.conf", "w") as f:
@@ -153,7 +180,7 @@ class Profile:
 
     def __init__(self, pid, name):
         self.proc = None
-        if PROFILE_DIR and shutil.which("perf"):
+        if name and PROFILE_DIR and shutil.which("perf"):
             os.makedirs(PROFILE_DIR, exist_ok=True)
             self.data = os.path.join(PROFILE_DIR, f"{name}.data")
             self.report = os.path.join(PROFILE_DIR, f"{name}.txt")
@@ -193,8 +220,10 @@ def wrk(url, connections, script=None, env=None, duration=DURATION):
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))
+    replayed = re.search(r"^replayed (\d+)$", out, re.M)  # bench/replay.lua
     return {"rps": rps, "p50": pct(50), "p99": pct(99), "non2xx": int(bad.group(1)) if bad else 0,
-            "socket_errors": sum(map(int, errors.groups())) if errors else 0, "requests": total}
+            "socket_errors": sum(map(int, errors.groups())) if errors else 0, "requests": total,
+            "replayed": int(replayed.group(1)) if replayed else None}
 
 
 def main():
@@ -202,7 +231,10 @@ def main():
     aes, hmac = speed_16k(sys.argv[3]), speed_16k(sys.argv[4])
     fernet_limit = 1 / (1 / aes + 1 / hmac)
     work = tempfile.mkdtemp(prefix="minihttps-bench-")
+    # nginx's workers drop root for an unprivileged user: mkdtemp's 0700 would make every file 403.
+    os.chmod(work, 0o755)
     rows = []
+    sweep = []
     try:
         www = os.path.join(work, "www")
         os.makedirs(www)
@@ -216,7 +248,7 @@ def main():
         nginx = Nginx(work, www)
         server = Minihttpsd(work, www)
         try:
-            if ONLY & {"1", "2", "5"}:
+            if ONLY & {"1", "2", "3", "5", "8"}:
                 connect(server, os.path.join(work, "client2048"), 2048)
             if "1" in ONLY:
                 rows += scenario_small_gets(work, server, nginx, core)
@@ -225,12 +257,21 @@ def main():
             if "3" in ONLY:
                 rows += scenario_handshakes(work, server, nginx)
             if "5" in ONLY:
-                rows += scenario_upload(work, www, server)
+                rows += scenario_upload(work, www, server, fernet_limit)
+            if "8" in ONLY:
+                rows += scenario_sealed_vs_plain(work, server)
+            if "6" in ONLY:  # servers of its own (1 and 2 threads); nginx gives the raw reader's ceiling
+                rows += scenario_server_threads(work, www, nginx, fernet_limit)
         finally:
             server.stop()
             nginx.stop()
+        # Each of these starts servers of its own (chunk sizes, an access log).
+        if "7" in ONLY:
+            rows += scenario_resume(work, www)
         if "4" in ONLY:
             rows += scenario_memory(work, www)
+        if "9" in ONLY:
+            sweep = scenario_chunk_sizes(work, www, fernet_limit)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n## minihttpsd vs nginx (HTTPS, TLS 1.3)\n\nServer on core {SERVER_CPU} (minihttpsd --threads 1, "
@@ -239,6 +280,16 @@ def main():
     print("|---|---|---|---|")
     for name, ours, peer, ratio in rows:
         print(f"| {name} | {ours} | {peer} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    if sweep:
+        print(f"\n## Chunk size (--chunk-size), 256 MiB GET\n\nOne server per chunk size (--threads 1, core "
+              f"{SERVER_CPU}), client on core {LOAD_CPU}; Fernet limit {fernet_limit:.0f} MB/s (openssl speed, one core).\n")
+        print("| chunk size | end to end (minihttps get): MB/s | / Fernet limit | server MB per CPU-second | "
+              f"server alone (raw reader, best of {RAW_REPEATS}): MB/s | / Fernet limit |")
+        print("|---|---|---|---|---|---|")
+        for size, e2e, per_cpu, alone in sweep:
+            default = " (default)" if size == DEFAULT_CHUNK else ""
+            print(f"| {size // 1024} KiB{default} | {e2e:.0f} | {e2e / fernet_limit:.2f} | {per_cpu:.0f} | {alone:.0f} | "
+                  f"{alone / fernet_limit:.2f} |")
 
 
 def per_second(b):
@@ -247,31 +298,45 @@ def per_second(b):
     return 1 / (b["real_time"] * scale)
 
 
+def replay_gets(server, home, count, name, plain=False, once=False):
+    """wrk replays `count` GETs of /1k.bin that bench_presign signed with the session in `home`
+    (sealed as the CLI sends them, or `plain`: unsealed, PROTOCOL.md §5.4) over 50 connections for
+    DURATION seconds. Returns wrk's numbers plus the server's CPU time per request in µs (cpu_us).
+    `once`: stop sending when the requests run out (no refused replays; req/s is then meaningless)
+    and divide by the requests sent."""
+    requests = os.path.join(os.path.dirname(home), f"{name}.req")
+    run([PRESIGN, "get", *(["--plain"] if plain else []), home, f"127.0.0.1:{server.port}", "/1k.bin", str(count),
+         requests])
+    cpu0 = cpu_seconds(server.proc.pid)
+    with Profile(server.proc.pid, name):
+        r = wrk(server.url + "/1k.bin", 50, os.path.join(HERE, "replay.lua"),
+                {"REQUESTS_FILE": requests, **({"REPLAY_ONCE": "1"} if once else {})})
+    cpu = cpu_seconds(server.proc.pid) - cpu0
+    os.remove(requests)
+    served = r["replayed"] if once else r["requests"]
+    r["cpu_us"] = cpu / max(1, served) * 1e6
+    log(f"server CPU {cpu:.2f} s for {served} requests ({r['cpu_us']:.0f} us each)")
+    if r["non2xx"] or r["requests"] > count:
+        log(f"warning: {r['non2xx']} refused responses (pre-signed {count}, sent {r['requests']})")
+    return r
+
+
 def scenario_small_gets(work, server, nginx, core):
     rows = []
-    fernet_1k = 1 / per_second(core["BM_FernetEncrypt/1024"])
     for bits in (2048, 3072):
         log(f"scenario 1: signed 1 KiB GETs, {bits}-bit client key")
         home = os.path.join(work, f"client{bits}")
         if bits != 2048:
             connect(server, home, bits)
-        verify = 1 / per_second(core[f"BM_RsaPssVerify/{bits}"])
-        bound = 1 / (verify + fernet_1k)
-        count = int(bound * (DURATION + 2) * 1.3)
-        requests = os.path.join(work, f"get{bits}.req")
-        run([PRESIGN, "get", home, f"127.0.0.1:{server.port}", "/1k.bin", str(count), requests])
-        cpu0 = cpu_seconds(server.proc.pid)
-        with Profile(server.proc.pid, f"scenario1-get1k-rsa{bits}"):
-            r = wrk(server.url + "/1k.bin", 50, os.path.join(HERE, "replay.lua"), {"REQUESTS_FILE": requests})
-        log(f"server CPU {cpu_seconds(server.proc.pid) - cpu0:.2f} s for {r['requests']} requests "
-            f"({(cpu_seconds(server.proc.pid) - cpu0) / max(1, r['requests']) * 1e6:.0f} us each)")
-        if r["non2xx"] or r["requests"] > count:
-            log(f"warning: {r['non2xx']} refused responses (pre-signed {count}, sent {r['requests']})")
+        bound = crypto_bound(core, bits)
+        r = replay_gets(server, home, int(bound * (DURATION + 2) * 1.3), f"scenario1-get1k-rsa{bits}")
         rows.append((f"1 KiB signed GET, {bits}-bit key: req/s (p50 / p99 ms)",
                      f"{r['rps']:.0f} ({r['p50']:.2f} / {r['p99']:.2f})",
                      f"crypto bound {bound:.0f}", r["rps"] / bound))
     log("scenario 1: nginx HTTPS 1 KiB GETs")
     n = wrk(f"https://127.0.0.1:{nginx.port_rsa}/1k.bin", 50)
+    if n["non2xx"]:
+        raise SystemExit(f"nginx answered {n['non2xx']} of the 1 KiB GETs with an error")
     rows.append(("1 KiB GET, nginx HTTPS: req/s (p50 / p99 ms)", "-",
                  f"{n['rps']:.0f} ({n['p50']:.2f} / {n['p99']:.2f})", None))
     ours2048 = float(rows[0][1].split()[0])
@@ -285,17 +350,26 @@ def timed(cmd, cpu):
     return time.monotonic() - t0
 
 
+def get_256m(server, home, out, profile=None):
+    """`minihttps get 256m.bin -o out` on the client core: its wall time and the server's CPU
+    seconds for it (the output is removed)."""
+    cpu0 = cpu_seconds(server.proc.pid)
+    with Profile(server.proc.pid, profile):
+        t = timed([CLIENT, "--home", home, "-q", "get", "256m.bin", "-o", out], LOAD_CPU)
+    server_cpu = cpu_seconds(server.proc.pid) - cpu0
+    os.remove(out)
+    return t, server_cpu
+
+
 def scenario_large_file(work, www, server, nginx, fernet_limit):
     log("scenario 2: 256 MiB file end to end")
     home = os.path.join(work, "client2048")
     size = 256 * MIB
     out = os.path.join(work, "out.bin")
-    cpu0 = cpu_seconds(server.proc.pid)
-    with Profile(server.proc.pid, "scenario2-get256m-server"):
-        t_ours = timed([CLIENT, "--home", home, "-q", "get", "256m.bin", "-o", out], LOAD_CPU)
-    server_cpu = cpu_seconds(server.proc.pid) - cpu0
-    os.remove(out)
-    t_nginx = timed(["curl", "-sk", "-o", out, f"https://127.0.0.1:{nginx.port_rsa}/256m.bin"], LOAD_CPU)
+    t_ours, server_cpu = get_256m(server, home, out, "scenario2-get256m-server")
+    t_nginx = timed(["curl", "-sk", "--fail", "-o", out, f"https://127.0.0.1:{nginx.port_rsa}/256m.bin"], LOAD_CPU)
+    if os.path.getsize(out) != size:
+        raise SystemExit(f"curl + nginx: {os.path.getsize(out)} bytes instead of {size}")
     os.remove(out)
     py = run(["python3", "-c",
               "import sys,time\nfrom cryptography.fernet import Fernet\n"
@@ -305,10 +379,13 @@ def scenario_large_file(work, www, server, nginx, fernet_limit):
     t_py = float(py)
     mbps = size / 1e6
     server_mbps = mbps / server_cpu if server_cpu else 0
+    ours = mbps / t_ours
     return [
-        ("256 MiB GET end to end: MB/s (client verifies and writes)", f"{mbps / t_ours:.0f}",
+        ("256 MiB GET end to end (minihttps get: client verifies and writes): MB/s vs Fernet limit, target ≥ 0.80",
+         f"{ours:.0f}", f"Fernet limit (openssl speed) {fernet_limit:.0f}", ours / fernet_limit),
+        ("256 MiB GET end to end: minihttps get vs curl + nginx HTTPS (info)", f"{ours:.0f}",
          f"curl + nginx HTTPS {mbps / t_nginx:.0f}", t_nginx / t_ours),
-        ("server MB per CPU-second while serving it (encrypt, digest, send)", f"{server_mbps:.0f}",
+        ("server MB per CPU-second while serving it (read, encrypt, send)", f"{server_mbps:.0f}",
          f"Fernet limit (openssl speed) {fernet_limit:.0f}", server_mbps / fernet_limit),
         ("Fernet encryption of the file vs Python cryptography", f"{server_mbps:.0f}",
          f"Python {mbps / t_py:.0f}", server_mbps / (mbps / t_py)),
@@ -340,12 +417,13 @@ def scenario_handshakes(work, server, nginx):
     return rows
 
 
-def scenario_upload(work, www, server):
+def scenario_upload(work, www, server, fernet_limit):
     log("scenario 5: 256 MiB upload")
     home = os.path.join(work, "client2048")
     t = timed([CLIENT, "--home", home, "-q", "put", f"{www}/256m.bin", "up.bin"], LOAD_CPU)
-    return [("256 MiB upload end to end (encrypt, send, decrypt, cksum, commit): MB/s", f"{256 * MIB / 1e6 / t:.0f}",
-             "", None)]
+    ours = 256 * MIB / 1e6 / t
+    return [("256 MiB upload end to end (minihttps put: encrypt, send, decrypt, cksum, commit): MB/s vs Fernet limit, "
+             "target ≥ 0.70", f"{ours:.0f}", f"Fernet limit (openssl speed) {fernet_limit:.0f}", ours / fernet_limit)]
 
 
 def scenario_memory(work, www):
@@ -379,11 +457,170 @@ def scenario_memory(work, www):
         client_peak = int(r.stderr.strip().splitlines()[-1])
         server_peak = rss_kib(server.proc.pid, "VmHWM")
         os.remove(out)
-        rows.append(("peak RSS streaming 1 GiB: server / client", f"{server_peak / 1024:.1f} / {client_peak / 1024:.1f} MiB",
-                     "target < 32 MiB each", None))
+        # The ratio is the target over the larger of the two: ≥ 1 means both are under it.
+        rows.append(("peak RSS streaming 1 GiB: server / client (ratio: 32 MiB / the larger)",
+                     f"{server_peak / 1024:.1f} / {client_peak / 1024:.1f} MiB", "target < 32 MiB each",
+                     32 * 1024 / max(server_peak, client_peak, 1)))
     finally:
         server.stop()
     return rows
+
+
+def crypto_bound(core, bits):
+    """1 KiB signed GETs per second one core could do if verifying and encrypting were all."""
+    verify = 1 / per_second(core[f"BM_RsaPssVerify/{bits}"])
+    return 1 / (verify + 1 / per_second(core["BM_FernetEncrypt/1024"]))
+
+
+def scenario_sealed_vs_plain(work, server):
+    home = os.path.join(work, "client2048")
+    r = {}
+    for mode in ("sealed", "plain"):
+        log(f"scenario 8: 1 KiB GETs, {mode}")
+        # A cost per request, not a rate: a fixed number, each sent once (pre-signing is the slow part).
+        r[mode] = replay_gets(server, home, SEALED_VS_PLAIN_REQUESTS, f"scenario8-get1k-{mode}",
+                              plain=mode == "plain", once=True)
+    sealed, plain = r["sealed"]["cpu_us"], r["plain"]["cpu_us"]
+    return [("1 KiB GET, 2048-bit key: server CPU per request, sealed (as the CLI sends it) vs plain signed "
+             "(unsealed, §5.4), ratio sealed / plain (info)", f"{sealed:.0f} µs", f"plain {plain:.0f} µs",
+             sealed / plain)]
+
+
+def raw_read(port, requests, reader_cpu):
+    """bench/raw_get.py on reader_cpu: the answers to the records of `requests`, each checked to be
+    a 200 with a body at least as long as the 256 MiB file (the outer status of a sealed answer is
+    always 200; only a stream that long says the inner one was too)."""
+    answers = json.loads(run(["python3", RAW_GET, "127.0.0.1", str(port), requests], cpu=reader_cpu).stdout)
+    for a in answers:
+        if a["status"] != 200 or a["length"] < 256 * MIB:
+            raise SystemExit(f"raw GET of /256m.bin: status {a['status']}, {a['length']} bytes")
+    return answers
+
+
+def raw_gets(server, home, reader_cpu):
+    """RAW_REPEATS GETs of /256m.bin, sealed as the CLI sends them (bench_presign), read without
+    decrypting: the best plaintext MB/s, and the server's MB per CPU-second over all of them."""
+    requests = os.path.join(os.path.dirname(home), "raw-256m.req")
+    run([PRESIGN, "get", home, f"127.0.0.1:{server.port}", "/256m.bin", str(RAW_REPEATS), requests])
+    cpu0 = cpu_seconds(server.proc.pid)
+    answers = raw_read(server.port, requests, reader_cpu)
+    server_cpu = cpu_seconds(server.proc.pid) - cpu0
+    os.remove(requests)
+    best = min(answers, key=lambda a: a["seconds"])
+    mb = 256 * MIB / 1e6
+    log(f"raw reader: best {best['length'] / 1e6 / best['seconds']:.0f} MB/s on the wire")
+    return mb / best["seconds"], len(answers) * mb / server_cpu
+
+
+def raw_ceiling(work, nginx):
+    """The raw reader's ceiling over loopback: nginx (core 0) sending the 256 MiB file in plain
+    HTTP with sendfile, best of RAW_REPEATS, in MB/s on the wire."""
+    requests = os.path.join(work, "plain-256m.req")
+    request = f"GET /256m.bin HTTP/1.1\r\nHost: 127.0.0.1:{nginx.port_http}\r\nConnection: close\r\n\r\n"
+    with open(requests, "w") as f:
+        f.write(f"{len(request)}\n{request}" * RAW_REPEATS)
+    answers = raw_read(nginx.port_http, requests, LOAD_CPU)
+    return max(a["length"] / 1e6 / a["seconds"] for a in answers)
+
+
+def scenario_server_threads(work, www, nginx, fernet_limit):
+    mbps = {}
+    for threads, cpus, reader in ((1, SERVER_CPU, LOAD_CPU), (2, SERVER2_CPUS, READER_CPU)):
+        log(f"scenario 6: server encryption alone, --threads {threads} on cores {cpus}, reader on core {reader}")
+        server = Minihttpsd(work, www, f"threads{threads}", threads=threads, cpus=cpus)
+        try:
+            home = os.path.join(work, f"threads{threads}-client")
+            connect(server, home, 2048)
+            mbps[threads], per_cpu = raw_gets(server, home, reader)
+            log(f"--threads {threads}: best {mbps[threads]:.0f} MB/s, {per_cpu:.0f} MB per server CPU-second")
+        finally:
+            server.stop()
+    shared = f", the reader shares core {READER_CPU}" if READER_CPU in SERVER2_CPUS.split(",") else ""
+    one, two = mbps[1], mbps[2]
+    ceiling = raw_ceiling(work, nginx)
+    return [
+        (f"server encryption alone, --threads 1 on core {SERVER_CPU}: plaintext MB/s of a sealed 256 MiB GET to a "
+         "raw reader (body not decrypted), vs Fernet limit, target ≥ 0.85", f"{one:.0f}",
+         f"Fernet limit (openssl speed) {fernet_limit:.0f}", one / fernet_limit),
+        (f"server encryption alone, --threads 2 on cores {SERVER2_CPUS}{shared}: plaintext MB/s vs 2 × Fernet limit, "
+         "target ≥ 0.85 per core", f"{two:.0f}", f"2 × Fernet limit {2 * fernet_limit:.0f}", two / (2 * fernet_limit)),
+        ("server encryption alone: --threads 2 / --threads 1, target ≥ 1.7", f"{two:.0f}", f"{one:.0f}", two / one),
+        ("raw reader's ceiling: nginx plain HTTP (sendfile) of the 256 MiB file to the same reader, MB/s on the wire "
+         "(info; a sealed stream is 4/3 of its plaintext on the wire)", "", f"{ceiling:.0f}", None),
+    ]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(MIB), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def scenario_resume(work, www):
+    log("scenario 7: resume after an interruption at half")
+    size = 256 * MIB
+    server = Minihttpsd(work, www, "resume", access_log=True)
+    try:
+        home = os.path.join(work, "resume-client")
+        connect(server, home, 2048)
+        out = os.path.join(work, "resume.bin")
+        part, record = out + ".part", out + ".part.minihttps"
+        get = [CLIENT, "--home", home, "-q", "get", "256m.bin", "-o", out]
+
+        def sent_by(action):
+            # Bytes the server wrote for the requests `action` made, from its access log.
+            before = len(server.access_bytes())
+            action()
+            time.sleep(0.5)  # a request is logged once its answer is written, or the write failed
+            return sum(server.access_bytes()[before:])
+
+        full = sent_by(lambda: run(get, cpu=LOAD_CPU))
+        os.remove(out)
+        cut = {}
+
+        def interrupt():
+            p = subprocess.Popen(["taskset", "-c", LOAD_CPU, *get], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            while p.poll() is None and (not os.path.exists(part) or os.path.getsize(part) < size // 2):
+                time.sleep(0.002)
+            if p.poll() is not None:
+                raise SystemExit(f"scenario 7: the download ended (status {p.returncode}) before reaching half")
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+            if not os.path.exists(part) or not os.path.exists(record) or os.path.exists(out):
+                raise SystemExit(f"scenario 7: SIGINT left no {part} with its record")
+            cut["kept"] = json.load(open(record))["verified"]
+
+        sent_by(interrupt)
+        resumed = sent_by(lambda: run(get + ["-C"], cpu=LOAD_CPU))
+        same = sha256(out) == sha256(f"{www}/256m.bin")
+        if not same:
+            log("warning: scenario 7: the resumed file differs from the original")
+        os.remove(out)
+    finally:
+        server.stop()
+    return [(f"resume (minihttps get -C) after SIGINT at {cut['kept'] / size:.0%} of 256 MiB: bytes the server sent "
+             "for the rest / for a whole GET (its access log), target ≤ 0.55",
+             f"{resumed / 1e6:.0f} MB, SHA-256 {'matches' if same else 'DIFFERS'}", f"whole GET {full / 1e6:.0f} MB",
+             resumed / full)]
+
+
+def scenario_chunk_sizes(work, www, fernet_limit):
+    sweep = []
+    for chunk in (65536, DEFAULT_CHUNK, 1048576):
+        log(f"scenario 9: --chunk-size {chunk}")
+        server = Minihttpsd(work, www, f"chunk{chunk}", chunk_size=chunk)
+        try:
+            home = os.path.join(work, f"chunk{chunk}-client")
+            connect(server, home, 2048)
+            t, server_cpu = get_256m(server, home, os.path.join(work, "chunk.out"))
+            alone, _ = raw_gets(server, home, LOAD_CPU)
+            mb = 256 * MIB / 1e6
+            sweep.append((chunk, mb / t, mb / server_cpu, alone))
+        finally:
+            server.stop()
+    return sweep
 
 
 if __name__ == "__main__":

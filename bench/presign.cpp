@@ -1,7 +1,10 @@
 // bench_presign: pre-computes signed requests for the load generator (wrk + bench/replay.lua),
 // so that signing — the client's cost — is not measured as the server's.
 //
-//   bench_presign get HOME AUTHORITY TARGET COUNT OUT     signed GETs with the session in HOME
+//   bench_presign get [--plain] HOME AUTHORITY TARGET COUNT OUT
+//                                                         GETs signed with the session in HOME:
+//                                                         sealed as the CLI sends them, or with
+//                                                         --plain unsealed (PROTOCOL.md §5.4)
 //   bench_presign hello BITS AUTHORITY COUNT OUT          handshake POSTs (one RSA key, fresh
 //                                                         nonces and X25519 keys)
 // OUT holds records "<length>\n<raw HTTP/1.1 request>". Work is spread over all cores.
@@ -65,9 +68,10 @@ nlohmann::json session_of(const fs::path& home) {
 }
 
 // Sealed GETs as the CLI sends them (docs/PROTOCOL.md §5.1): the benchmark measures the request
-// the client really makes.
-int presign_get(const fs::path& home, const std::string& authority, const std::string& target, std::size_t count,
-                const std::string& out) {
+// the client really makes. `plain`: the same GET unsealed and signed as a stock RFC 9421 client
+// would (§5.4, without Accept-Signature), to measure what sealing costs the server.
+int presign_get(bool plain, const fs::path& home, const std::string& authority, const std::string& target,
+                std::size_t count, const std::string& out) {
   const auto key = RsaPrivateKey::from_pem(slurp(home / "identity.pem"));
   const auto j = session_of(home);
   const SessionSecret secret(b64u(j, "secret"));
@@ -76,9 +80,16 @@ int presign_get(const fs::path& home, const std::string& authority, const std::s
   std::copy(id.begin(), id.end(), keyid.begin());
   const std::int64_t created = std::time(nullptr);
   generate(count, out, [&](std::size_t) {
+    const seal::Credentials credentials{secret, keyid, key};
+    const auto fresh = seal::Freshness::fresh(created);
     seal::Signed s;
-    const auto m = seal::seal_request(seal::Credentials{secret, keyid, key}, bhttp::Request{"GET", "http", "", target, {}},
-                                      "http", authority, seal::Freshness::fresh(created), s);
+    httpsig::Message m;
+    if (plain) {
+      m = httpsig::Message{"GET", "http", authority, target, std::nullopt, {}, nullptr};
+      s = seal::sign(credentials, m, fresh);
+    } else {
+      m = seal::seal_request(credentials, bhttp::Request{"GET", "http", "", target, {}}, "http", authority, fresh, s);
+    }
     std::string req = m.method + " " + m.target + " HTTP/1.1\r\nHost: " + authority + "\r\nContent-Length: 0";
     for (const auto& [name, value] : m.headers) req += "\r\n" + name + ": " + value;
     return req + "\r\n\r\n";
@@ -112,14 +123,16 @@ int presign_hello(int bits, const std::string& authority, std::size_t count, con
 int main(int argc, char** argv) {
   const std::vector<std::string> a(argv + 1, argv + argc);
   try {
-    if (a.size() == 6 && a[0] == "get") return presign_get(a[1], a[2], a[3], std::stoul(a[4]), a[5]);
+    if (a.size() == 6 && a[0] == "get") return presign_get(false, a[1], a[2], a[3], std::stoul(a[4]), a[5]);
+    if (a.size() == 7 && a[0] == "get" && a[1] == "--plain")
+      return presign_get(true, a[2], a[3], a[4], std::stoul(a[5]), a[6]);
     if (a.size() == 6 && a[0] == "hello") return presign_hello(std::stoi(a[1]), a[2], std::stoul(a[3]), a[4], a[5]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_presign: %s\n", e.what());
     return 1;
   }
   std::fprintf(stderr,
-               "usage: bench_presign get HOME AUTHORITY TARGET COUNT OUT\n"
+               "usage: bench_presign get [--plain] HOME AUTHORITY TARGET COUNT OUT\n"
                "       bench_presign hello BITS AUTHORITY COUNT OUT HOME\n");
   return 2;
 }

@@ -55,6 +55,7 @@ class Base64Decoder {
   std::uint8_t* flush_quantum(std::uint8_t* out, bool final);
 
   const std::uint32_t* tables_;  // 4 tables of 256, pre-shifted; bit 31 marks "not in alphabet"
+  bool url_;
   Padding padding_;
   char quantum_[4] = {};
   std::size_t quantum_len_ = 0;

@@ -96,6 +96,42 @@ TEST(Base64, RoundTripAllLengths) {
   }
 }
 
+// The vector decoder (32 characters a step) against the encoder, at every length and every
+// alignment of a step, and a bad character at every position of a step refused as before.
+TEST(Base64, FastDecoderAgreesAndRefusesAtEveryPosition) {
+  for (const Alphabet a : {Alphabet::standard, Alphabet::url}) {
+    for (std::size_t n = 0; n < 300; ++n) {
+      const Bytes d = test::pattern_bytes(n, static_cast<std::uint32_t>(n * 17 + 3));
+      EXPECT_EQ(base64_decode(base64_encode(d, a), a), d) << n;
+    }
+    Bytes all;  // every 6-bit value in every position of a step
+    for (int rep = 0; rep < 4; ++rep)
+      for (int v = 0; v < 256; ++v) all.push_back(static_cast<std::uint8_t>(v));
+    EXPECT_EQ(base64_decode(base64_encode(all, a), a), all);
+    const std::string good = base64_encode(test::pattern_bytes(96, 1), a);  // 128 characters
+    const char other62 = a == Alphabet::url ? '+' : '-', other63 = a == Alphabet::url ? '/' : '_';
+    for (std::size_t i = 0; i < good.size(); ++i) {
+      // '=' inside the text (not in its last quantum, where it could be valid padding).
+      const bool pad_fits = i + 4 < good.size();
+      for (const char bad : {'!', ' ', '=', other62, other63, '\x80', '\xff', '@', '[', '`', '{', ':', '.'}) {
+        if (bad == '=' && !pad_fits) continue;
+        std::string s = good;
+        s[i] = bad;
+        try {
+          base64_decode(s, a);
+          ADD_FAILURE() << "accepted " << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << i;
+        } catch (const Error& e) {
+          const std::string why = e.what();
+          if (bad == '=')  // a quantum "xyz=" ends the text: its bits are checked before what follows
+            EXPECT_TRUE(why == "base64: data after padding" || why == "base64: non-canonical trailing bits") << why << " at " << i;
+          else
+            EXPECT_EQ(why, "base64: invalid character") << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << i;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mh
 

@@ -205,7 +205,10 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
   return DownloadResult{rec.verified - keep, keep, media_type, file};
 }
 
-DownloadResult to_stdout(Connection& conn, const std::string& target, const Verbosity& v) {
+// Into an open descriptor that is not a file to be replaced (stdout, a device, a pipe): each chunk
+// as soon as it opened.
+DownloadResult to_stream(Connection& conn, const std::string& target, int fd, const std::string& name,
+                         const Verbosity& v) {
   bool started = false, output_failed = false;
   std::uint64_t written = 0;
   std::optional<Progress> progress;
@@ -221,7 +224,7 @@ DownloadResult to_stdout(Connection& conn, const std::string& target, const Verb
   };
   x.on_chunk = [&](std::uint64_t, ByteView plain) {
     try {
-      write_fd(1, plain, "cannot write to stdout");
+      write_fd(fd, plain, "cannot write to " + name);
     } catch (const Error&) {
       output_failed = true;
       throw;
@@ -247,9 +250,21 @@ DownloadResult to_stdout(Connection& conn, const std::string& target, const Verb
 
 DownloadResult download(Connection& conn, const std::string& target, const std::optional<fs::path>& out,
                         const Verbosity& v, bool resume) {
-  if (!out) return to_stdout(conn, target, v);
+  if (!out) return to_stream(conn, target, 1, "stdout", v);
   std::error_code ec;
-  return to_file(conn, target, fs::is_directory(*out, ec) ? *out / remote_name(target) : *out, v, resume);
+  const fs::path file = fs::is_directory(*out, ec) ? *out / remote_name(target) : *out;
+  // A device or a pipe (-o /dev/null, a FIFO) is written to as it is; renaming FILE.part over it
+  // would replace it with a regular file.
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (resume) throw Error(Errc::io, "cannot continue into " + file.string() + ": it is not a regular file");
+    const io::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (fd.get() < 0) fail_io("cannot open " + file.string(), errno);
+    DownloadResult r = to_stream(conn, target, fd.get(), file.string(), v);
+    r.written = file;
+    return r;
+  }
+  return to_file(conn, target, file, v, resume);
 }
 
 std::string fetch_small(Connection& conn, const std::string& target) {

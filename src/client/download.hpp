@@ -2,8 +2,9 @@
 // `minihttps get`: the answer's chunks are opened as they arrive (client/sealed_answer.hpp) and
 // only opened chunks are written, in order. To a file: into FILE.part, renamed to FILE after the
 // last chunk opened; a transfer that stops early leaves FILE.part and its record
-// (client/partial.hpp), and `-C` asks for the rest. To stdout: each chunk as soon as it opened; a
-// stream that breaks off ends with exit 5 and "output incomplete: ...".
+// (client/partial.hpp), and `-C` asks for the rest. To stdout, or to an existing device or pipe
+// (-o /dev/null, a FIFO; never replaced by a file): each chunk as soon as it opened; a stream that
+// breaks off ends with exit 5 and "output incomplete: ...".
 #include <cstdint>
 #include <filesystem>
 #include <optional>

@@ -4,9 +4,11 @@
 // and downloads that stop half-way (Ctrl-C, a cut or stalled connection, a file that changed)
 // and what `get -C` makes of them.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -939,6 +941,43 @@ TEST_F(Download, CutStreamToStdoutIsOutputIncomplete) {
             "minihttps: output incomplete: the stream ended after chunk 31, before its last chunk: the output is incomplete\n");
   EXPECT_EQ(r.out.size(), kHalf);
   EXPECT_TRUE(r.out == data.substr(0, kHalf)) << "what was written is the start of the file";
+}
+
+// -o naming a pipe (or a device such as /dev/null) writes into it: it is never replaced by the
+// downloaded file (renaming FILE.part over /dev/null once made it a regular file), and -C into
+// it is refused.
+TEST_F(Download, OutputIntoAPipeIsWrittenThroughAndNeverReplaced) {
+  const std::string data = serve_file("to-fifo.bin", 12);
+  TempDir dir;
+  const fs::path fifo = dir.path() / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Read and write ends held here, so neither side blocks in open() whatever the client does.
+  const int fd = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::string got;
+  std::atomic<bool> client_done{false};
+  std::thread reader([&] {
+    char buf[65536];
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, 50);
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+      else if (client_done) break;  // it has exited and the pipe is empty
+    }
+  });
+  const CommandResult r = client({"-q", "get", "to-fifo.bin", "-o", fifo.string()});
+  client_done = true;
+  reader.join();
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(got == data) << got.size() << " bytes";
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  EXPECT_FALSE(fs::exists(fifo.string() + ".part"));
+  const CommandResult again = client({"get", "-C", "to-fifo.bin", "-o", fifo.string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err, "minihttps: cannot continue into " + fifo.string() + ": it is not a regular file\n");
+  EXPECT_TRUE(fs::is_fifo(fifo));
 }
 
 // minihttps/2 checks no token's age: a download that stalls for longer than --max-token-age

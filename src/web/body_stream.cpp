@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
@@ -28,6 +27,11 @@ bool reserve(std::size_t bytes, std::size_t limit) noexcept {
     if (now + bytes > limit) return false;
   } while (!g_ahead_bytes.compare_exchange_weak(now, now + bytes, std::memory_order_relaxed));
   return true;
+}
+
+// Room for one token of the layout's full chunk size, with the encoder's slack at the end.
+std::size_t token_capacity(const stream::Layout& layout) noexcept {
+  return static_cast<std::size_t>(stream::token_length(layout.chunk_size())) + FernetEncoder::max_finish_output();
 }
 
 // One chunk's token into out (which has room for it), read from `source` in steps.
@@ -140,10 +144,11 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
   std::size_t read(char* buf, std::size_t cap) {
     Slot* front = nullptr;
     {
-      std::unique_lock lock(mutex_);
+      std::lock_guard lock(mutex_);
       if (slots_.empty()) return 0;
       front = &slots_.front();
-      done_.wait(lock, [&] { return front->done; });  // only for a caller that did not ask ready()
+      // Only a caller that asks ready() gets a body made ahead (EncryptedBody::read).
+      if (!front->done) throw Error(Errc::internal, "body read before it was ready");
     }
     // A done slot is the connection's alone: no task touches it again.
     if (front->error) std::rethrow_exception(front->error);
@@ -179,17 +184,13 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
     std::exception_ptr error;
   };
 
-  std::size_t capacity() const noexcept {
-    return static_cast<std::size_t>(stream::token_length(layout_.chunk_size())) + FernetEncoder::max_finish_output();
-  }
-
   // Under the lock: a slot for chunk next_, to be posted (go) unless it is the last chunk and
   // earlier chunks are still being read: the last chunk checks that the representation did not
   // change, so it runs only after every other read.
   void schedule(std::unique_ptr<char[]> buffer, std::vector<Slot*>& go) {
     Slot& s = slots_.emplace_back();
     s.index = next_++;
-    s.token = buffer ? std::move(buffer) : std::make_unique_for_overwrite<char[]>(capacity());
+    s.token = buffer ? std::move(buffer) : std::make_unique_for_overwrite<char[]>(token_capacity(layout_));
     if (s.index == layout_.last_chunk() && running_ > 0) {
       deferred_last_ = &s;
       return;
@@ -228,7 +229,6 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
       }
       if (wake_ && slots_.front().done) wake = std::exchange(wake_, nullptr);
     }
-    done_.notify_all();
     post(go);
     if (wake) wake();
   }
@@ -242,7 +242,6 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
   std::atomic<bool> cancelled_{false};
 
   std::mutex mutex_;
-  std::condition_variable done_;
   std::deque<Slot> slots_;  // in index order; references stay valid as the ends change
   std::uint64_t next_;
   std::size_t running_ = 0;  // tasks posted and not yet done
@@ -276,8 +275,7 @@ class EncryptedBody final : public net::BodySource {
   void choose(const net::Pool& pool) {
     const std::uint64_t chunks = layout_.count();
     if (pool.threads >= 2 && pool.post && chunks >= 2) {
-      const std::size_t per = static_cast<std::size_t>(stream::token_length(layout_.chunk_size())) +
-                              FernetEncoder::max_finish_output();
+      const std::size_t per = token_capacity(layout_);
       const std::size_t limit = kAheadBudgetPerThread * pool.threads;
       for (std::size_t w = std::min<std::uint64_t>({chunks, 2ull * pool.threads, kMaxWindow}); w >= 2; --w) {
         if (!reserve(w * per, limit)) continue;

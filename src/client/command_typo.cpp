@@ -34,13 +34,18 @@ std::optional<std::string> nearest_command(std::string_view word, const std::vec
 
 std::optional<std::string> unknown_command_message(const std::vector<std::string>& args,
                                                    const std::vector<std::string>& commands,
-                                                   const std::vector<std::string>& options_with_value) {
+                                                   const std::vector<std::string>& options_with_value,
+                                                   const std::vector<std::string>& flags) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--") return std::nullopt;
     if (a.starts_with("-")) {
+      const auto is = [&](const std::vector<std::string>& list, std::string_view name) {
+        return std::find(list.begin(), list.end(), name) != list.end();
+      };
       // "--home DIR" consumes the next word; "--home=DIR" does not.
-      if (std::find(options_with_value.begin(), options_with_value.end(), a) != options_with_value.end()) ++i;
+      if (is(options_with_value, a)) ++i;
+      else if (!is(flags, a) && !is(options_with_value, std::string_view(a).substr(0, a.find('=')))) return std::nullopt;
       continue;
     }
     if (std::find(commands.begin(), commands.end(), a) != commands.end()) return std::nullopt;

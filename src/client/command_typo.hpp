@@ -18,9 +18,11 @@ std::optional<std::string> nearest_command(std::string_view word, const std::vec
 
 // For args (argv without the program name): the first word that is not an option nor an option's
 // value, when it is not one of `commands`, as the message to print ("unknown command 'gte': did
-// you mean 'get'?"). `options_with_value` are the global options that take a value (--home ...).
+// you mean 'get'?"). `options_with_value` are the global options that take a value (--home ...),
+// `flags` those that do not; any other option before the command is left to the parser to report.
 std::optional<std::string> unknown_command_message(const std::vector<std::string>& args,
                                                    const std::vector<std::string>& commands,
-                                                   const std::vector<std::string>& options_with_value);
+                                                   const std::vector<std::string>& options_with_value,
+                                                   const std::vector<std::string>& flags);
 
 }  // namespace mh::client

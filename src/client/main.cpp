@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> commands;
   for (const auto* s : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(s->get_name());
   if (const auto typo = unknown_command_message(std::vector<std::string>(argv + 1, argv + argc), commands,
-                                                {"--home", "--server", "--timeout"})) {
+                                                {"--home", "--server", "--timeout"},
+                                                {"-v", "--verbose", "-q", "--quiet", "-h", "--help", "--version"})) {
     std::fprintf(stderr, "minihttps: %s\n", terminal_safe_message(*typo).c_str());
     return kUsage;
   }

@@ -76,14 +76,18 @@ TEST(CommandTypo, TheNearestCommandWithinTwoEdits) {
 }
 
 TEST(CommandTypo, TheCommandWordIsTheFirstThatIsNoOptionNorItsValue) {
-  const std::vector<std::string> with_value = {"--home", "--server", "--timeout"};
-  const auto msg = [&](const std::vector<std::string>& args) { return unknown_command_message(args, kCommands, with_value); };
+  const std::vector<std::string> with_value = {"--home", "--server", "--timeout"}, flags = {"-v", "-q"};
+  const auto msg = [&](const std::vector<std::string>& args) {
+    return unknown_command_message(args, kCommands, with_value, flags);
+  };
   EXPECT_EQ(msg({"--home", "get", "gte"}), "unknown command 'gte': did you mean 'get'?");  // "get" is the home
   EXPECT_EQ(msg({"--home=h", "gte"}), "unknown command 'gte': did you mean 'get'?");
   EXPECT_EQ(msg({"-v", "get", "gte"}), std::nullopt);  // gte is get's argument
   EXPECT_EQ(msg({"--version"}), std::nullopt);
   EXPECT_EQ(msg({}), std::nullopt);
   EXPECT_EQ(msg({"--", "gte"}), std::nullopt);
+  EXPECT_EQ(msg({"-q", "gte"}), "unknown command 'gte': did you mean 'get'?");
+  EXPECT_EQ(msg({"-o", "x", "get"}), std::nullopt);  // not a global option: the parser says so
   EXPECT_EQ(msg({"zzz"}), "unknown command 'zzz' (the commands: connect, get, ls, put, rm, chat, whoami, logout)");
 }
 

@@ -69,8 +69,8 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   if (pin && !pin_from.empty() && d.fingerprint != *pin)
     throw Error(Errc::trust, "the server at " + authority + " presented key " + d.fingerprint + ", but " + pin_from +
                                  " expected " + *pin +
-                                 ".\nNothing was sent to it, and nothing about it was recorded. Check the fingerprint with the "
-                                 "server's operator (minihttpsd prints it when it starts).");
+                                 ".\nNothing of yours was sent to it, and nothing about it was recorded. Check the "
+                                 "fingerprint with the server's operator (minihttpsd prints it when it starts).");
   if (pinned && d.fingerprint != *pinned)
     throw Error(Errc::trust,
                 "the server at " + authority + " presented key " + d.fingerprint + ", but " + *pinned + " is pinned" +

@@ -262,7 +262,7 @@ TEST_F(ClientUx, WrongFingerprintSaysWhatWasExpectedAndOffersNoWayToAcceptIt) {
   EXPECT_EQ(r.exit_code, 4) << describe(r);
   EXPECT_EQ(r.err, "minihttps: the server at " + server().authority() + " presented key " + server().fingerprint() +
                        ", but --fingerprint expected " + wrong +
-                       ".\nNothing was sent to it, and nothing about it was recorded. Check the fingerprint with the "
+                       ".\nNothing of yours was sent to it, and nothing about it was recorded. Check the fingerprint with the "
                        "server's operator (minihttpsd prints it when it starts).\n");
   EXPECT_EQ(r.out, "");
   EXPECT_FALSE(fs::exists(home_ / "known_servers"));

@@ -1,6 +1,7 @@
 #include "client/commands.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -8,9 +9,11 @@
 #include <algorithm>
 
 #include "client/download.hpp"
+#include "client/get_checks.hpp"
 #include "client/upload.hpp"
 #include "client/exit_codes.hpp"
 #include "core/ed25519.hpp"
+#include "core/handshake.hpp"
 #include "core/terminal_text.hpp"
 #include "io/files.hpp"
 
@@ -43,18 +46,55 @@ net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
     throw UsageError(e.what());
   }
   if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
-  throw UsageError("no server: pass --server http://HOST:PORT (or set MINIHTTPS_SERVER)");
+  throw UsageError("no server yet: run `minihttps connect HOST:PORT`");
 }
 
+namespace {
+
+// As minihttpsd prints it: "SHA256:" and the unpadded base64 of 32 bytes.
+bool valid_fingerprint(std::string_view fp) {
+  constexpr std::string_view prefix = "SHA256:";
+  if (!fp.starts_with(prefix) || fp.size() != prefix.size() + 43) return false;
+  return fp.substr(prefix.size()).find_first_not_of(
+             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == std::string_view::npos;
+}
+
+// --name, else the name this home used with that server, else the login name if it is a valid one.
+std::string connect_name(const ConnectOptions& c, const Home& home, const std::string& authority) {
+  if (!c.name.empty()) return c.name;
+  try {
+    if (const auto s = home.load_session(authority)) return s->name;
+  } catch (const Error&) {
+    // a damaged session file is replaced by this connect
+  }
+  if (const char* user = std::getenv("USER"); user && handshake::valid_name(user)) return user;
+  throw UsageError("connect needs --name NAME (1-32 characters of A-Z a-z 0-9 . _ -)");
+}
+
+}  // namespace
+
 int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
+  if (!c.fingerprint.empty() && !valid_fingerprint(c.fingerprint))
+    throw UsageError("--fingerprint must be SHA256: and 43 base64 characters, as minihttpsd prints it (got '" +
+                     c.fingerprint + "')");
   Home home = Home::locate(g.home);
-  if (g.server.empty()) throw UsageError("connect needs --server http://HOST:PORT");
+  GlobalOptions to = g;
+  if (!c.address.empty()) to.server = c.address;  // the command's own argument wins over --server
+  const net::ServerUrl url = server_url(to, home);
+  to.server = url.str();
+  const std::string name = connect_name(c, home, url.authority());
   std::optional<std::string> pin;
-  if (!c.fingerprint.empty()) pin = c.fingerprint;
-  if (!c.server_key_file.empty())
+  std::string pin_from;
+  if (!c.fingerprint.empty()) {
+    pin = c.fingerprint;
+    pin_from = "--fingerprint";
+  }
+  if (!c.server_key_file.empty()) {
     pin = ed25519_fingerprint(ed25519_public_from_pem(io::read_file(c.server_key_file, 64 * 1024)));
-  Connection conn = open(g, home);
-  const SavedSession s = conn.handshake(c.name, pin, c.rsa_bits);
+    pin_from = "--server-key " + c.server_key_file;
+  }
+  Connection conn = open(to, home);
+  const SavedSession s = conn.handshake(name, pin, c.rsa_bits, pin_from);
   if (!g.verbosity.quiet)
     std::printf("connected to %s as %s (%s); session expires %s\n", terminal_safe(s.server).c_str(),
                 terminal_safe(s.name).c_str(),
@@ -69,7 +109,12 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   if (!o.output.empty() && o.output != "-") out = o.output;
   if (o.resume && !out) throw UsageError("-C continues a download to a file: it needs -o FILE");
   const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
-  const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.resume);
+  DownloadResult r;
+  try {
+    r = download(conn, encode_path(path), out, g.verbosity, o.resume, o.output == "-");
+  } catch (const IsDirectory&) {
+    throw directory_error(o.path);
+  }
   if (g.verbosity.verbose)
     std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
                  terminal_safe(r.media_type, kMaxReasonBytes).c_str());
@@ -133,6 +178,14 @@ int run_whoami(const GlobalOptions& g) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
   const SavedSession& s = conn.session();
+  // The file alone cannot know of a kick or of a server restart: ask, without renewing. Any
+  // sealed answer proves the server still holds the session; a plain 401 says it ended.
+  const Answer alive = conn.send(Exchange{.method = "HEAD", .target = "/", .handshake_again = false});
+  if (!alive.sealed && alive.status == 401)
+    throw Error(Errc::unauthenticated, "the session with " + conn.url().str() +
+                                           " was ended by the server: run `minihttps connect " + conn.url().authority() +
+                                           "` (get, ls and put connect again by themselves)");
+  if (!alive.sealed) Connection::raise(alive, "whoami");
   const std::int64_t left = s.expires - static_cast<std::int64_t>(std::time(nullptr));
   // From the session file (written by connect, but a file all the same): escaped like the rest.
   std::printf("name        %s\n", terminal_safe(s.name).c_str());
@@ -163,6 +216,7 @@ int run_logout(const GlobalOptions& g) {
     if (e.code() != Errc::network) rc = exit_code_for(e.code());
   }
   home.forget_session(conn.url().authority());
+  home.record_ended_session(conn.url().authority(), "logged out");
   if (!g.verbosity.quiet) std::printf("logged out of %s\n", conn.url().str().c_str());
   return rc;
 }

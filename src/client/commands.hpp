@@ -15,7 +15,8 @@ struct GlobalOptions {
 };
 
 struct ConnectOptions {
-  std::string name;
+  std::string address;  // HOST:PORT: else --server, else the server remembered
+  std::string name;     // else the session's name, else the login name ($USER) if it is a valid one
   std::string fingerprint;
   std::string server_key_file;
   int rsa_bits = 3072;
@@ -24,7 +25,7 @@ struct ConnectOptions {
 struct GetOptions {
   std::string path;
   bool uploads = false;        // from your uploads instead of the served folder
-  std::string output;          // empty: stdout
+  std::string output;          // empty: stdout; "-": stdout, binary or not
   bool resume = false;         // -C: continue OUTPUT.part
 };
 
@@ -39,7 +40,7 @@ struct PutOptions {
 };
 
 // The server to talk to: --server (or MINIHTTPS_SERVER), else the one `connect` remembered.
-// UsageError when there is none or it is malformed.
+// UsageError when there is none ("no server yet: run `minihttps connect HOST:PORT`") or it is malformed.
 net::ServerUrl server_url(const GlobalOptions& g, const Home& home);
 
 int run_connect(const GlobalOptions& g, const ConnectOptions& c);

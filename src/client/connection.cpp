@@ -24,10 +24,14 @@ std::string reason_of(int status, std::string_view body) {
   return "HTTP " + std::to_string(status);
 }
 
-[[noreturn]] void raise_reason(int status, const std::string& reason, const std::string& what) {
+// sealed: the answer opened under the session, so the server verified the request: its 403 is
+// about the path (exit 1). A plain 403 refused the request's credentials (exit 4).
+[[noreturn]] void raise_reason(int status, const std::string& reason, const std::string& what, bool sealed) {
+  Errc code = errc_for_status(status);
+  if (code == Errc::forbidden && !sealed) code = Errc::unauthenticated;
   // "chat: chat: room full" says nothing twice: a reason that already names what failed stands alone.
-  if (reason.starts_with(what + ": ")) throw Error(errc_for_status(status), reason);
-  throw Error(errc_for_status(status), what + ": " + reason);
+  if (reason.starts_with(what + ": ")) throw Error(code, reason);
+  throw Error(code, what + ": " + reason);
 }
 
 }  // namespace
@@ -36,14 +40,15 @@ Connection::Connection(Home& home, net::ServerUrl url, Verbosity v, std::chrono:
     : home_(home), url_(std::move(url)), verb_(v), http_(url_, timeout) {}
 
 void Connection::raise(const net::ClientResponse& r, const std::string& what) {
-  raise_reason(r.status, reason_of(r.status, r.body), what);
+  raise_reason(r.status, reason_of(r.status, r.body), what, false);
 }
 
 void Connection::raise(const Answer& a, const std::string& what) {
-  raise_reason(a.status, reason_of(a.status, a.body), what);
+  raise_reason(a.status, reason_of(a.status, a.body), what, a.sealed);
 }
 
-SavedSession Connection::handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits) {
+SavedSession Connection::handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits,
+                                   const std::string& pin_from) {
   if (!handshake::valid_name(name)) throw UsageError("name must be 1-32 characters of A-Z a-z 0-9 . _ - (got '" + name + "')");
   bool created = false;
   identity_ = home_.load_or_create_identity(rsa_bits, created);
@@ -59,6 +64,13 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   if (verb_.verbose) std::fprintf(stderr, "< %d\n", doc.status);
   if (doc.status != 200) raise(doc, "the server at " + authority + " does not offer minihttps/2");
   const Discovery d = parse_discovery(doc.body);
+  // The user's own --fingerprint is no pin yet: say what it expected, and offer no command that
+  // would accept the key the user just rejected.
+  if (pin && !pin_from.empty() && d.fingerprint != *pin)
+    throw Error(Errc::trust, "the server at " + authority + " presented key " + d.fingerprint + ", but " + pin_from +
+                                 " expected " + *pin +
+                                 ".\nNothing of yours was sent to it, and nothing about it was recorded. Check the "
+                                 "fingerprint with the server's operator (minihttpsd prints it when it starts).");
   if (pinned && d.fingerprint != *pinned)
     throw Error(Errc::trust,
                 "the server at " + authority + " presented key " + d.fingerprint + ", but " + *pinned + " is pinned" +
@@ -109,9 +121,12 @@ void Connection::rehandshake() {
 const SavedSession& Connection::session() {
   if (!session_) {
     session_ = home_.load_session(url_.authority());
-    if (!session_)
-      throw Error(Errc::unauthenticated,
-                  "not connected to " + url_.str() + ": run minihttps connect --server " + url_.str() + " --name NAME");
+    if (!session_) {
+      const std::string run = ": run `minihttps connect " + url_.authority() + "`";
+      if (const auto why = home_.ended_session(url_.authority()))
+        throw Error(Errc::unauthenticated, "no session with " + url_.str() + " (" + *why + ")" + run);
+      throw Error(Errc::unauthenticated, "not connected to " + url_.str() + run);
+    }
   }
   return *session_;
 }
@@ -165,7 +180,7 @@ Answer Connection::send(const Exchange& x) {
       a = reader.finish();
     }
     if (verb_.verbose) std::fprintf(stderr, "< %d%s\n", a.status, a.sealed ? " (sealed)" : " (plain refusal)");
-    if (!a.sealed && a.status == 401 && !handshaken_again && repeatable(x.method)) {
+    if (!a.sealed && a.status == 401 && !handshaken_again && x.handshake_again && repeatable(x.method)) {
       handshaken_again = true;
       rehandshake();
       continue;

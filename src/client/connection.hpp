@@ -37,6 +37,8 @@ struct Exchange {
   // How the answer's body is taken: see AnswerReader. Without on_head it is buffered.
   AnswerReader::OnHead on_head{};
   AnswerReader::OnChunk on_chunk{};
+  // false: a plain 401 is the answer (whoami asks whether the session lives, it does not renew it).
+  bool handshake_again = true;
 };
 
 // A request sealed for sending by other means (the chat's WebSocket upgrade).
@@ -53,12 +55,15 @@ class Connection {
 
   // Discovery and the handshake as `name`. pin: the fingerprint to require (--fingerprint,
   // --server-key), else the one in known_servers, else trust on first use (recorded, with a
-  // notice). Saves the session only after every check passed.
-  SavedSession handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits);
+  // notice). Saves the session only after every check passed. pin_from names the option the pin
+  // came from ("--fingerprint"), for the message when the server presents another key.
+  SavedSession handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits,
+                         const std::string& pin_from = "");
   // Handshake again with the saved name and pin (after a 401).
   void rehandshake();
 
-  // The saved session, or Errc::unauthenticated telling the user to connect.
+  // The saved session, or Errc::unauthenticated telling the user to connect (and, after a logout,
+  // that they logged out).
   const SavedSession& session();
 
   // Seals `x`, sends it and reads the answer. A plain 401 (the session is unknown or ended) is

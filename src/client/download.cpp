@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "client/get_checks.hpp"
 #include "client/partial.hpp"
 #include "client/progress.hpp"
 #include "core/terminal_text.hpp"
@@ -40,6 +41,7 @@ void write_fd(int fd, ByteView b, const std::string& what) {
     const ssize_t n = ::write(fd, b.data() + off, b.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE) throw OutputClosed();  // the reader is gone (`| head`): nothing more to say
       fail_io(what, errno);
     }
     off += static_cast<std::size_t>(n);
@@ -156,6 +158,7 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
   x.on_head = [&](const Answer& a) {
     if (prior && (a.status == 200 || a.status == 206 || a.status == 416)) check_continuation(*prior, a, part);
     if (a.status != 200 && a.status != 206) return false;  // raised below, nothing touched
+    refuse_listing(a, target);
     if (!a.layout) throw Error(Errc::integrity, "the answer to a GET carries no body stream");
     if (!prior && a.status == 206) throw Error(Errc::integrity, "the server answered a part of the file that was not asked for");
     rec = PartialRecord{fingerprint, target, a.head.etag, a.layout->size(), a.layout->chunk_size(), keep};
@@ -207,8 +210,9 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
 
 // Into an open descriptor that is not a file to be replaced (stdout, a device, a pipe): each chunk
 // as soon as it opened.
+// guard_terminal: fd is a terminal that binary bytes must not reach (get without -o -).
 DownloadResult to_stream(Connection& conn, const std::string& target, int fd, const std::string& name,
-                         const Verbosity& v) {
+                         const Verbosity& v, bool guard_terminal = false) {
   bool started = false, output_failed = false;
   std::uint64_t written = 0;
   std::optional<Progress> progress;
@@ -217,6 +221,7 @@ DownloadResult to_stream(Connection& conn, const std::string& target, int fd, co
   x.on_head = [&](const Answer& a) {
     if (a.status != 200) return false;
     if (!a.layout) throw Error(Errc::integrity, "the answer to a GET carries no body stream");
+    refuse_listing(a, target);
     started = true;
     progress.emplace(a.layout->byte_count(), !v.quiet);
     media_type = a.head.content_type.value_or("");
@@ -224,6 +229,7 @@ DownloadResult to_stream(Connection& conn, const std::string& target, int fd, co
   };
   x.on_chunk = [&](std::uint64_t, ByteView plain) {
     try {
+      if (guard_terminal && written == 0) refuse_binary_on_terminal(plain);
       write_fd(fd, plain, "cannot write to " + name);
     } catch (const Error&) {
       output_failed = true;
@@ -249,8 +255,8 @@ DownloadResult to_stream(Connection& conn, const std::string& target, int fd, co
 }  // namespace
 
 DownloadResult download(Connection& conn, const std::string& target, const std::optional<fs::path>& out,
-                        const Verbosity& v, bool resume) {
-  if (!out) return to_stream(conn, target, 1, "stdout", v);
+                        const Verbosity& v, bool resume, bool binary_to_terminal) {
+  if (!out) return to_stream(conn, target, 1, "stdout", v, !binary_to_terminal && ::isatty(1));
   std::error_code ec;
   const fs::path file = fs::is_directory(*out, ec) ? *out / remote_name(target) : *out;
   // A device or a pipe (-o /dev/null, a FIFO) is written to as it is; renaming FILE.part over it

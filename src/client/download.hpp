@@ -26,9 +26,11 @@ struct DownloadResult {
 };
 
 // out: a file path, an existing directory (the remote name is kept), or nullopt for stdout.
-// resume (-C): continue FILE.part if it and its record are there.
+// resume (-C): continue FILE.part if it and its record are there. A directory's answer (its
+// listing) is refused before anything is written (IsDirectory, client/get_checks.hpp); so is
+// binary content for stdout when it is a terminal, unless binary_to_terminal (-o -).
 DownloadResult download(Connection& conn, const std::string& target, const std::optional<std::filesystem::path>& out,
-                        const Verbosity& v, bool resume);
+                        const Verbosity& v, bool resume, bool binary_to_terminal = false);
 
 // The opened body of a small GET (listings), in memory. Non-200 answers are raised.
 std::string fetch_small(Connection& conn, const std::string& target);

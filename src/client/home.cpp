@@ -26,7 +26,7 @@ RsaPrivateKey Home::load_identity() const {
   const auto pem = io::read_file_if_exists(dir_ / "identity.pem", 64 * 1024);
   if (!pem) throw Error(Errc::unauthenticated, "no identity in " + dir_.string() + ": run minihttps connect first");
   if (io::file_mode(dir_ / "identity.pem") & 077)
-    throw Error(Errc::forbidden, (dir_ / "identity.pem").string() + " is readable by others; run: chmod 600 " +
+    throw Error(Errc::unauthenticated, (dir_ / "identity.pem").string() + " is readable by others; run: chmod 600 " +
                                      (dir_ / "identity.pem").string());
   RsaPrivateKey key = RsaPrivateKey::from_pem(*pem);
   if (key.bits() < kRsaMinBits || key.bits() > kRsaMaxBits)
@@ -144,6 +144,8 @@ void Home::save_session(const std::string& authority, const SavedSession& s) {
                   {"static_key", b64u(s.static_key)}};
   // 0600 from birth: the secret opens every request and answer of the session.
   io::write_file_atomic(session_path(authority), j.dump(2) + "\n", 0600);
+  std::error_code ec;
+  fs::remove(ended_path(authority), ec);
 }
 
 std::optional<Uuid> Home::previous_uuid(const std::string& authority) const noexcept {
@@ -161,6 +163,23 @@ std::optional<Uuid> Home::previous_uuid(const std::string& authority) const noex
 bool Home::forget_session(const std::string& authority) {
   std::error_code ec;
   return fs::remove(session_path(authority), ec);
+}
+
+fs::path Home::ended_path(const std::string& authority) const {
+  fs::path p = session_path(authority);
+  return p.replace_extension(".ended");
+}
+
+void Home::record_ended_session(const std::string& authority, const std::string& why) {
+  io::ensure_directory(dir_ / "sessions", 0700);
+  io::write_file_atomic(ended_path(authority), why + "\n", 0600);
+}
+
+std::optional<std::string> Home::ended_session(const std::string& authority) const {
+  auto text = io::read_file_if_exists(ended_path(authority), 1024);
+  if (!text) return std::nullopt;
+  while (!text->empty() && text->back() == '\n') text->pop_back();
+  return text;
 }
 
 }  // namespace mh::client

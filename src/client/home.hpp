@@ -5,6 +5,7 @@
 //   config.json           {"server": "http://HOST:PORT"}: the server remembered by connect
 //   known_servers         "AUTHORITY SHA256:..." per line: pinned server keys (trust on first use)
 //   sessions/AUTH.json    the minihttps/2 session with that server (docs/PROTOCOL.md §3.5), 0600
+//   sessions/AUTH.ended   why it is gone ("logged out"), until the next session is saved
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -56,12 +57,17 @@ class Home {
   std::optional<SavedSession> load_session(const std::string& authority) const;
   void save_session(const std::string& authority, const SavedSession& s);
   bool forget_session(const std::string& authority);
+  // Why there is no session any more ("logged out"), kept beside where it was (sessions/AUTH.ended)
+  // until the next one is saved, so that later commands can say so.
+  void record_ended_session(const std::string& authority, const std::string& why);
+  std::optional<std::string> ended_session(const std::string& authority) const;
   // The UUID of the last session file of either version, if it can be read: offered in the next
   // hello so the server keeps this identity's UUID. Never throws.
   std::optional<Uuid> previous_uuid(const std::string& authority) const noexcept;
 
  private:
   std::filesystem::path session_path(const std::string& authority) const;
+  std::filesystem::path ended_path(const std::string& authority) const;
   std::filesystem::path dir_;
 };
 

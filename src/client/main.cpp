@@ -6,9 +6,12 @@
 #include <ctime>
 
 #include "client/chat.hpp"
+#include "client/command_typo.hpp"
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
+#include "client/get_checks.hpp"
 #include "core/terminal_text.hpp"
+#include "core/version.hpp"
 
 using namespace mh;
 using namespace mh::client;
@@ -18,10 +21,11 @@ int main(int argc, char** argv) {
   CLI::App app{"minihttps — client for minihttpsd (minihttps/2): authenticated, sealed, encrypted file access"};
   app.footer(kExitCodeHelp);
   app.require_subcommand(1);
+  app.set_version_flag("--version", "minihttps " + std::string(version()));
   app.fallthrough();  // global options may also follow the command
   GlobalOptions g;
   app.add_option("--home", g.home, "state directory (default $MINIHTTPS_HOME, else ~/.config/minihttps)");
-  app.add_option("--server", g.server, "server URL, http://HOST:PORT (default: the one you last connected to)")
+  app.add_option("--server", g.server, "server address, HOST:PORT or http://HOST:PORT (default: the one you last connected to)")
       ->envname("MINIHTTPS_SERVER");
   app.add_flag("-v,--verbose", g.verbosity.verbose, "show requests and statuses on stderr");
   app.add_flag("-q,--quiet", g.verbosity.quiet, "no notices or progress bar");
@@ -30,7 +34,9 @@ int main(int argc, char** argv) {
 
   ConnectOptions c;
   auto* connect = app.add_subcommand("connect", "handshake with a server: creates your identity on first use, pins the server key");
-  connect->add_option("--name", c.name, "your display name (1-32 of A-Z a-z 0-9 . _ -)")->required();
+  connect->add_option("address", c.address, "HOST:PORT or http://HOST:PORT (default: --server, else the server you last connected to)");
+  connect->add_option("--name", c.name,
+                      "your display name (1-32 of A-Z a-z 0-9 . _ -; default: the one you had with this server, else your login name)");
   auto* fp = connect->add_option("--fingerprint", c.fingerprint, "the server key fingerprint to require (SHA256:...)");
   connect->add_option("--server-key", c.server_key_file, "the server's public key file to require (PEM)")->excludes(fp);
   connect->add_option("--rsa-bits", c.rsa_bits, "size of a new identity key")->check(CLI::IsMember({2048, 3072, 4096}))
@@ -56,7 +62,8 @@ int main(int argc, char** argv) {
 
   PutOptions put_o;
   auto* put = app.add_subcommand("put", "upload a file, encrypted, confirmed by its cksum CRC (private to you)");
-  put->add_option("local", put_o.local, "the file to upload")->required()->check(CLI::ExistingFile);
+  // A missing file is a local file problem (exit 1, upload() says so), not a usage error.
+  put->add_option("local", put_o.local, "the file to upload")->required();
   put->add_option("remote", put_o.remote, "the name to store it under (default: the file's name)");
 
   std::string rm_name;
@@ -67,9 +74,18 @@ int main(int argc, char** argv) {
   auto* chat = app.add_subcommand("chat", "encrypted chat through the server: lines from stdin, messages to stdout (/help)");
   chat->add_option("--room", chat_o.room, "the room to join")->capture_default_str();
 
-  auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry");
+  auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry, once the server confirmed the session");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
 
+  // "minihttps gte x": CLI11 would only say that a subcommand is required.
+  std::vector<std::string> commands;
+  for (const auto* s : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(s->get_name());
+  if (const auto typo = unknown_command_message(std::vector<std::string>(argv + 1, argv + argc), commands,
+                                                {"--home", "--server", "--timeout"},
+                                                {"-v", "--verbose", "-q", "--quiet", "-h", "--help", "--version"})) {
+    std::fprintf(stderr, "minihttps: %s\n", terminal_safe_message(*typo).c_str());
+    return kUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -89,6 +105,8 @@ int main(int argc, char** argv) {
     if (*chat) return run_chat(g, chat_o);
     if (*whoami) return run_whoami(g);
     if (*logout) return run_logout(g);
+  } catch (const OutputClosed&) {
+    return kOk;  // `minihttps get x | head`: the reader had enough
   } catch (const UsageError& e) {
     report(e);
     return kUsage;

@@ -16,13 +16,21 @@ using tcp = asio::ip::tcp;
 // ---- URL -------------------------------------------------------------------------------------
 
 ServerUrl ServerUrl::parse(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme)
-    throw Error(Errc::bad_request, "server URL must start with http:// (got '" + std::string(url) + "')");
-  std::string_view rest = url.substr(scheme.size());
+  // "HOST:PORT" is what minihttpsd prints and what people type; "http://" may precede it.
+  std::string_view rest = url;
+  if (const auto sep = url.find("://"); sep != std::string_view::npos) {
+    const std::string_view scheme = url.substr(0, sep);
+    if (scheme == "https")
+      throw Error(Errc::bad_request, "https:// is not supported: use http://" + std::string(url.substr(sep + 3)) +
+                                         " (minihttps speaks no TLS; it authenticates the server and encrypts every "
+                                         "request itself)");
+    if (scheme != "http")
+      throw Error(Errc::bad_request, "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
+    rest = url.substr(sep + 3);
+  }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos)
-    throw Error(Errc::bad_request, "server URL must be http://HOST[:PORT] (got '" + std::string(url) + "')");
+    throw Error(Errc::bad_request, "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
   ServerUrl u;
   std::string_view port;
   bool port_given = false;

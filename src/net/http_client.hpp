@@ -11,7 +11,7 @@
 
 namespace mh::net {
 
-// http://HOST[:PORT] (no path). Errc::bad_request with a reason when malformed.
+// HOST[:PORT] or http://HOST[:PORT], no path; Errc::bad_request with a reason otherwise (https: no TLS).
 struct ServerUrl {
   std::string host;  // without brackets for IPv6
   std::string port = "80";

@@ -345,6 +345,14 @@ TEST_F(PutTree, TheProgressBarCountsTheFilesBytesNotTheEncryptedStream) {
   // The stream is a third larger (base64 tokens): its total would read "4.0".
   EXPECT_NE(text.find("100%  3.0 / 3.0 MiB"), std::string::npos) << text;
   EXPECT_EQ(text.find("/ 4."), std::string::npos) << text;
+  // And a download's bar, of the same file served.
+  write_file(root_ / "three.bin", as_chars(pattern_bytes(3u << 20, 4)));
+  const auto [got, shown] =
+      on_terminal({client_binary().string(), "--home", home_.path().string(), "get", "three.bin", "-o", out("back.bin")});
+  EXPECT_EQ(got, 0) << shown;
+  EXPECT_NE(shown.find("100%  3.0 / 3.0 MiB"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("/ 4."), std::string::npos) << shown;
+  EXPECT_EQ(read_file(work_ / "back.bin"), as_chars(pattern_bytes(3u << 20, 4)));
 }
 
 }  // namespace

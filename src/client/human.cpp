@@ -14,11 +14,13 @@ std::string human_size(std::uint64_t bytes) {
   }
   double v = static_cast<double>(bytes) / 1024;
   std::size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+  // By what is printed: 1023.6 KiB would show as "1024 KiB", so it is "1.0 MiB"; 9.96 would
+  // show as "10.0", so it is "10".
+  while (v >= 1023.5 && u + 1 < std::size(kUnits)) {
     v /= 1024;
     ++u;
   }
-  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  std::snprintf(buf, sizeof buf, v < 9.95 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
   return buf;
 }
 

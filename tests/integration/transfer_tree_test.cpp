@@ -16,6 +16,7 @@
 
 #include "core/cksum.hpp"
 #include "support/server_process.hpp"
+#include "support/tamper_proxy.hpp"
 #include "support/test_support.hpp"
 
 namespace mh::test {
@@ -167,6 +168,28 @@ TEST_F(Transfer, AFailedFileLeavesNothingOfItselfTheOthersArriveAndTheExitIsNonZ
   EXPECT_EQ(files_below(work_ / "tree"), (std::vector<std::string>{"docs/a.txt", "docs/sub/b.bin", "docs/sub/deeper/c.txt"}));
   EXPECT_NE(t.err.find(": path: too long\n"), std::string::npos) << t.err;
   EXPECT_TRUE(std::regex_search(t.err, summary("3 files", "293 KiB", "; 1 failed"))) << t.err;
+}
+
+// A file whose stream stops verifying half-way (a man in the middle flips a bit of the one large
+// answer): its verified first half, in FILE.part, is removed, and so is the record -C would use.
+TEST(GetBatch, AFileThatFailsHalfWayLeavesNoPartFile) {
+  TempDir root, home, work;
+  fs::create_directories(root / "docs" / "sub");
+  write_file(root / "docs" / "a.txt", "document a\n");
+  write_file(root / "docs" / "sub" / "b.bin", as_chars(pattern_bytes(300000, 7)));
+  write_file(root / "docs" / "z.txt", "z\n");
+  ServerOptions o = with_args({"--chunk-size", "4096"});
+  o.root = root.path();
+  ServerProcess server(o);
+  TamperProxy proxy(server.port(), 4096);
+  ASSERT_EQ(run_client(home.path(), {"-q", "connect", "--server", proxy.url(), "--name", "m", "--rsa-bits", "2048"}).exit_code, 0);
+  proxy.set_mode(TamperProxy::Mode::flip_body_bit, TamperProxy::Match::at_least(100000));
+  const auto r = run_client(home.path(), {"get", "-r", "docs", "-o", (work / "out/").string()});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  EXPECT_EQ(proxy.tampered(), 1);
+  EXPECT_EQ(files_below(work.path()), (std::vector<std::string>{"out/docs/a.txt", "out/docs/z.txt"}));
+  EXPECT_NE(r.err.find("does not verify"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, summary("2 files", "13 B", "; 1 failed"))) << r.err;
 }
 
 // ---- put ------------------------------------------------------------------------------------------

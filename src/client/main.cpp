@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
 
   PutOptions put_o;
   auto* put = app.add_subcommand("put", "upload files, encrypted, each confirmed by its cksum CRC (private to you)");
-  put->add_option("SRC... [DEST]", put_o.args,
-                  "the files to upload, then where: a name for one file, or a directory (DEST/) for several "
-                  "(default: the top of your uploads, under each file's name)")->required();
+  put->add_option("SRC", put_o.args,
+                  "SRC... [DEST]: the files to upload, then where: a name for one file, or a directory (DEST/) "
+                  "for several (default: the top of your uploads, under each file's name)")->required();
   put->add_flag("-r,--recursive", put_o.recursive, "directories and the files below them (links are skipped)");
 
   std::string rm_name;

@@ -274,10 +274,12 @@ bool UploadService::owns(std::string_view path) noexcept {
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
   const std::string area = area_of(*v.client);
-  const RequestPath p = parse_request_path(target_path(v.target));  // segments[0] == "uploads"
-  // Every segment passed §7.4, so NAME ("a/b/c.txt") holds no empty, dot or hidden part.
+  // What follows the prefix ("" or "/a/b/c.txt"; owns() saw to that), however many segments the
+  // prefix has. Every segment passes §7.4, so NAME holds no empty, dot or hidden part.
+  const std::string_view rest = target_path(v.target).substr(kPrefix.size());
+  const RequestPath p = parse_request_path(rest.empty() ? "/" : rest);
   std::string name;
-  for (std::size_t i = 1; i < p.segments.size(); ++i) name += (i > 1 ? "/" : "") + p.segments[i];
+  for (const auto& segment : p.segments) name += (name.empty() ? "" : "/") + segment;
 
   if (v.method == "GET" || v.method == "HEAD") {
     const fs::path files = area_dir(area) / kFilesDir;

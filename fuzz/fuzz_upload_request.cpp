@@ -29,8 +29,13 @@
 // A model (committed files, pending attempts) follows the documented rules, and every outcome is
 // compared with it:
 //  * Only paths "/uploads" and "/uploads/..." are the service's (owns); a path parse_request_path
-//    refuses is refused with the same Errc and reason; more than one name segment is bad_request.
-//  * GET/HEAD: "/uploads/" lists exactly the committed names and sizes; "/uploads/NAME" is 200
+//    refuses is refused with the same Errc and reason. NAME is every segment after "uploads",
+//    joined by '/' (a/b/c: the file c in the directories a and a/b). A committed file that is a
+//    directory of NAME, or committed files below NAME (NAME is then a directory), make a PUT or a
+//    commit of NAME 409 ("upload: a is a file, not a directory" / "upload: NAME is a directory").
+//  * GET/HEAD: "/uploads/" lists exactly the committed names and sizes at the top, and the
+//    directories there ("/uploads/DIR" lists DIR, or answers DIR/index.html without ?list);
+//    a DELETE of a directory is 409 "upload: NAME is a directory"; "/uploads/NAME" is 200
 //    with exactly the committed bytes in chunks of 4096 (304 only with If-None-Match; 206 and 416
 //    only with Range: a 206 carries whole chunks within the file, each with the file's bytes), 404
 //    if not committed; HEAD carries no chunks.
@@ -279,6 +284,36 @@ struct Model {
   std::string last_id;
 
   static std::uint64_t charge(std::uint64_t size) { return std::max(size, kMinCharge); }
+  // NAME is a directory: a committed file lies below it.
+  bool is_dir(const std::string& name) const {
+    const auto it = committed.lower_bound(name + "/");
+    return it != committed.end() && it->first.starts_with(name + "/");
+  }
+  // Why NAME cannot be committed (409), if it cannot: a committed file where a directory of it
+  // would be, or NAME a directory.
+  std::optional<std::string> placement_refusal(const std::string& name) const {
+    for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
+      if (committed.count(name.substr(0, slash))) return "upload: " + name.substr(0, slash) + " is a file, not a directory";
+    if (is_dir(name)) return "upload: " + name + " is a directory";
+    return std::nullopt;
+  }
+  // The listing of directory `dir` ("" for the top): its files with their sizes, its directories.
+  json listing(const std::string& dir) const {
+    const std::string prefix = dir.empty() ? "" : dir + "/";
+    std::map<std::string, json> entries;  // by name, as the listing sorts them
+    for (const auto& [n, bytes] : committed) {
+      if (!n.starts_with(prefix)) continue;
+      const std::string rest = n.substr(prefix.size());
+      const auto slash = rest.find('/');
+      if (slash == std::string::npos)
+        entries[rest] = {{"name", rest}, {"size", bytes.size()}};
+      else
+        entries[rest.substr(0, slash)] = {{"name", rest.substr(0, slash)}, {"type", "dir"}};
+    }
+    json out = json::array();
+    for (auto& [n, e] : entries) out.push_back(std::move(e));
+    return out;
+  }
   std::uint64_t usage() const {
     std::uint64_t n = 0;
     for (const auto& [name, bytes] : committed) n += charge(bytes.size());
@@ -351,7 +386,11 @@ bool valid_id(std::string_view id) {
 void check_disk(const Model& m) {
   std::map<std::string, std::string> files, attempts;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(area() / "files", ec)) files[e.path().filename()] = slurp(e.path());
+  // Every file below files/, by its name; a directory only ever holds what a file needs.
+  for (const auto& e : fs::recursive_directory_iterator(area() / "files", ec)) {
+    if (e.is_directory()) MH_FUZZ_CHECK(!fs::is_empty(e.path()));
+    else files[e.path().lexically_relative(area() / "files").string()] = slurp(e.path());
+  }
   for (const auto& e : fs::directory_iterator(area() / ".attempts", ec)) attempts[e.path().filename()] = slurp(e.path());
   MH_FUZZ_CHECK(files == m.committed);
   std::map<std::string, std::string> want;
@@ -397,17 +436,27 @@ void check_get(Outcome& o, const Model& m, const net::Request& req, const Reques
   const bool ranged = req.header("Range").has_value();
   const bool head = req.method == "HEAD";
   std::optional<std::string> want;  // the answer's plaintext
-  if (name.empty()) {
-    json entries = json::array();
-    for (const auto& [n, bytes] : m.committed) entries.push_back({{"name", n}, {"size", bytes.size()}});
-    want = entries.dump();
+  bool file = !name.empty();       // else a listing
+  const auto q = req.target.find('?');
+  const bool listing_asked = q != std::string::npos && req.target.substr(q + 1) == "list";
+  if (name.empty() || m.is_dir(name)) {
+    // A directory answers its index.html unless ?list asks for the listing; the area's top always
+    // answers its listing.
+    const std::string index = name + "/index.html";
+    if (!name.empty() && !listing_asked && m.committed.count(index)) {
+      want = m.committed.at(index);
+      file = true;
+    } else {
+      want = m.listing(name).dump();
+      file = false;
+    }
   } else if (m.committed.count(name) && !p.trailing_slash) {
     want = m.committed.at(name);
   }
   if (!want) return expect_refusal(o, Errc::not_found);
   web::Answer& a = expect_status(o, {200, 206, 304, 416});
   MH_FUZZ_CHECK(a.status != 304 || conditional);
-  MH_FUZZ_CHECK((a.status != 206 && a.status != 416) || (ranged && !head && !name.empty()));
+  MH_FUZZ_CHECK((a.status != 206 && a.status != 416) || (ranged && !head && file));
   MH_FUZZ_CHECK(a.etag.has_value());
   if (a.status == 304) return MH_FUZZ_CHECK(!a.layout && !a.source && a.body.empty());
   if (a.status == 416) {
@@ -417,7 +466,7 @@ void check_get(Outcome& o, const Model& m, const net::Request& req, const Reques
   if (head) return MH_FUZZ_CHECK(a.status == 200 && !a.layout && !a.source && a.body.empty());
   MH_FUZZ_CHECK(a.layout.has_value());
   const std::string plain = read_chunks(a);
-  if (!name.empty()) {
+  if (file) {
     MH_FUZZ_CHECK(a.content_type.has_value() && a.size == want->size() && a.layout->size() == want->size());
     if (a.status == 200)
       MH_FUZZ_CHECK(*a.layout == stream::Layout::whole(want->size(), kChunk) && plain == *want);
@@ -426,14 +475,19 @@ void check_get(Outcome& o, const Model& m, const net::Request& req, const Reques
                                                             static_cast<std::size_t>(a.layout->byte_count())));
     return;
   }
-  // A listing: exactly the committed names, with their sizes.
+  // A listing: exactly the committed names in it, files with their sizes, and its directories.
   MH_FUZZ_CHECK(a.status == 200 && a.content_type == std::optional<std::string>("application/json"));
   const json j = json::parse(plain, nullptr, false);
   MH_FUZZ_CHECK(j.is_object() && j.contains("entries") && j["entries"].is_array());
   json got = json::array();
   for (const auto& e : j["entries"]) {
-    MH_FUZZ_CHECK(e.is_object() && e.value("type", "") == "file" && e.contains("name") && e.contains("size"));
-    got.push_back({{"name", e["name"]}, {"size", e["size"]}});
+    MH_FUZZ_CHECK(e.is_object() && e.contains("name"));
+    if (e.value("type", "") == "dir") {
+      got.push_back({{"name", e["name"]}, {"type", "dir"}});
+    } else {
+      MH_FUZZ_CHECK(e.value("type", "") == "file" && e.contains("size"));
+      got.push_back({{"name", e["name"]}, {"size", e["size"]}});
+    }
   }
   MH_FUZZ_CHECK(got.dump() == *want);
 }
@@ -466,6 +520,7 @@ void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const 
   if (!split)
     return expect_refusal(at_once, Errc::bad_request,
                           "stream: length " + std::to_string(total) + " is not a stream of chunk size 4096");
+  if (const auto why = m.placement_refusal(name)) return expect_refusal(at_once, Errc::conflict, *why);
   if (m.attempts.size() >= kMaxPending)
     return expect_refusal(at_once, Errc::insufficient_storage, "upload: your limit of 3 pending attempts would be exceeded");
   if (m.committed.size() + m.attempts.size() >= kMaxFiles)
@@ -591,8 +646,8 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
     return expect_refusal(at_once, e.code(), e.what());
   }
   MH_FUZZ_CHECK(!p.segments.empty() && p.segments[0] == "uploads");
-  if (p.segments.size() > 2) return expect_refusal(at_once, Errc::bad_request, "upload: names are a single path segment");
-  const std::string name = p.segments.size() == 2 ? p.segments[1] : "";
+  std::string name;
+  for (std::size_t i = 1; i < p.segments.size(); ++i) name += (i > 1 ? "/" : "") + p.segments[i];
   const std::string& method = s.req.method;
 
   if (method == "GET" || method == "HEAD") return check_get(at_once, m, s.req, p, name);
@@ -604,6 +659,7 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
     if (!id) return expect_refusal(at_once, Errc::bad_request, "upload: POST needs ?commit=ID");
     const auto it = m.attempts.find(*id);
     if (it == m.attempts.end() || it->second.first != name) return expect_refusal(at_once, Errc::not_found, kNoAttempt);
+    if (const auto why = m.placement_refusal(name)) return expect_refusal(at_once, Errc::conflict, *why);  // still pending
     const std::string bytes = it->second.second;
     const json j = body_json(expect_status(at_once, {201}));
     MH_FUZZ_CHECK(j == json({{"name", name}, {"size", bytes.size()}, {"cksum", cksum(as_bytes(bytes))}}));
@@ -622,6 +678,8 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
     }
     if (s.req.target.find('?') != std::string::npos)
       return expect_refusal(at_once, Errc::bad_request, "upload: DELETE takes ?attempt=ID or no query");
+    if (!m.committed.count(name) && m.is_dir(name))
+      return expect_refusal(at_once, Errc::conflict, "upload: " + name + " is a directory");
     if (!m.committed.count(name)) return expect_refusal(at_once, Errc::not_found, "upload: no such upload");
     MH_FUZZ_CHECK(!expect_status(at_once, {204}).layout);
     m.committed.erase(name);

@@ -246,6 +246,12 @@ void uploads() {
   put(t, "put_sealed_otherwise",
       "PUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream: 5000\nX-Fuzz-Seal: purpose\n\nx\n"
       "##\nPUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: session\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream\n\nright\n");
+  put(t, "nested_names",
+      "PUT /uploads/d/e/f.txt\nX-Fuzz-Stream\n\nnested\n##\nPOST /uploads/d/e/f.txt?commit={id}\n##\nGET /uploads/\n"
+      "##\nGET /uploads/d/?list\n##\nPUT /uploads/d\nX-Fuzz-Stream\n\nx\n##\nPUT /uploads/d/e/f.txt/g\nX-Fuzz-Stream\n\nx\n"
+      "##\nPUT /uploads/d/index.html\nX-Fuzz-Stream\n\n<p>\n##\nPOST /uploads/d/index.html?commit={id}\n##\nGET /uploads/d\n"
+      "##\nDELETE /uploads/d/e\n##\nDELETE /uploads/d/e/f.txt\n##\nGET /uploads/d/\n##\nDELETE /uploads/d/index.html\n"
+      "##\nGET /uploads/\n");
   put(t, "paths_and_methods",
       "GET /uploads/a/b\n##\nPUT /uploads/%2e%2e\n##\nPUT /uploads/\n##\nPATCH /uploads/x\n##\nPOST /uploads/x\n"
       "##\nPOST /uploads/x?commit=\n##\nDELETE /uploads/x?attempt=0123456789abcdef0123456789abcdef\n"

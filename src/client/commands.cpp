@@ -12,6 +12,9 @@
 #include "client/get_checks.hpp"
 #include "client/upload.hpp"
 #include "client/exit_codes.hpp"
+#include "client/human.hpp"
+#include "client/remote_tree.hpp"
+#include "client/transfer.hpp"
 #include "core/ed25519.hpp"
 #include "core/handshake.hpp"
 #include "core/terminal_text.hpp"
@@ -105,15 +108,21 @@ int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
 int run_get(const GlobalOptions& g, const GetOptions& o) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
+  if (o.paths.size() != 1 || o.recursive) return run_get_batch(g, o, conn);
+  const std::string& path = o.paths[0];
   std::optional<std::filesystem::path> out;
   if (!o.output.empty() && o.output != "-") out = o.output;
   if (o.resume && !out) throw UsageError("-C continues a download to a file: it needs -o FILE");
-  const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
+  // -o DIR/ keeps the remote name, in DIR (made if need be).
+  std::error_code ec;
+  if (out && o.output.back() == '/' && !std::filesystem::create_directories(*out, ec) && ec)
+    throw Error(Errc::io, "cannot create " + o.output + ": " + ec.message());
   DownloadResult r;
   try {
-    r = download(conn, encode_path(path), out, g.verbosity, o.resume, o.output == "-");
+    r = download(conn, remote_target(normalize_remote(path), o.uploads, path.ends_with('/')), out, g.verbosity,
+                 o.resume, o.output == "-");
   } catch (const IsDirectory&) {
-    throw directory_error(o.path);
+    throw directory_error(path);
   }
   if (g.verbosity.verbose)
     std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
@@ -128,53 +137,74 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   return kOk;
 }
 
+namespace {
+
+std::string ls_line(const RemoteEntry& e, const LsOptions& o, std::int64_t now) {
+  const std::string name = terminal_safe(e.name, kMaxNameBytes) + (e.dir ? "/" : "");
+  if (!o.long_format && !o.human) return name + "\n";
+  const std::string size = e.dir ? "-" : o.human ? human_size(e.size) : std::to_string(e.size);
+  const std::string when = e.dir ? "" : listing_time(e.mtime, now);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%-4s  %10s  %-12s  ", e.dir ? "dir" : "file", size.c_str(), when.c_str());
+  return buf + name + "\n";
+}
+
+// ls --json: {"path":"/docs/","entries":[{"name":"a.txt","type":"file","size":12,"mtime":1700000000},
+// {"name":"sub","type":"dir"}],"truncated":false}; path is relative to the served folder or to
+// your uploads, and ends in '/' for a directory. Non-ASCII is escaped, so the line is safe on a
+// terminal whatever the names hold.
+std::string ls_json(const std::string& path, const std::vector<RemoteEntry>& entries, bool truncated) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& e : entries) {
+    nlohmann::ordered_json j;
+    j["name"] = e.name;
+    j["type"] = e.dir ? "dir" : "file";
+    if (!e.dir) {
+      j["size"] = e.size;
+      j["mtime"] = e.mtime;
+    }
+    list.push_back(std::move(j));
+  }
+  nlohmann::ordered_json doc;
+  doc["path"] = path;
+  doc["entries"] = std::move(list);
+  doc["truncated"] = truncated;
+  return doc.dump(-1, ' ', true, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
 int run_ls(const GlobalOptions& g, const LsOptions& o) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  std::string target = o.uploads ? "/uploads/" : encode_path(o.path);
-  if (target.back() != '/') target += '/';
-  const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list"), nullptr, false);
-  if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
-    throw Error(Errc::integrity, "ls: the server's listing is not valid JSON");
-  for (const auto& e : listing["entries"]) {
-    const std::string name = terminal_safe(e.value("name", "?"), kMaxNameBytes);
-    if (e.value("type", "") == "dir") {
-      std::printf("%-4s %12s  %-16s  %s/\n", "dir", "-", "", name.c_str());
-    } else {
-      std::string when = e.contains("mtime") ? utc(e["mtime"].get<std::int64_t>()).substr(0, 16) : "";
-      std::replace(when.begin(), when.end(), 'T', ' ');
-      std::printf("%-4s %12llu  %-16s  %s\n", "file", static_cast<unsigned long long>(e.value("size", 0ull)),
-                  when.c_str(), name.c_str());
-    }
+  const std::string rel = normalize_remote(o.path), what = "ls " + terminal_safe(o.path, 300);
+  std::optional<RemoteListing> listing;
+  const std::optional<RemoteEntry> entry = stat_remote(conn, rel, o.uploads, what, &listing);
+  if (!entry) throw Error(Errc::not_found, what + ": no such file or directory");
+  // A file is shown as its own one-line listing, as ls FILE does.
+  const std::vector<RemoteEntry> entries = listing ? listing->entries : std::vector<RemoteEntry>{*entry};
+  const bool truncated = listing && listing->truncated;
+  if (o.json) {
+    std::printf("%s\n", ls_json("/" + rel + (listing && !rel.empty() ? "/" : ""), entries, truncated).c_str());
+    return kOk;
   }
-  if (listing.value("truncated", false)) std::fprintf(stderr, "(listing truncated by the server)\n");
-  return kOk;
-}
-
-int run_put(const GlobalOptions& g, const PutOptions& o) {
-  Home home = Home::locate(g.home);
-  Connection conn = open(g, home);
-  const std::string remote = o.remote.empty() ? std::filesystem::path(o.local).filename().string() : o.remote;
-  if (remote.empty() || remote.find('/') != std::string::npos)
-    throw UsageError("the remote name must be a single file name (got '" + remote + "')");
-  const UploadResult r = upload(conn, o.local, remote, g.verbosity);
-  if (!g.verbosity.quiet)
-    std::printf("uploaded %s (%llu bytes, cksum %u%s)\n", r.name.c_str(), static_cast<unsigned long long>(r.size), r.crc,
-                r.attempts > 1 ? (", after " + std::to_string(r.attempts) + " attempts").c_str() : "");
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& e : entries) std::fputs(ls_line(e, o, now).c_str(), stdout);
+  if (truncated) std::fprintf(stderr, "(listing truncated by the server)\n");
   return kOk;
 }
 
 int run_rm(const GlobalOptions& g, const std::string& name) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  const Answer res = conn.send(Exchange{.method = "DELETE", .target = encode_path("/uploads/" + name)});
+  const Answer res = conn.send(Exchange{.method = "DELETE", .target = remote_target(normalize_remote(name), true)});
   if (!res.sealed && res.status == 401) conn.reconnect_after_401(res, "rm " + name, "DELETE");
   if (res.status != 204) Connection::raise(res, "rm " + name);
   if (!g.verbosity.quiet) std::printf("removed %s\n", name.c_str());
   return kOk;
 }
 
-int run_whoami(const GlobalOptions& g) {
+int run_whoami(const GlobalOptions& g, bool json) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
   const SavedSession& s = conn.session();
@@ -187,6 +217,21 @@ int run_whoami(const GlobalOptions& g) {
                                            "` (get, ls and put connect again by themselves)");
   if (!alive.sealed) Connection::raise(alive, "whoami");
   const std::int64_t left = s.expires - static_cast<std::int64_t>(std::time(nullptr));
+  if (json) {
+    // whoami --json: the same facts under stable names (README); expires_in is 0 once expired.
+    nlohmann::ordered_json j;
+    j["name"] = s.name;
+    j["uuid"] = s.uuid.to_string();
+    j["server"] = s.server;
+    j["server_fingerprint"] = s.server_fingerprint;
+    j["client_fingerprint"] = home.load_identity().public_key().fingerprint();
+    j["keyid"] = seal::keyid_text(s.keyid);
+    j["chunk_size"] = s.chunk_size;
+    j["expires"] = s.expires;
+    j["expires_in"] = std::max<std::int64_t>(left, 0);
+    std::printf("%s\n", j.dump(-1, ' ', true, nlohmann::ordered_json::error_handler_t::replace).c_str());
+    return kOk;
+  }
   // From the session file (written by connect, but a file all the same): escaped like the rest.
   std::printf("name        %s\n", terminal_safe(s.name).c_str());
   std::printf("uuid        %s\n", s.uuid.to_string().c_str());

@@ -2,6 +2,7 @@
 // The client's commands. Each returns the process exit code or throws mh::Error.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/connection.hpp"
 
@@ -23,7 +24,8 @@ struct ConnectOptions {
 };
 
 struct GetOptions {
-  std::string path;
+  std::vector<std::string> paths;  // one, or several (then -o names a directory)
+  bool recursive = false;          // -r: a directory and everything below it
   bool uploads = false;        // from your uploads instead of the served folder
   std::string output;          // empty: stdout; "-": stdout, binary or not
   bool resume = false;         // -C: continue OUTPUT.part
@@ -32,11 +34,15 @@ struct GetOptions {
 struct LsOptions {
   std::string path = "/";
   bool uploads = false;
+  bool long_format = false;  // -l: type, size in bytes, modification time (local), name
+  bool human = false;        // -h: -l with sizes in KiB, MiB, ...
+  bool json = false;         // --json: the entries as one JSON object (README: "ls --json")
 };
 
+// scp-like: put SRC... [DEST]. With several sources (or -r) DEST is a directory in the upload area.
 struct PutOptions {
-  std::string local;
-  std::string remote;  // default: the local file's name
+  std::vector<std::string> args;  // the sources, then DEST when there are two or more
+  bool recursive = false;         // -r: directories and the regular files below them
 };
 
 // The server to talk to: --server (or MINIHTTPS_SERVER), else the one `connect` remembered.
@@ -48,7 +54,7 @@ int run_put(const GlobalOptions& g, const PutOptions& o);
 int run_rm(const GlobalOptions& g, const std::string& name);
 int run_get(const GlobalOptions& g, const GetOptions& o);
 int run_ls(const GlobalOptions& g, const LsOptions& o);
-int run_whoami(const GlobalOptions& g);
+int run_whoami(const GlobalOptions& g, bool json);
 int run_logout(const GlobalOptions& g);
 
 }  // namespace mh::client

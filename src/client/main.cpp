@@ -43,9 +43,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   GetOptions get_o;
-  auto* get = app.add_subcommand("get", "fetch a file: every chunk is verified before it is used; -o FILE appears only once all of it verified");
-  get->add_option("path", get_o.path, "path on the server, e.g. docs/hello.txt")->required();
-  get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout)");
+  auto* get = app.add_subcommand("get", "fetch files: every chunk is verified before it is used; -o FILE appears only once all of it verified");
+  get->add_option("path", get_o.paths, "path on the server, e.g. docs/hello.txt; several go into -o DIR/")->required();
+  get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout); DIR/ keeps the remote names");
+  get->add_flag("-r,--recursive", get_o.recursive, "a directory and everything below it (into -o DIR)");
   get->add_flag("--uploads", get_o.uploads, "fetch one of your uploads instead");
   get->add_flag("-C,--continue", get_o.resume,
                 "continue an interrupted download to -o FILE from FILE.part, if the file did not change");
@@ -56,15 +57,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 86400))->group("");
 
   LsOptions ls_o;
-  auto* ls = app.add_subcommand("ls", "list a directory on the server");
-  ls->add_option("path", ls_o.path, "directory on the server")->capture_default_str();
+  auto* ls = app.add_subcommand("ls", "list a directory on the server, or show one file");
+  ls->set_help_flag("--help", "Print this help message and exit");  // -h is human sizes, as in ls
+  ls->add_option("path", ls_o.path, "directory or file on the server")->capture_default_str();
   ls->add_flag("--uploads", ls_o.uploads, "list your uploads instead");
+  ls->add_flag("-l", ls_o.long_format, "long format: type, size in bytes, modification time (local), name");
+  ls->add_flag("-h", ls_o.human, "long format with sizes in KiB, MiB, GiB");
+  ls->add_flag("--json", ls_o.json, "the listing as one line of JSON (fields: see README)");
 
   PutOptions put_o;
-  auto* put = app.add_subcommand("put", "upload a file, encrypted, confirmed by its cksum CRC (private to you)");
-  // A missing file is a local file problem (exit 1, upload() says so), not a usage error.
-  put->add_option("local", put_o.local, "the file to upload")->required();
-  put->add_option("remote", put_o.remote, "the name to store it under (default: the file's name)");
+  auto* put = app.add_subcommand("put", "upload files, encrypted, each confirmed by its cksum CRC (private to you)");
+  put->add_option("SRC", put_o.args,
+                  "SRC... [DEST]: the files to upload, then where: a name for one file, or a directory (DEST/) "
+                  "for several (default: the top of your uploads, under each file's name)")->required();
+  put->add_flag("-r,--recursive", put_o.recursive, "directories and the files below them (links are skipped)");
 
   std::string rm_name;
   auto* rm = app.add_subcommand("rm", "remove one of your uploads");
@@ -75,6 +81,8 @@ int main(int argc, char** argv) {
   chat->add_option("--room", chat_o.room, "the room to join")->capture_default_str();
 
   auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry, once the server confirmed the session");
+  bool whoami_json = false;
+  whoami->add_flag("--json", whoami_json, "as one line of JSON (fields: see README)");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
 
   // "minihttps gte x": CLI11 would only say that a subcommand is required.
@@ -103,7 +111,7 @@ int main(int argc, char** argv) {
     if (*put) return run_put(g, put_o);
     if (*rm) return run_rm(g, rm_name);
     if (*chat) return run_chat(g, chat_o);
-    if (*whoami) return run_whoami(g);
+    if (*whoami) return run_whoami(g, whoami_json);
     if (*logout) return run_logout(g);
   } catch (const OutputClosed&) {
     return kOk;  // `minihttps get x | head`: the reader had enough

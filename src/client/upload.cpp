@@ -12,6 +12,7 @@
 #include "client/download.hpp"
 #include "client/parallel_sealer.hpp"
 #include "client/progress.hpp"
+#include "client/remote_tree.hpp"
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
 #include "io/system_clock.hpp"
@@ -44,12 +45,14 @@ class FileStreamSource final : public net::BodySource {
       if (!c) return 0;
       crc_.update(c->plaintext);
       out_ = std::move(c->token);
+      plain_ = c->plaintext.size();
       pos_ = 0;
     }
     const std::size_t n = std::min(cap, out_.size() - pos_);
     std::memcpy(buf, out_.data() + pos_, n);
     pos_ += n;
-    if (progress_) progress_->advance(n);
+    // The bar counts the file's bytes: a chunk's plaintext, once all of its token is sent.
+    if (progress_ && pos_ == out_.size()) progress_->advance(plain_);
     return n;
   }
 
@@ -65,6 +68,7 @@ class FileStreamSource final : public net::BodySource {
   Progress* progress_;
   std::string out_;  // the token being sent
   std::size_t pos_ = 0;
+  std::size_t plain_ = 0;  // the plaintext bytes it carries
   Cksum& crc_;
 };
 
@@ -96,7 +100,7 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
   if (::stat(local.c_str(), &st) != 0) throw Error(Errc::io, "cannot read " + local.string() + ": " + io::errno_text(errno));
   if (!S_ISREG(st.st_mode)) throw Error(Errc::io, local.string() + " is not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::string target = encode_path("/uploads/" + remote);
+  const std::string target = remote_target(remote, true);
   for (int attempt = 1; attempt <= kMaxUploadAttempts; ++attempt) {
     // Each attempt, and a retry after a 401, seals the file anew under the request's own keys.
     std::optional<Cksum> sent;  // of the bytes the last source sent (a retry after 401 starts over)
@@ -104,7 +108,7 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
     Exchange put{.method = "PUT", .target = target};
     put.body = [&](const SavedSession& s, const Binding& b) -> std::unique_ptr<net::BodySource> {
       const auto layout = stream::Layout::whole(size, s.chunk_size);
-      progress.emplace(layout.stream_length(), !v.quiet);
+      progress.emplace(size, !v.quiet);  // the file's bytes, not the stream's
       sent.emplace();
       return std::make_unique<FileStreamSource>(local, layout, s, b, &*progress, *sent);
     };

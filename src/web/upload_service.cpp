@@ -81,6 +81,36 @@ Answer no_content() {
   throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
 }
 
+// A name may hold '/' (docs/PROTOCOL.md §8: "a/b/c.txt" is c.txt in the directories a and a/b).
+// Only the server writes below the upload directory (refuse_unless_private), so lstat by name
+// tells the truth: NAME can be committed unless one of its directories is a file or NAME itself
+// is a directory (409 either way, before a byte of the body is read and again at commit).
+void check_placeable(const fs::path& files, const std::string& name) {
+  struct stat st {};
+  for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    const std::string dir = name.substr(0, slash);
+    if (::lstat((files / dir).c_str(), &st) != 0) return;  // missing: commit creates it (and all below)
+    if (!S_ISDIR(st.st_mode)) throw Error(Errc::conflict, "upload: " + dir + " is a file, not a directory");
+  }
+  if (::lstat((files / name).c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(Errc::conflict, "upload: " + name + " is a directory");
+}
+
+// The directories of NAME below files/, created as needed (0700).
+void make_parents(const fs::path& files, const std::string& name) {
+  for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    const fs::path dir = files / name.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) write_failed(errno);
+  }
+}
+
+// After a removal (or a commit that failed): the directories of NAME that are now empty go, from
+// the deepest up, so a listing never shows a directory that holds nothing.
+void prune_empty_parents(const fs::path& files, const std::string& name) {
+  for (std::size_t slash = name.rfind('/'); slash != std::string::npos && slash > 0; slash = name.rfind('/', slash - 1))
+    if (::rmdir((files / name.substr(0, slash)).c_str()) != 0) return;  // not empty (or gone): stop
+}
+
 }  // namespace
 
 // The space (and the place among the pending attempts) an upload in progress holds. It gives
@@ -244,9 +274,12 @@ bool UploadService::owns(std::string_view path) noexcept {
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
   const std::string area = area_of(*v.client);
-  const RequestPath p = parse_request_path(target_path(v.target));  // segments[0] == "uploads"
-  if (p.segments.size() > 2) throw Error(Errc::bad_request, "upload: names are a single path segment");
-  const std::string name = p.segments.size() == 2 ? p.segments[1] : "";
+  // What follows the prefix ("" or "/a/b/c.txt"; owns() saw to that), however many segments the
+  // prefix has. Every segment passes §7.4, so NAME holds no empty, dot or hidden part.
+  const std::string_view rest = target_path(v.target).substr(kPrefix.size());
+  const RequestPath p = parse_request_path(rest.empty() ? "/" : rest);
+  std::string name;
+  for (const auto& segment : p.segments) name += (name.empty() ? "" : "/") + segment;
 
   if (v.method == "GET" || v.method == "HEAD") {
     const fs::path files = area_dir(area) / kFilesDir;
@@ -280,12 +313,13 @@ UploadService::Area& UploadService::books(const std::string& area) {
   // Once per area and process: the files committed before (by an earlier run). Attempts of an
   // earlier run were removed at start-up.
   std::error_code ec;
-  for (const auto& f : fs::directory_iterator(area_dir(area) / kFilesDir, ec)) {
+  const fs::path files = area_dir(area) / kFilesDir;
+  for (const auto& f : fs::recursive_directory_iterator(files, ec)) {
     if (!f.is_regular_file(ec)) continue;
     const std::uintmax_t size = f.file_size(ec);
     if (ec) continue;  // gone meanwhile (file_size would be -1)
     const std::uint64_t c = charge(size);
-    a.files[f.path().filename().string()] = c;
+    a.files[f.path().lexically_relative(files).string()] = c;
     a.committed += c;
   }
   a.loaded = true;
@@ -309,6 +343,7 @@ UploadService::Result UploadService::begin_upload(const net::Request& req, const
   if (opts_.max_upload_size < stream::kMaxSize && length > stream::Layout::whole(opts_.max_upload_size, c).stream_length())
     too_large(opts_.max_upload_size);
   const stream::UnknownSizeSplit split = stream::split_stream_length(length, c);
+  check_placeable(area_dir(area) / kFilesDir, name);
   bool corrupt = false;
   Reservation r = reserve(area, split, corrupt);
   // From here on `r` (then the sink that owns it) gives the space back on every failure.
@@ -382,9 +417,15 @@ Answer UploadService::commit(const std::string& area, const std::string& name, c
     }
     a = it->second;
     io::ensure_directory(files, 0700);
+    check_placeable(files, name);
+    make_parents(files, name);
     const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
     // rename(2) is atomic: readers see the old file or the new one, never a partial one.
-    if (::rename(ready.c_str(), (files / name).c_str()) != 0) write_failed(errno);  // it stays pending
+    if (::rename(ready.c_str(), (files / name).c_str()) != 0) {
+      const int err = errno;
+      prune_empty_parents(files, name);
+      write_failed(err);  // it stays pending
+    }
     Area& books = areas_[area];
     auto [file, added] = books.files.try_emplace(name, a.charge);
     if (!added) {  // it replaced the file of that name: only the difference counts
@@ -415,9 +456,12 @@ Answer UploadService::discard(const std::string& area, const std::string& name, 
 Answer UploadService::remove(const std::string& area, const std::string& name) {
   std::lock_guard lock(mutex_);
   Area& books = this->books(area);
-  const fs::path file = area_dir(area) / kFilesDir / name;
-  const bool removed = ::unlink(file.c_str()) == 0;
-  if (!removed && errno != ENOENT) throw Error(Errc::io, "upload: cannot remove the file: " + io::errno_text(errno));
+  const fs::path files = area_dir(area) / kFilesDir;
+  const bool removed = ::unlink((files / name).c_str()) == 0;
+  if (!removed && errno == EISDIR) throw Error(Errc::conflict, "upload: " + name + " is a directory");
+  if (!removed && errno != ENOENT && errno != ENOTDIR)
+    throw Error(Errc::io, "upload: cannot remove the file: " + io::errno_text(errno));
+  if (removed) prune_empty_parents(files, name);
   // Gone either way: by this request, or (ENOENT) by someone else, which the books follow.
   if (const auto f = books.files.find(name); f != books.files.end()) {
     books.committed -= f->second;

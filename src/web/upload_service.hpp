@@ -9,6 +9,8 @@
 //   GET    /uploads/ , /uploads/NAME  the client's own committed uploads (listing / file)
 //   DELETE /uploads/NAME              removes a committed upload
 //
+// NAME may hold '/' (a/b/c.txt): commit creates the missing directories, a removal takes away the
+// ones it leaves empty; a directory where a file is wanted, or a file where a directory is, is 409.
 // Each client's area is uploads/<hex SHA-256 of its key>/: private to that key, and stable across
 // server restarts (UUIDs are not). Only committed files are visible; attempts live in a hidden
 // directory, expire after attempt_timeout, and are all removed at start-up.

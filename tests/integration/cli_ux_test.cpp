@@ -298,7 +298,7 @@ TEST_F(ClientUx, ExitCodesAreTheReadmes) {
   const std::vector<Case> cases = {
       {{"-q", "get", "hello.txt", "-o", (tmp_ / "hello.txt").string()}, 0, ""},
       // A local file problem: 1 (it was 2, a usage error).
-      {{"put", missing}, 1, "minihttps: cannot read " + missing + ": No such file or directory\n"},
+      {{"put", missing}, 1, "minihttps: put: cannot read " + missing + ": No such file or directory\n"},
       {{"get", "hello.txt", "-o", (tmp_ / "no" / "dir" / "x").string()}, 1,
        "minihttps: cannot create " + (tmp_ / "no" / "dir" / "x.part").string() + ": No such file or directory\n"},
       // Refused by the server: 1, a path it will not serve included (it was 4, as if trust failed).

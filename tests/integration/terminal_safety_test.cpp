@@ -197,11 +197,7 @@ TEST(TerminalSafety, HostileServerErrorReasonsArePrintedEscaped) {
 
 // ---- listings -------------------------------------------------------------------------------
 
-std::string ls_dir_line(const std::string& name) {
-  char buf[2048];
-  std::snprintf(buf, sizeof buf, "%-4s %12s  %-16s  %s/\n", "dir", "-", "", name.c_str());
-  return buf;
-}
+std::string ls_dir_line(const std::string& name) { return name + "/\n"; }
 
 TEST(TerminalSafety, LsShowsControlAndBidiNamesFromTheRealServerEscaped) {
   ServerProcess server;
@@ -285,13 +281,14 @@ class SealingProxy {
 
   // Answers sealed requests with `status` and `plaintext` (JSON), sealed under the session of
   // the client whose home is `home` and bound to each request, as the real server would (§5.3).
-  void answer(const fs::path& home, const std::string& plaintext, int status = 200) {
+  // nth > 0: only the nth sealed answer from now on (the others pass untouched).
+  void answer(const fs::path& home, const std::string& plaintext, int status = 200, int nth = 0) {
     const SignedClient session(home, proxy_.url());
     proxy_.set_rewriter([secret = session.secret(), chunk = session.chunk_size(), plaintext, status](
                             const std::string& request, const std::string&) {
       return sealed_answer(secret, chunk, binding_of(request), status, "application/json", plaintext);
     });
-    proxy_.set_mode(TamperProxy::Mode::rewrite, "POST " + std::string(seal::kSealedPath) + " ");
+    proxy_.set_mode(TamperProxy::Mode::rewrite, TamperProxy::Match{"POST " + std::string(seal::kSealedPath) + " ", nth, 0});
   }
 
  private:
@@ -322,6 +319,35 @@ TEST(TerminalSafety, LsShowsEscapeSequencesFromAHostileServerEscaped) {
                        ls_dir_line("two\\r\\nlines") + ls_dir_line("\\u009b31mred") + ls_dir_line("\\u202efdp.exe") +
                        ls_dir_line(std::string(1024, 'n') + "\u2026 (976 more bytes)"));
   EXPECT_TRUE(no_raw_controls(r.out + r.err));
+}
+
+// get -r makes local paths of listed names: a hostile server's "..", "a/b" or "/etc/x" must not
+// lead it out of -o DIR. Such names are reported and nothing is made of them; the rest still comes.
+TEST(TerminalSafety, GetRecursiveMakesNoPathOfAHostileListingsNames) {
+  ServerProcess server;
+  SealingProxy hostile(server);
+  TempDir home, work;
+  ASSERT_EQ(run_client(home.path(), {"--quiet", "connect", "--server", hostile.proxy().url(), "--name", "victim",
+                                     "--rsa-bits", "2048"}).exit_code, 0);
+  const json listing = {{"path", "/"},
+                        {"entries",
+                         {{{"name", ".."}, {"type", "dir"}},
+                          {{"name", "../escape.txt"}, {"type", "file"}, {"size", 1}, {"mtime", 0}},
+                          {{"name", "/tmp/abs.txt"}, {"type", "file"}, {"size", 1}, {"mtime", 0}},
+                          {{"name", "hello.txt"}, {"type", "file"}, {"size", 13}, {"mtime", 0}}}}};
+  hostile.answer(home.path(), listing.dump(), 200, 1);  // the listing only: hello.txt is the real one
+  const auto r = run_client(home.path(), {"get", "-r", "/", "-o", (work / "out/").string()});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  EXPECT_EQ(hostile.proxy().tampered(), 1);
+  EXPECT_EQ(files_below(work.path()), std::vector<std::string>{"out/hello.txt"});
+  EXPECT_EQ(read_file(work / "out" / "hello.txt"), "hello, world\n");
+  EXPECT_FALSE(fs::exists("/tmp/abs.txt"));
+  for (const char* name : {"..", "../escape.txt", "/tmp/abs.txt"})
+    EXPECT_NE(r.err.find("minihttps: get /: the server listed an impossible name in /: " + std::string(name) +
+                         "; not fetched\n"),
+              std::string::npos)
+        << r.err;
+  EXPECT_NE(r.err.find("; 3 failed\n"), std::string::npos) << r.err;
 }
 
 // Under v2 a refusal after the signature verified is sealed: only the session's other end can

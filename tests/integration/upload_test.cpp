@@ -76,7 +76,7 @@ TEST(Uploads, CrcIsTheCksumCommandsAndTheFileComesBackExactly) {
   const auto r = run_client(home.path(), {"put", (work / "data.bin").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "uploaded data.bin (" + std::to_string(data.size()) + " bytes, cksum " + system_cksum(work / "data.bin") + ")\n");
-  auto ls = run_client(home.path(), {"ls", "--uploads"});
+  auto ls = run_client(home.path(), {"ls", "-l", "--uploads"});
   ASSERT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_NE(ls.out.find(std::to_string(data.size()) + "  "), std::string::npos) << ls.out;
   EXPECT_NE(ls.out.find("data.bin"), std::string::npos) << ls.out;
@@ -289,7 +289,9 @@ TEST_F(UploadAttacks, CommitOfAnUnknownOrForeignAttemptIs404) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.reason(), "upload: no such attempt (expired, discarded or never made)");
   EXPECT_EQ(c.send("POST", "/uploads/x.txt?commit=../../etc").status, 404);
-  EXPECT_EQ(c.send("PUT", "/uploads/a/b", {}, "x").status, 400);
+  // A name may hold directories (PROTOCOL.md §8); its segments follow §7.4 like any path.
+  EXPECT_EQ(c.send("PUT", "/uploads/a/b", {}, "x").status, 200);
+  EXPECT_EQ(c.send("PUT", "/uploads/a/.b", {}, "x").status, 403);
   EXPECT_EQ(c.send("PUT", "/uploads/..%2fx", {}, "x").status, 403);
   // Only PUT takes a body.
   const Built with_body = c.build("POST", "/uploads/x.txt?commit=00112233445566778899aabbccddeeff", {}, "body", true);

@@ -92,7 +92,7 @@ TEST_F(Web, DirectoryServesIndexAndLsLists) {
   auto r = client({"get", "site/"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "<h1>site</h1>\n");
-  r = client({"ls", "/"});
+  r = client({"ls", "-l", "/"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("docs/"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("hello.txt"), std::string::npos) << r.out;

@@ -28,9 +28,10 @@
 //
 // A model (committed files, pending attempts) follows the documented rules, and every outcome is
 // compared with it:
-//  * Only paths "/uploads" and "/uploads/..." are the service's (owns); a path parse_request_path
-//    refuses is refused with the same Errc and reason; more than one name segment is bad_request.
-//  * GET/HEAD: "/uploads/" lists exactly the committed names and sizes; "/uploads/NAME" is 200
+//  * Only paths "/.uploads" and "/.uploads/..." are the service's (owns); a rest after the area's
+//    name that parse_request_path refuses is refused with the same Errc and reason; more than one
+//    name segment is bad_request.
+//  * GET/HEAD: "/.uploads/" lists exactly the committed names and sizes; "/.uploads/NAME" is 200
 //    with exactly the committed bytes in chunks of 4096 (304 only with If-None-Match; 206 and 416
 //    only with Range: a 206 carries whole chunks within the file, each with the file's bytes), 404
 //    if not committed; HEAD carries no chunks.
@@ -557,7 +558,7 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   s.req.has_body = !body.empty();
 
   const std::string_view path = target_path(s.req.target);
-  const bool owned = path == "/uploads" || path.substr(0, 9) == "/uploads/";
+  const bool owned = path == "/.uploads" || path.substr(0, 10) == "/.uploads/";
   MH_FUZZ_CHECK(web::UploadService::owns(path) == owned);
   if (!owned) return;  // WebService routes it elsewhere
 
@@ -586,13 +587,12 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   // The expected outcome, from the documented rules.
   RequestPath p;
   try {
-    p = parse_request_path(path);
+    p = parse_request_path(path.size() > 9 ? path.substr(9) : "/");  // after "/.uploads", a dot name
   } catch (const Error& e) {
     return expect_refusal(at_once, e.code(), e.what());
   }
-  MH_FUZZ_CHECK(!p.segments.empty() && p.segments[0] == "uploads");
-  if (p.segments.size() > 2) return expect_refusal(at_once, Errc::bad_request, "upload: names are a single path segment");
-  const std::string name = p.segments.size() == 2 ? p.segments[1] : "";
+  if (p.segments.size() > 1) return expect_refusal(at_once, Errc::bad_request, "upload: names are a single path segment");
+  const std::string name = p.segments.size() == 1 ? p.segments[0] : "";
   const std::string& method = s.req.method;
 
   if (method == "GET" || method == "HEAD") return check_get(at_once, m, s.req, p, name);

@@ -68,7 +68,7 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   std::optional<std::filesystem::path> out;
   if (!o.output.empty() && o.output != "-") out = o.output;
   if (o.resume && !out) throw UsageError("-C continues a download to a file: it needs -o FILE");
-  const std::string path = o.uploads ? "/uploads/" + o.path : o.path;
+  const std::string path = o.uploads ? upload_area_path(o.path) : o.path;
   const DownloadResult r = download(conn, encode_path(path), out, g.verbosity, o.resume);
   if (g.verbosity.verbose)
     std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
@@ -86,7 +86,7 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
 int run_ls(const GlobalOptions& g, const LsOptions& o) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  std::string target = o.uploads ? "/uploads/" : encode_path(o.path);
+  std::string target = o.uploads ? upload_area_path("") : encode_path(o.path);
   if (target.back() != '/') target += '/';
   const auto listing = nlohmann::json::parse(fetch_small(conn, target + "?list"), nullptr, false);
   if (!listing.is_object() || !listing.contains("entries") || !listing["entries"].is_array())
@@ -122,7 +122,7 @@ int run_put(const GlobalOptions& g, const PutOptions& o) {
 int run_rm(const GlobalOptions& g, const std::string& name) {
   Home home = Home::locate(g.home);
   Connection conn = open(g, home);
-  const Answer res = conn.send(Exchange{.method = "DELETE", .target = encode_path("/uploads/" + name)});
+  const Answer res = conn.send(Exchange{.method = "DELETE", .target = encode_path(upload_area_path(name))});
   if (!res.sealed && res.status == 401) conn.reconnect_after_401(res, "rm " + name, "DELETE");
   if (res.status != 204) Connection::raise(res, "rm " + name);
   if (!g.verbosity.quiet) std::printf("removed %s\n", name.c_str());

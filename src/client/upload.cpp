@@ -96,7 +96,7 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
   if (::stat(local.c_str(), &st) != 0) throw Error(Errc::io, "cannot read " + local.string() + ": " + io::errno_text(errno));
   if (!S_ISREG(st.st_mode)) throw Error(Errc::io, local.string() + " is not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::string target = encode_path("/uploads/" + remote);
+  const std::string target = encode_path(upload_area_path(remote));
   for (int attempt = 1; attempt <= kMaxUploadAttempts; ++attempt) {
     // Each attempt, and a retry after a 401, seals the file anew under the request's own keys.
     std::optional<Cksum> sent;  // of the bytes the last source sent (a retry after 401 starts over)

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/base64.hpp"
+#include "core/upload_area.hpp"
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
 #include "core/path.hpp"
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kPrefix = "/uploads";
+constexpr std::string_view kPrefix = kUploadArea;
 constexpr const char* kFilesDir = "files";
 constexpr const char* kAttemptsDir = ".attempts";
 
@@ -239,14 +240,16 @@ UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::m
 }
 
 bool UploadService::owns(std::string_view path) noexcept {
-  return path == kPrefix || path.substr(0, kPrefix.size() + 1) == "/uploads/";
+  return path == kPrefix || (path.substr(0, kPrefix.size()) == kPrefix && path.substr(kPrefix.size(), 1) == "/");
 }
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
   const std::string area = area_of(*v.client);
-  const RequestPath p = parse_request_path(target_path(v.target));  // segments[0] == "uploads"
-  if (p.segments.size() > 2) throw Error(Errc::bad_request, "upload: names are a single path segment");
-  const std::string name = p.segments.size() == 2 ? p.segments[1] : "";
+  // The area's own name is a dot name, which parse_request_path refuses: parse what follows it.
+  const std::string_view rest = target_path(v.target).substr(kPrefix.size());
+  const RequestPath p = parse_request_path(rest.empty() ? "/" : rest);
+  if (p.segments.size() > 1) throw Error(Errc::bad_request, "upload: names are a single path segment");
+  const std::string name = p.segments.size() == 1 ? p.segments[0] : "";
 
   if (v.method == "GET" || v.method == "HEAD") {
     const fs::path files = area_dir(area) / kFilesDir;
@@ -256,7 +259,7 @@ UploadService::Result UploadService::handle(const net::Request& req, const Verif
     return FileService(FileServiceOptions{files}).serve(FileRequest{v.method, target, v.fields, v.client->chunk_size});
   }
   if (req.has_body && v.method != "PUT") throw Error(Errc::bad_request, "upload: only PUT takes a body");
-  if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT /uploads/NAME");
+  if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT " + std::string(kPrefix) + "/NAME");
   if (v.method == "PUT") return begin_upload(req, v, area, name);
   if (v.method == "POST") {
     const std::string id = query_value(v.target, "commit");

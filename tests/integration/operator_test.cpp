@@ -240,7 +240,7 @@ TEST(GracefulStop, InFlightUploadFinishesThenExitZero) {
   TempDir home;
   connect(home.path(), server, "inflight");
   SignedClient c(home.path(), server.url());
-  const Built put = c.build("PUT", "/uploads/late.bin", {}, std::string(1 << 20, 'g'));  // a body stream
+  const Built put = c.build("PUT", "/.uploads/late.bin", {}, std::string(1 << 20, 'g'));  // a body stream
   const std::string& stream = put.request.body;
   const int fd = half_request(server, put.request, stream);
   ASSERT_GE(fd, 0);
@@ -269,7 +269,7 @@ TEST(GracefulStop, SecondSignalStopsAtOnce) {
   TempDir home;
   connect(home.path(), server, "stuck");
   SignedClient c(home.path(), server.url());
-  const Built put = c.build("PUT", "/uploads/stuck.bin", {}, std::string(1 << 20, 's'));
+  const Built put = c.build("PUT", "/.uploads/stuck.bin", {}, std::string(1 << 20, 's'));
   const int fd = half_request(server, put.request, put.request.body);
   std::this_thread::sleep_for(200ms);
   const auto t0 = std::chrono::steady_clock::now();

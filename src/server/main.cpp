@@ -15,9 +15,11 @@
 #include "auth/auth_service.hpp"
 #include "core/terminal_text.hpp"
 #include "io/files.hpp"
+#include "io/folder_lock.hpp"
 #include "io/server_identity.hpp"
 #include "io/system_clock.hpp"
 #include "net/http_server.hpp"
+#include "server/ban_list.hpp"
 #include "server/control_socket.hpp"
 #include "server/operator_console.hpp"
 #include "server/options.hpp"
@@ -95,6 +97,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // One server per keys folder, decided before anything in it is created or read.
+    io::ensure_directory(opt.keys, 0700);
+    const io::UniqueFd keys_lock = io::lock_folder(opt.keys);
     const io::LoadedIdentity id = io::load_or_create_server_identity(opt.keys);
     if (id.created) spdlog::info("created a new server key in {}/", opt.keys);
     if (id.static_created) spdlog::info("created a new static handshake key in {}/", opt.keys);
@@ -113,6 +118,8 @@ int main(int argc, char** argv) {
     cfg.server_handshake_burst = opt.server_handshake_burst;
     cfg.authorized = io::load_authorized_clients(opt.keys);
     if (cfg.authorized) spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
+    server::BanList bans(std::filesystem::path(opt.keys) / "banned");
+    cfg.banned = [&bans](const std::string& fingerprint) { return bans.contains(fingerprint); };
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
     auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
@@ -183,7 +190,7 @@ int main(int argc, char** argv) {
       spdlog::info("stop requested by the operator");
       http.stop(grace);
     };
-    server::OperatorConsole console(*registry, clock, hooks);
+    server::OperatorConsole console(*registry, clock, hooks, bans);
     std::optional<server::ControlSocket> control;
     if (opt.control_socket != "off")
       control.emplace(opt.control_socket.empty() ? std::filesystem::path(opt.keys) / "control.sock"

@@ -1,12 +1,8 @@
 #include "server/operator_console.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <iostream>
-#include <thread>
 
 namespace mh::server {
 namespace {
@@ -135,19 +131,6 @@ std::string OperatorConsole::bans() const {
   std::string out;
   for (const auto& b : all) out += b.fingerprint + "  " + b.comment + "\n";
   return out + std::to_string(all.size()) + (all.size() == 1 ? " banned key\n" : " banned keys\n");
-}
-
-void start_terminal_console(OperatorConsole& console) {
-  if (!::isatty(0)) return;
-  std::thread([&console] {
-    std::fputs("operator console: /help for commands\n", stdout);
-    std::fflush(stdout);
-    std::string line;
-    while (!console.stopping() && std::getline(std::cin, line)) {
-      std::fputs(console.execute(line).text.c_str(), stdout);
-      std::fflush(stdout);
-    }
-  }).detach();
 }
 
 }  // namespace mh::server

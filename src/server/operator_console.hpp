@@ -53,7 +53,4 @@ class OperatorConsole {
   bool stopping_ = false;
 };
 
-// Reads commands from stdin when it is a terminal, on a thread of its own.
-void start_terminal_console(OperatorConsole& console);
-
 }  // namespace mh::server

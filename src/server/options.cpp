@@ -142,6 +142,9 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
   app.add_flag("!--no-access-log", o.access_log, "do not log one line per request");
+  app.add_option("--access-log", o.access_log_file,
+                 "append one line per request to FILE in Combined Log Format plus connection status and "
+                 "microseconds (README: Access log) instead of the console log");
   app.add_option("--chat-rate", o.chat_rate,
                  "chat messages per second per client, across its connections and reconnections (more are dropped, "
                  "then the client is closed)")

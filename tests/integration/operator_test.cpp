@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "core/rsa.hpp"
@@ -275,6 +276,29 @@ TEST(OperatorConsole, ListKickAndQuitOnATerminal) {
   server.type("/quit");
   EXPECT_TRUE(contains(server.read_until("stopping"), "stopping"));
   EXPECT_EQ(server.wait_exit(10s), 0);
+}
+
+// A log line written while the operator types goes above the prompt: the prompt line is cleared,
+// the log line written, and the prompt with what was typed so far drawn again below it.
+TEST(OperatorConsole, LogLinesGoAboveThePromptAndTheTypedCommand) {
+  TempDir dir, home;
+  PtyServer server(dir.path(), "info");
+  const std::string url = server.url();
+  ASSERT_TRUE(contains(server.read_until("operator console: /help for commands\r\nminihttpsd> "), "minihttpsd> "))
+      << server.read_until("");
+  server.press("/li");
+  ASSERT_TRUE(contains(server.read_until("minihttpsd> /li"), "minihttpsd> /li"));
+  const auto r = run_client(home.path(), {"connect", "--server", url, "--name", "dave", "--rsa-bits", "2048"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out = server.read_until(" 200 ");
+  const std::regex above("minihttpsd> /li\r\x1b\\[K\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d\\d:\\d\\d "
+                         "info access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
+  EXPECT_TRUE(std::regex_search(server.read_until("\r\nminihttpsd> /li", 5s), above)) << server.read_until("");
+  server.press("st\n");  // the command goes on where the operator left it
+  EXPECT_TRUE(contains(server.read_until("1 client"), "dave ")) << server.read_until("");
+  server.type("/quit");
+  EXPECT_EQ(server.wait_exit(10s), 0);
+  (void)out;
 }
 
 // Sends a request head and half its body by hand; returns the socket.

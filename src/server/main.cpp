@@ -40,7 +40,7 @@ void setup_logging(const server::Options& o) {
   auto logger = std::make_shared<spdlog::logger>("minihttpsd", server::console_log_sink());
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(o.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");  // local time with its UTC offset
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");  // local time with its UTC offset
 }
 
 // First SIGINT/SIGTERM: graceful stop within --grace. Second: stop at once.

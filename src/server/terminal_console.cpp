@@ -102,17 +102,34 @@ void show(const std::string& text, bool prompt) {
   t.prompt_shown = prompt;
 }
 
+// The level's colour on a terminal, as spdlog's colour sinks had it.
+std::string_view colour(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::info: return "\x1b[32m";
+    case spdlog::level::warn: return "\x1b[33m\x1b[1m";
+    case spdlog::level::err: return "\x1b[31m\x1b[1m";
+    case spdlog::level::critical: return "\x1b[1m\x1b[41m";
+    default: return "\x1b[36m";
+  }
+}
+
 class ConsoleSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t line;
-    formatter_->format(msg, line);
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::string line(formatted.data(), formatted.size());
+    const bool tty = ::isatty(2);
+    if (tty && msg.color_range_end > msg.color_range_start && msg.color_range_end <= line.size()) {
+      line.insert(msg.color_range_end, "\x1b[m");
+      line.insert(msg.color_range_start, colour(msg.level));
+    }
     Terminal& t = terminal();
     std::lock_guard lock(t.mutex);
     // Only when the log shares the console's terminal does the prompt line need clearing.
-    const bool around = t.prompt_shown && ::isatty(2);
+    const bool around = t.prompt_shown && tty;
     if (around) put(1, "\r\x1b[K");
-    put(2, std::string_view(line.data(), line.size()));
+    put(2, line);
     if (around) redraw(t);
   }
   void flush_() override {}

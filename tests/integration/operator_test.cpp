@@ -292,7 +292,7 @@ TEST(OperatorConsole, LogLinesGoAboveThePromptAndTheTypedCommand) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string out = server.read_until(" 200 ");
   const std::regex above("minihttpsd> /li\r\x1b\\[K\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d\\d:\\d\\d "
-                         "info access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
+                         "\x1b\\[32minfo\x1b\\[m access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
   EXPECT_TRUE(std::regex_search(server.read_until("\r\nminihttpsd> /li", 5s), above)) << server.read_until("");
   server.press("st\n");  // the command goes on where the operator left it
   EXPECT_TRUE(contains(server.read_until("1 client"), "dave ")) << server.read_until("");

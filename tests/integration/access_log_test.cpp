@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "support/server_process.hpp"
@@ -86,6 +87,28 @@ TEST(AccessLog, CombinedLogFormatWithOffsetStatusAndAbortedDownloads) {
   EXPECT_TRUE(aborted) << all;
   // Nothing of it in the console log.
   EXPECT_EQ(server.stderr_text().find(" access "), std::string::npos) << server.stderr_text();
+}
+
+// The offset is the server's own: under TZ=XYZ-5 (five hours east of UTC) both logs say +05.
+TEST(AccessLog, EveryTimestampCarriesTheLocalOffset) {
+  TempDir dir;
+  const fs::path log = dir / "access.log";
+  ServerOptions o = with_args({"--access-log", log.string()});
+  o.env = {"TZ=XYZ-5"};
+  ServerProcess server(o);
+  net::HttpClient http(net::ServerUrl::parse(server.url()), 10s);
+  ASSERT_EQ(http.send(net::Request{"GET", "/.well-known/minihttps", {}, {}, {}, {}, false}).status, 200);
+  const auto lines = wait_lines(log, "/.well-known/minihttps");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex("127\\.0\\.0\\.1 - - \\[\\d\\d/[A-Z][a-z]{2}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0500\\] "
+                                                    "\"GET /\\.well-known/minihttps HTTP/1\\.1\" 200 \\d+ \"-\" \"[^\"]*\" \\+ \\d+")))
+      << lines[0];
+  const std::string err = server.stderr_text();
+  std::istringstream in(err);
+  std::size_t stamped = 0;
+  for (std::string l; std::getline(in, l); ++stamped)
+    EXPECT_TRUE(std::regex_search(l, std::regex("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\+05:00 "))) << l;
+  EXPECT_GE(stamped, 1u) << err;
 }
 
 TEST(AccessLog, AnAccessLogThatCannotBeOpenedStopsTheStart) {

@@ -47,10 +47,8 @@ void refuse_unknown_config_keys(const CLI::App& app, const std::string& file) {
     if (eq == std::string::npos) continue;  // CLI11 itself decides what such a line means
     std::string key = line.substr(b, line.find_last_not_of(" \t", eq - 1) - b + 1);
     if (!section.empty() && section != "default") key = section + "." + key;
-    std::string dashed = key;
-    for (char& c : dashed)
-      if (c == '_') c = '-';
-    if (key == "config" || app.get_option_no_throw("--" + dashed) == nullptr)
+    // Literally: CLI11 does not read session_ttl as session-ttl, so neither may this check.
+    if (key == "config" || app.get_option_no_throw("--" + key) == nullptr)
       throw CLI::ValidationError(file + ":" + std::to_string(n) + ": unknown option '" + key + "'");
   }
 }

@@ -415,6 +415,12 @@ TEST(ServerConfig, ConfigFileWithFlagsWinning) {
   EXPECT_EQ(typo.exit_code, 2);
   EXPECT_EQ(typo.err, (dir / "typo.toml").string() + ":3: unknown option 'roott'\nRun with --help for more information.\n");
   EXPECT_FALSE(contains(typo.out, "listening"));
+  // Underscores are not dashes to CLI11: such a key would be ignored just the same.
+  write_file(dir / "underscore.toml", "session_ttl = 100\n");
+  const auto underscore = run_server_binary({"--config", (dir / "underscore.toml").string()});
+  EXPECT_EQ(underscore.exit_code, 2);
+  EXPECT_EQ(underscore.err,
+            (dir / "underscore.toml").string() + ":1: unknown option 'session_ttl'\nRun with --help for more information.\n");
 }
 
 TEST(ServerConfig, MissingRootExitsTwoNamingTheOption) {

@@ -28,14 +28,14 @@
 //
 // A model (committed files, pending attempts) follows the documented rules, and every outcome is
 // compared with it:
-//  * Only paths "/uploads" and "/uploads/..." are the service's (owns); a path parse_request_path
-//    refuses is refused with the same Errc and reason. NAME is every segment after "uploads",
+//  * Only paths "/.uploads" and "/.uploads/..." are the service's (owns); a path parse_request_path
+//    refuses is refused with the same Errc and reason. NAME is every segment after ".uploads",
 //    joined by '/' (a/b/c: the file c in the directories a and a/b). A committed file that is a
 //    directory of NAME, or committed files below NAME (NAME is then a directory), make a PUT or a
 //    commit of NAME 409 ("upload: a is a file, not a directory" / "upload: NAME is a directory").
-//  * GET/HEAD: "/uploads/" lists exactly the committed names and sizes at the top, and the
-//    directories there ("/uploads/DIR" lists DIR, or answers DIR/index.html without ?list);
-//    a DELETE of a directory is 409 "upload: NAME is a directory"; "/uploads/NAME" is 200
+//  * GET/HEAD: "/.uploads/" lists exactly the committed names and sizes at the top, and the
+//    directories there ("/.uploads/DIR" lists DIR, or answers DIR/index.html without ?list);
+//    a DELETE of a directory is 409 "upload: NAME is a directory"; "/.uploads/NAME" is 200
 //    with exactly the committed bytes in chunks of 4096 (304 only with If-None-Match; 206 and 416
 //    only with Range: a 206 carries whole chunks within the file, each with the file's bytes), 404
 //    if not committed; HEAD carries no chunks.
@@ -612,7 +612,7 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   s.req.has_body = !body.empty();
 
   const std::string_view path = target_path(s.req.target);
-  const bool owned = path == "/uploads" || path.substr(0, 9) == "/uploads/";
+  const bool owned = path == "/.uploads" || path.substr(0, 10) == "/.uploads/";
   MH_FUZZ_CHECK(web::UploadService::owns(path) == owned);
   if (!owned) return;  // WebService routes it elsewhere
 
@@ -641,13 +641,12 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   // The expected outcome, from the documented rules.
   RequestPath p;
   try {
-    p = parse_request_path(path);
+    p = parse_request_path(path.size() > 9 ? path.substr(9) : "/");  // after "/.uploads", a dot name
   } catch (const Error& e) {
     return expect_refusal(at_once, e.code(), e.what());
   }
-  MH_FUZZ_CHECK(!p.segments.empty() && p.segments[0] == "uploads");
-  std::string name;
-  for (std::size_t i = 1; i < p.segments.size(); ++i) name += (i > 1 ? "/" : "") + p.segments[i];
+  std::string name;  // every segment after the area's, joined by '/'
+  for (const auto& segment : p.segments) name += (name.empty() ? "" : "/") + segment;
   const std::string& method = s.req.method;
 
   if (method == "GET" || method == "HEAD") return check_get(at_once, m, s.req, p, name);

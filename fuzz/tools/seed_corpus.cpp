@@ -197,14 +197,14 @@ void uploads() {
   // The session's chunk size is 4096, the limit 9000 bytes, the quota 20000.
   const std::string t = "fuzz_upload_request";
   put(t, "put_commit_get",
-      "PUT /uploads/notes.txt\nX-Fuzz-Stream\n\nhello, world\n"
-      "##\nPOST /uploads/notes.txt?commit={id}\n##\nGET /uploads/notes.txt\n##\nGET /uploads/\n"
-      "##\nDELETE /uploads/notes.txt\n##\nHEAD /uploads\n");
+      "PUT /.uploads/notes.txt\nX-Fuzz-Stream\n\nhello, world\n"
+      "##\nPOST /.uploads/notes.txt?commit={id}\n##\nGET /.uploads/notes.txt\n##\nGET /.uploads/\n"
+      "##\nDELETE /.uploads/notes.txt\n##\nHEAD /.uploads\n");
   put(t, "put_discard_retry",
-      std::string(lit("PUT /uploads/caf%C3%A9.bin\r\nX-Fuzz-Stream\r\n\r\n\x01\x02\x03\x00\xff")) +
-      "\n##\nDELETE /uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n"
-      "##\nPUT /uploads/caf%C3%A9.bin\nX-Fuzz-Stream: 5000\n\nsecond try \n##\nPOST /uploads/other?commit={id}\n"
-      "##\nPOST /uploads/caf%C3%A9.bin?commit={id}\n##\nGET /uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
+      std::string(lit("PUT /.uploads/caf%C3%A9.bin\r\nX-Fuzz-Stream\r\n\r\n\x01\x02\x03\x00\xff")) +
+      "\n##\nDELETE /.uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n"
+      "##\nPUT /.uploads/caf%C3%A9.bin\nX-Fuzz-Stream: 5000\n\nsecond try \n##\nPOST /.uploads/other?commit={id}\n"
+      "##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n##\nGET /.uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
   // A raw stream of two chunks (4096 + 20 bytes) under the target's session secret (bytes
   // 0xa0..0xbf) and the binding of request 0 (bytes 0x60..0x7f, the last one 0), fixed IVs; and
   // the same chunks in the wrong order.
@@ -222,40 +222,40 @@ void uploads() {
   }
   const std::string raw = chunks[0] + chunks[1];
   put(t, "put_raw_stream",
-      "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + raw +
-          "\n##\nPOST /uploads/raw.txt?commit={id}\n##\nGET /uploads/raw.txt\nRange: bytes=4096-\n");
-  put(t, "put_raw_reordered", "PUT /uploads/raw.txt\n\n" + chunks[1] + chunks[0]);
-  put(t, "put_raw_cut", "PUT /uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + chunks[0]);
+      "PUT /.uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + raw +
+          "\n##\nPOST /.uploads/raw.txt?commit={id}\n##\nGET /.uploads/raw.txt\nRange: bytes=4096-\n");
+  put(t, "put_raw_reordered", "PUT /.uploads/raw.txt\n\n" + chunks[1] + chunks[0]);
+  put(t, "put_raw_cut", "PUT /.uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + chunks[0]);
   put(t, "put_at_size_limit",
-      "PUT /uploads/big\nX-Fuzz-Stream: 9000\n\nx\n##\nPUT /uploads/over\nX-Fuzz-Stream: 9001\n\ny\n##\nGET /uploads/\n");
+      "PUT /.uploads/big\nX-Fuzz-Stream: 9000\n\nx\n##\nPUT /.uploads/over\nX-Fuzz-Stream: 9001\n\ny\n##\nGET /.uploads/\n");
   put(t, "put_chunks_ranges",
-      "PUT /uploads/r\nX-Fuzz-Stream: 8193\n\n0123456789abcdef\n##\nPOST /uploads/r?commit={id}\n"
-      "##\nGET /uploads/r\nRange: bytes=4095-4096\n##\nGET /uploads/r\nRange: bytes=-1\nIf-Range: *\n"
-      "##\nGET /uploads/r\nRange: bytes=9000-\n##\nHEAD /uploads/r\nRange: bytes=0-0\n"
-      "##\nGET /uploads/r\nIf-None-Match: *\nRange: bytes=0-0\n##\nGET /uploads/r\n");
+      "PUT /.uploads/r\nX-Fuzz-Stream: 8193\n\n0123456789abcdef\n##\nPOST /.uploads/r?commit={id}\n"
+      "##\nGET /.uploads/r\nRange: bytes=4095-4096\n##\nGET /.uploads/r\nRange: bytes=-1\nIf-Range: *\n"
+      "##\nGET /.uploads/r\nRange: bytes=9000-\n##\nHEAD /.uploads/r\nRange: bytes=0-0\n"
+      "##\nGET /.uploads/r\nIf-None-Match: *\nRange: bytes=0-0\n##\nGET /.uploads/r\n");
   std::string quota;
   for (int i = 0; i < 3; ++i)
-    quota += "PUT /uploads/q" + std::to_string(i) + "\nX-Fuzz-Stream: 6000\n\nq\n##\nPOST /uploads/q" + std::to_string(i) +
+    quota += "PUT /.uploads/q" + std::to_string(i) + "\nX-Fuzz-Stream: 6000\n\nq\n##\nPOST /.uploads/q" + std::to_string(i) +
              "?commit={id}\n##\n";
-  put(t, "quota", quota + "PUT /uploads/q3\nX-Fuzz-Stream: 3000\n\nq\n##\nDELETE /uploads/q0\n");
+  put(t, "quota", quota + "PUT /.uploads/q3\nX-Fuzz-Stream: 3000\n\nq\n##\nDELETE /.uploads/q0\n");
   put(t, "put_refusals",
-      "PUT /uploads/a\nX-Fuzz-No-Length\n\nx\n##\nPUT /uploads/a\nTransfer-Encoding: chunked\n\nx\n"
-      "##\nPUT /uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /uploads/a\nContent-Length: 1x\n\nx\n"
-      "##\nPUT /uploads/a\nContent-Length: 101\n\nx\n##\nPUT /uploads/a\nContent-Length: 0\n\n"
-      "##\nPUT /uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
+      "PUT /.uploads/a\nX-Fuzz-No-Length\n\nx\n##\nPUT /.uploads/a\nTransfer-Encoding: chunked\n\nx\n"
+      "##\nPUT /.uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /.uploads/a\nContent-Length: 1x\n\nx\n"
+      "##\nPUT /.uploads/a\nContent-Length: 101\n\nx\n##\nPUT /.uploads/a\nContent-Length: 0\n\n"
+      "##\nPUT /.uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
   put(t, "put_sealed_otherwise",
-      "PUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream: 5000\nX-Fuzz-Seal: purpose\n\nx\n"
-      "##\nPUT /uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: session\n\nx\n##\nPUT /uploads/a\nX-Fuzz-Stream\n\nright\n");
+      "PUT /.uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /.uploads/a\nX-Fuzz-Stream: 5000\nX-Fuzz-Seal: purpose\n\nx\n"
+      "##\nPUT /.uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: session\n\nx\n##\nPUT /.uploads/a\nX-Fuzz-Stream\n\nright\n");
   put(t, "nested_names",
-      "PUT /uploads/d/e/f.txt\nX-Fuzz-Stream\n\nnested\n##\nPOST /uploads/d/e/f.txt?commit={id}\n##\nGET /uploads/\n"
-      "##\nGET /uploads/d/?list\n##\nPUT /uploads/d\nX-Fuzz-Stream\n\nx\n##\nPUT /uploads/d/e/f.txt/g\nX-Fuzz-Stream\n\nx\n"
-      "##\nPUT /uploads/d/index.html\nX-Fuzz-Stream\n\n<p>\n##\nPOST /uploads/d/index.html?commit={id}\n##\nGET /uploads/d\n"
-      "##\nDELETE /uploads/d/e\n##\nDELETE /uploads/d/e/f.txt\n##\nGET /uploads/d/\n##\nDELETE /uploads/d/index.html\n"
-      "##\nGET /uploads/\n");
+      "PUT /.uploads/d/e/f.txt\nX-Fuzz-Stream\n\nnested\n##\nPOST /.uploads/d/e/f.txt?commit={id}\n##\nGET /.uploads/\n"
+      "##\nGET /.uploads/d/?list\n##\nPUT /.uploads/d\nX-Fuzz-Stream\n\nx\n##\nPUT /.uploads/d/e/f.txt/g\nX-Fuzz-Stream\n\nx\n"
+      "##\nPUT /.uploads/d/index.html\nX-Fuzz-Stream\n\n<p>\n##\nPOST /.uploads/d/index.html?commit={id}\n##\nGET /.uploads/d\n"
+      "##\nDELETE /.uploads/d/e\n##\nDELETE /.uploads/d/e/f.txt\n##\nGET /.uploads/d/\n##\nDELETE /.uploads/d/index.html\n"
+      "##\nGET /.uploads/\n");
   put(t, "paths_and_methods",
-      "GET /uploads/a/b\n##\nPUT /uploads/%2e%2e\n##\nPUT /uploads/\n##\nPATCH /uploads/x\n##\nPOST /uploads/x\n"
-      "##\nPOST /uploads/x?commit=\n##\nDELETE /uploads/x?attempt=0123456789abcdef0123456789abcdef\n"
-      "##\nPOST /uploads/x?commit=abc\n\na body\n");
+      "GET /.uploads/a/b\n##\nPUT /.uploads/%2e%2e\n##\nPUT /.uploads/\n##\nPATCH /.uploads/x\n##\nPOST /.uploads/x\n"
+      "##\nPOST /.uploads/x?commit=\n##\nDELETE /.uploads/x?attempt=0123456789abcdef0123456789abcdef\n"
+      "##\nPOST /.uploads/x?commit=abc\n\na body\n");
 }
 
 void chat_frames() {

@@ -55,6 +55,8 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   }
   if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
     throw Error(Errc::forbidden, "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");
+  if (config_.banned && config_.banned(hs.client_fingerprint()))
+    throw Error(Errc::forbidden, "handshake: this key is banned on this server (" + hs.client_fingerprint() + ")");
 
   std::string reply;
   Registration reg{hello.name, hs.client_key(), hs.client_fingerprint(), hello.uuid, address, clock_.now()};

@@ -2,6 +2,7 @@
 // The auth part of minihttpsd: the public server description and the handshake endpoint.
 // HTTP-free: the router hands it request bodies and maps the mh::Error it throws to a status.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ struct AuthConfig {
   double server_handshake_burst = 2000;
   std::size_t replay_capacity = 1 << 20;
   std::optional<std::unordered_set<std::string>> authorized;  // key fingerprints, when restricted
+  // The operator's bans (server/ban_list.hpp): true refuses the key's handshakes with 403.
+  std::function<bool(const std::string& fingerprint)> banned;
 };
 
 class AuthService {

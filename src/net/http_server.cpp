@@ -286,7 +286,8 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   const auto [ok, bytes] = co_await write(res, keep_alive);
   if (server.log) {
     server.log(AccessRecord{req, res.status, bytes,
-                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
+                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
+                            ok, ok && keep_alive});
   }
   co_return ok && keep_alive;
 }
@@ -299,7 +300,8 @@ asio::awaitable<void> Session::websocket(http::request_parser<http::empty_body>&
   const std::uint64_t sent = co_await ws->run(head.get());
   if (server.log) {
     server.log(AccessRecord{req, 101, sent,
-                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)});
+                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
+                            true, false});
   }
 }
 

@@ -19,6 +19,12 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kMaxCommand = 1024;
+constexpr const char* kUsage =
+    "usage: minihttpsd ctl [--keys DIR | --socket PATH] list | kick NAME|UUID | ban NAME|UUID|FINGERPRINT | "
+    "unban NAME|UUID|FINGERPRINT | bans | stop\n";
+
+// The answer on the socket: the exit code on a line of its own, then the text.
+std::string answer(const ConsoleReply& r) { return std::to_string(r.code) + "\n" + r.text; }
 
 sockaddr_un address(const fs::path& path) {
   sockaddr_un a{};
@@ -101,10 +107,16 @@ void ControlSocket::serve() {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(c.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || (cred.uid != ::getuid() && cred.uid != 0)) {
-      write_all(c.get(), "refused: not the server's user\n");
+      write_all(c.get(), answer({1, "refused: not the server's user\n"}));
       continue;
     }
-    write_all(c.get(), console_.execute(read_line(c.get(), 5000)));
+    ConsoleReply reply;
+    try {
+      reply = console_.execute(read_line(c.get(), 5000));
+    } catch (const std::exception& e) {  // e.g. the ban list could not be written
+      reply = {1, std::string(e.what()) + "\n"};
+    }
+    write_all(c.get(), answer(reply));
   }
 }
 
@@ -117,14 +129,14 @@ int run_ctl(int argc, char** argv) {
     if ((a == "--keys" || a == "--socket") && i + 1 < argc) {
       socket = a == "--keys" ? fs::path(argv[++i]) / "control.sock" : fs::path(argv[++i]);
     } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: minihttpsd ctl [--keys DIR | --socket PATH] list | kick NAME|UUID | stop\n";
+      std::cout << kUsage;
       return 0;
     } else {
       command += (command.empty() ? "" : " ") + a;
     }
   }
   if (command.empty()) {
-    std::cerr << "usage: minihttpsd ctl [--keys DIR | --socket PATH] list | kick NAME|UUID | stop\n";
+    std::cerr << kUsage;
     return 2;
   }
   const int fd = connect_to(socket);
@@ -135,13 +147,21 @@ int run_ctl(int argc, char** argv) {
   io::UniqueFd guard(fd);
   write_all(fd, command + "\n");
   ::shutdown(fd, SHUT_WR);
+  std::string reply;
   char buf[4096];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) break;
-    std::cout.write(buf, n);
+    reply.append(buf, static_cast<std::size_t>(n));
   }
-  return 0;
+  const auto eol = reply.find('\n');
+  if (eol == std::string::npos || eol == 0 || reply.find_first_not_of("0123456789") != eol) {
+    std::cerr << "minihttpsd ctl: the server on " << socket.string() << " gave no answer\n";
+    return 1;
+  }
+  const int code = std::stoi(reply.substr(0, eol));
+  (code == 0 ? std::cout : std::cerr) << reply.substr(eol + 1);
+  return code;
 }
 
 }  // namespace mh::server

@@ -28,7 +28,8 @@ class ControlSocket {
 };
 
 // `minihttpsd ctl COMMAND...`: sends the command to the server's control socket and prints the
-// answer. Returns the exit code (0 ok, 1 no server there, 2 usage).
+// answer: on stdout when the command did what it says (exit 0), else on stderr with the console's code
+// (1 refused: no such client or ban, or no server there; 2 usage: unknown command, missing argument).
 int run_ctl(int argc, char** argv);
 
 }  // namespace mh::server

@@ -1,5 +1,4 @@
 // minihttpsd — wiring only: options, identity, registry, services, HTTP server, signals.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <malloc.h>
@@ -15,13 +14,17 @@
 #include "auth/auth_service.hpp"
 #include "core/terminal_text.hpp"
 #include "io/files.hpp"
+#include "io/folder_lock.hpp"
 #include "io/server_identity.hpp"
 #include "io/system_clock.hpp"
 #include "net/http_server.hpp"
+#include "server/access_log.hpp"
+#include "server/ban_list.hpp"
 #include "server/control_socket.hpp"
 #include "server/operator_console.hpp"
 #include "server/options.hpp"
 #include "server/router.hpp"
+#include "server/terminal_console.hpp"
 #include "web/chat_hub.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
@@ -33,22 +36,11 @@ using namespace mh;
 namespace {
 
 void setup_logging(const server::Options& o) {
-  auto logger = spdlog::stderr_color_mt("minihttpsd");
+  // stderr, kept clear of the operator console's prompt (server/terminal_console.hpp).
+  auto logger = std::make_shared<spdlog::logger>("minihttpsd", server::console_log_sink());
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(o.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-}
-
-net::AccessLogger access_logger(bool enabled) {
-  if (!enabled) return {};
-  // The method and target are the client's bytes: escaped (core/terminal_text.hpp) so that no
-  // control byte, escape sequence or line break reaches the log or the operator's terminal, and
-  // the target is capped (then "… (N more bytes)").
-  return [](const net::AccessRecord& r) {
-    spdlog::info("access {} {} {} {} {} {}B {}us", r.request.remote_address,
-                 r.request.client_id.empty() ? "-" : r.request.client_id, terminal_safe(r.request.method, 32),
-                 terminal_safe(r.request.target, 512), r.status, r.bytes, r.duration.count());
-  };
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");  // local time with its UTC offset
 }
 
 // First SIGINT/SIGTERM: graceful stop within --grace. Second: stop at once.
@@ -95,6 +87,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // One server per keys folder, decided before anything in it is created or read.
+    io::ensure_directory(opt.keys, 0700);
+    const io::UniqueFd keys_lock = io::lock_folder(opt.keys);
     const io::LoadedIdentity id = io::load_or_create_server_identity(opt.keys);
     if (id.created) spdlog::info("created a new server key in {}/", opt.keys);
     if (id.static_created) spdlog::info("created a new static handshake key in {}/", opt.keys);
@@ -113,6 +108,8 @@ int main(int argc, char** argv) {
     cfg.server_handshake_burst = opt.server_handshake_burst;
     cfg.authorized = io::load_authorized_clients(opt.keys);
     if (cfg.authorized) spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
+    server::BanList bans(std::filesystem::path(opt.keys) / "banned");
+    cfg.banned = [&bans](const std::string& fingerprint) { return bans.contains(fingerprint); };
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
     auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
@@ -147,7 +144,7 @@ int main(int argc, char** argv) {
     limits.max_header_bytes = opt.max_header_bytes;
     limits.request_timeout = std::chrono::milliseconds(static_cast<long>(opt.request_timeout * 1000));
     limits.body_timeout = limits.request_timeout * 2;
-    net::HttpServer http(router, limits, opt.threads, access_logger(opt.access_log));
+    net::HttpServer http(router, limits, opt.threads, server::make_access_logger(opt));
     http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
@@ -183,7 +180,7 @@ int main(int argc, char** argv) {
       spdlog::info("stop requested by the operator");
       http.stop(grace);
     };
-    server::OperatorConsole console(*registry, clock, hooks);
+    server::OperatorConsole console(*registry, clock, hooks, bans);
     std::optional<server::ControlSocket> control;
     if (opt.control_socket != "off")
       control.emplace(opt.control_socket.empty() ? std::filesystem::path(opt.keys) / "control.sock"

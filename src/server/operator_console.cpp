@@ -1,12 +1,8 @@
 #include "server/operator_console.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <iostream>
-#include <thread>
 
 namespace mh::server {
 namespace {
@@ -27,35 +23,44 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+ConsoleReply usage(std::string text) { return {2, std::move(text)}; }
+
 }  // namespace
 
-OperatorConsole::OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks)
-    : registry_(registry), clock_(clock), hooks_(std::move(hooks)) {}
+OperatorConsole::OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks, BanList& bans)
+    : registry_(registry), clock_(clock), hooks_(std::move(hooks)), bans_(bans) {}
 
 const char* OperatorConsole::help() {
   return "commands:\n"
          "  /list               registered clients: name, UUID, address, session expiry, last seen, connections\n"
          "  /kick NAME|UUID     revoke the session at once and close its connections and chat sockets\n"
+         "                      (the client may handshake again: a kick is only a disconnect)\n"
+         "  /ban NAME|UUID|FINGERPRINT  kick, and refuse that key's handshakes from now on (kept in KEYS/banned)\n"
+         "  /unban NAME|UUID|FINGERPRINT  lift a ban\n"
+         "  /bans               the banned keys\n"
          "  /quit               stop gracefully (requests in flight may finish within --grace)\n"
          "  /help               this text\n";
 }
 
-std::string OperatorConsole::execute(std::string_view line) {
+ConsoleReply OperatorConsole::execute(std::string_view line) {
   line = trim(line);
   if (!line.empty() && line.front() == '/') line.remove_prefix(1);
   const auto space = line.find(' ');
   const std::string_view cmd = line.substr(0, space);
   const std::string_view arg = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1));
-  if (cmd == "list") return list();
-  if (cmd == "kick") return arg.empty() ? "usage: /kick NAME|UUID\n" : kick(arg);
+  if (cmd == "list") return {0, list()};
+  if (cmd == "kick") return arg.empty() ? usage("usage: /kick NAME|UUID\n") : kick(arg);
+  if (cmd == "ban") return arg.empty() ? usage("usage: /ban NAME|UUID|FINGERPRINT\n") : ban(arg);
+  if (cmd == "unban") return arg.empty() ? usage("usage: /unban NAME|UUID|FINGERPRINT\n") : unban(arg);
+  if (cmd == "bans") return {0, bans()};
   if (cmd == "quit" || cmd == "stop") {
     stopping_ = true;
     if (hooks_.stop) hooks_.stop();
-    return "stopping\n";
+    return {0, "stopping\n"};
   }
-  if (cmd.empty()) return "";
-  if (cmd == "help") return help();
-  return "unknown command '" + std::string(cmd) + "'\n" + help();
+  if (cmd.empty()) return {};
+  if (cmd == "help") return {0, help()};
+  return usage("unknown command '" + std::string(cmd) + "'\n" + help());
 }
 
 std::string OperatorConsole::list() const {
@@ -80,24 +85,52 @@ std::string OperatorConsole::list() const {
   return out;
 }
 
-std::string OperatorConsole::kick(std::string_view who) {
+ConsoleReply OperatorConsole::kick(std::string_view who) {
   const auto uuid = registry_.resolve(who);
-  if (!uuid) return "no client named '" + std::string(who) + "'\n";
+  if (!uuid) return {1, "no client named " + std::string(who) + "\n"};
   if (hooks_.kick) hooks_.kick(*uuid, "kicked by the operator");
-  return "kicked " + std::string(who) + " (" + uuid->to_string() + ")\n";
+  return {0, "kicked " + std::string(who) + " (" + uuid->to_string() + ")\n"};
 }
 
-void start_terminal_console(OperatorConsole& console) {
-  if (!::isatty(0)) return;
-  std::thread([&console] {
-    std::fputs("operator console: /help for commands\n", stdout);
-    std::fflush(stdout);
-    std::string line;
-    while (!console.stopping() && std::getline(std::cin, line)) {
-      std::fputs(console.execute(line).c_str(), stdout);
-      std::fflush(stdout);
-    }
-  }).detach();
+// A ban names a key: by its fingerprint, or by a registered client's name or UUID. Every client
+// registered with that key is kicked (sessions, connections, chat); its handshakes are refused
+// from then on, across restarts.
+ConsoleReply OperatorConsole::ban(std::string_view who) {
+  std::string fingerprint, comment;
+  if (is_key_fingerprint(who)) {
+    fingerprint = who;
+  } else {
+    const auto uuid = registry_.resolve(who);
+    if (!uuid) return {1, "no client named " + std::string(who) + "\n"};
+    for (const auto& c : registry_.list())
+      if (c.uuid == *uuid) {
+        fingerprint = c.fingerprint;
+        comment = c.name + " " + c.uuid.to_string() + " ";
+      }
+    if (fingerprint.empty()) return {1, "no client named " + std::string(who) + "\n"};  // swept meanwhile
+  }
+  char when[32];
+  const auto now = static_cast<std::time_t>(clock_.now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const bool added = bans_.add(Ban{fingerprint, comment + "banned " + when});
+  for (const auto& c : registry_.list())
+    if (c.fingerprint == fingerprint && hooks_.kick) hooks_.kick(c.uuid, "banned by the operator");
+  return {0, (added ? "banned " : "already banned: ") + std::string(who) + " (" + fingerprint + ")\n"};
+}
+
+ConsoleReply OperatorConsole::unban(std::string_view who) {
+  const auto removed = bans_.remove(who);
+  if (!removed) return {1, "no ban for " + std::string(who) + "\n"};
+  return {0, "unbanned " + std::string(who) + " (" + removed->fingerprint + ")\n"};
+}
+
+std::string OperatorConsole::bans() const {
+  const auto all = bans_.list();
+  std::string out;
+  for (const auto& b : all) out += b.fingerprint + "  " + b.comment + "\n";
+  return out + std::to_string(all.size()) + (all.size() == 1 ? " banned key\n" : " banned keys\n");
 }
 
 }  // namespace mh::server

@@ -9,6 +9,7 @@
 
 #include "auth/registry.hpp"
 #include "core/clock.hpp"
+#include "server/ban_list.hpp"
 
 namespace mh::server {
 
@@ -21,12 +22,18 @@ struct OperatorHooks {
   std::function<void()> stop;
 };
 
+// What a command answers: the text, and the exit code `minihttpsd ctl` ends with.
+struct ConsoleReply {
+  int code = 0;  // 0 done, 1 refused (no such client, no such ban), 2 usage (unknown command, missing argument)
+  std::string text;
+};
+
 class OperatorConsole {
  public:
-  OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks);
-  // One command line ("/list", "list", "/kick NAME|UUID", "/quit", "stop", "/help"); returns the
-  // text to show. Unknown commands answer with the help.
-  std::string execute(std::string_view line);
+  OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks, BanList& bans);
+  // One command line ("/list", "list", "/kick NAME|UUID", "/ban NAME|UUID|FINGERPRINT", "/quit",
+  // "stop", "/help"). Unknown commands answer with the help.
+  ConsoleReply execute(std::string_view line);
   // True once a stop was asked for (the front ends stop reading).
   bool stopping() const noexcept { return stopping_; }
 
@@ -34,15 +41,16 @@ class OperatorConsole {
 
  private:
   std::string list() const;
-  std::string kick(std::string_view who);
+  ConsoleReply kick(std::string_view who);
+  ConsoleReply ban(std::string_view who);
+  ConsoleReply unban(std::string_view who);
+  std::string bans() const;
 
   auth::ClientRegistry& registry_;
   const Clock& clock_;
   OperatorHooks hooks_;
+  BanList& bans_;
   bool stopping_ = false;
 };
-
-// Reads commands from stdin when it is a terminal, on a thread of its own.
-void start_terminal_console(OperatorConsole& console);
 
 }  // namespace mh::server

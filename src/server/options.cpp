@@ -2,10 +2,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "core/stream.hpp"
+#include "core/version.hpp"
 
 namespace mh::server {
 namespace {
@@ -27,12 +30,37 @@ bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) 
   return true;
 }
 
+// CLI11 ignores config-file keys it does not know, so a typo ("roott = srv") would silently leave
+// the default in force. Every `key = value` line must name a long option; the first that does not
+// is reported with its file and line.
+void refuse_unknown_config_keys(const CLI::App& app, const std::string& file) {
+  std::ifstream in(file);
+  std::string line, section;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#' || line[b] == ';') continue;
+    if (line[b] == '[') {
+      section = line.substr(b + 1, line.find(']', b) - b - 1);
+      continue;
+    }
+    const auto eq = line.find('=', b);
+    if (eq == std::string::npos) continue;  // CLI11 itself decides what such a line means
+    std::string key = line.substr(b, line.find_last_not_of(" \t", eq - 1) - b + 1);
+    if (!section.empty() && section != "default") key = section + "." + key;
+    // Literally: CLI11 does not read session_ttl as session-ttl, so neither may this check.
+    if (key == "config" || app.get_option_no_throw("--" + key) == nullptr)
+      throw CLI::ValidationError(file + ":" + std::to_string(n) + ": unknown option '" + key + "'");
+  }
+}
+
 }  // namespace
 
 Options parse_options(int argc, char** argv) {
   Options o;
   CLI::App app{"minihttpsd — serves a folder to authenticated clients (minihttps/2: sealed, RFC 9421-signed requests; chunked Fernet answers)"};
-  app.set_config("--config", "", "read options from this file (TOML or INI: key = value); flags win");
+  CLI::Option* config = app.set_config("--config", "", "read options from this file (TOML or INI: key = value, keys are the "
+                                       "long options without --; an unknown key is an error); flags win");
+  app.set_version_flag("--version", "minihttpsd " + std::string(version()));
   app.add_option("--listen", o.listen, "HOST:PORT to listen on; port 0 picks a free port")->capture_default_str();
   app.add_option("--root", o.root, "folder served to clients")->capture_default_str();
   app.add_option("--keys", o.keys, "folder of the server key (created on first start) and authorized_clients")
@@ -112,6 +140,9 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
   app.add_flag("!--no-access-log", o.access_log, "do not log one line per request");
+  app.add_option("--access-log", o.access_log_file,
+                 "append one line per request to FILE in Combined Log Format plus connection status and "
+                 "microseconds (README: Access log) instead of the console log");
   app.add_option("--chat-rate", o.chat_rate,
                  "chat messages per second per client, across its connections and reconnections (more are dropped, "
                  "then the client is closed)")
@@ -127,6 +158,10 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6))->capture_default_str();
   try {
     app.parse(argc, argv);
+    if (config->count() > 0) refuse_unknown_config_keys(app, config->as<std::string>());
+    // Serving a folder that is not there would answer 404 to everything: refuse to start instead.
+    if (!std::filesystem::is_directory(o.root))
+      throw CLI::ValidationError("--root " + o.root + ": no such directory");
     if (!split_listen(o.listen, o.host, o.port))
       throw CLI::ValidationError("--listen", "expected HOST:PORT, got '" + o.listen + "'");
     // The port file is a fallback: --listen (flag or config file) wins over it.

@@ -38,6 +38,7 @@ struct Options {
   std::string port_file;       // the port to use when --listen does not say; the bound port is written back
   std::string log_level = "info";
   bool access_log = true;
+  std::string access_log_file;  // --access-log: Combined Log Format lines go there instead of the console log
   double chat_rate = 10;            // chat messages per second per client (token bucket)
   double chat_burst = 20;           // and its burst
   std::size_t chat_room_size = 100; // connections per chat room

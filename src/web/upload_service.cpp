@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/base64.hpp"
+#include "core/upload_area.hpp"
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
 #include "core/path.hpp"
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kPrefix = "/uploads";
+constexpr std::string_view kPrefix = kUploadArea;
 constexpr const char* kFilesDir = "files";
 constexpr const char* kAttemptsDir = ".attempts";
 
@@ -269,7 +270,7 @@ UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::m
 }
 
 bool UploadService::owns(std::string_view path) noexcept {
-  return path == kPrefix || path.substr(0, kPrefix.size() + 1) == "/uploads/";
+  return path == kPrefix || (path.substr(0, kPrefix.size()) == kPrefix && path.substr(kPrefix.size(), 1) == "/");
 }
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
@@ -289,7 +290,7 @@ UploadService::Result UploadService::handle(const net::Request& req, const Verif
     return FileService(FileServiceOptions{files}).serve(FileRequest{v.method, target, v.fields, v.client->chunk_size});
   }
   if (req.has_body && v.method != "PUT") throw Error(Errc::bad_request, "upload: only PUT takes a body");
-  if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT /uploads/NAME");
+  if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT " + std::string(kPrefix) + "/NAME");
   if (v.method == "PUT") return begin_upload(req, v, area, name);
   if (v.method == "POST") {
     const std::string id = query_value(v.target, "commit");

@@ -1,13 +1,13 @@
 #pragma once
 // Encrypted uploads with the cksum confirmation (docs/PROTOCOL.md §8).
 //
-//   PUT    /uploads/NAME              body = the request body stream (docs/PROTOCOL.md §6, §8);
+//   PUT    /.uploads/NAME             body = the request body stream (docs/PROTOCOL.md §6, §8);
 //                                     the server opens it chunk by chunk into a private temporary
 //                                     file and answers the plaintext's size and POSIX cksum CRC
-//   POST   /uploads/NAME?commit=ID    the client's CRC matched: the file moves into place atomically
-//   DELETE /uploads/NAME?attempt=ID   it did not: the attempt is dropped (the client retries)
-//   GET    /uploads/ , /uploads/NAME  the client's own committed uploads (listing / file)
-//   DELETE /uploads/NAME              removes a committed upload
+//   POST   /.uploads/NAME?commit=ID   the client's CRC matched: the file moves into place atomically
+//   DELETE /.uploads/NAME?attempt=ID  it did not: the attempt is dropped (the client retries)
+//   GET    /.uploads/ , /.uploads/NAME the client's own committed uploads (listing / file)
+//   DELETE /.uploads/NAME             removes a committed upload
 //
 // NAME may hold '/' (a/b/c.txt): commit creates the missing directories, a removal takes away the
 // ones it leaves empty; a directory where a file is wanted, or a file where a directory is, is 409.
@@ -61,7 +61,7 @@ class UploadService {
   UploadService(UploadOptions o, const Clock& clock);
 
   static bool owns(std::string_view path) noexcept;
-  // Everything under /uploads for a verified (and opened) request: an answer, or (PUT) a body sink.
+  // Everything under /.uploads for a verified (and opened) request: an answer, or (PUT) a body sink.
   using Result = std::variant<Answer, BodyIntake>;
   Result handle(const net::Request& req, const VerifiedRequest& v);
   // Drops attempts older than attempt_timeout; returns how many.

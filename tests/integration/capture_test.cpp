@@ -141,7 +141,7 @@ TEST(Capture, AWholeSessionShowsNoNameContentOrIdentity) {
 
   for (const std::string& secret :
        {kName, kDir, kFile, "/" + kDir + "/?list", std::string("?list"), kFileText, kSecondEntry, kUpload, kUploadText,
-        std::string("/uploads/"), std::string("?commit="), kRoom, kSaid, kReply, std::string("listener-77")})
+        std::string("/.uploads/"), std::string("?commit="), kRoom, kSaid, kReply, std::string("listener-77")})
     EXPECT_EQ(seen.find(secret), std::string::npos) << "the observer sees \"" << secret << "\"";
   const Uuid uuid = identity.uuid();
   std::string hex = uuid.to_string();

@@ -202,7 +202,7 @@ TEST(SlowClients, StalledUploadBodyIsCutOffAndLeavesNoAttempt) {
   connect(staller.path(), server, "staller");
   connect(other.path(), server, "other");
   SignedClient c(staller.path(), server.url());
-  const Built req = c.build("PUT", "/uploads/stalled.bin", {}, std::string(1 << 20, 's'));
+  const Built req = c.build("PUT", "/.uploads/stalled.bin", {}, std::string(1 << 20, 's'));
   const std::string& body = req.request.body;
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);
@@ -581,7 +581,7 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   ASSERT_EQ(put.exit_code, 0) << put.err;
 
   SignedClient c(home_.path(), server_->url());
-  const Built upload = c.build("PUT", "/uploads/partial.bin", {}, std::string(4 << 20, 'p'));
+  const Built upload = c.build("PUT", "/.uploads/partial.bin", {}, std::string(4 << 20, 'p'));
   const std::string& body = upload.request.body;
   const int up = tcp_connect(server_->port());
   ASSERT_GE(up, 0);
@@ -675,7 +675,7 @@ TEST(FullDisk, UploadIs507LeavesNothingAndTheServerKeepsServing) {
   // On the wire: a sealed 507 with its reason, then the connection closes (the rest of the body
   // is unread).
   SignedClient c(home.path(), server->url());
-  const Built req = c.build("PUT", "/uploads/raw.bin", {}, std::string(3 << 20, 'f'));
+  const Built req = c.build("PUT", "/.uploads/raw.bin", {}, std::string(3 << 20, 'f'));
   const int fd = tcp_connect(server->port());
   ASSERT_GE(fd, 0);
   send_all(fd, wire_head(req.request, server->authority(), req.request.body.size()) + req.request.body);  // may break off

@@ -210,7 +210,7 @@ TEST_F(Framing, SealedRequestsAreFramedLikeAnyOther) {
       run_client(home.path(), {"connect", "--server", server_.url(), "--name", "framer", "--rsa-bits", "2048"});
   ASSERT_EQ(connected.exit_code, 0) << connected.err;
   SignedClient client(home.path(), server_.url());
-  const Built put = client.build("PUT", "/uploads/framed.txt", {}, "framed upload\n");
+  const Built put = client.build("PUT", "/.uploads/framed.txt", {}, "framed upload\n");
   const std::string& stream = put.request.body;
   const auto raw = [&](const std::string& framing, const std::string& body) {
     std::string head = put.request.method + " " + put.request.target + " HTTP/1.1\r\n" + host_line();

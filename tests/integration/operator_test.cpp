@@ -17,8 +17,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
+#include "core/rsa.hpp"
+#include "support/raw_handshake.hpp"
 #include "support/server_process.hpp"
 #include "support/signed_client.hpp"
 
@@ -89,8 +92,17 @@ TEST(OperatorCtl, ListKickAndStop) {
   const Uuid bob_uuid = bob_session.uuid();
   EXPECT_EQ(ctl(server, {"kick", bob_uuid.to_string()}).out, "kicked " + bob_uuid.to_string() + " (" + bob_uuid.to_string() + ")\n");
   expect_session_ended(bob_session.send("GET", "/hello.txt"));
-  EXPECT_EQ(ctl(server, {"kick", "nobody"}).out, "no client named 'nobody'\n");
-  EXPECT_TRUE(contains(ctl(server, {"frobnicate"}).out, "unknown command 'frobnicate'")) << "help follows";
+  // A command that fails says so on stderr and exits non-zero: 1 refused, 2 usage.
+  r = ctl(server, {"kick", "nobody"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "no client named nobody\n");
+  r = ctl(server, {"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("unknown command 'frobnicate'\ncommands:\n", 0), 0u) << r.err;
+  r = ctl(server, {"kick"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "usage: /kick NAME|UUID\n");
 
   r = ctl(server, {"stop"});
   EXPECT_EQ(r.out, "stopping\n");
@@ -104,20 +116,98 @@ TEST(OperatorCtl, ListKickAndStop) {
 TEST(OperatorCtl, UsageErrors) {
   const auto r = run_process({server_binary().string(), "ctl"}, {}, 10s);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "usage: minihttpsd ctl [--keys DIR | --socket PATH] list | kick NAME|UUID | stop\n");
+  EXPECT_EQ(r.err,
+            "usage: minihttpsd ctl [--keys DIR | --socket PATH] list | kick NAME|UUID | ban NAME|UUID|FINGERPRINT | "
+            "unban NAME|UUID|FINGERPRINT | bans | stop\n");
+}
+
+// What a banned key's handshake meets (PROTOCOL.md §3.2 step 11, §11): 403 with the reason, on
+// the wire and as the CLI reports it.
+void expect_banned(const fs::path& home, const ServerProcess& s, const std::string& fingerprint) {
+  const std::string reason = "handshake: this key is banned on this server (" + fingerprint + ")";
+  const RsaPrivateKey k = RsaPrivateKey::from_pem(read_file(home / "identity.pem"));
+  net::HttpClient http(net::ServerUrl::parse(s.url()), 10s);
+  const std::string hello = make_hello(server_keys(s.url()), k, "alice").hello_json();
+  const auto raw = http.send(net::Request{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hello, {}, {}, true}, 1 << 20);
+  EXPECT_EQ(raw.status, 403) << raw.body;
+  const auto j = nlohmann::json::parse(raw.body, nullptr, false);
+  EXPECT_EQ(j.is_object() && j.contains("reason") ? j["reason"].get<std::string>() : raw.body, reason);
+  const auto r = run_client(home, {"get", "hello.txt"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(contains(r.err, "minihttps: handshake refused: " + reason + "\n")) << r.err;
+}
+
+// The fingerprint on the one ban line of KEYS/banned.
+std::string banned_fingerprint(const ServerProcess& s) {
+  const std::string text = read_file(s.keys() / "banned");
+  const auto at = text.find("\nSHA256:");
+  return at == std::string::npos ? "" : text.substr(at + 1, 7 + 43);
+}
+
+TEST(OperatorCtl, BanRefusesTheKeyAcrossRestartsUntilUnbanned) {
+  TempDir keys_dir, alice, bob;
+  ServerProcess server(with_keys(keys_dir / "keys"));
+  connect(alice.path(), server, "alice");
+  connect(bob.path(), server, "bob");
+  SignedClient live(alice.path(), server.url());
+  const Uuid alice_uuid = live.uuid();
+  ASSERT_EQ(live.send("GET", "/hello.txt").status, 200);
+
+  auto r = ctl(server, {"ban", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string fp = banned_fingerprint(server);
+  ASSERT_EQ(fp.size(), 50u) << read_file(server.keys() / "banned");
+  EXPECT_EQ(r.out, "banned alice (" + fp + ")\n");
+  // The file: a header comment, then the fingerprint and a comment naming the client.
+  const std::string file = read_file(server.keys() / "banned");
+  EXPECT_TRUE(contains(file, "\n" + fp + "  # alice " + alice_uuid.to_string() + " banned 20")) << file;
+  EXPECT_EQ(fs::status(server.keys() / "banned").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  // Its live session ended at once; its handshakes are refused; bob is untouched.
+  expect_session_ended(live.send("GET", "/hello.txt"));
+  expect_banned(alice.path(), server, fp);
+  EXPECT_EQ(run_client(bob.path(), {"get", "hello.txt"}).out, "hello, world\n");
+  r = ctl(server, {"bans"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind(fp + "  alice " + alice_uuid.to_string() + " banned 20", 0), 0u) << r.out;
+  EXPECT_TRUE(contains(r.out, "\n1 banned key\n")) << r.out;
+  r = ctl(server, {"ban", "alice"});
+  EXPECT_EQ(r.out, "already banned: alice (" + fp + ")\n");
+
+  // A restart keeps the ban (the registry forgets alice; the ban names her key).
+  server.restart();
+  expect_banned(alice.path(), server, fp);
+  r = ctl(server, {"unban", "nobody"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "no ban for nobody\n");
+  r = ctl(server, {"unban", "alice"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "unbanned alice (" + fp + ")\n");
+  EXPECT_FALSE(contains(read_file(server.keys() / "banned"), fp));
+  const auto back = run_client(alice.path(), {"get", "hello.txt"});
+  EXPECT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(back.out, "hello, world\n");
+  EXPECT_EQ(ctl(server, {"bans"}).out, "0 banned keys\n");
+
+  // By fingerprint, for a key that is not registered now: banned at its next handshake.
+  r = ctl(server, {"ban", fp});
+  EXPECT_EQ(r.out, "banned " + fp + " (" + fp + ")\n");
+  server.restart();
+  expect_banned(alice.path(), server, fp);
+  EXPECT_EQ(ctl(server, {"unban", fp}).exit_code, 0);
 }
 
 // A server whose stdin is a terminal: the console. Driven through a pseudo-terminal.
 class PtyServer {
  public:
-  explicit PtyServer(const fs::path& dir) {
+  explicit PtyServer(const fs::path& dir, const char* log_level = "warn") {
     fs::create_directories(dir / "www");
     write_file(dir / "www" / "hello.txt", "hello\n");
     const std::string root = (dir / "www").string(), keys = (dir / "keys").string(), up = (dir / "uploads").string();
     pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
     if (pid_ == 0) {
       execl(server_binary().c_str(), "minihttpsd", "--listen", "127.0.0.1:0", "--root", root.c_str(), "--keys",
-            keys.c_str(), "--upload-dir", up.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+            keys.c_str(), "--upload-dir", up.c_str(), "--log-level", log_level, static_cast<char*>(nullptr));
       _exit(127);
     }
   }
@@ -141,7 +231,8 @@ class PtyServer {
     }
     return out_;
   }
-  void type(const std::string& line) { (void)!::write(master_, (line + "\n").data(), line.size() + 1); }
+  void type(const std::string& line) { press(line + "\n"); }
+  void press(const std::string& keys) { (void)!::write(master_, keys.data(), keys.size()); }
   std::string url() {
     const std::string all = read_until("fingerprint ");
     const auto a = all.find("http://");
@@ -185,6 +276,29 @@ TEST(OperatorConsole, ListKickAndQuitOnATerminal) {
   server.type("/quit");
   EXPECT_TRUE(contains(server.read_until("stopping"), "stopping"));
   EXPECT_EQ(server.wait_exit(10s), 0);
+}
+
+// A log line written while the operator types goes above the prompt: the prompt line is cleared,
+// the log line written, and the prompt with what was typed so far drawn again below it.
+TEST(OperatorConsole, LogLinesGoAboveThePromptAndTheTypedCommand) {
+  TempDir dir, home;
+  PtyServer server(dir.path(), "info");
+  const std::string url = server.url();
+  ASSERT_TRUE(contains(server.read_until("operator console: /help for commands\r\nminihttpsd> "), "minihttpsd> "))
+      << server.read_until("");
+  server.press("/li");
+  ASSERT_TRUE(contains(server.read_until("minihttpsd> /li"), "minihttpsd> /li"));
+  const auto r = run_client(home.path(), {"connect", "--server", url, "--name", "dave", "--rsa-bits", "2048"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out = server.read_until(" 200 ");
+  const std::regex above("minihttpsd> /li\r\x1b\\[K\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d\\d:\\d\\d "
+                         "\x1b\\[32minfo\x1b\\[m access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
+  EXPECT_TRUE(std::regex_search(server.read_until("\r\nminihttpsd> /li", 5s), above)) << server.read_until("");
+  server.press("st\n");  // the command goes on where the operator left it
+  EXPECT_TRUE(contains(server.read_until("1 client"), "dave ")) << server.read_until("");
+  server.type("/quit");
+  EXPECT_EQ(server.wait_exit(10s), 0);
+  (void)out;
 }
 
 // Sends a request head and half its body by hand; returns the socket.
@@ -240,7 +354,7 @@ TEST(GracefulStop, InFlightUploadFinishesThenExitZero) {
   TempDir home;
   connect(home.path(), server, "inflight");
   SignedClient c(home.path(), server.url());
-  const Built put = c.build("PUT", "/uploads/late.bin", {}, std::string(1 << 20, 'g'));  // a body stream
+  const Built put = c.build("PUT", "/.uploads/late.bin", {}, std::string(1 << 20, 'g'));  // a body stream
   const std::string& stream = put.request.body;
   const int fd = half_request(server, put.request, stream);
   ASSERT_GE(fd, 0);
@@ -269,7 +383,7 @@ TEST(GracefulStop, SecondSignalStopsAtOnce) {
   TempDir home;
   connect(home.path(), server, "stuck");
   SignedClient c(home.path(), server.url());
-  const Built put = c.build("PUT", "/uploads/stuck.bin", {}, std::string(1 << 20, 's'));
+  const Built put = c.build("PUT", "/.uploads/stuck.bin", {}, std::string(1 << 20, 's'));
   const int fd = half_request(server, put.request, put.request.body);
   std::this_thread::sleep_for(200ms);
   const auto t0 = std::chrono::steady_clock::now();
@@ -294,6 +408,51 @@ TEST(ServerConfig, ConfigFileWithFlagsWinning) {
   const auto bad = run_server_binary({"--config", (dir / "bad.toml").string()});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(contains(bad.err, "--session-ttl")) << bad.err;
+
+  // A key no option has (a typo) is an error naming the key, the file and the line.
+  write_file(dir / "typo.toml", "# the served folder\nsession-ttl = 100\nroott = \"srv\"\n");
+  const auto typo = run_server_binary({"--config", (dir / "typo.toml").string()});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_EQ(typo.err, (dir / "typo.toml").string() + ":3: unknown option 'roott'\nRun with --help for more information.\n");
+  EXPECT_FALSE(contains(typo.out, "listening"));
+  // Underscores are not dashes to CLI11: such a key would be ignored just the same.
+  write_file(dir / "underscore.toml", "session_ttl = 100\n");
+  const auto underscore = run_server_binary({"--config", (dir / "underscore.toml").string()});
+  EXPECT_EQ(underscore.exit_code, 2);
+  EXPECT_EQ(underscore.err,
+            (dir / "underscore.toml").string() + ":1: unknown option 'session_ttl'\nRun with --help for more information.\n");
+}
+
+TEST(ServerConfig, MissingRootExitsTwoNamingTheOption) {
+  TempDir dir;
+  const auto r = run_server_binary({"--root", "nosuchdir", "--keys", (dir / "keys").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "--root nosuchdir: no such directory\nRun with --help for more information.\n");
+  EXPECT_EQ(r.out, "");
+}
+
+// Two servers on one keys folder would rewrite each other's bans and control socket: the second
+// is refused (exit 1) before it listens, naming the first one's pid.
+TEST(ServerConfig, SecondServerOnTheSameKeysFolderFailsBeforeListening) {
+  ServerProcess first;
+  TempDir dir;
+  const auto r = run_server_binary({"--listen", "127.0.0.1:0", "--keys", first.keys().string(), "--root",
+                                    dir.path().string(), "--upload-dir", (dir / "up").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  const std::string why = "another minihttpsd (pid " + std::to_string(first.pid()) + ") uses the keys folder " +
+                          first.keys().string() + " (" + (first.keys() / "lock").string() + " is locked)\n";
+  EXPECT_TRUE(r.err.size() > why.size() && r.err.substr(r.err.size() - why.size()) == why) << r.err;
+  EXPECT_TRUE(contains(r.err, " error another minihttpsd")) << r.err;
+  // The first one is untouched.
+  EXPECT_EQ(ctl(first, {"list"}).exit_code, 0);
+}
+
+TEST(ServerCli, VersionPrintsTheProjectVersion) {
+  const auto r = run_server_binary({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "minihttpsd 0.1.0\n");
+  EXPECT_EQ(r.err, "");
 }
 
 TEST(ServerConfig, PortFileIsAFallbackAndRecordsThePort) {

@@ -69,18 +69,18 @@ TEST_P(UploadSizeLimitWire, ExactlyTheLimitIsAcceptedAndOneByteMoreIs413) {
   TempDir home;
   connect(home.path(), server, "wiresizer");
   SignedClient c(home.path(), server.url());
-  const auto over = c.send("PUT", "/uploads/over", {}, std::string(max + 1, 'o'));
+  const auto over = c.send("PUT", "/.uploads/over", {}, std::string(max + 1, 'o'));
   EXPECT_TRUE(over.sealed) << over.body;
   EXPECT_EQ(over.status, 413);
   EXPECT_EQ(over.reason(), "upload: larger than the server's limit of " + std::to_string(max) + " bytes");
   EXPECT_EQ(stored_names(server.upload_dir()), std::vector<std::string>{});
-  const auto exact = c.send("PUT", "/uploads/exact", {}, std::string(max, 'e'));
+  const auto exact = c.send("PUT", "/.uploads/exact", {}, std::string(max, 'e'));
   ASSERT_EQ(exact.status, 200) << exact.body;
   EXPECT_EQ(nlohmann::json::parse(exact.body)["size"], max);
   const std::string id = nlohmann::json::parse(exact.body)["attempt"];
-  EXPECT_EQ(c.send("POST", "/uploads/exact?commit=" + id).status, 201);
+  EXPECT_EQ(c.send("POST", "/.uploads/exact?commit=" + id).status, 201);
   EXPECT_EQ(stored_names(server.upload_dir()), std::vector<std::string>{"exact"});
-  EXPECT_EQ(c.send("GET", "/uploads/exact").body, std::string(max, 'e'));
+  EXPECT_EQ(c.send("GET", "/.uploads/exact").body, std::string(max, 'e'));
 }
 
 INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimitWire, ::testing::Values(1000, 1023, 8192),
@@ -110,7 +110,7 @@ TEST(UploadQuotaCli, FileAndPendingCapsAre507NamingTheLimit) {
   ASSERT_EQ(run_client(home.path(), {"put", (work / "a").string()}).exit_code, 0);
   // Two attempts left pending; a third is refused.
   SignedClient c(home.path(), server.url());
-  auto put = [&](const std::string& name) { return c.send("PUT", "/uploads/" + name, {}, name); };
+  auto put = [&](const std::string& name) { return c.send("PUT", "/.uploads/" + name, {}, name); };
   const auto p = put("p"), q = put("q");
   ASSERT_EQ(p.status, 200) << p.body;
   ASSERT_EQ(q.status, 200) << q.body;
@@ -120,12 +120,12 @@ TEST(UploadQuotaCli, FileAndPendingCapsAre507NamingTheLimit) {
   EXPECT_EQ(third.reason(), "upload: your limit of 2 pending attempts would be exceeded");
   // One committed: 2 files + 1 pending attempt = 3, the file limit.
   const std::string id = nlohmann::json::parse(p.body)["attempt"].get<std::string>();
-  ASSERT_EQ(c.send("POST", "/uploads/p?commit=" + id).status, 201);
+  ASSERT_EQ(c.send("POST", "/.uploads/p?commit=" + id).status, 201);
   const auto r = run_client(home.path(), {"put", (work / "a").string(), "c"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "minihttps: put c: upload: your limit of 3 files would be exceeded\n");
   const std::string qid = nlohmann::json::parse(q.body)["attempt"].get<std::string>();
-  EXPECT_EQ(c.send("DELETE", "/uploads/q?attempt=" + qid).status, 204);
+  EXPECT_EQ(c.send("DELETE", "/.uploads/q?attempt=" + qid).status, 204);
   EXPECT_EQ(run_client(home.path(), {"put", (work / "a").string(), "c"}).exit_code, 0);
   EXPECT_EQ(stored_names(server.upload_dir()), (std::vector<std::string>{"a", "c", "p"}));
 }

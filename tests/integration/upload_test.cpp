@@ -141,10 +141,10 @@ class UploadAttacks : public ::testing::Test {
   TempDir home, work;
   void SetUp() override { connect(home.path(), server, "attacker"); }
 
-  // A sealed PUT /uploads/NAME whose body `make` builds from the request's binding B: the body is
+  // A sealed PUT /.uploads/NAME whose body `make` builds from the request's binding B: the body is
   // not signed (its keys bind it), so a test may send any bytes under a valid signature.
   Reply put(SignedClient& c, const std::string& name, const std::function<std::string(const Binding&)>& make) {
-    Built b = c.build("PUT", "/uploads/" + name, {}, "-", true);
+    Built b = c.build("PUT", "/.uploads/" + name, {}, "-", true);
     b.request.body = make(b.binding);
     b.request.has_body = !b.request.body.empty();
     return c.open(c.send_raw(b.request), b.binding);
@@ -165,7 +165,7 @@ TEST_F(UploadAttacks, AStreamOfManyChunksIsStoredExactlyAndCommitted) {
   ASSERT_EQ(c.chunk_size(), kChunk);
   const Bytes data = pattern_bytes(kThreeChunks, 7);
   const std::int64_t before = std::time(nullptr);
-  const auto r = c.send("PUT", "/uploads/three.bin", {}, std::string(as_chars(data)));
+  const auto r = c.send("PUT", "/.uploads/three.bin", {}, std::string(as_chars(data)));
   const std::int64_t after = std::time(nullptr);
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.status, 200) << r.body;
@@ -178,13 +178,13 @@ TEST_F(UploadAttacks, AStreamOfManyChunksIsStoredExactlyAndCommitted) {
   EXPECT_GE(j["expires"].get<std::int64_t>(), before + 600);  // --upload-timeout's default
   EXPECT_LE(j["expires"].get<std::int64_t>(), after + 600);
   // Pending, it is not visible; committed, it is the plaintext.
-  EXPECT_EQ(c.send("GET", "/uploads/three.bin").status, 404);
-  const auto commit = c.send("POST", "/uploads/three.bin?commit=" + id);
+  EXPECT_EQ(c.send("GET", "/.uploads/three.bin").status, 404);
+  const auto commit = c.send("POST", "/.uploads/three.bin?commit=" + id);
   EXPECT_EQ(commit.status, 201);
   EXPECT_EQ(nlohmann::json::parse(commit.body),
             (nlohmann::json{{"name", "three.bin"}, {"size", kThreeChunks}, {"cksum", cksum(data)}}));
-  EXPECT_EQ(c.send("GET", "/uploads/three.bin").body, as_chars(data));
-  EXPECT_EQ(c.send("POST", "/uploads/three.bin?commit=" + id).status, 404);  // spent
+  EXPECT_EQ(c.send("GET", "/.uploads/three.bin").body, as_chars(data));
+  EXPECT_EQ(c.send("POST", "/.uploads/three.bin?commit=" + id).status, 404);  // spent
 }
 
 TEST_F(UploadAttacks, TamperedChunkIsRefusedAndLeavesNothing) {
@@ -202,7 +202,7 @@ TEST_F(UploadAttacks, TamperedChunkIsRefusedAndLeavesNothing) {
 
 TEST_F(UploadAttacks, ChunkMadeForAnotherRequestIsRefused) {
   SignedClient c(home.path(), server.url());
-  const Built other = c.build("PUT", "/uploads/other.bin", {}, "-", true);
+  const Built other = c.build("PUT", "/.uploads/other.bin", {}, "-", true);
   expect_refused(put(c, "moved.bin", [&](const Binding&) { return body_stream(c, other.binding, "another request's body"); }),
                  400, chunk_refused(0));
 }
@@ -260,7 +260,7 @@ TEST_F(UploadAttacks, StreamCutBeforeItsLastChunkIsRefused) {
                      }),
                  400, chunk_refused(1));
 
-  Built b = c.build("PUT", "/uploads/cut.bin", {}, data);
+  Built b = c.build("PUT", "/.uploads/cut.bin", {}, data);
   const auto tokens = tokens_of(b.request.body, data.size());
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);
@@ -285,32 +285,32 @@ TEST_F(UploadAttacks, ContentLengthThatIsNotAStreamIs400) {
 
 TEST_F(UploadAttacks, CommitOfAnUnknownOrForeignAttemptIs404) {
   SignedClient c(home.path(), server.url());
-  const auto r = c.send("POST", "/uploads/x.txt?commit=00112233445566778899aabbccddeeff");
+  const auto r = c.send("POST", "/.uploads/x.txt?commit=00112233445566778899aabbccddeeff");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.reason(), "upload: no such attempt (expired, discarded or never made)");
-  EXPECT_EQ(c.send("POST", "/uploads/x.txt?commit=../../etc").status, 404);
+  EXPECT_EQ(c.send("POST", "/.uploads/x.txt?commit=../../etc").status, 404);
   // A name may hold directories (PROTOCOL.md §8); its segments follow §7.4 like any path.
-  EXPECT_EQ(c.send("PUT", "/uploads/a/b", {}, "x").status, 200);
-  EXPECT_EQ(c.send("PUT", "/uploads/a/.b", {}, "x").status, 403);
-  EXPECT_EQ(c.send("PUT", "/uploads/..%2fx", {}, "x").status, 403);
+  EXPECT_EQ(c.send("PUT", "/.uploads/a/b", {}, "x").status, 200);
+  EXPECT_EQ(c.send("PUT", "/.uploads/a/.b", {}, "x").status, 403);
+  EXPECT_EQ(c.send("PUT", "/.uploads/..%2fx", {}, "x").status, 403);
   // Only PUT takes a body.
-  const Built with_body = c.build("POST", "/uploads/x.txt?commit=00112233445566778899aabbccddeeff", {}, "body", true);
+  const Built with_body = c.build("POST", "/.uploads/x.txt?commit=00112233445566778899aabbccddeeff", {}, "body", true);
   const auto refused = c.open(c.send_raw(with_body.request), with_body.binding);
   EXPECT_EQ(refused.status, 400);
   EXPECT_EQ(refused.reason(), "upload: only PUT takes a body");
   // An attempt belongs to its name and its client.
-  const auto p = c.send("PUT", "/uploads/mine.txt", {}, "mine\n");
+  const auto p = c.send("PUT", "/.uploads/mine.txt", {}, "mine\n");
   ASSERT_EQ(p.status, 200) << p.body;
   const std::string id = nlohmann::json::parse(p.body)["attempt"];
-  EXPECT_EQ(c.send("POST", "/uploads/other.txt?commit=" + id).status, 404);
+  EXPECT_EQ(c.send("POST", "/.uploads/other.txt?commit=" + id).status, 404);
   TempDir bob_home;
   connect(bob_home.path(), server, "bob");
   SignedClient bob(bob_home.path(), server.url());
-  EXPECT_EQ(bob.send("POST", "/uploads/mine.txt?commit=" + id).reason(),
+  EXPECT_EQ(bob.send("POST", "/.uploads/mine.txt?commit=" + id).reason(),
             "upload: no such attempt (expired, discarded or never made)");
-  EXPECT_EQ(bob.send("DELETE", "/uploads/mine.txt?attempt=" + id).status, 404);
-  EXPECT_EQ(c.send("POST", "/uploads/mine.txt?commit=" + id).status, 201);
-  EXPECT_EQ(bob.send("GET", "/uploads/mine.txt").status, 404);
+  EXPECT_EQ(bob.send("DELETE", "/.uploads/mine.txt?attempt=" + id).status, 404);
+  EXPECT_EQ(c.send("POST", "/.uploads/mine.txt?commit=" + id).status, 201);
+  EXPECT_EQ(bob.send("GET", "/.uploads/mine.txt").status, 404);
 }
 
 // A discard with a malformed query must not fall back to deleting the committed file.
@@ -319,13 +319,34 @@ TEST_F(UploadAttacks, DeleteWithAMalformedAttemptQueryIs400AndKeepsTheFile) {
   ASSERT_EQ(run_client(home.path(), {"put", (work.path() / "keep.txt").string()}).exit_code, 0);
   SignedClient c(home.path(), server.url());
   for (const std::string q : {"?attempt=", "?attempt", "?x=1", "?"}) {
-    const auto r = c.send("DELETE", "/uploads/keep.txt" + q);
+    const auto r = c.send("DELETE", "/.uploads/keep.txt" + q);
     EXPECT_EQ(r.status, 400) << q;
     EXPECT_EQ(r.reason(), "upload: DELETE takes ?attempt=ID or no query") << q;
   }
   const auto got = run_client(home.path(), {"get", "--uploads", "keep.txt"});
   EXPECT_EQ(got.out, "keep me\n") << got.err;
-  EXPECT_EQ(c.send("DELETE", "/uploads/keep.txt").status, 204);
+  EXPECT_EQ(c.send("DELETE", "/.uploads/keep.txt").status, 204);
+}
+
+// The private area is /.uploads/, a name no served file can have: a served folder named uploads/
+// is served like any other, next to the client's own uploads (issue 15).
+TEST(Uploads, AServedFolderNamedUploadsIsServedNotShadowed) {
+  TempDir dir, home, work;
+  fs::create_directories(dir / "www" / "uploads");
+  write_file(dir / "www" / "uploads" / "served.txt", "served, not uploaded\n");
+  ServerOptions o;
+  o.root = dir / "www";
+  ServerProcess server(o);
+  connect(home.path(), server, "shadow");
+  write_file(work / "served.txt", "uploaded\n");
+  ASSERT_EQ(run_client(home.path(), {"put", (work / "served.txt").string()}).exit_code, 0);
+  const auto served = run_client(home.path(), {"get", "uploads/served.txt"});
+  EXPECT_EQ(served.exit_code, 0) << served.err;
+  EXPECT_EQ(served.out, "served, not uploaded\n");
+  const auto listed = run_client(home.path(), {"ls", "uploads"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("served.txt"), std::string::npos) << listed.out;
+  EXPECT_EQ(run_client(home.path(), {"get", "--uploads", "served.txt"}).out, "uploaded\n");
 }
 
 TEST(UploadPrivacy, AnotherClientCannotReadListOrDelete) {
@@ -340,7 +361,7 @@ TEST(UploadPrivacy, AnotherClientCannotReadListOrDelete) {
   EXPECT_EQ(ls.out, "");
   const auto get = run_client(bob.path(), {"get", "--uploads", "secret.txt"});
   EXPECT_EQ(get.exit_code, 1);
-  EXPECT_EQ(get.err, "minihttps: get /uploads/secret.txt: file: not found\n");
+  EXPECT_EQ(get.err, "minihttps: get /.uploads/secret.txt: file: not found\n");
   const auto rm = run_client(bob.path(), {"rm", "secret.txt"});
   EXPECT_EQ(rm.exit_code, 1);
   EXPECT_EQ(rm.err, "minihttps: rm secret.txt: upload: no such upload\n");
@@ -375,7 +396,7 @@ TEST(UploadCrash, KillDashNineMidUploadLeavesNothingVisibleAfterRestart) {
   TempDir home;
   connect(home.path(), server, "crasher");
   SignedClient c(home.path(), server.url());
-  const Built req = c.build("PUT", "/uploads/partial.bin", {}, std::string(4 << 20, 'k'));
+  const Built req = c.build("PUT", "/.uploads/partial.bin", {}, std::string(4 << 20, 'k'));
   // Send the head and half of the body by hand, then kill the server while it waits for more.
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);

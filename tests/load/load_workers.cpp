@@ -211,7 +211,7 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
   net::HttpClient http(sh.url, sh.timeout);
   ConnectionGauge gauge(sh);
   const Identity& id = *c.identity;
-  const std::string target = "/uploads/slot" + std::to_string(c.index) + ".bin";
+  const std::string target = "/.uploads/slot" + std::to_string(c.index) + ".bin";
   std::uniform_int_distribution<int> pick(0, 99);
   connect_first(sh, http, rec, gauge);
   while (!sh.stop) {

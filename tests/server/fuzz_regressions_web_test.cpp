@@ -47,7 +47,7 @@ std::shared_ptr<const auth::ClientRecord> upload_client(std::uint32_t chunk_size
   return c;
 }
 
-// PUT /uploads/NAME with a body of `length` bytes, as WebService hands it over once the request
+// PUT /.uploads/NAME with a body of `length` bytes, as WebService hands it over once the request
 // verified and its sealed head opened.
 UploadService::Result put(UploadService& svc, const std::shared_ptr<const auth::ClientRecord>& client,
                           const std::string& name, std::uint64_t length) {
@@ -61,7 +61,7 @@ UploadService::Result put(UploadService& svc, const std::shared_ptr<const auth::
   v.binding = test_binding();
   v.sealed = true;
   v.method = "PUT";
-  v.target = "/uploads/" + name;
+  v.target = "/.uploads/" + name;
   return svc.handle(req, v);
 }
 

@@ -110,14 +110,14 @@ class Uploads {
     return b;
   }
 
-  // PUT /uploads/NAME: the immediate answer, or the intake to stream into. Content-Length is the
+  // PUT /.uploads/NAME: the immediate answer, or the intake to stream into. Content-Length is the
   // stream's length unless `length` says otherwise.
   std::variant<Outcome, BodyIntake> begin(const Body& b, std::optional<std::string> length = std::nullopt) {
     net::Request req = outer();
     req.headers = {{"Content-Length", length ? *length : std::to_string(b.stream.size())}};
     req.has_body = true;
     try {
-      UploadService::Result r = svc_->handle(req, verified("PUT", "/uploads/" + b.name, b.binding));
+      UploadService::Result r = svc_->handle(req, verified("PUT", "/.uploads/" + b.name, b.binding));
       if (auto* a = std::get_if<Answer>(&r)) return answer(*a);
       return std::move(std::get<BodyIntake>(r));
     } catch (const Error& e) {
@@ -162,11 +162,11 @@ class Uploads {
       return refusal(e);
     }
   }
-  Outcome commit(const std::string& name, const std::string& id) { return request("POST", "/uploads/" + name + "?commit=" + id); }
+  Outcome commit(const std::string& name, const std::string& id) { return request("POST", "/.uploads/" + name + "?commit=" + id); }
   Outcome discard(const std::string& name, const std::string& id) {
-    return request("DELETE", "/uploads/" + name + "?attempt=" + id);
+    return request("DELETE", "/.uploads/" + name + "?attempt=" + id);
   }
-  Outcome remove(const std::string& name) { return request("DELETE", "/uploads/" + name); }
+  Outcome remove(const std::string& name) { return request("DELETE", "/.uploads/" + name); }
 
   // PUT and commit; both must succeed.
   void store(const std::string& name, std::string_view plain) {
@@ -642,7 +642,7 @@ TEST(UploadStream, AFileOfSeveralChunksArrivesInAnySplit) {
   expect_usage(up.usage(), 6 * 10000, 0, 6, 0);
   // Served back from the client's area, as the file service serves files: whole, or a range.
   Answer a;
-  ASSERT_EQ(up.request("GET", "/uploads/f3", {}, &a).status, 200);
+  ASSERT_EQ(up.request("GET", "/.uploads/f3", {}, &a).status, 200);
   ASSERT_TRUE(a.layout && a.source);
   EXPECT_EQ(*a.layout, stream::Layout::whole(10000, kChunk));
   std::string got;
@@ -653,7 +653,7 @@ TEST(UploadStream, AFileOfSeveralChunksArrivesInAnySplit) {
   }
   EXPECT_EQ(got, file);
   Answer r;
-  ASSERT_EQ(up.request("GET", "/uploads/f3", {{"range", "bytes=9000-"}}, &r).status, 206);
+  ASSERT_EQ(up.request("GET", "/.uploads/f3", {{"range", "bytes=9000-"}}, &r).status, 206);
   EXPECT_EQ(*r.layout, stream::Layout::chunks(10000, kChunk, 2, 2));
 }
 

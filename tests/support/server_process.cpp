@@ -243,7 +243,7 @@ void ServerProcess::start_once() {
 
   Pipe out, err, wake;
   try {
-    pid_ = spawn(argv, -1, out.w, err.w);
+    pid_ = spawn(argv, -1, out.w, err.w, opts_.env);
   } catch (...) {
     for (int* fd : {&out.r, &out.w, &err.r, &err.w, &wake.r, &wake.w}) close_fd(*fd);
     throw;

@@ -46,6 +46,7 @@ struct ServerOptions {
   bool access_log = true;               // false: --no-access-log
   double grace = 2;                     // --grace (seconds in-flight requests get on SIGTERM)
   std::chrono::milliseconds start_timeout{10000};
+  std::vector<std::string> env;         // added to the server's environment, e.g. {"TZ=XYZ-5"}
 };
 
 // Shorthands (designated initializers trip -Wmissing-field-initializers under -Werror).

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "client/connection.hpp"
-#include "core/upload_area.hpp"
 
 namespace mh::client {
 
@@ -22,9 +21,6 @@ struct UploadResult {
   std::uint32_t crc = 0;
   int attempts = 0;
 };
-
-// The path of `name` in the client's private upload area ("" for the area itself), not encoded.
-inline std::string upload_area_path(const std::string& name) { return std::string(kUploadArea) + "/" + name; }
 
 UploadResult upload(Connection& conn, const std::filesystem::path& local, const std::string& remote,
                     const Verbosity& v);

@@ -293,6 +293,13 @@ TEST_F(UploadAttacks, CommitOfAnUnknownOrForeignAttemptIs404) {
   EXPECT_EQ(c.send("PUT", "/.uploads/a/b", {}, "x").status, 200);
   EXPECT_EQ(c.send("PUT", "/.uploads/a/.b", {}, "x").status, 403);
   EXPECT_EQ(c.send("PUT", "/.uploads/..%2fx", {}, "x").status, 403);
+  // At most 32 segments after the area's own name (§7.4's limit, on what follows /.uploads).
+  std::string deep = "/.uploads";
+  for (int i = 0; i < 32; ++i) deep += "/d";
+  EXPECT_EQ(c.send("PUT", deep, {}, "x").status, 200);
+  const auto too_deep = c.send("PUT", deep + "/d", {}, "x");
+  EXPECT_EQ(too_deep.status, 400);
+  EXPECT_EQ(too_deep.reason(), "path: too many segments");
   // Only PUT takes a body.
   const Built with_body = c.build("POST", "/.uploads/x.txt?commit=00112233445566778899aabbccddeeff", {}, "body", true);
   const auto refused = c.open(c.send_raw(with_body.request), with_body.binding);

@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
     limits.max_header_bytes = opt.max_header_bytes;
     limits.request_timeout = std::chrono::milliseconds(static_cast<long>(opt.request_timeout * 1000));
     limits.body_timeout = limits.request_timeout * 2;
+    limits.write_timeout = std::chrono::milliseconds(static_cast<long>(opt.write_timeout * 1000));
     net::HttpServer http(router, limits, opt.threads, access_logger(opt.access_log));
     http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
     const std::uint16_t port = http.listen(opt.host, opt.port);

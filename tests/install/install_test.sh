@@ -52,6 +52,20 @@ complete_words minihttps --serv | grep -qx -- --server || fail "bash: 'minihttps
 complete_words minihttpsd --max-conn | grep -qx -- --max-connections || fail "bash: 'minihttpsd --max-conn<TAB>' lacks --max-connections"
 [ "$(complete_words minihttpsd ctl ki)" = "kick" ] || fail "bash: 'minihttpsd ctl ki<TAB>' is not kick"
 
-# zsh: the function at least parses (zsh is not a build dependency; checked where present).
-if command -v zsh >/dev/null; then zsh -n "$prefix/share/zsh/site-functions/_minihttps" || fail "zsh: _minihttps does not parse"; fi
+# zsh (not a build dependency; checked where present): the function parses, and with compadd
+# stubbed to print its candidates it offers the same subcommands and options.
+if command -v zsh >/dev/null; then
+  zfunc="$prefix/share/zsh/site-functions/_minihttps"
+  zsh -n "$zfunc" || fail "zsh: _minihttps does not parse"
+  zcomplete() {  # zcomplete WORD... -> the candidates for the last word
+    PATH="$prefix/bin:$PATH" zsh -c '
+      compadd() { if [[ $1 == -a ]]; then print -l -- ${(P)2}; else print -l -- "$@"; fi }
+      _files() { print -- "(files)"; }
+      f=$1; shift; words=("$@"); CURRENT=$#; source "$f"' _ "$zfunc" "$@"
+  }
+  got=$(zcomplete minihttps "")
+  for s in $subs; do grep -qx "$s" <<<"$got" || fail "zsh: 'minihttps <TAB>' lacks $s"; done
+  zcomplete minihttps get --ou | grep -qx -- --output || fail "zsh: 'minihttps get --ou<TAB>' lacks --output"
+  zcomplete minihttpsd ctl "" | grep -qx kick || fail "zsh: 'minihttpsd ctl <TAB>' lacks kick"
+fi
 echo "install.tree: ok ($prefix)"

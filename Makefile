@@ -29,7 +29,9 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-run: build
+run: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target minihttpsd minihttps
 	@echo "Starting minihttpsd on $(LISTEN), serving ./www (stop it with Ctrl-C)"
 	@./build/release/src/minihttpsd --listen $(LISTEN) --root www --keys keys
 

@@ -5,6 +5,7 @@
 #include "auth/address_group.hpp"
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/routes.hpp"
 #include "core/seal.hpp"
 
 namespace mh::auth {
@@ -26,7 +27,7 @@ AuthService::AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& st
                      {"version", handshake::kVersion},
                      {"public_key", b64u(identity_.public_key())},
                      {"fingerprint", ed25519_fingerprint(identity_.public_key())},
-                     {"handshake", "/auth/handshake"},
+                     {"handshake", std::string(routes::kHandshake)},
                      {"sealed", std::string(seal::kSealedPath)},
                      {"static_key", b64u(static_key_.public_key)},
                      {"static_signature", b64u(handshake::sign_static_key(identity_, static_key_.public_key))},

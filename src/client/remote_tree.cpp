@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "client/download.hpp"
-#include "core/upload_area.hpp"
+#include "core/routes.hpp"
 #include "core/path.hpp"
 #include "core/terminal_text.hpp"
 
@@ -24,7 +24,7 @@ std::string normalize_remote(std::string_view path) {
 std::string remote_basename(const std::string& rel) { return rel.substr(rel.rfind('/') + 1); }
 
 std::string remote_target(const std::string& rel, bool uploads, bool dir) {
-  const std::string path = (uploads ? std::string(kUploadArea) + "/" : std::string("/")) + rel;
+  const std::string path = (uploads ? std::string(routes::kUploads) + "/" : std::string("/")) + rel;
   return encode_path(dir && !rel.empty() ? path + "/" : path);
 }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "core/ascii.hpp"
 #include "core/error.hpp"
 
 namespace mh {
@@ -18,12 +19,6 @@ const int sodium_ready = [] {
   return 0;
 }();
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 }  // namespace
 
 std::string to_hex(ByteView b) {

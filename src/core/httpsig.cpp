@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "core/ascii.hpp"
 #include "core/base64.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
@@ -14,17 +15,10 @@ namespace {
   throw Error(Errc::bad_request, "signature base: " + std::string(why));
 }
 
-char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
 }
 
 std::string_view trim_ows(std::string_view s) noexcept {
@@ -150,13 +144,6 @@ std::string normalized_authority(const Message& m) {
 }
 
 // ---- @query-param: application/x-www-form-urlencoded decode and re-encode --------------------
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // WHATWG "percent-decode" after '+' -> SP; a '%' not followed by two hex digits stays literal.
 std::string form_unescape(std::string_view s) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/ascii.hpp"
 #include "core/utf8.hpp"
 
 namespace mh {
@@ -9,13 +10,6 @@ namespace {
 
 [[noreturn]] void refuse(const PathRefusal& r) { throw Error(r.code, std::string(r.reason)); }
 [[noreturn]] void refuse(Errc code, std::string_view reason) { refuse(PathRefusal{code, reason}); }
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Percent-decodes one raw segment, exactly once. Bytes other than %XX pass through unchanged, so
 // every later check sees raw and encoded forms alike.

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -130,6 +132,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   mutable std::mutex sessions_mutex;
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  std::optional<asio::signal_set> signals;  // on_signals(); not cancelled by stop(): a second signal still counts
   EventLogger events;
   net::Pool pool{static_cast<unsigned>(threads), [this](std::function<void()> fn) { asio::post(io, std::move(fn)); }};
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
@@ -568,6 +571,22 @@ std::size_t HttpServer::connections() const {
 }
 
 void HttpServer::set_event_log(EventLogger log) { impl_->events = std::move(log); }
+
+void HttpServer::on_signals(std::function<void(int signal, int count)> fn) {
+  impl_->signals.emplace(impl_->io, SIGINT, SIGTERM);
+  // async_wait takes a copy of the handler each time: the count lives outside it.
+  auto wait = std::make_shared<std::function<void(const beast::error_code&, int)>>();
+  auto count = std::make_shared<int>(0);
+  *wait = [impl = impl_.get(), fn = std::move(fn), wait, count](const beast::error_code& ec, int sig) {
+    if (ec) {
+      *wait = nullptr;  // the set is gone: break the self-reference
+      return;
+    }
+    fn(sig, (*count)++);
+    impl->signals->async_wait(*wait);
+  };
+  impl_->signals->async_wait(*wait);
+}
 
 void HttpServer::every(std::chrono::milliseconds period, std::function<void()> fn) {
   auto timer = std::make_shared<asio::steady_timer>(impl_->io);

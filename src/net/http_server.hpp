@@ -59,6 +59,10 @@ class HttpServer {
   void every(std::chrono::milliseconds period, std::function<void()> fn);
   // Where event lines go (none by default). Call before run().
   void set_event_log(EventLogger log);
+  // From now on SIGINT and SIGTERM no longer end the process: each runs fn(signal, count) on the
+  // server's pool (count 0 for the first one), for as long as the server runs (an asio
+  // signal_set, so no thread waits for them and no signal mask is needed).
+  void on_signals(std::function<void(int signal, int count)> fn);
 
   struct Impl;  // opaque: Beast lives in the .cpp
 

@@ -2,18 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mh::net {
+#include "core/routes.hpp"
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+namespace mh::net {
 
 std::optional<std::string_view> find_header(const Headers& h, std::string_view name) noexcept {
   for (const auto& f : h)
@@ -74,7 +65,7 @@ std::string error_json(const Error& e) {
 Response error_response(const Error& e) {
   const int status = http_status(e.code());
   Response r = json_response(status, error_json(e));
-  if (status == 401) r.set("WWW-Authenticate", "MiniHTTPS handshake=\"/auth/handshake\"");
+  if (status == 401) r.set("WWW-Authenticate", std::string(routes::kHandshakeChallenge));
   if (status == 429 || status == 503) r.set("Retry-After", "1");
   return r;
 }

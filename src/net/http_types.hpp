@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/ascii.hpp"
 #include "core/error.hpp"
 
 namespace mh::net {
@@ -20,7 +21,7 @@ struct Header {
 };
 using Headers = std::vector<Header>;
 
-bool iequals(std::string_view a, std::string_view b) noexcept;
+using mh::iequals;  // core/ascii.hpp
 // First value of a header (case-insensitive name), or nullopt.
 std::optional<std::string_view> find_header(const Headers& h, std::string_view name) noexcept;
 

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include "auth/auth_service.hpp"
 #include "core/terminal_text.hpp"
@@ -45,24 +44,16 @@ void setup_logging(const server::Options& o) {
 
 // First SIGINT/SIGTERM: graceful stop within --grace. Second: stop at once.
 void watch_signals(net::HttpServer& server, double grace_seconds) {
-  std::thread([&server, grace_seconds] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    for (int count = 0;; ++count) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) return;
-      if (count == 0) {
-        spdlog::info("{} received: stopping, requests in flight get {} s (signal again to stop now)",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM", grace_seconds);
-        server.stop(std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)));
-      } else {
-        spdlog::warn("second signal: stopping now");
-        server.stop(std::chrono::milliseconds(0));
-      }
+  server.on_signals([&server, grace_seconds](int sig, int count) {
+    if (count == 0) {
+      spdlog::info("{} received: stopping, requests in flight get {} s (signal again to stop now)",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM", grace_seconds);
+      server.stop(std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000)));
+    } else {
+      spdlog::warn("second signal: stopping now");
+      server.stop(std::chrono::milliseconds(0));
     }
-  }).detach();
+  });
 }
 
 }  // namespace
@@ -71,12 +62,6 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "ctl") return server::run_ctl(argc, argv);
   const server::Options opt = server::parse_options(argc, argv);
   setup_logging(opt);
-  // Signals are taken by one thread with sigwait; block them before any other thread starts.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   // Every connection is a descriptor: use all the system allows this process (--max-connections
   // is the limit the operator sets).
@@ -144,8 +129,11 @@ int main(int argc, char** argv) {
     limits.max_header_bytes = opt.max_header_bytes;
     limits.request_timeout = std::chrono::milliseconds(static_cast<long>(opt.request_timeout * 1000));
     limits.body_timeout = limits.request_timeout * 2;
+    limits.write_timeout = std::chrono::milliseconds(static_cast<long>(opt.write_timeout * 1000));
     net::HttpServer http(router, limits, opt.threads, server::make_access_logger(opt));
     http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
+    // Before "listening" is printed: whoever sees that line may send SIGTERM and expects a clean stop.
+    watch_signals(http, opt.grace);
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
     http.every(std::chrono::seconds(30), [&registry, &clock, ttl = opt.session_ttl] {
@@ -188,7 +176,6 @@ int main(int argc, char** argv) {
                       console);
     server::start_terminal_console(console);
 
-    watch_signals(http, opt.grace);
     http.run();
     spdlog::info("stopped");
     return 0;

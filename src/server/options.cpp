@@ -109,6 +109,8 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1 << 20}))->capture_default_str();
   app.add_option("--request-timeout", o.request_timeout, "seconds a client has to send a request head (and per body pause)")
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+  app.add_option("--write-timeout", o.write_timeout, "seconds a client may stop reading an answer before it is closed")
+      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   app.add_option("--grace", o.grace, "seconds in-flight requests get to finish when stopping")
       ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   app.add_option("--upload-dir", o.upload_dir, "where clients' uploads are kept (one private area per client key)")

@@ -26,6 +26,7 @@ struct Options {
   std::size_t replay_per_client = 1 << 16;  // of which one client may hold at most (429 beyond)
   std::size_t max_header_bytes = 16 * 1024;
   double request_timeout = 15;
+  double write_timeout = 30;  // longest pause allowed while a client reads an answer
   double grace = 10;
   std::string upload_dir = "uploads";
   std::uint64_t max_upload_size = 1ull << 30;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/httpsig.hpp"
+#include "core/routes.hpp"
 #include "core/seal.hpp"
 #include "web/body_stream.hpp"
 
@@ -91,7 +92,7 @@ net::Response respond(const VerifiedRequest& v, Answer a, const Ed25519KeyPair& 
     if (a.etag) res.set("ETag", *a.etag);
     if (head.content_range) res.set("Content-Range", *head.content_range);
     if (a.retry_after) res.set("Retry-After", std::to_string(*a.retry_after));
-    if (a.status == 401) res.set("WWW-Authenticate", "MiniHTTPS handshake=\"/auth/handshake\"");
+    if (a.status == 401) res.set("WWW-Authenticate", std::string(routes::kHandshakeChallenge));
     if (a.status == 426) res.set("Upgrade", "websocket");  // RFC 9110 §15.5.22; only /chat answers 426
   }
   if (a.layout) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/routes.hpp"
 #include "core/seal.hpp"
 
 namespace mh::web {
@@ -21,8 +22,6 @@ std::string pick_label(const std::vector<std::pair<std::string, httpsig::Signatu
   if (inputs.size() == 1 && has_sig(inputs[0].first)) return inputs[0].first;
   throw Error(Errc::bad_request, "signature: no sig1 signature (or several without sig1)");
 }
-
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 }  // namespace
 
@@ -101,7 +100,7 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
 }
 
 void RequestVerifier::open(VerifiedRequest& v, const net::Request& req) const {
-  const bool at_sealed_path = path_of(req.target) == seal::kSealedPath;
+  const bool at_sealed_path = routes::path_of(req.target) == seal::kSealedPath;
   if (!v.sealed) {
     if (at_sealed_path) throw Error(Errc::bad_request, "sealed: no MiniHTTPS-Sealed field");
     if (require_sealed_) throw Error(Errc::forbidden, "this server accepts sealed requests only");

@@ -12,10 +12,10 @@
 #include <utility>
 
 #include "core/base64.hpp"
-#include "core/upload_area.hpp"
 #include "core/cksum.hpp"
 #include "core/stream.hpp"
 #include "core/path.hpp"
+#include "core/routes.hpp"
 #include "io/files.hpp"
 #include "io/unique_fd.hpp"
 #include "web/file_service.hpp"
@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kPrefix = kUploadArea;
+constexpr std::string_view kPrefix = routes::kUploads;
 constexpr const char* kFilesDir = "files";
 constexpr const char* kAttemptsDir = ".attempts";
 
@@ -270,7 +270,7 @@ UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::m
 }
 
 bool UploadService::owns(std::string_view path) noexcept {
-  return path == kPrefix || (path.substr(0, kPrefix.size()) == kPrefix && path.substr(kPrefix.size(), 1) == "/");
+  return routes::route_of(path) == routes::Route::uploads;
 }
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {

@@ -3,13 +3,13 @@
 #include <memory>
 #include <string>
 
+#include "core/routes.hpp"
 #include "core/seal.hpp"
 #include "web/chat_hub.hpp"
 
 namespace mh::web {
 
 namespace {
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // Answers an upload body's sink produces, responded once the body has been taken.
 class RespondingSink final : public net::BodySink {
@@ -86,13 +86,14 @@ net::Dispatch WebService::deliver(Route r, const std::shared_ptr<VerifiedRequest
 }
 
 WebService::Route WebService::route(const net::Request& req, const std::shared_ptr<VerifiedRequest>& v) {
-  const std::string_view path = path_of(v->target);
-  if (chat_ && path == "/chat") return route_chat(req, *v);
-  if (UploadService::owns(path))
+  // The signed routes of core/routes.hpp (the router kept the public ones), on the inner target.
+  const routes::Route route = routes::route_of(routes::path_of(v->target));
+  if (route == routes::Route::chat && chat_) return route_chat(req, *v);
+  if (route == routes::Route::uploads)
     return std::visit([](auto&& r) -> Route { return std::move(r); }, uploads_.handle(req, *v));
   // Only uploads take a body; anything else is refused, and the connection closed after the answer.
   if (req.has_body) throw Error(Errc::bad_request, "this request takes no body");
-  if (path == "/auth/logout") {
+  if (route == routes::Route::logout) {
     if (v->method != "POST") throw Error(Errc::method_not_allowed, "use POST");
     registry_.end_session(v->client->uuid);
     Answer a;

@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -125,7 +127,9 @@ bool read_exactly(int fd, std::string& out, std::size_t want) {
 // ---- slow clients ----------------------------------------------------------------------------------
 
 TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
-  ServerProcess server(with_args({"--request-timeout", "1"}));
+  // 2 s for a request head: long enough that a good request (a client process) fits inside one
+  // slow connection's life even on a busy machine, short enough to see every one of them cut.
+  ServerProcess server(with_args({"--request-timeout", "2"}));
   TempDir home;
   connect(home.path(), server, "patient");
 
@@ -136,8 +140,16 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
   std::atomic<int> live{0}, cuts{0};  // slow connections open now; closed by the server so far
   std::string answered;               // anything the server sent to them (expected: nothing)
   int failed_connects = 0;
+  // When each slow connection was opened and when the server cut it (the attacker thread writes,
+  // the test reads after join or under the lock).
+  struct Life {
+    SteadyClock::time_point opened, cut = SteadyClock::time_point::max();
+  };
+  std::mutex lives_mutex;
+  std::vector<Life> lives;
   std::thread attacker([&] {
     std::vector<int> open;
+    std::vector<std::size_t> life_of;  // open[i]'s entry in lives
     auto open_one = [&] {
       const int fd = tcp_connect(server.port());
       if (fd < 0 || !send_all(fd, "GET /hello.txt HTTP/1.1\r\nHost: " + server.authority() + "\r\nX-Slow: ")) {
@@ -146,6 +158,9 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
         return;
       }
       open.push_back(fd);
+      const std::lock_guard lock(lives_mutex);
+      life_of.push_back(lives.size());
+      lives.push_back({SteadyClock::now()});
       ++live;
     };
     for (int i = 0; i < kLoris; ++i) open_one();
@@ -164,6 +179,10 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
           cut = !send_all(open[i], "a");
         }
         if (cut) {
+          {
+            const std::lock_guard lock(lives_mutex);
+            lives[life_of[i]].cut = SteadyClock::now();
+          }
           ++cuts;
           --live;
           ::close(open[i]);
@@ -171,16 +190,24 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
           open_one();
         }
       }
-      std::erase(open, -1);
+      for (std::size_t i = open.size(); i-- > 0;)
+        if (open[i] == -1) {
+          open.erase(open.begin() + static_cast<std::ptrdiff_t>(i));
+          life_of.erase(life_of.begin() + static_cast<std::ptrdiff_t>(i));
+        }
     }
     for (const int fd : open) ::close(fd);
   });
 
   eventually([&] { return live == kLoris || failed_connects > 0; });
   std::vector<CommandResult> good;
-  for (int i = 0; i < 4; ++i) good.push_back(run_client(home.path(), {"get", "hello.txt"}));
-  const int live_when_served = live;
-  eventually([&] { return cuts >= kLoris; });  // by the 1 s timeout
+  std::vector<std::pair<SteadyClock::time_point, SteadyClock::time_point>> good_times;  // start, end
+  for (int i = 0; i < 4; ++i) {
+    const auto start = SteadyClock::now();
+    good.push_back(run_client(home.path(), {"get", "hello.txt"}));
+    good_times.emplace_back(start, SteadyClock::now());
+  }
+  eventually([&] { return cuts >= kLoris; });  // by the 2 s timeout
   stop = true;
   attacker.join();
 
@@ -188,7 +215,15 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "hello, world\n");
   }
-  EXPECT_GT(live_when_served, 0) << "the good requests ran while the attack was on";
+  // Served during the attack: for each good request, some slow connection was already open when
+  // it started and not yet cut when it ended, i.e. the server held it the whole time.
+  for (std::size_t i = 0; i < good_times.size(); ++i) {
+    const auto [start, end] = good_times[i];
+    const bool overlapped = std::any_of(lives.begin(), lives.end(),
+                                        [&](const Life& l) { return l.opened <= start && l.cut >= end; });
+    EXPECT_TRUE(overlapped) << "good request " << i << " (" << seconds_since(start) - seconds_since(end)
+                            << " s) was not served while a slow connection was held open";
+  }
   EXPECT_EQ(failed_connects, 0);
   // The slow connections are cut (and re-opened, and cut again).
   EXPECT_GE(cuts, kLoris);
@@ -237,7 +272,8 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   const std::size_t big = 48u << 20;
   write_file(www / "hello.txt", "hello, world\n");
   write_file(www / "big.bin", std::string(as_chars(pattern_bytes(big, 5))));
-  ServerOptions o = with_args({"--request-timeout", "1"});
+  // A 4 s write timeout instead of the default 30: the test waits for it.
+  ServerOptions o = with_args({"--request-timeout", "1", "--write-timeout", "4"});
   o.root = www.path();
   ServerProcess server(o);
   TempDir home;
@@ -251,6 +287,7 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   SignOptions plain;
   plain.sealed = false;
   std::vector<int> fds;
+  const auto stuck_since = SteadyClock::now();
   for (int i = 0; i < kStuck; ++i) {
     const int fd = tcp_connect(server.port(), 16 * 1024);
     ASSERT_GE(fd, 0);
@@ -264,7 +301,7 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   EXPECT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(get.out, "hello, world\n");
 
-  // The server gives up on each after its write timeout (30 s) and logs how little it sent.
+  // The server gives up on each after its write timeout and logs how little it sent.
   const std::uint64_t stream_length = stream::Layout::whole(big, c.chunk_size()).stream_length();
   const std::regex sent_re(R"(GET /big\.bin 200 (\d+)B)");
   std::vector<std::uint64_t> sent;
@@ -275,6 +312,8 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
     return sent.size() >= static_cast<std::size_t>(kStuck);
   });
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kStuck)) << server.stderr_text();
+  // --write-timeout took effect: the default (30 s) could not have cut them yet.
+  EXPECT_LT(seconds_since(stuck_since), 30.0) << "the readers were cut by the default write timeout, not --write-timeout 4";
   for (const auto n : sent) EXPECT_LT(n, stream_length / 2) << "the server kept writing to a reader that never reads";
   // What reaches the reader once it does read: less than the promised body, then the close.
   for (const int fd : fds) {

@@ -6,8 +6,11 @@
 //   load_tool --connections 2000 --seconds 60           (make soak)
 //   load_tool --connections 300 --seconds 5             (the ctest `load.short`)
 //
-// Exit status: 0 pass; 1 a real error, the server died or did not stop cleanly, memory did not come
-// back, or the concurrency asked for was not reached; 2 bad usage or the run could not be set up.
+// Exit status: 0 pass; 1 a real error (an operation neither completed nor deliberately limited by a
+// 429/503), no operation completed at all, the server died or did not stop cleanly, memory did not
+// come back, or a connection was left behind; 2 bad usage or the run could not be set up.
+// The concurrency reached is a figure, printed, never a pass criterion: on a busy machine not every
+// connection is open at the same moment, and that says nothing about correctness.
 //
 // "Memory back to baseline": the server's VmRSS once every connection is closed (and a short
 // settle) must be within --rss-tolerance-mib of its VmRSS before the load. "Before" is taken after a
@@ -70,7 +73,6 @@ struct Options {
   double warmup_seconds = -1;  // <0: min(5, seconds/2)
   double rss_tolerance_mib = 16;
   double rss_per_request_bytes = 64;
-  double min_connection_ratio = 0.9;
   std::string server_bin;
   std::vector<std::string> server_args;
   std::string json_file;
@@ -438,7 +440,6 @@ int run(Options o) {
   const bool memory_back = after.ok && after.rss_kib <= before.rss_kib + tolerance_kib;
   // Reached means: held by the server at once (its sockets, less the listening and control ones).
   const long reached = peak_sockets.load() - sockets_before;
-  const bool concurrency_ok = static_cast<double>(reached) >= o.min_connection_ratio * static_cast<double>(o.connections);
   std::uint64_t warm_errors = 0;
   for (const auto& ks : warm.stats.kinds) warm_errors += ks.errors_total();
 
@@ -464,7 +465,7 @@ int run(Options o) {
   if (!alive) failures.push_back("the server died during the run");
   else if (exit_status != 0) failures.push_back("the server did not stop cleanly (exit status " + std::to_string(exit_status) + ")");
   if (!memory_back && !MH_LOAD_SANITIZED) failures.push_back("server memory did not come back to its baseline");
-  if (!concurrency_ok) failures.push_back("only " + std::to_string(reached) + " concurrent connections reached");
+  if (requests == limited + errors) failures.push_back("no operation completed");
   if (sockets_after > sockets_before) failures.push_back("the server still holds " + std::to_string(sockets_after - sockets_before) + " connections");
 
   j["connections"] = {{"asked", o.connections}, {"reached", reached}, {"client_peak_open", peak_open},
@@ -515,8 +516,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rss-per-request-bytes", o.rss_per_request_bytes, "...plus this much per request (replay cache)")
       ->capture_default_str();
-  app.add_option("--min-connection-ratio", o.min_connection_ratio, "fail unless this share of the connections was open at once")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--server-bin", o.server_bin, "the minihttpsd to start (default: the one built with this tool)");
   app.add_option("--server-arg", o.server_args, "an extra argument for minihttpsd (repeat for each)")->allow_extra_args(false);
   app.add_option("--json", o.json_file, "also write the figures to this file as JSON");

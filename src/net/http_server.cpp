@@ -133,6 +133,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::unordered_set<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
   std::optional<asio::signal_set> signals;  // on_signals(); not cancelled by stop(): a second signal still counts
+  std::function<void(int signal, int count)> on_signal;
+  int signals_seen = 0;  // touched only by the one outstanding wait's handler
+
+  // The handler refers to this Impl, not to itself: a wait still pending when the io_context goes
+  // is destroyed with it, and nothing is left holding a copy of the handler.
+  void wait_for_signal() {
+    signals->async_wait([this](const beast::error_code& ec, int sig) {
+      if (ec) return;  // the set is gone
+      on_signal(sig, signals_seen++);
+      wait_for_signal();
+    });
+  }
   EventLogger events;
   net::Pool pool{static_cast<unsigned>(threads), [this](std::function<void()> fn) { asio::post(io, std::move(fn)); }};
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
@@ -573,19 +585,9 @@ std::size_t HttpServer::connections() const {
 void HttpServer::set_event_log(EventLogger log) { impl_->events = std::move(log); }
 
 void HttpServer::on_signals(std::function<void(int signal, int count)> fn) {
+  impl_->on_signal = std::move(fn);
   impl_->signals.emplace(impl_->io, SIGINT, SIGTERM);
-  // async_wait takes a copy of the handler each time: the count lives outside it.
-  auto wait = std::make_shared<std::function<void(const beast::error_code&, int)>>();
-  auto count = std::make_shared<int>(0);
-  *wait = [impl = impl_.get(), fn = std::move(fn), wait, count](const beast::error_code& ec, int sig) {
-    if (ec) {
-      *wait = nullptr;  // the set is gone: break the self-reference
-      return;
-    }
-    fn(sig, (*count)++);
-    impl->signals->async_wait(*wait);
-  };
-  impl_->signals->async_wait(*wait);
+  impl_->wait_for_signal();
 }
 
 void HttpServer::every(std::chrono::milliseconds period, std::function<void()> fn) {

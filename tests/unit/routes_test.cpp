@@ -12,15 +12,16 @@ TEST(Routes, EachPathGoesToItsPart) {
   EXPECT_EQ(route_of("/auth/handshake"), Route::handshake);
   EXPECT_EQ(route_of("/auth/logout"), Route::logout);
   EXPECT_EQ(route_of("/chat"), Route::chat);
-  EXPECT_EQ(route_of("/uploads"), Route::uploads);
-  EXPECT_EQ(route_of("/uploads/"), Route::uploads);
-  EXPECT_EQ(route_of("/uploads/a/b.txt"), Route::uploads);
+  EXPECT_EQ(route_of("/.uploads"), Route::uploads);
+  EXPECT_EQ(route_of("/.uploads/"), Route::uploads);
+  EXPECT_EQ(route_of("/.uploads/a/b.txt"), Route::uploads);
+  EXPECT_EQ(route_of("/uploads/a/b.txt"), Route::files);  // a served folder named uploads/
   EXPECT_EQ(route_of("/hello.txt"), Route::files);
   EXPECT_EQ(route_of("/"), Route::files);
 }
 
 TEST(Routes, OnlyExactPathsOrTheUploadSubtreeMatch) {
-  EXPECT_EQ(route_of("/uploadsx"), Route::files);
+  EXPECT_EQ(route_of("/.uploadsx"), Route::files);
   EXPECT_EQ(route_of("/chat/x"), Route::files);
   EXPECT_EQ(route_of("/auth/handshake/"), Route::files);
   EXPECT_EQ(route_of("/.well-known/minihttps/sealed"), Route::files);  // the envelope, opened by the web part

@@ -49,10 +49,6 @@ using test::run_server_binary;
 using test::ServerProcess;
 using test::TempDir;
 
-std::string describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
 
 // A loopback port nobody listens on: bound once to learn a free number, then closed.

@@ -20,10 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 // The client with `home`, its environment holding no MINIHTTPS_SERVER and the login name `user`.
 CommandResult client(const fs::path& home, const std::vector<std::string>& args, const std::string& user = "alice") {
   std::vector<std::string> argv = {client_binary().string(), "--home", home.string()};

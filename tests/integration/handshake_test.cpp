@@ -167,10 +167,6 @@ void expect_bad_requests(const std::string& url, const std::vector<RefusalCase>&
   }
 }
 
-std::string describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 // What a hello or a reply must never show on the wire: the client's name, its UUID (in any of the
 // forms a careless encoder could use), its RSA key (DER, b64u, b64, hex, fingerprint) and the
 // session's keyid. Empty when none appears, else which ones did.

@@ -48,10 +48,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 // Byte sequences that act on a terminal when printed raw: ESC, BEL, CR, a raw 0x9b (CSI), U+009B
 // as UTF-8, and the bidi overrides used below (RLO U+202E, PDF U+202C, RLI U+2067).
 ::testing::AssertionResult no_raw_controls(const std::string& s) {

@@ -24,10 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 // "3 files, 1.2 MiB in 0.4 s; 1 failed": everything but the seconds, which a test never asserts.
 std::regex summary(const std::string& counts, const std::string& size, const std::string& tail = "") {
   return std::regex(counts + ", " + std::regex_replace(size, std::regex("\\."), "\\.") + " in [0-9]+\\.[0-9] s" + tail + "\n");

@@ -99,6 +99,10 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string describe(const CommandResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, std::string_view input,
                           const std::vector<std::string>& extra_env) {
   signal(SIGPIPE, SIG_IGN);  // a child that stops reading must not kill the test

@@ -47,6 +47,8 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
+// "exit N", then stdout and stderr: what a failed expectation on a command shows.
+std::string describe(const CommandResult& r);
 // Runs argv (no shell) with `input` on stdin; captures stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, std::string_view input = {},
                           const std::vector<std::string>& extra_env = {});

@@ -285,8 +285,9 @@ UploadService::Result UploadService::handle(const net::Request& req, const Verif
   if (v.method == "GET" || v.method == "HEAD") {
     const fs::path files = area_dir(area) / kFilesDir;
     io::ensure_directory(files, 0700);
-    // The same request, aimed at the client's own area.
-    const std::string target = name.empty() ? "/?list" : "/" + std::string(target_path(v.target).substr(kPrefix.size() + 1));
+    // The same request, query and all (?list of a directory with an index.html), aimed at the
+    // client's own area; the area's top always answers its listing.
+    const std::string target = name.empty() ? "/?list" : "/" + v.target.substr(kPrefix.size() + 1);
     return FileService(FileServiceOptions{files}).serve(FileRequest{v.method, target, v.fields, v.client->chunk_size});
   }
   if (req.has_body && v.method != "PUT") throw Error(Errc::bad_request, "upload: only PUT takes a body");

@@ -65,12 +65,13 @@ struct Outcome {
   int status = 0;
   std::string reason;
   json body;
+  std::string content_type;  // of an answer
 };
 
-Outcome refusal(const Error& e) { return Outcome{http_status(e.code()), e.what(), json()}; }
+Outcome refusal(const Error& e) { return Outcome{http_status(e.code()), e.what(), json(), ""}; }
 
 Outcome answer(const Answer& a) {
-  return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false)};
+  return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false), a.content_type.value_or("")};
 }
 
 // A request body ready to send: the stream (PROTOCOL.md §6, §8) and the binding B of the request
@@ -551,6 +552,16 @@ TEST(UploadExpiry, CommitAtExpiresIs404AndOneSecondBeforeIs201) {
   expect_usage(up.usage(), 4096, 0, 1, 0);
   EXPECT_EQ(up.service().sweep(), 0u);
   EXPECT_EQ(up.commit("late", late.body["attempt"].get<std::string>()).status, 404);
+}
+
+// A directory of the area answers its index.html, and its listing when ?list asks for it, as a
+// served directory does (PROTOCOL.md §8): the query reaches the area (it was dropped once).
+TEST(UploadListing, ADirectoryWithAnIndexAnswersItsListingOnlyWhenAsked) {
+  Uploads up;
+  up.store("d/index.html", "<p>");
+  EXPECT_EQ(up.request("GET", "/.uploads/d/?list").content_type, "application/json");
+  EXPECT_EQ(up.request("GET", "/.uploads/d/").content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(up.request("GET", "/.uploads/?list").content_type, "application/json");
 }
 
 // The sweep removes attempts from the same second on, and gives their space back.

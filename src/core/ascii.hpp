@@ -22,4 +22,11 @@ constexpr int hex_value(char c) noexcept {
   return -1;
 }
 
+// `s` without the characters of `set` at either end (HTTP's OWS is the default: SP and HTAB).
+constexpr std::string_view trim(std::string_view s, std::string_view set = " \t") noexcept {
+  const auto b = s.find_first_not_of(set);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(set) - b + 1);
+}
+
 }  // namespace mh

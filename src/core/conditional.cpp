@@ -1,5 +1,7 @@
 #include "core/conditional.hpp"
 
+#include "core/ascii.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <string_view>
@@ -8,12 +10,6 @@ namespace mh {
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // 1*DIGIT, as RFC 9110 writes positions; values past 2^64 - 1 are refused (the field is ignored).
 std::optional<std::uint64_t> digits(std::string_view s) {

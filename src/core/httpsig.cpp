@@ -21,12 +21,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Component values may hold visible ASCII, SP and (inside field values) HTAB, never a newline:
 // a newline would let a value forge further lines of the signature base.
 void check_value(std::string_view v) {
@@ -289,7 +283,7 @@ std::vector<std::string_view> field_lines(const Message& m, std::string_view nam
   std::vector<std::string_view> lines;
   for (const auto& [n, v] : m.headers) {
     if (!iequals(n, name)) continue;
-    const std::string_view line = trim_ows(v);
+    const std::string_view line = trim(v);
     if (raw_bytes) {
       if (line.find_first_of("\r\n") != std::string_view::npos) fail("newline in a component value");
     } else {

@@ -3,17 +3,12 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/ascii.hpp"
 #include "core/error.hpp"
 #include "io/files.hpp"
 
 namespace mh::server {
 namespace {
-
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string_view::npos) return {};
-  return std::string(s.substr(b, s.find_last_not_of(" \t\r") - b + 1));
-}
 
 // The first word of the comment is the client's name, the second its UUID.
 bool names(const Ban& b, std::string_view who) {
@@ -32,11 +27,11 @@ BanList::BanList(std::filesystem::path file) : file_(std::move(file)) {
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     const auto hash = line.find('#');
-    const std::string fp = trim(std::string_view(line).substr(0, hash));
+    const std::string fp(trim(std::string_view(line).substr(0, hash), " \t\r"));
     if (fp.empty()) continue;
     if (!is_key_fingerprint(fp))
       throw Error(Errc::bad_request, file_.string() + ":" + std::to_string(n) + ": not a key fingerprint (SHA256:...)");
-    bans_.push_back({fp, hash == std::string::npos ? "" : trim(std::string_view(line).substr(hash + 1))});
+    bans_.push_back({fp, hash == std::string::npos ? "" : std::string(trim(std::string_view(line).substr(hash + 1), " \t\r"))});
   }
 }
 
@@ -64,11 +59,11 @@ std::optional<Ban> BanList::remove(std::string_view who) {
   const auto it = std::find_if(bans_.begin(), bans_.end(), [&](const Ban& b) { return b.fingerprint == who || names(b, who); });
   if (it == bans_.end()) return std::nullopt;
   const Ban removed = *it;
-  bans_.erase(it);
+  const auto at = bans_.erase(it);
   try {
     save();
   } catch (...) {
-    bans_.insert(bans_.begin(), removed);
+    bans_.insert(at, removed);  // back where it was: the list is as on disk again
     throw;
   }
   return removed;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/ascii.hpp"
+
 namespace mh::server {
 namespace {
 
@@ -15,12 +17,6 @@ std::string utc(std::int64_t t) {
   gmtime_r(&tt, &tm);
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
 }
 
 ConsoleReply usage(std::string text) { return {2, std::move(text)}; }
@@ -43,11 +39,11 @@ const char* OperatorConsole::help() {
 }
 
 ConsoleReply OperatorConsole::execute(std::string_view line) {
-  line = trim(line);
+  line = trim(line, " \t\r\n");
   if (!line.empty() && line.front() == '/') line.remove_prefix(1);
   const auto space = line.find(' ');
   const std::string_view cmd = line.substr(0, space);
-  const std::string_view arg = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1));
+  const std::string_view arg = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1), " \t\r\n");
   if (cmd == "list") return {0, list()};
   if (cmd == "kick") return arg.empty() ? usage("usage: /kick NAME|UUID\n") : kick(arg);
   if (cmd == "ban") return arg.empty() ? usage("usage: /ban NAME|UUID|FINGERPRINT\n") : ban(arg);

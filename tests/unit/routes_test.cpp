@@ -28,6 +28,13 @@ TEST(Routes, OnlyExactPathsOrTheUploadSubtreeMatch) {
   EXPECT_EQ(route_of(path_of("/chat?room=a")), Route::chat);
 }
 
+TEST(Ascii, TrimTakesOnlyTheSetFromBothEnds) {
+  EXPECT_EQ(trim(" \t a b \t"), "a b");
+  EXPECT_EQ(trim(" \t "), "");
+  EXPECT_EQ(trim("x\r\n"), "x\r\n");  // OWS alone by default
+  EXPECT_EQ(trim("\r\n x \r\n", " \t\r\n"), "x");
+}
+
 TEST(Ascii, HexValueAndIequals) {
   EXPECT_EQ(hex_value('0'), 0);
   EXPECT_EQ(hex_value('a'), 10);

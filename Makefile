@@ -7,6 +7,8 @@
 #                       never part of make test
 #   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
 #   make fuzz-smoke     the same, FUZZ_SMOKE_SECONDS each (default 20), as CI runs it
+#   make format         reformat every C++ file with clang-format-14 (.clang-format)
+#   make format-check   fail, naming the files, if any C++ file is not formatted (CI runs it first)
 #   make soak           SOAK_CONNECTIONS (2000) concurrent connections (each an operation every ~3 s)
 #                       for SOAK_SECONDS (60) against a
 #                       real server; prints requests, errors, latency and server memory (docs/SECURITY.md)
@@ -18,7 +20,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 SOAK_SECONDS ?= 60
 SOAK_CONNECTIONS ?= 2000
 
-.PHONY: all deps build run test test-sanitize test-tsan bench fuzz-build fuzz fuzz-smoke soak clean
+.PHONY: all deps build run test test-sanitize test-tsan bench fuzz-build fuzz fuzz-smoke soak format format-check clean
 
 all: build
 
@@ -68,6 +70,17 @@ fuzz-smoke: fuzz-build
 soak: build
 	@build/release/tests/load_tool --connections $(SOAK_CONNECTIONS) --seconds $(SOAK_SECONDS) \
 	  --think-ms 3000 --ramp-seconds 10 --settle-seconds 12 --json build/release/soak.json
+
+# One formatter version, because clang-format's output changes between releases.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES = $(shell git ls-files '*.cpp' '*.hpp')
+
+format: deps
+	@$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check: deps
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) 2>&1 | grep -o '^[^:]*:[0-9]*' | sort -u -t: -k1,1 \
+	  | sed 's/^/format-check: not formatted (make format): /' | tee /dev/stderr | (! grep -q .)
 
 clean:
 	rm -rf build

@@ -12,7 +12,7 @@ packages=(
   googletest libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libbenchmark-dev
   python3 python3-cryptography openssl coreutils
-  help2man
+  help2man clang-format-14
 )
 for arg in "$@"; do
   case "$arg" in

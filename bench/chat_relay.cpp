@@ -65,9 +65,9 @@ struct Client {
     if (!secret) throw std::runtime_error("no session in " + home.string() + ": run minihttps connect first");
     ws = std::make_unique<net::WebSocketClient>(url, std::chrono::seconds(10));
     seal::Signed s;
-    const auto m = seal::seal_request(seal::Credentials{*secret, keyid, *rsa},
-                                      bhttp::Request{"GET", "http", "", "/chat?room=bench", {}}, "http", url.authority(),
-                                      seal::Freshness::fresh(std::time(nullptr)), s, seal::SealOptions{.upgrade = true});
+    const auto m = seal::seal_request(
+        seal::Credentials{*secret, keyid, *rsa}, bhttp::Request{"GET", "http", "", "/chat?room=bench", {}}, "http",
+        url.authority(), seal::Freshness::fresh(std::time(nullptr)), s, seal::SealOptions{.upgrade = true});
     binding = s.binding;
     net::Headers headers;
     for (const auto& [n, v] : m.headers) headers.push_back({n, v});

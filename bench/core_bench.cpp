@@ -48,7 +48,8 @@ void BM_FernetDecrypt(benchmark::State& st) {
   NullSink sink;
   for (auto _ : st) {
     FernetDecoder dec(key, 1700000000, 60, sink);
-    for (std::size_t off = 0; off < token.size(); off += 64 * 1024) dec.update(std::string_view(token).substr(off, 64 * 1024));
+    for (std::size_t off = 0; off < token.size(); off += 64 * 1024)
+      dec.update(std::string_view(token).substr(off, 64 * 1024));
     dec.finish();
   }
   st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * n));

@@ -50,8 +50,7 @@ int main(int argc, char** argv) {
   }
   std::printf("ready %zu\n", fds.size());
   std::fflush(stdout);
-  while (read(0, buf, sizeof buf) > 0) {
-  }
+  while (read(0, buf, sizeof buf) > 0) {}
   for (int fd : fds) close(fd);
   return 0;
 }

@@ -110,7 +110,8 @@ int presign_hello(int bits, const std::string& authority, std::size_t count, con
     std::int64_t now() const override { return std::time(nullptr); }
   } clock;
   generate(count, out, [&](std::size_t i) {
-    const auto hs = handshake::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, server, clock);
+    const auto hs =
+        handshake::ClientHandshake::create(key, "bench" + std::to_string(i % 1), std::nullopt, server, clock);
     const std::string body = hs.hello_json();
     return "POST /auth/handshake HTTP/1.1\r\nHost: " + authority +
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

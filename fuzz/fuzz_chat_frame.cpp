@@ -169,7 +169,8 @@ void expect(Conn& c, const std::vector<Want>& want, const char* who) {
   for (std::size_t i = 0; ok && i < got.size(); ++i) ok = matches(got[i], want[i]);
   if (!ok) {
     std::fprintf(stderr, "\n==FUZZ== %s received:\n", who);
-    for (const auto& j : got) std::fprintf(stderr, "  %s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+    for (const auto& j : got)
+      std::fprintf(stderr, "  %s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     std::fprintf(stderr, "==FUZZ== expected:\n");
     for (const auto& w : want)
       std::fprintf(stderr, "  %s%s\n", w.j.dump(-1, ' ', false, json::error_handler_t::replace).c_str(),
@@ -181,8 +182,8 @@ void expect(Conn& c, const std::vector<Want>& want, const char* who) {
 bool valid_room(std::string_view r) {
   if (r.empty() || r.size() > 32 || r[0] == '.' || r[0] == '-') return false;
   return std::all_of(r.begin(), r.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-           ch == '_' || ch == '-';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+           ch == '-';
   });
 }
 
@@ -291,7 +292,8 @@ class Chat {
 
   std::vector<std::string> names(const std::string& room) const {
     const auto it = rooms_.find(room);
-    return it == rooms_.end() ? std::vector<std::string>{} : std::vector<std::string>(it->second.begin(), it->second.end());
+    return it == rooms_.end() ? std::vector<std::string>{}
+                              : std::vector<std::string>(it->second.begin(), it->second.end());
   }
 
   Conn* conn_of(const std::string& name) {
@@ -302,7 +304,8 @@ class Chat {
 
   Want error(const std::string& reason) const { return {{{"type", "error"}, {"reason", reason}, {"time", kNow}}}; }
   // An error quoting `quoted`, cut to at most `max` bytes.
-  Want error_cut(const std::string& before, const std::string& quoted, std::size_t max, const std::string& after) const {
+  Want error_cut(const std::string& before, const std::string& quoted, std::size_t max,
+                 const std::string& after) const {
     Want w = error(before + after);
     w.cut = quoted;
     w.max_cut = max;
@@ -332,7 +335,7 @@ class Chat {
       if (!say && (!j.contains("to") || !j["to"].is_string())) return only_alice(error("msg: \"to\" must be a string"));
       if (const std::string bad = text_refusal(j); !bad.empty()) return only_alice(error(type + ": " + bad));
       json out = {{"type", "message"}, {"room", room_}, {"from", "alice"}, {"uuid", uuid},
-                  {"text", j["text"]}, {"time", kNow}, {"private", !say}};
+                  {"text", j["text"]}, {"time", kNow},  {"private", !say}};
       std::vector<Conn*> to;
       if (say) {
         for (const auto& n : names(room_))
@@ -359,12 +362,20 @@ class Chat {
       const std::string old = room_;
       rooms_[old].erase("alice");
       for (const auto& n : names(old))
-        got[conn_of(n)].push_back({{{"type", "notice"}, {"event", "leave"}, {"room", old}, {"name", "alice"},
-                                    {"text", "alice left " + old}, {"time", kNow}}});
+        got[conn_of(n)].push_back({{{"type", "notice"},
+                                    {"event", "leave"},
+                                    {"room", old},
+                                    {"name", "alice"},
+                                    {"text", "alice left " + old},
+                                    {"time", kNow}}});
       if (rooms_[old].empty()) rooms_.erase(old);
       for (const auto& n : names(room))
-        got[conn_of(n)].push_back({{{"type", "notice"}, {"event", "join"}, {"room", room}, {"name", "alice"},
-                                    {"text", "alice joined " + room}, {"time", kNow}}});
+        got[conn_of(n)].push_back({{{"type", "notice"},
+                                    {"event", "join"},
+                                    {"room", room},
+                                    {"name", "alice"},
+                                    {"text", "alice joined " + room},
+                                    {"time", kNow}}});
       rooms_[room].insert("alice");
       room_ = room;
       const json limits = {{"messages_per_second", limits_.messages_per_second},
@@ -372,8 +383,12 @@ class Chat {
                            {"max_text_bytes", limits_.max_text_bytes},
                            {"max_frame_bytes", limits_.max_frame_bytes}};
       expect(alice_,
-             {{{{"type", "notice"}, {"event", "joined"}, {"room", room}, {"limits", limits},
-                {"text", "you joined " + room}, {"time", kNow}}},
+             {{{{"type", "notice"},
+                {"event", "joined"},
+                {"room", room},
+                {"limits", limits},
+                {"text", "you joined " + room},
+                {"time", kNow}}},
               {{{"type", "who"}, {"room", room}, {"members", names(room)}, {"time", kNow}}}},
              "alice");
       for (Conn* c : {&bob_, &carol_}) expect(*c, got[c], c->client->name.c_str());
@@ -383,7 +398,8 @@ class Chat {
     if (type == "rooms" || type == "who" || type == "quit") {
       if (!only(j, {"type"})) return only_alice(error(type + ": unknown field"));
       if (type == "quit") return closed(net::close_code::normal, "bye");
-      if (type == "who") return only_alice({{{"type", "who"}, {"room", room_}, {"members", names(room_)}, {"time", kNow}}});
+      if (type == "who")
+        return only_alice({{{"type", "who"}, {"room", room_}, {"members", names(room_)}, {"time", kNow}}});
       json list = json::array();
       for (const auto& [name, members] : rooms_) list.push_back({{"name", name}, {"members", members.size()}});
       return only_alice({{{"type", "rooms"}, {"rooms", list}, {"time", kNow}}});
@@ -397,9 +413,9 @@ class Chat {
   web::ChatHub hub_;
   Conn alice_, bob_, carol_;
   std::map<std::string, std::set<std::string>> rooms_;  // room -> names in it
-  std::string room_;                                   // alice's
-  std::uint64_t accepted_ = 0;                         // frames alice had accepted
-  json plain_;                                         // the current frame's object, without "seq"
+  std::string room_;                                    // alice's
+  std::uint64_t accepted_ = 0;                          // frames alice had accepted
+  json plain_;                                          // the current frame's object, without "seq"
 };
 
 // "@K rest": K and rest; otherwise nullopt.
@@ -433,7 +449,8 @@ void run(const std::uint8_t* data, std::size_t size) {
     std::string plaintext(line);
     if (mode == 1 && !line.empty() && line[0] == '{') {
       const bool empty_object = line.size() > 1 && line[1] == '}';
-      plaintext = "{\"seq\":" + std::to_string(chat.next_seq()) + (empty_object ? "" : ",") + std::string(line.substr(1));
+      plaintext =
+          "{\"seq\":" + std::to_string(chat.next_seq()) + (empty_object ? "" : ",") + std::string(line.substr(1));
     }
     FernetIv iv;
     for (auto& b : iv) b = static_cast<std::uint8_t>(rng.next());

@@ -28,8 +28,7 @@ namespace mh::fuzz {
   std::abort();  // libFuzzer reports the deadly signal and writes the crash-* reproducer
 }
 
-#define MH_FUZZ_CHECK(cond) \
-  ((cond) ? static_cast<void>(0) : ::mh::fuzz::broken(#cond, __FILE__, __LINE__))
+#define MH_FUZZ_CHECK(cond) ((cond) ? static_cast<void>(0) : ::mh::fuzz::broken(#cond, __FILE__, __LINE__))
 
 // The input as text (no copy).
 inline std::string_view text(const std::uint8_t* data, std::size_t size) noexcept {
@@ -91,9 +90,7 @@ template <class Fn>
 bool refuses(Fn&& fn) {
   try {
     fn();
-  } catch (const Error&) {
-    return true;
-  }
+  } catch (const Error&) { return true; }
   return false;
 }
 
@@ -108,8 +105,8 @@ bool accepts(Fn&& fn, std::initializer_list<Errc> allowed = {}) {
     if (allowed.size() == 0) return false;
     for (Errc c : allowed)
       if (e.code() == c) return false;
-    std::fprintf(stderr, "\n==FUZZ== refusal with unexpected code %s: %s\n",
-                 std::string(errc_name(e.code())).c_str(), e.what());
+    std::fprintf(stderr, "\n==FUZZ== refusal with unexpected code %s: %s\n", std::string(errc_name(e.code())).c_str(),
+                 e.what());
     broken("refusal code is one of the allowed ones", __FILE__, __LINE__);
   }
 }
@@ -126,9 +123,7 @@ int guarded(Fn&& fn) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "\n==FUZZ== exception that is not an mh::Error: %s\n", e.what());
     broken("only mh::Error is thrown", __FILE__, __LINE__);
-  } catch (...) {
-    broken("only mh::Error is thrown (unknown exception type)", __FILE__, __LINE__);
-  }
+  } catch (...) { broken("only mh::Error is thrown (unknown exception type)", __FILE__, __LINE__); }
   return 0;
 }
 

@@ -34,7 +34,7 @@ const FernetKey& key() {
 }
 
 struct Outcome {
-  std::optional<Bytes> plain;    // accepted
+  std::optional<Bytes> plain;            // accepted
   std::optional<FernetFailure> failure;  // refused
 };
 
@@ -159,9 +159,7 @@ void run(const std::uint8_t* data, std::size_t size) {
   try {
     const FernetKey k = FernetKey::parse(in);
     MH_FUZZ_CHECK(k.format() == in);
-  } catch (const Error& e) {
-    MH_FUZZ_CHECK(e.code() == Errc::bad_request);
-  }
+  } catch (const Error& e) { MH_FUZZ_CHECK(e.code() == Errc::bad_request); }
 }
 
 }  // namespace

@@ -59,24 +59,27 @@ void run(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (mode % 5) {
     case 0:
-      round_trip(text, parse_envelope, [](const Envelope& e) { return to_json(e); },
-                 [](const Envelope& a, const Envelope& b) { return a.x25519 == b.x25519 && a.sealed == b.sealed; });
+      round_trip(
+          text, parse_envelope, [](const Envelope& e) { return to_json(e); },
+          [](const Envelope& a, const Envelope& b) { return a.x25519 == b.x25519 && a.sealed == b.sealed; });
       return;
     case 1:
-      round_trip(text, parse_hello_identity, [](const HelloIdentity& h) { return to_json(h); },
-                 [&](const HelloIdentity& a, const HelloIdentity& b) {
-                   check_int_field(text, "time", a.time);
-                   return a.name == b.name && a.nonce == b.nonce && a.rsa_spki == b.rsa_spki && a.uuid == b.uuid &&
-                          a.time == b.time && a.signature == b.signature;
-                 });
+      round_trip(
+          text, parse_hello_identity, [](const HelloIdentity& h) { return to_json(h); },
+          [&](const HelloIdentity& a, const HelloIdentity& b) {
+            check_int_field(text, "time", a.time);
+            return a.name == b.name && a.nonce == b.nonce && a.rsa_spki == b.rsa_spki && a.uuid == b.uuid &&
+                   a.time == b.time && a.signature == b.signature;
+          });
       return;
     case 2:
-      round_trip(text, parse_reply_identity, [](const ReplyIdentity& r) { return to_json(r); },
-                 [&](const ReplyIdentity& a, const ReplyIdentity& b) {
-                   check_int_field(text, "expires", a.expires);
-                   return a.uuid == b.uuid && a.keyid == b.keyid && a.expires == b.expires && a.nonce == b.nonce &&
-                          a.chunk_size == b.chunk_size && a.signature == b.signature;
-                 });
+      round_trip(
+          text, parse_reply_identity, [](const ReplyIdentity& r) { return to_json(r); },
+          [&](const ReplyIdentity& a, const ReplyIdentity& b) {
+            check_int_field(text, "expires", a.expires);
+            return a.uuid == b.uuid && a.keyid == b.keyid && a.expires == b.expires && a.nonce == b.nonce &&
+                   a.chunk_size == b.chunk_size && a.signature == b.signature;
+          });
       return;
     default: break;
   }
@@ -88,12 +91,18 @@ void run(const std::uint8_t* data, std::size_t size) {
     const Secret<32> es = x25519_shared(eph.secret, server.static_key);
     FernetIv iv{};
     hello = to_json(Envelope{eph.public_key, fernet_encrypt(hello_key(es, hello_key_salt(server, eph.public_key)),
-                                                              as_bytes(text), kNow, iv)});
+                                                            as_bytes(text), kNow, iv)});
   }
   FixedClock clock(kNow);
   ServerHandshake server(identity(), static_key(), ServerPolicy{}, clock);
   bool ok = false;
-  if (!fuzz::accepts([&] { server.consume_hello(hello); ok = true; }, {Errc::bad_request, Errc::forbidden})) return;
+  if (!fuzz::accepts(
+          [&] {
+            server.consume_hello(hello);
+            ok = true;
+          },
+          {Errc::bad_request, Errc::forbidden}))
+    return;
   MH_FUZZ_CHECK(ok);
   MH_FUZZ_CHECK(server.identity().time >= kNow - 60 && server.identity().time <= kNow + 60);
   const auto result = server.create_reply(Uuid::random_v4());

@@ -61,8 +61,8 @@ void spki(ByteView der) {
     // Kept as given, so possibly by the strict reader: OpenSSL's decoder alone (from_pem of the
     // same bytes) must take them to the same key. The reader is a shortcut, not a second opinion.
     std::optional<RsaPublicKey> generic;
-    MH_FUZZ_CHECK(fuzz::accepts([&] { generic = RsaPublicKey::from_pem(pem_encode("PUBLIC KEY", der)); },
-                                {Errc::bad_request}));
+    MH_FUZZ_CHECK(
+        fuzz::accepts([&] { generic = RsaPublicKey::from_pem(pem_encode("PUBLIC KEY", der)); }, {Errc::bad_request}));
     MH_FUZZ_CHECK(generic->spki_der() == key->spki_der());
   }
   check_rsa_key(*key, der);

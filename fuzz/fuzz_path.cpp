@@ -20,10 +20,9 @@ using namespace mh;
 using mh::fuzz::Rng;
 
 const std::set<std::string_view> kReasons = {
-    "path: must start with '/'", "path: too long",           "path: bad percent-encoding",
-    "path: too many segments",   "path: segment too long",   "path: control character",
-    "path: invalid UTF-8",       "path: NUL byte",           "path: backslash",
-    "path: encoded slash",       "path: double encoding",    "path: dot segment",
+    "path: must start with '/'", "path: too long",          "path: bad percent-encoding", "path: too many segments",
+    "path: segment too long",    "path: control character", "path: invalid UTF-8",        "path: NUL byte",
+    "path: backslash",           "path: encoded slash",     "path: double encoding",      "path: dot segment",
     "path: hidden name"};
 
 int hex(char c) {
@@ -39,11 +38,16 @@ bool utf8_ok(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t len;
     std::uint32_t cp;
-    if (c < 0x80) len = 1, cp = c;
-    else if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-    else return false;
+    if (c < 0x80)
+      len = 1, cp = c;
+    else if ((c & 0xe0) == 0xc0)
+      len = 2, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+      len = 3, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+      len = 4, cp = c & 0x07;
+    else
+      return false;
     if (s.size() - i < len) return false;
     for (std::size_t k = 1; k < len; ++k) {
       const auto d = static_cast<unsigned char>(s[i + k]);

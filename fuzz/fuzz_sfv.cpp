@@ -23,7 +23,8 @@ void check_bare(const BareItem& v) {
   if (const auto* s = std::get_if<std::string>(&v)) MH_FUZZ_CHECK(s->size() <= kMaxStringChars);
   if (const auto* t = std::get_if<Token>(&v)) MH_FUZZ_CHECK(!t->value.empty() && t->value.size() <= kMaxStringChars);
   if (const auto* b = std::get_if<Bytes>(&v)) MH_FUZZ_CHECK(b->size() <= kMaxBinaryBytes);
-  if (const auto* i = std::get_if<std::int64_t>(&v)) MH_FUZZ_CHECK(*i <= 999'999'999'999'999 && *i >= -999'999'999'999'999);
+  if (const auto* i = std::get_if<std::int64_t>(&v))
+    MH_FUZZ_CHECK(*i <= 999'999'999'999'999 && *i >= -999'999'999'999'999);
   if (const auto* d = std::get_if<Decimal>(&v))
     MH_FUZZ_CHECK(d->thousandths <= 999'999'999'999'999 && d->thousandths >= -999'999'999'999'999);
 }

@@ -90,7 +90,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::int64_t kNow = 1700000000;
-constexpr std::uint32_t kChunk = 4096;     // the session's chunk size
+constexpr std::uint32_t kChunk = 4096;      // the session's chunk size
 constexpr std::uint64_t kMaxUpload = 9000;  // two full chunks and a part: the 413 edges are reachable
 constexpr std::uint64_t kQuota = 20000;
 constexpr std::uint64_t kMinCharge = 1024;  // the minimum charge per file and attempt (4096 by default)
@@ -279,7 +279,7 @@ std::string slurp(const fs::path& p) {
 }
 
 struct Model {
-  std::map<std::string, std::string> committed;                     // name -> bytes
+  std::map<std::string, std::string> committed;                         // name -> bytes
   std::map<std::string, std::pair<std::string, std::string>> attempts;  // id -> (name, bytes)
   std::string last_id;
 
@@ -293,7 +293,8 @@ struct Model {
   // would be, or NAME a directory.
   std::optional<std::string> placement_refusal(const std::string& name) const {
     for (std::size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
-      if (committed.count(name.substr(0, slash))) return "upload: " + name.substr(0, slash) + " is a file, not a directory";
+      if (committed.count(name.substr(0, slash)))
+        return "upload: " + name.substr(0, slash) + " is a file, not a directory";
     if (is_dir(name)) return "upload: " + name + " is a directory";
     return std::nullopt;
   }
@@ -388,10 +389,13 @@ void check_disk(const Model& m) {
   std::error_code ec;
   // Every file below files/, by its name; a directory only ever holds what a file needs.
   for (const auto& e : fs::recursive_directory_iterator(area() / "files", ec)) {
-    if (e.is_directory()) MH_FUZZ_CHECK(!fs::is_empty(e.path()));
-    else files[e.path().lexically_relative(area() / "files").string()] = slurp(e.path());
+    if (e.is_directory())
+      MH_FUZZ_CHECK(!fs::is_empty(e.path()));
+    else
+      files[e.path().lexically_relative(area() / "files").string()] = slurp(e.path());
   }
-  for (const auto& e : fs::directory_iterator(area() / ".attempts", ec)) attempts[e.path().filename()] = slurp(e.path());
+  for (const auto& e : fs::directory_iterator(area() / ".attempts", ec))
+    attempts[e.path().filename()] = slurp(e.path());
   MH_FUZZ_CHECK(files == m.committed);
   std::map<std::string, std::string> want;
   for (const auto& [id, a] : m.attempts) want[id + ".ready"] = a.second;
@@ -403,7 +407,8 @@ void check_disk(const Model& m) {
 // Feeds the body to the sink as the HTTP server does; returns the answer or the refusal.
 Outcome stream_body(web::BodyIntake& in, std::string_view body, Rng& rng) {
   Outcome o;
-  const std::string_view arriving = body.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(body.size(), in.max_bytes)));
+  const std::string_view arriving =
+      body.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(body.size(), in.max_bytes)));
   try {
     std::size_t off = 0;
     for (const std::size_t n : rng.splits(arriving.size())) {
@@ -436,7 +441,7 @@ void check_get(Outcome& o, const Model& m, const net::Request& req, const Reques
   const bool ranged = req.header("Range").has_value();
   const bool head = req.method == "HEAD";
   std::optional<std::string> want;  // the answer's plaintext
-  bool file = !name.empty();       // else a listing
+  bool file = !name.empty();        // else a listing
   const auto q = req.target.find('?');
   const bool listing_asked = q != std::string::npos && req.target.substr(q + 1) == "list";
   if (name.empty() || m.is_dir(name)) {
@@ -493,7 +498,8 @@ void check_get(Outcome& o, const Model& m, const net::Request& req, const Reques
 }
 
 std::string does_not_verify(std::uint64_t i) {
-  return "upload: chunk " + std::to_string(i) + " does not verify (tampered, reordered, duplicated, or from another response)";
+  return "upload: chunk " + std::to_string(i) +
+         " does not verify (tampered, reordered, duplicated, or from another response)";
 }
 
 void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const Script& s, const Binding& binding,
@@ -522,7 +528,8 @@ void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const 
                           "stream: length " + std::to_string(total) + " is not a stream of chunk size 4096");
   if (const auto why = m.placement_refusal(name)) return expect_refusal(at_once, Errc::conflict, *why);
   if (m.attempts.size() >= kMaxPending)
-    return expect_refusal(at_once, Errc::insufficient_storage, "upload: your limit of 3 pending attempts would be exceeded");
+    return expect_refusal(at_once, Errc::insufficient_storage,
+                          "upload: your limit of 3 pending attempts would be exceeded");
   if (m.committed.size() + m.attempts.size() >= kMaxFiles)
     return expect_refusal(at_once, Errc::insufficient_storage, "upload: your limit of 6 files would be exceeded");
   const std::uint64_t capacity = std::min(split->max_plaintext(), kMaxUpload);
@@ -543,7 +550,8 @@ void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const 
   in.sink.reset();
 
   // The documented outcome, chunk by chunk as they complete.
-  const std::string_view arrived = std::string_view(body).substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(body.size(), total)));
+  const std::string_view arrived =
+      std::string_view(body).substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(body.size(), total)));
   std::string plain;
   std::uint64_t off = 0;
   for (std::uint64_t i = 0; i < split->tokens; ++i) {
@@ -560,7 +568,8 @@ void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const 
     if (chunk.size() < lo || chunk.size() > hi)
       return expect_refusal(o, Errc::bad_request,
                             "upload: chunk " + std::to_string(i) + " holds " + std::to_string(chunk.size()) +
-                                " bytes, expected " + (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
+                                " bytes, expected " +
+                                (lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi)));
     plain.append(as_chars(chunk));
     if (plain.size() > kMaxUpload) return expect_refusal(o, Errc::payload_too_large, too_large);
     if (Model::charge(plain.size()) > held) return expect_refusal(o, Errc::insufficient_storage, over_quota);
@@ -601,7 +610,8 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
       body = std::move(sized);
     }
     const SessionSecret other(bytes_from<32>(0xe0));
-    body = s.seal == "binding"   ? seal_stream(session_secret(), KeyPurpose::request_body, binding_of(index + 100), body, rng)
+    body = s.seal == "binding"
+               ? seal_stream(session_secret(), KeyPurpose::request_body, binding_of(index + 100), body, rng)
            : s.seal == "purpose" ? seal_stream(session_secret(), KeyPurpose::response_body, binding, body, rng)
            : s.seal == "session" ? seal_stream(other, KeyPurpose::request_body, binding, body, rng)
                                  : seal_stream(session_secret(), KeyPurpose::request_body, binding, body, rng);
@@ -628,8 +638,10 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   web::UploadService::Result d;
   try {
     d = svc.handle(s.req, v);
-    if (auto* a = std::get_if<web::Answer>(&d)) at_once.answer = std::move(*a);
-    else MH_FUZZ_CHECK(std::holds_alternative<web::BodyIntake>(d) && s.req.method == "PUT");
+    if (auto* a = std::get_if<web::Answer>(&d))
+      at_once.answer = std::move(*a);
+    else
+      MH_FUZZ_CHECK(std::holds_alternative<web::BodyIntake>(d) && s.req.method == "PUT");
   } catch (const Error& e) {
     at_once.refused = e.code();
     at_once.reason = e.what();
@@ -642,15 +654,14 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   RequestPath p;
   try {
     p = parse_request_path(path.size() > 9 ? path.substr(9) : "/");  // after "/.uploads", a dot name
-  } catch (const Error& e) {
-    return expect_refusal(at_once, e.code(), e.what());
-  }
+  } catch (const Error& e) { return expect_refusal(at_once, e.code(), e.what()); }
   std::string name;  // every segment after the area's, joined by '/'
   for (const auto& segment : p.segments) name += (name.empty() ? "" : "/") + segment;
   const std::string& method = s.req.method;
 
   if (method == "GET" || method == "HEAD") return check_get(at_once, m, s.req, p, name);
-  if (s.req.has_body && method != "PUT") return expect_refusal(at_once, Errc::bad_request, "upload: only PUT takes a body");
+  if (s.req.has_body && method != "PUT")
+    return expect_refusal(at_once, Errc::bad_request, "upload: only PUT takes a body");
   if (name.empty()) return expect_refusal(at_once, Errc::method_not_allowed);
   if (method == "PUT") return check_put(at_once, d, m, s, binding, body, name, rng);
   if (method == "POST") {
@@ -658,7 +669,8 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
     if (!id) return expect_refusal(at_once, Errc::bad_request, "upload: POST needs ?commit=ID");
     const auto it = m.attempts.find(*id);
     if (it == m.attempts.end() || it->second.first != name) return expect_refusal(at_once, Errc::not_found, kNoAttempt);
-    if (const auto why = m.placement_refusal(name)) return expect_refusal(at_once, Errc::conflict, *why);  // still pending
+    if (const auto why = m.placement_refusal(name))
+      return expect_refusal(at_once, Errc::conflict, *why);  // still pending
     const std::string bytes = it->second.second;
     const json j = body_json(expect_status(at_once, {201}));
     MH_FUZZ_CHECK(j == json({{"name", name}, {"size", bytes.size()}, {"cksum", cksum(as_bytes(bytes))}}));

@@ -202,9 +202,9 @@ void uploads() {
       "##\nDELETE /.uploads/notes.txt\n##\nHEAD /.uploads\n");
   put(t, "put_discard_retry",
       std::string(lit("PUT /.uploads/caf%C3%A9.bin\r\nX-Fuzz-Stream\r\n\r\n\x01\x02\x03\x00\xff")) +
-      "\n##\nDELETE /.uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n"
-      "##\nPUT /.uploads/caf%C3%A9.bin\nX-Fuzz-Stream: 5000\n\nsecond try \n##\nPOST /.uploads/other?commit={id}\n"
-      "##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n##\nGET /.uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
+          "\n##\nDELETE /.uploads/caf%C3%A9.bin?attempt={id}\n##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n"
+          "##\nPUT /.uploads/caf%C3%A9.bin\nX-Fuzz-Stream: 5000\n\nsecond try \n##\nPOST /.uploads/other?commit={id}\n"
+          "##\nPOST /.uploads/caf%C3%A9.bin?commit={id}\n##\nGET /.uploads/caf%C3%A9.bin\nIf-None-Match: *\n");
   // A raw stream of two chunks (4096 + 20 bytes) under the target's session secret (bytes
   // 0xa0..0xbf) and the binding of request 0 (bytes 0x60..0x7f, the last one 0), fixed IVs; and
   // the same chunks in the wrong order.
@@ -227,7 +227,8 @@ void uploads() {
   put(t, "put_raw_reordered", "PUT /.uploads/raw.txt\n\n" + chunks[1] + chunks[0]);
   put(t, "put_raw_cut", "PUT /.uploads/raw.txt\nContent-Length: " + std::to_string(raw.size()) + "\n\n" + chunks[0]);
   put(t, "put_at_size_limit",
-      "PUT /.uploads/big\nX-Fuzz-Stream: 9000\n\nx\n##\nPUT /.uploads/over\nX-Fuzz-Stream: 9001\n\ny\n##\nGET /.uploads/\n");
+      "PUT /.uploads/big\nX-Fuzz-Stream: 9000\n\nx\n##\nPUT /.uploads/over\nX-Fuzz-Stream: 9001\n\ny\n##\nGET "
+      "/.uploads/\n");
   put(t, "put_chunks_ranges",
       "PUT /.uploads/r\nX-Fuzz-Stream: 8193\n\n0123456789abcdef\n##\nPOST /.uploads/r?commit={id}\n"
       "##\nGET /.uploads/r\nRange: bytes=4095-4096\n##\nGET /.uploads/r\nRange: bytes=-1\nIf-Range: *\n"
@@ -235,22 +236,27 @@ void uploads() {
       "##\nGET /.uploads/r\nIf-None-Match: *\nRange: bytes=0-0\n##\nGET /.uploads/r\n");
   std::string quota;
   for (int i = 0; i < 3; ++i)
-    quota += "PUT /.uploads/q" + std::to_string(i) + "\nX-Fuzz-Stream: 6000\n\nq\n##\nPOST /.uploads/q" + std::to_string(i) +
-             "?commit={id}\n##\n";
+    quota += "PUT /.uploads/q" + std::to_string(i) + "\nX-Fuzz-Stream: 6000\n\nq\n##\nPOST /.uploads/q" +
+             std::to_string(i) + "?commit={id}\n##\n";
   put(t, "quota", quota + "PUT /.uploads/q3\nX-Fuzz-Stream: 3000\n\nq\n##\nDELETE /.uploads/q0\n");
   put(t, "put_refusals",
       "PUT /.uploads/a\nX-Fuzz-No-Length\n\nx\n##\nPUT /.uploads/a\nTransfer-Encoding: chunked\n\nx\n"
-      "##\nPUT /.uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /.uploads/a\nContent-Length: 1x\n\nx\n"
+      "##\nPUT /.uploads/a\nContent-Length: 99999999999999999999999\n\nx\n##\nPUT /.uploads/a\nContent-Length: "
+      "1x\n\nx\n"
       "##\nPUT /.uploads/a\nContent-Length: 101\n\nx\n##\nPUT /.uploads/a\nContent-Length: 0\n\n"
       "##\nPUT /.uploads/a\nContent-Length: 200\n\ngAAAAABl\n");
   put(t, "put_sealed_otherwise",
-      "PUT /.uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /.uploads/a\nX-Fuzz-Stream: 5000\nX-Fuzz-Seal: purpose\n\nx\n"
+      "PUT /.uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: binding\n\nx\n##\nPUT /.uploads/a\nX-Fuzz-Stream: "
+      "5000\nX-Fuzz-Seal: purpose\n\nx\n"
       "##\nPUT /.uploads/a\nX-Fuzz-Stream\nX-Fuzz-Seal: session\n\nx\n##\nPUT /.uploads/a\nX-Fuzz-Stream\n\nright\n");
   put(t, "nested_names",
       "PUT /.uploads/d/e/f.txt\nX-Fuzz-Stream\n\nnested\n##\nPOST /.uploads/d/e/f.txt?commit={id}\n##\nGET /.uploads/\n"
-      "##\nGET /.uploads/d/?list\n##\nPUT /.uploads/d\nX-Fuzz-Stream\n\nx\n##\nPUT /.uploads/d/e/f.txt/g\nX-Fuzz-Stream\n\nx\n"
-      "##\nPUT /.uploads/d/index.html\nX-Fuzz-Stream\n\n<p>\n##\nPOST /.uploads/d/index.html?commit={id}\n##\nGET /.uploads/d\n"
-      "##\nDELETE /.uploads/d/e\n##\nDELETE /.uploads/d/e/f.txt\n##\nGET /.uploads/d/\n##\nDELETE /.uploads/d/index.html\n"
+      "##\nGET /.uploads/d/?list\n##\nPUT /.uploads/d\nX-Fuzz-Stream\n\nx\n##\nPUT "
+      "/.uploads/d/e/f.txt/g\nX-Fuzz-Stream\n\nx\n"
+      "##\nPUT /.uploads/d/index.html\nX-Fuzz-Stream\n\n<p>\n##\nPOST /.uploads/d/index.html?commit={id}\n##\nGET "
+      "/.uploads/d\n"
+      "##\nDELETE /.uploads/d/e\n##\nDELETE /.uploads/d/e/f.txt\n##\nGET /.uploads/d/\n##\nDELETE "
+      "/.uploads/d/index.html\n"
       "##\nGET /.uploads/\n");
   put(t, "paths_and_methods",
       "GET /.uploads/a/b\n##\nPUT /.uploads/%2e%2e\n##\nPUT /.uploads/\n##\nPATCH /.uploads/x\n##\nPOST /.uploads/x\n"
@@ -265,20 +271,24 @@ void chat_frames() {
   put(t, "say_hello", "1{\"type\":\"say\",\"text\":\"hello\"}");
   put(t, "session",
       "1{\"type\":\"who\"}\n{\"type\":\"rooms\"}\n{\"type\":\"join\",\"room\":\"den\"}\n"
-      "{\"type\":\"say\",\"text\":\"h\xc3\xa9llo \xf0\x9f\x98\x80\"}\n{\"type\":\"msg\",\"to\":\"bob\",\"text\":\"psst\"}\n"
+      "{\"type\":\"say\",\"text\":\"h\xc3\xa9llo "
+      "\xf0\x9f\x98\x80\"}\n{\"type\":\"msg\",\"to\":\"bob\",\"text\":\"psst\"}\n"
       "{\"type\":\"join\",\"room\":\"new-room_1\"}\n{\"type\":\"rooms\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n"
       "{\"type\":\"quit\"}\n{\"type\":\"say\",\"text\":\"after quit\"}");
   put(t, "refusals",
-      "1{\"type\":\"say\",\"text\":\"\"}\n{\"type\":\"say\",\"text\":\"a\\u0007b\"}\n{\"type\":\"say\",\"text\":\"x\",\"to\":1}\n"
+      "1{\"type\":\"say\",\"text\":\"\"}\n{\"type\":\"say\",\"text\":\"a\\u0007b\"}\n{\"type\":\"say\",\"text\":\"x\","
+      "\"to\":1}\n"
       "{\"type\":\"msg\",\"to\":\"nobody\",\"text\":\"x\"}\n{\"type\":\"msg\",\"to\":[\"bob\"],\"text\":\"x\"}\n"
-      "{\"type\":\"join\",\"room\":\".hidden\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n{\"type\":\"who\",\"room\":\"x\"}\n"
+      "{\"type\":\"join\",\"room\":\".hidden\"}\n{\"type\":\"join\",\"room\":\"lobby\"}\n{\"type\":\"who\",\"room\":"
+      "\"x\"}\n"
       "{\"type\":\"ping\"}\n{\"type\":7}\n{\"text\":\"no type\"}\n{}\n[1,2]\nnot json");
   put(t, "msg_long_name",
       "1{\"type\":\"msg\",\"to\":\"" + std::string(70, 'n') + "\",\"text\":\"a name longer than any name\"}");
   put(t, "msg_utf8_name", "1{\"type\":\"msg\",\"to\":\"zo\xc3\xab\",\"text\":\"hi\"}\n{\"type\":\"z\xc3\xabug\"}");
   std::string long_utf8;
   for (int i = 0; i < 40; ++i) long_utf8 += "\xc3\xbc";
-  put(t, "msg_long_utf8_name", "1{\"type\":\"msg\",\"to\":\"" + long_utf8 + "\",\"text\":\"hi\"}\n{\"type\":\"" + long_utf8 + "\"}");
+  put(t, "msg_long_utf8_name",
+      "1{\"type\":\"msg\",\"to\":\"" + long_utf8 + "\",\"text\":\"hi\"}\n{\"type\":\"" + long_utf8 + "\"}");
   put(t, "text_at_limit", "1{\"type\":\"say\",\"text\":\"" + std::string(4096, 't') + "\"}");
   // Keys out of sequence, in mode 1: a frame under the key of frame 1 first; a replayed key.
   put(t, "key_ahead", "1@1 {\"type\":\"who\"}");
@@ -306,13 +316,16 @@ void chat_frames() {
   const std::string say = frame(0, "{\"seq\":0,\"type\":\"say\",\"text\":\"hello\"}");
   put(t, "token_say", "0" + say);
   put(t, "token_replayed", "0" + say + "\n" + say);
-  put(t, "token_sequence", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}") + "\n" +
-                               frame(1, "{\"seq\":1,\"type\":\"join\",\"room\":\"den\"}") + "\n" +
-                               frame(2, "{\"seq\":2,\"type\":\"msg\",\"to\":\"bob\",\"text\":\"x\"}") + "\n" +
-                               frame(3, "{\"seq\":3,\"type\":\"quit\"}") + "\n" + frame(4, "{\"seq\":4,\"type\":\"who\"}"));
+  put(t, "token_sequence",
+      "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}") + "\n" +
+          frame(1, "{\"seq\":1,\"type\":\"join\",\"room\":\"den\"}") + "\n" +
+          frame(2, "{\"seq\":2,\"type\":\"msg\",\"to\":\"bob\",\"text\":\"x\"}") + "\n" +
+          frame(3, "{\"seq\":3,\"type\":\"quit\"}") + "\n" + frame(4, "{\"seq\":4,\"type\":\"who\"}"));
   put(t, "token_dropped", "0" + say + "\n" + frame(2, "{\"seq\":2,\"type\":\"who\"}"));
-  put(t, "token_reordered", "0" + frame(1, "{\"seq\":1,\"type\":\"who\"}") + "\n" + frame(0, "{\"seq\":0,\"type\":\"who\"}"));
-  put(t, "token_other_binding", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000, KeyPurpose::chat_to_server, &bob_binding));
+  put(t, "token_reordered",
+      "0" + frame(1, "{\"seq\":1,\"type\":\"who\"}") + "\n" + frame(0, "{\"seq\":0,\"type\":\"who\"}"));
+  put(t, "token_other_binding",
+      "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000, KeyPurpose::chat_to_server, &bob_binding));
   put(t, "token_to_client", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000, KeyPurpose::chat_to_client));
   put(t, "token_seq_mismatch", "0" + frame(0, "{\"seq\":1,\"type\":\"who\"}"));
   put(t, "token_old", "0" + frame(0, "{\"seq\":0,\"type\":\"who\"}", 1700000000 - 86400));  // no age check
@@ -360,8 +373,7 @@ void keys_ids() {
   // The RFC's RSA-PSS private key gives an id-RSASSA-PSS public key without parameters.
   const auto pss = RsaPrivateKey::from_pem(slurp(v / "test-key-rsa-pss.priv.pem"));
   put(t, "spki_rsa_pss_oid", "0" + std::string(as_chars(pss.public_key().spki_der())));
-  put(t, "spki_ed25519",
-      "0" + std::string(as_chars(pem_decode(slurp(v / "test-key-ed25519.pub.pem"), "PUBLIC KEY"))));
+  put(t, "spki_ed25519", "0" + std::string(as_chars(pem_decode(slurp(v / "test-key-ed25519.pub.pem"), "PUBLIC KEY"))));
   put(t, "pem_rsa_pkcs1", "1" + rsa_pem);
   put(t, "pem_rsa_spki", "1" + slurp(v / "test-key-rsa-pss.pub.pem"));
   put(t, "pem_ed25519", "1" + slurp(v / "test-key-ed25519.pub.pem"));
@@ -383,20 +395,26 @@ void bhttp_heads() {
   };
   // RFC 9292 §5.1: its example request, whose known-length encoding this is (tests/unit/bhttp_test.cpp).
   put(t, "req_rfc9292_example",
-      req({"GET", "https", "", "/hello.txt",
+      req({"GET",
+           "https",
+           "",
+           "/hello.txt",
            {{"user-agent", "curl/7.16.3 libcurl/7.16.3 OpenSSL/0.9.7l zlib/1.2.3"},
             {"host", "www.example.com"},
             {"accept-language", "en, mi"}}}));
   put(t, "req_range_padded",
-      req({"GET", "https", "127.0.0.1:8443", "/docs/a.txt", {{"range", "bytes=0-99,-5"}, {"if-range", "\"e\""}}},
-          128));
+      req({"GET", "https", "127.0.0.1:8443", "/docs/a.txt", {{"range", "bytes=0-99,-5"}, {"if-range", "\"e\""}}}, 128));
   put(t, "req_put_upload", req({"PUT", "http", "", "/uploads/notes.txt", {}}));
   put(t, "req_list_query", req({"GET", "https", "h", "/docs/?list", {{"if-none-match", "*"}, {"x_y.z-0", ""}}}));
   put(t, "resp_206",
       resp({206,
-            {{"content-type", "text/plain"}, {"content-length", "262144"}, {"content-range", "bytes 0-262143/1000000"},
-             {"etag", "\"q1Qh3hQ5m9S0Vx2tZk8y4w\""}, {"minihttps-chunk-size", "262144"},
-             {"minihttps-first-chunk", "0"}, {"minihttps-last-chunk", "0"}}}));
+            {{"content-type", "text/plain"},
+             {"content-length", "262144"},
+             {"content-range", "bytes 0-262143/1000000"},
+             {"etag", "\"q1Qh3hQ5m9S0Vx2tZk8y4w\""},
+             {"minihttps-chunk-size", "262144"},
+             {"minihttps-first-chunk", "0"},
+             {"minihttps-last-chunk", "0"}}}));
   put(t, "resp_404_padded", resp({404, {{"content-type", "application/json"}, {"content-length", "42"}}}, 256));
   put(t, "resp_304", resp({304, {{"content-length", "0"}, {"etag", "\"e\""}}}));
   // Refused ones, each one step from valid: an informational status, the indeterminate-length
@@ -405,7 +423,10 @@ void bhttp_heads() {
   put(t, "req_indeterminate", lit("0\x02\x03GET\x05https\x00\x01/\x00\x00\x00"));
   put(t, "req_trailer", lit("0\x00\x03GET\x05https\x00\x01/\x00\x00\x04\x01t\x01v"));
   put(t, "req_padding_not_zero", lit("0\x00\x03GET\x05https\x00\x01/\x00\x00\x00\x00\x00\x01"));
-  put(t, "req_nonshortest", lit("0\x40\x00\x80\x00\x00\x03GET\x40\x04http\x00\x01/\x40\x04\x01" "a\x01" "b\x00\x00"));
+  put(t, "req_nonshortest",
+      lit("0\x40\x00\x80\x00\x00\x03GET\x40\x04http\x00\x01/\x40\x04\x01"
+          "a\x01"
+          "b\x00\x00"));
 }
 
 }  // namespace

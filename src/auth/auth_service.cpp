@@ -36,8 +36,7 @@ AuthService::AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& st
 }
 
 std::string AuthService::handshake(std::string_view body, const std::string& address) {
-  const double mono =
-      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double mono = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   // The address's own budget first, so that one address's flood does not spend everyone's.
   if (!limiter_.allow(address_group(address), mono))
     throw Error(Errc::rate_limited, "too many handshakes from this address, slow down");
@@ -55,7 +54,8 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
     case ReplayCache::Verdict::scope_full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
   }
   if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
-    throw Error(Errc::forbidden, "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");
+    throw Error(Errc::forbidden,
+                "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");
   if (config_.banned && config_.banned(hs.client_fingerprint()))
     throw Error(Errc::forbidden, "handshake: this key is banned on this server (" + hs.client_fingerprint() + ")");
 

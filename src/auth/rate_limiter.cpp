@@ -27,9 +27,7 @@ bool RateLimiter::allow(std::string_view address, double now) {
 }
 
 void RateLimiter::forget_idle(Shard& s, double now) {
-  std::erase_if(s.buckets, [&](const auto& kv) {
-    return kv.second.tokens + (now - kv.second.last) * rate_ >= burst_;
-  });
+  std::erase_if(s.buckets, [&](const auto& kv) { return kv.second.tokens + (now - kv.second.last) * rate_ >= burst_; });
 }
 
 }  // namespace mh::auth

@@ -231,7 +231,7 @@ class InMemoryRegistry final : public ClientRegistry {
   const RegistryLimits limits_;
   mutable std::mutex registration_;  // guards the indexes and serialises registrations
   std::unordered_map<std::string, Uuid> by_name_;
-  std::unordered_map<std::string, Uuid> by_key_;  // key fingerprint -> UUID
+  std::unordered_map<std::string, Uuid> by_key_;            // key fingerprint -> UUID
   std::unordered_map<std::string, std::size_t> per_group_;  // address group -> identities registered from it
   mutable std::array<Shard, 16> shards_;
   mutable std::array<KeyShard, 16> key_shards_;  // keyid -> UUID of live sessions

@@ -18,8 +18,10 @@ std::int64_t generation_of(std::int64_t now, std::int64_t window) noexcept {
 template <class S>
 void advance(S& s, std::int64_t g) {
   if (g <= s.generation) return;
-  if (s.generation == g - 1) s.previous.swap(s.current);
-  else s.previous.clear();
+  if (s.generation == g - 1)
+    s.previous.swap(s.current);
+  else
+    s.previous.clear();
   s.current.clear();
   s.generation = g;
 }

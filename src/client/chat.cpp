@@ -32,10 +32,10 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxText = 4096;             // PROTOCOL.md §9: the server's default limit
-constexpr std::size_t kMaxIncoming = 1 << 20;      // a frame from the server larger than this: 1009
-constexpr auto kJoinWait = 10s;                    // for the server's welcome before reading stdin
-constexpr auto kCloseWait = 2s;                    // for the server's close reply after our close
+constexpr std::size_t kMaxText = 4096;         // PROTOCOL.md §9: the server's default limit
+constexpr std::size_t kMaxIncoming = 1 << 20;  // a frame from the server larger than this: 1009
+constexpr auto kJoinWait = 10s;                // for the server's welcome before reading stdin
+constexpr auto kCloseWait = 2s;                // for the server's close reply after our close
 
 // Frame n of this connection, each way, is sealed under its own key (PROTOCOL.md §9): a frame
 // replayed, dropped, reordered or taken from another connection does not open as the next one.
@@ -60,9 +60,7 @@ std::optional<json> open_frame(const ChatKeys& keys, std::uint64_t n, const std:
         static_cast<std::uint64_t>(seq->get<std::int64_t>()) != n)
       return std::nullopt;
     return j;
-  } catch (const Error&) {
-    return std::nullopt;
-  }
+  } catch (const Error&) { return std::nullopt; }
 }
 
 // SIGINT/SIGTERM end the chat like the end of input does (a close handshake, then exit 0).
@@ -137,15 +135,14 @@ struct Shared {
   std::mutex mutex;
   std::condition_variable changed;
   bool joined = false;
-  bool bad_frame = false;  // a frame from the server did not verify
+  bool bad_frame = false;        // a frame from the server did not verify
   double rate = 10, burst = 20;  // the server's limits, as it announced them
 };
 
 void receive_loop(net::WebSocketClient& ws, const ChatKeys& keys, Printer& p, Shared& shared, int wake_fd) {
   for (std::uint64_t n = 0;; ++n) {
     std::optional<std::string> frame;
-    while (!(frame = ws.receive(1h)) && !ws.closed()) {
-    }
+    while (!(frame = ws.receive(1h)) && !ws.closed()) {}
     if (!frame) break;
     const std::optional<json> opened = open_frame(keys, n, *frame);
     if (!opened) {
@@ -335,7 +332,8 @@ void input_loop(Chat& chat, int wake_fd, net::WebSocketClient& ws) {
 }  // namespace
 
 int run_chat(const GlobalOptions& g, const ChatOptions& o) {
-  if (!handshake::valid_name(o.room)) throw UsageError("room names are 1-32 characters of A-Z a-z 0-9 . _ - (got '" + o.room + "')");
+  if (!handshake::valid_name(o.room))
+    throw UsageError("room names are 1-32 characters of A-Z a-z 0-9 . _ - (got '" + o.room + "')");
   Home home = Home::locate(g.home);
   const net::ServerUrl url = server_url(g, home);
   const auto timeout = std::chrono::milliseconds(std::chrono::seconds(g.timeout_seconds));
@@ -354,7 +352,8 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
     AnswerReader reader(s.secret, req.sig.binding, s.chunk_size, {}, {}, true);
     const Answer a = reader.read(res);  // a 101 without its sealed head is refused here
     if (g.verbosity.verbose)
-      std::fprintf(stderr, "< %d%s\n", res.status, a.sealed ? (" (sealed: " + std::to_string(a.status) + ")").c_str() : "");
+      std::fprintf(stderr, "< %d%s\n", res.status,
+                   a.sealed ? (" (sealed: " + std::to_string(a.status) + ")").c_str() : "");
     if (res.status == 101) {
       keys.emplace(ChatKeys{s.secret, req.sig.binding});
       break;
@@ -372,7 +371,8 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
@@ -421,10 +421,12 @@ int run_chat(const GlobalOptions& g, const ChatOptions& o) {
     case net::close_code::policy_violation:
     case net::close_code::too_big:
     case net::close_code::unsupported_data:
-      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" + std::to_string(info.code) + ")");
+      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" +
+                  std::to_string(info.code) + ")");
       return kAuth;
     default:
-      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" + std::to_string(info.code) + ")");
+      printer.err("closed by the server: " + terminal_safe(info.reason, kMaxReasonBytes) + " (" +
+                  std::to_string(info.code) + ")");
       return kFailed;
   }
 }

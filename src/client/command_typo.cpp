@@ -14,7 +14,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.size()][b.size()];
 }
@@ -44,8 +45,10 @@ std::optional<std::string> unknown_command_message(const std::vector<std::string
         return std::find(list.begin(), list.end(), name) != list.end();
       };
       // "--home DIR" consumes the next word; "--home=DIR" does not.
-      if (is(options_with_value, a)) ++i;
-      else if (!is(flags, a) && !is(options_with_value, std::string_view(a).substr(0, a.find('=')))) return std::nullopt;
+      if (is(options_with_value, a))
+        ++i;
+      else if (!is(flags, a) && !is(options_with_value, std::string_view(a).substr(0, a.find('='))))
+        return std::nullopt;
       continue;
     }
     if (std::find(commands.begin(), commands.end(), a) != commands.end()) return std::nullopt;

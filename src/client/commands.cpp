@@ -45,9 +45,7 @@ Connection open(const GlobalOptions& g, Home& home) {
 net::ServerUrl server_url(const GlobalOptions& g, const Home& home) {
   try {
     if (!g.server.empty()) return net::ServerUrl::parse(g.server);
-  } catch (const Error& e) {
-    throw UsageError(e.what());
-  }
+  } catch (const Error& e) { throw UsageError(e.what()); }
   if (const auto s = home.remembered_server()) return net::ServerUrl::parse(*s);
   throw UsageError("no server yet: run `minihttps connect HOST:PORT`");
 }
@@ -58,8 +56,9 @@ namespace {
 bool valid_fingerprint(std::string_view fp) {
   constexpr std::string_view prefix = "SHA256:";
   if (!fp.starts_with(prefix) || fp.size() != prefix.size() + 43) return false;
-  return fp.substr(prefix.size()).find_first_not_of(
-             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == std::string_view::npos;
+  return fp.substr(prefix.size())
+             .find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") ==
+         std::string_view::npos;
 }
 
 // --name, else the name this home used with that server, else the login name if it is a valid one.
@@ -100,8 +99,7 @@ int run_connect(const GlobalOptions& g, const ConnectOptions& c) {
   const SavedSession s = conn.handshake(name, pin, c.rsa_bits, pin_from);
   if (!g.verbosity.quiet)
     std::printf("connected to %s as %s (%s); session expires %s\n", terminal_safe(s.server).c_str(),
-                terminal_safe(s.name).c_str(),
-                s.uuid.to_string().c_str(), utc(s.expires).c_str());
+                terminal_safe(s.name).c_str(), s.uuid.to_string().c_str(), utc(s.expires).c_str());
   return kOk;
 }
 
@@ -121,16 +119,15 @@ int run_get(const GlobalOptions& g, const GetOptions& o) {
   try {
     r = download(conn, remote_target(normalize_remote(path), o.uploads, path.ends_with('/')), out, g.verbosity,
                  o.resume, o.output == "-");
-  } catch (const IsDirectory&) {
-    throw directory_error(path);
-  }
+  } catch (const IsDirectory&) { throw directory_error(path); }
   if (g.verbosity.verbose)
     std::fprintf(stderr, "%llu bytes, %s\n", static_cast<unsigned long long>(r.bytes),
                  terminal_safe(r.media_type, kMaxReasonBytes).c_str());
   if (out && !g.verbosity.quiet) {
     if (r.resumed_at > 0)
       std::fprintf(stderr, "saved %s (%llu bytes, continued from byte %llu)\n", r.written.c_str(),
-                   static_cast<unsigned long long>(r.resumed_at + r.bytes), static_cast<unsigned long long>(r.resumed_at));
+                   static_cast<unsigned long long>(r.resumed_at + r.bytes),
+                   static_cast<unsigned long long>(r.resumed_at));
     else
       std::fprintf(stderr, "saved %s (%llu bytes)\n", r.written.c_str(), static_cast<unsigned long long>(r.bytes));
   }
@@ -213,8 +210,8 @@ int run_whoami(const GlobalOptions& g, bool json) {
   const Answer alive = conn.send(Exchange{.method = "HEAD", .target = "/", .handshake_again = false});
   if (!alive.sealed && alive.status == 401)
     throw Error(Errc::unauthenticated, "the session with " + conn.url().str() +
-                                           " was ended by the server: run `minihttps connect " + conn.url().authority() +
-                                           "` (get, ls and put connect again by themselves)");
+                                           " was ended by the server: run `minihttps connect " +
+                                           conn.url().authority() + "` (get, ls and put connect again by themselves)");
   if (!alive.sealed) Connection::raise(alive, "whoami");
   const std::int64_t left = s.expires - static_cast<std::int64_t>(std::time(nullptr));
   if (json) {

@@ -26,9 +26,9 @@ struct ConnectOptions {
 struct GetOptions {
   std::vector<std::string> paths;  // one, or several (then -o names a directory)
   bool recursive = false;          // -r: a directory and everything below it
-  bool uploads = false;        // from your uploads instead of the served folder
-  std::string output;          // empty: stdout; "-": stdout, binary or not
-  bool resume = false;         // -C: continue OUTPUT.part
+  bool uploads = false;            // from your uploads instead of the served folder
+  std::string output;              // empty: stdout; "-": stdout, binary or not
+  bool resume = false;             // -C: continue OUTPUT.part
 };
 
 struct LsOptions {

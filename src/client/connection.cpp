@@ -49,7 +49,8 @@ void Connection::raise(const Answer& a, const std::string& what) {
 
 SavedSession Connection::handshake(const std::string& name, const std::optional<std::string>& pin, int rsa_bits,
                                    const std::string& pin_from) {
-  if (!handshake::valid_name(name)) throw UsageError("name must be 1-32 characters of A-Z a-z 0-9 . _ - (got '" + name + "')");
+  if (!handshake::valid_name(name))
+    throw UsageError("name must be 1-32 characters of A-Z a-z 0-9 . _ - (got '" + name + "')");
   bool created = false;
   identity_ = home_.load_or_create_identity(rsa_bits, created);
   if (created && !verb_.quiet)
@@ -60,7 +61,8 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   // 1. Which keys the server holds (§2): the identity key must be the pinned one, and it must
   // have signed the static key the hello will be sealed to.
   if (verb_.verbose) std::fprintf(stderr, "> GET %s%s\n", url_.str().c_str(), std::string(kDiscoveryPath).c_str());
-  const auto doc = http_.send(net::Request{"GET", std::string(kDiscoveryPath), {}, {}, {}, {}, false}, kMaxDiscoveryBytes);
+  const auto doc =
+      http_.send(net::Request{"GET", std::string(kDiscoveryPath), {}, {}, {}, {}, false}, kMaxDiscoveryBytes);
   if (verb_.verbose) std::fprintf(stderr, "< %d\n", doc.status);
   if (doc.status != 200) raise(doc, "the server at " + authority + " does not offer minihttps/2");
   const Discovery d = parse_discovery(doc.body);
@@ -76,8 +78,8 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
                 "the server at " + authority + " presented key " + d.fingerprint + ", but " + *pinned + " is pinned" +
                     (pin ? "" : " (" + (home_.dir() / "known_servers").string() + ")") +
                     ".\nThis can be an attack. If the server's key was changed on purpose, confirm the new "
-                    "fingerprint with its operator, then run:\n  minihttps connect --server " + url_.str() + " --name " +
-                    name + " --fingerprint " + d.fingerprint);
+                    "fingerprint with its operator, then run:\n  minihttps connect --server " +
+                    url_.str() + " --name " + name + " --fingerprint " + d.fingerprint);
   handshake::verify_static_key(d.keys.identity, d.keys.static_key, d.static_signature);
 
   // 2. The hello, sealed to the static key; reconnecting offers the UUID we had, so it is kept.
@@ -104,7 +106,7 @@ SavedSession Connection::handshake(const std::string& name, const std::optional<
   } else if (pin && home_.pinned_fingerprint(authority) != pin) {
     home_.pin(authority, *pin);  // an explicit pin replaces what was recorded
   }
-  SavedSession saved{url_.str(), authority,    name,          s.keyid,     s.uuid,          std::move(s.secret),
+  SavedSession saved{url_.str(), authority,    name,          s.keyid,         s.uuid,           std::move(s.secret),
                      s.expires,  s.chunk_size, d.fingerprint, d.keys.identity, d.keys.static_key};
   home_.save_session(authority, saved);
   home_.remember_server(url_.str());
@@ -138,9 +140,9 @@ SealedRequest Connection::seal(const std::string& method, const std::string& tar
   // The inner authority stays empty: the outer Host, which the signature covers, is the one.
   const bhttp::Request inner{method, "http", "", target, fields};
   SealedRequest out;
-  const httpsig::Message m =
-      seal::seal_request(seal::Credentials{s.secret, s.keyid, *identity_}, inner, "http", url_.authority(),
-                         seal::Freshness::fresh(io::SystemClock().now()), out.sig, seal::SealOptions{.upgrade = upgrade});
+  const httpsig::Message m = seal::seal_request(seal::Credentials{s.secret, s.keyid, *identity_}, inner, "http",
+                                                url_.authority(), seal::Freshness::fresh(io::SystemClock().now()),
+                                                out.sig, seal::SealOptions{.upgrade = upgrade});
   out.outer.method = m.method;
   out.outer.target = m.target;
   for (const auto& [name, value] : m.headers) out.outer.headers.push_back({name, value});

@@ -28,8 +28,8 @@ struct Verbosity {
 
 // One request as the client means it, before it is sealed.
 struct Exchange {
-  std::string method;                 // GET HEAD PUT POST DELETE
-  std::string target;                 // path and query, percent-encoded
+  std::string method;                  // GET HEAD PUT POST DELETE
+  std::string target;                  // path and query, percent-encoded
   std::vector<bhttp::Field> fields{};  // range, if-range, if-none-match: lower case
   // A request body (an upload): made once the request is signed, since its keys derive from the
   // request's binding B (PROTOCOL.md §4); made again for a retry, under the new session.

@@ -18,7 +18,8 @@ Discovery parse_discovery(std::string_view text) {
     if (sj.need_int(j, "version") != handshake::kVersion || sj.need_string(j, "protocol", 64) != "minihttps/2")
       sj.malformed("the server does not speak minihttps/2 (update the server or use a version-1 client)");
     // The client knows these paths; a server naming others is not one it can talk to.
-    if (sj.need_string(j, "handshake", 256) != "/auth/handshake" || sj.need_string(j, "sealed", 256) != seal::kSealedPath)
+    if (sj.need_string(j, "handshake", 256) != "/auth/handshake" ||
+        sj.need_string(j, "sealed", 256) != seal::kSealedPath)
       sj.malformed("unexpected handshake or sealed path");
     Discovery d;
     d.keys.identity = sj.need_fixed<32>(j, "public_key");

@@ -16,10 +16,10 @@ inline constexpr std::string_view kDiscoveryPath = "/.well-known/minihttps";
 inline constexpr std::size_t kMaxDiscoveryBytes = 16 * 1024;
 
 struct Discovery {
-  handshake::ServerKeys keys;  // identity and static key, neither checked yet
-  Bytes static_signature;         // Ed25519 by the identity over the static key
-  std::string fingerprint;        // of keys.identity
-  std::uint32_t chunk_size = 0;   // informative: the session's comes in the handshake reply
+  handshake::ServerKeys keys;    // identity and static key, neither checked yet
+  Bytes static_signature;        // Ed25519 by the identity over the static key
+  std::string fingerprint;       // of keys.identity
+  std::uint32_t chunk_size = 0;  // informative: the session's comes in the handshake reply
 };
 
 // Strict: exactly the fields of §2, each of its type and length, "version" 2, the fixed paths,

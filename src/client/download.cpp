@@ -33,7 +33,9 @@ std::string encode_path(std::string_view path) {
 
 namespace {
 
-[[noreturn]] void fail_io(const std::string& what, int err) { throw Error(Errc::io, what + ": " + io::errno_text(err)); }
+[[noreturn]] void fail_io(const std::string& what, int err) {
+  throw Error(Errc::io, what + ": " + io::errno_text(err));
+}
 
 void write_fd(int fd, ByteView b, const std::string& what) {
   std::size_t off = 0;
@@ -134,11 +136,12 @@ void check_continuation(const PartialRecord& r, const Answer& a, const fs::path&
     throw Error(Errc::integrity, "the file changed on the server since the partial download: ETag " + shown(r.etag) +
                                      " is now " + shown(a.head.etag) + "; remove " + part.string() + " to start again");
   const auto& l = a.layout;
-  if (a.status != 206 || !l || l->size() != r.size || l->chunk_size() != r.chunk_size || l->first_byte() != r.verified ||
-      l->last_chunk() + 1 != l->chunk_count())
-    throw Error(Errc::integrity, "the server's answer does not continue " + part.string() + " (expected a 206 from byte " +
-                                     std::to_string(r.verified) + " of " + std::to_string(r.size) + " in chunks of " +
-                                     std::to_string(r.chunk_size) + "); remove " + part.string() + " to start again");
+  if (a.status != 206 || !l || l->size() != r.size || l->chunk_size() != r.chunk_size ||
+      l->first_byte() != r.verified || l->last_chunk() + 1 != l->chunk_count())
+    throw Error(Errc::integrity, "the server's answer does not continue " + part.string() +
+                                     " (expected a 206 from byte " + std::to_string(r.verified) + " of " +
+                                     std::to_string(r.size) + " in chunks of " + std::to_string(r.chunk_size) +
+                                     "); remove " + part.string() + " to start again");
 }
 
 DownloadResult to_file(Connection& conn, const std::string& target, const fs::path& file, const Verbosity& v,
@@ -160,7 +163,8 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
     if (a.status != 200 && a.status != 206) return false;  // raised below, nothing touched
     refuse_listing(a, target);
     if (!a.layout) throw Error(Errc::integrity, "the answer to a GET carries no body stream");
-    if (!prior && a.status == 206) throw Error(Errc::integrity, "the server answered a part of the file that was not asked for");
+    if (!prior && a.status == 206)
+      throw Error(Errc::integrity, "the server answered a part of the file that was not asked for");
     rec = PartialRecord{fingerprint, target, a.head.etag, a.layout->size(), a.layout->chunk_size(), keep};
     if (!prior) ::unlink(record.c_str());  // it described the FILE.part about to be overwritten
     out.open(part, keep);
@@ -187,7 +191,8 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
     save_record(record, rec);
     on_interrupt.reset();
     return Error(e.code(), std::string(e.what()) + "; kept " + part.string() + " (" + std::to_string(rec.verified) +
-                               " of " + std::to_string(rec.size) + " bytes verified): run the same get with -C to continue");
+                               " of " + std::to_string(rec.size) +
+                               " bytes verified): run the same get with -C to continue");
   };
   Answer a;
   try {
@@ -199,9 +204,7 @@ DownloadResult to_file(Connection& conn, const std::string& target, const fs::pa
   if (a.status != 200 && a.status != 206) Connection::raise(a, "get " + target);
   try {
     out.commit(file);
-  } catch (const Error& e) {
-    throw keep_part(e);
-  }
+  } catch (const Error& e) { throw keep_part(e); }
   on_interrupt.reset();
   progress.reset();
   ::unlink(record.c_str());

@@ -13,9 +13,8 @@ bool ends_with_json(std::string_view target) {
   const std::string_view name = path.substr(path.rfind('/') + 1);
   constexpr std::string_view ext = ".json";
   if (name.size() <= ext.size()) return false;
-  return std::equal(ext.begin(), ext.end(), name.end() - static_cast<std::ptrdiff_t>(ext.size()), [](char a, char b) {
-    return a == std::tolower(static_cast<unsigned char>(b));
-  });
+  return std::equal(ext.begin(), ext.end(), name.end() - static_cast<std::ptrdiff_t>(ext.size()),
+                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
 }
 
 // The length of the UTF-8 sequence that `lead` starts (0: not a lead byte), and the range its

@@ -27,7 +27,7 @@ RsaPrivateKey Home::load_identity() const {
   if (!pem) throw Error(Errc::unauthenticated, "no identity in " + dir_.string() + ": run minihttps connect first");
   if (io::file_mode(dir_ / "identity.pem") & 077)
     throw Error(Errc::unauthenticated, (dir_ / "identity.pem").string() + " is readable by others; run: chmod 600 " +
-                                     (dir_ / "identity.pem").string());
+                                           (dir_ / "identity.pem").string());
   RsaPrivateKey key = RsaPrivateKey::from_pem(*pem);
   if (key.bits() < kRsaMinBits || key.bits() > kRsaMaxBits)
     throw Error(Errc::bad_request, (dir_ / "identity.pem").string() + " is a " + std::to_string(key.bits()) +
@@ -84,7 +84,8 @@ void Home::pin(const std::string& authority, const std::string& fingerprint) {
 
 fs::path Home::session_path(const std::string& authority) const {
   std::string safe;
-  for (char c : authority) safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_');
+  for (char c : authority)
+    safe.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_');
   return dir_ / "sessions" / (safe + ".json");
 }
 
@@ -130,18 +131,12 @@ std::optional<SavedSession> Home::load_session(const std::string& authority) con
 
 void Home::save_session(const std::string& authority, const SavedSession& s) {
   io::ensure_directory(dir_ / "sessions", 0700);
-  const json j = {{"version", kSessionVersion},
-                  {"server", s.server},
-                  {"authority", s.authority},
-                  {"name", s.name},
-                  {"keyid", b64u(s.keyid)},
-                  {"uuid", s.uuid.to_string()},
-                  {"secret", b64u(s.secret.bytes())},
-                  {"expires", s.expires},
-                  {"chunk_size", s.chunk_size},
-                  {"server_fingerprint", s.server_fingerprint},
-                  {"server_key", b64u(s.server_key)},
-                  {"static_key", b64u(s.static_key)}};
+  const json j = {{"version", kSessionVersion},       {"server", s.server},
+                  {"authority", s.authority},         {"name", s.name},
+                  {"keyid", b64u(s.keyid)},           {"uuid", s.uuid.to_string()},
+                  {"secret", b64u(s.secret.bytes())}, {"expires", s.expires},
+                  {"chunk_size", s.chunk_size},       {"server_fingerprint", s.server_fingerprint},
+                  {"server_key", b64u(s.server_key)}, {"static_key", b64u(s.static_key)}};
   // 0600 from birth: the secret opens every request and answer of the session.
   io::write_file_atomic(session_path(authority), j.dump(2) + "\n", 0600);
   std::error_code ec;
@@ -155,9 +150,7 @@ std::optional<Uuid> Home::previous_uuid(const std::string& authority) const noex
     const json j = json::parse(*text, nullptr, false);
     if (!j.is_object() || !j.contains("uuid") || !j["uuid"].is_string()) return std::nullopt;
     return Uuid::parse(j["uuid"].get_ref<const std::string&>());
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  } catch (const std::exception&) { return std::nullopt; }
 }
 
 bool Home::forget_session(const std::string& authority) {

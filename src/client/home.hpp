@@ -43,7 +43,7 @@ class Home {
   const std::filesystem::path& dir() const noexcept { return dir_; }
 
   bool has_identity() const;
-  RsaPrivateKey load_identity() const;               // Errc::unauthenticated if there is none
+  RsaPrivateKey load_identity() const;  // Errc::unauthenticated if there is none
   RsaPrivateKey load_or_create_identity(int bits, bool& created);
 
   std::optional<std::string> remembered_server() const;

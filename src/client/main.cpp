@@ -25,27 +25,35 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the command
   GlobalOptions g;
   app.add_option("--home", g.home, "state directory (default $MINIHTTPS_HOME, else ~/.config/minihttps)");
-  app.add_option("--server", g.server, "server address, HOST:PORT or http://HOST:PORT (default: the one you last connected to)")
+  app.add_option("--server", g.server,
+                 "server address, HOST:PORT or http://HOST:PORT (default: the one you last connected to)")
       ->envname("MINIHTTPS_SERVER");
   app.add_flag("-v,--verbose", g.verbosity.verbose, "show requests and statuses on stderr");
   app.add_flag("-q,--quiet", g.verbosity.quiet, "no notices or progress bar");
   app.add_option("--timeout", g.timeout_seconds, "seconds to wait for the network before giving up")
-      ->check(CLI::Range(1, 3600))->capture_default_str();
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 
   ConnectOptions c;
-  auto* connect = app.add_subcommand("connect", "handshake with a server: creates your identity on first use, pins the server key");
-  connect->add_option("address", c.address, "HOST:PORT or http://HOST:PORT (default: --server, else the server you last connected to)");
-  connect->add_option("--name", c.name,
-                      "your display name (1-32 of A-Z a-z 0-9 . _ -; default: the one you had with this server, else your login name)");
+  auto* connect =
+      app.add_subcommand("connect", "handshake with a server: creates your identity on first use, pins the server key");
+  connect->add_option("address", c.address,
+                      "HOST:PORT or http://HOST:PORT (default: --server, else the server you last connected to)");
+  connect->add_option(
+      "--name", c.name,
+      "your display name (1-32 of A-Z a-z 0-9 . _ -; default: the one you had with this server, else your login name)");
   auto* fp = connect->add_option("--fingerprint", c.fingerprint, "the server key fingerprint to require (SHA256:...)");
   connect->add_option("--server-key", c.server_key_file, "the server's public key file to require (PEM)")->excludes(fp);
-  connect->add_option("--rsa-bits", c.rsa_bits, "size of a new identity key")->check(CLI::IsMember({2048, 3072, 4096}))
+  connect->add_option("--rsa-bits", c.rsa_bits, "size of a new identity key")
+      ->check(CLI::IsMember({2048, 3072, 4096}))
       ->capture_default_str();
 
   GetOptions get_o;
-  auto* get = app.add_subcommand("get", "fetch files: every chunk is verified before it is used; -o FILE appears only once all of it verified");
+  auto* get = app.add_subcommand(
+      "get", "fetch files: every chunk is verified before it is used; -o FILE appears only once all of it verified");
   get->add_option("path", get_o.paths, "path on the server, e.g. docs/hello.txt; several go into -o DIR/")->required();
-  get->add_option("-o,--output", get_o.output, "file or directory to write (default: stdout); DIR/ keeps the remote names");
+  get->add_option("-o,--output", get_o.output,
+                  "file or directory to write (default: stdout); DIR/ keeps the remote names");
   get->add_flag("-r,--recursive", get_o.recursive, "a directory and everything below it (into -o DIR)");
   get->add_flag("--uploads", get_o.uploads, "fetch one of your uploads instead");
   get->add_flag("-C,--continue", get_o.resume,
@@ -54,7 +62,8 @@ int main(int argc, char** argv) {
   // signature): still accepted so that scripts keep working, and ignored.
   std::int64_t ignored_max_token_age = 0;
   get->add_option("--max-token-age", ignored_max_token_age, "ignored (minihttps/2 checks no token age)")
-      ->check(CLI::Range(1, 86400))->group("");
+      ->check(CLI::Range(1, 86400))
+      ->group("");
 
   LsOptions ls_o;
   auto* ls = app.add_subcommand("ls", "list a directory on the server, or show one file");
@@ -69,7 +78,8 @@ int main(int argc, char** argv) {
   auto* put = app.add_subcommand("put", "upload files, encrypted, each confirmed by its cksum CRC (private to you)");
   put->add_option("SRC", put_o.args,
                   "SRC... [DEST]: the files to upload, then where: a name for one file, or a directory (DEST/) "
-                  "for several (default: the top of your uploads, under each file's name)")->required();
+                  "for several (default: the top of your uploads, under each file's name)")
+      ->required();
   put->add_flag("-r,--recursive", put_o.recursive, "directories and the files below them (links are skipped)");
 
   std::string rm_name;
@@ -77,10 +87,12 @@ int main(int argc, char** argv) {
   rm->add_option("name", rm_name, "the upload to remove")->required();
 
   ChatOptions chat_o;
-  auto* chat = app.add_subcommand("chat", "encrypted chat through the server: lines from stdin, messages to stdout (/help)");
+  auto* chat =
+      app.add_subcommand("chat", "encrypted chat through the server: lines from stdin, messages to stdout (/help)");
   chat->add_option("--room", chat_o.room, "the room to join")->capture_default_str();
 
-  auto* whoami = app.add_subcommand("whoami", "show your name, UUID, server, fingerprints and session expiry, once the server confirmed the session");
+  auto* whoami = app.add_subcommand(
+      "whoami", "show your name, UUID, server, fingerprints and session expiry, once the server confirmed the session");
   bool whoami_json = false;
   whoami->add_flag("--json", whoami_json, "as one line of JSON (fields: see README)");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
@@ -96,9 +108,7 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kOk : kUsage;
-  }
+  } catch (const CLI::ParseError& e) { return app.exit(e) == 0 ? kOk : kUsage; }
   // Error messages can carry a server's words: escaped where they were quoted, and here once more
   // as a safety net (terminal_safe_message keeps the message's own line breaks).
   const auto report = [](const std::exception& e) {

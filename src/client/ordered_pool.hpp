@@ -37,7 +37,8 @@ class OrderedPool {
   // threads >= 1. `work` runs on the workers, several at once.
   OrderedPool(unsigned threads, Work work) : work_(std::move(work)) {
     try {
-      start_workers(threads, [this] { run(); }, workers_);
+      start_workers(
+          threads, [this] { run(); }, workers_);
     } catch (...) {
       stop();
       throw;
@@ -108,9 +109,7 @@ class OrderedPool {
       std::exception_ptr error;
       try {
         result = work_(s->job);
-      } catch (...) {
-        error = std::current_exception();
-      }
+      } catch (...) { error = std::current_exception(); }
       { [[maybe_unused]] const Job spent = std::move(s->job); }  // its input (a token) is freed now
       {
         std::lock_guard lock(mutex_);

@@ -53,9 +53,7 @@ void ParallelReader::salvage() noexcept {
   if (failure_) return;
   try {
     drain();
-  } catch (...) {
-    failure_ = std::current_exception();
-  }
+  } catch (...) { failure_ = std::current_exception(); }
 }
 
 void ParallelReader::submit(const stream::Token& t) {

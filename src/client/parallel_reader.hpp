@@ -4,9 +4,9 @@
 // workers open them (open_chunk: MAC, padding, size), and the caller's thread releases each
 // chunk's plaintext to on_chunk in index order, and only after it opened. At most threads + 2
 // chunks are in flight, so memory stays bounded (that many tokens and chunks: 6 × 0.6 MiB with 4
-// threads and the default chunk size) however large the file and however slow the output. Semantics as stream::StreamReader: the first failure is
-// thrown, in index order (chunks before it were released, none after), and every later call
-// throws it again.
+// threads and the default chunk size) however large the file and however slow the output. Semantics as
+// stream::StreamReader: the first failure is thrown, in index order (chunks before it were released, none after), and
+// every later call throws it again.
 #include <cstdint>
 #include <exception>
 #include <functional>

@@ -20,8 +20,8 @@ ParallelSealer::ParallelSealer(int fd, const SessionSecret& secret, KeyPurpose p
       next_start_(layout.first_chunk()),
       next_out_(layout.first_chunk()) {
   if (threads == 0) return;
-  pool_ = std::make_unique<OrderedPool<std::uint64_t, SealedChunk>>(threads,
-                                                                     [this](std::uint64_t& i) { return seal(i); });
+  pool_ =
+      std::make_unique<OrderedPool<std::uint64_t, SealedChunk>>(threads, [this](std::uint64_t& i) { return seal(i); });
   top_up();  // sealing starts before the connection asks for the first byte
 }
 

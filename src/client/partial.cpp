@@ -63,7 +63,8 @@ struct InterruptRecord::State {
   std::string notice_head, notice_tail;  // the notice on stderr, likewise
   std::string record, temporary;
   std::atomic<std::uint64_t> verified{0};
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
 };
 
 namespace {

@@ -24,8 +24,8 @@ struct PartialRecord {
   std::uint64_t verified = 0;
 };
 
-std::filesystem::path part_path(const std::filesystem::path& file);     // FILE.part
-std::filesystem::path record_path(const std::filesystem::path& part);   // FILE.part.minihttps
+std::filesystem::path part_path(const std::filesystem::path& file);    // FILE.part
+std::filesystem::path record_path(const std::filesystem::path& part);  // FILE.part.minihttps
 
 // nullopt when there is no record; Errc::bad_request when it is not a valid one.
 std::optional<PartialRecord> load_record(const std::filesystem::path& record);

@@ -51,7 +51,8 @@ RemoteListing parse_listing(const std::string& body, const std::string& what) {
 
 }  // namespace
 
-std::optional<RemoteListing> list_remote(Connection& conn, const std::string& rel, bool uploads, const std::string& what) {
+std::optional<RemoteListing> list_remote(Connection& conn, const std::string& rel, bool uploads,
+                                         const std::string& what) {
   const Answer a = conn.send(Exchange{.method = "GET", .target = remote_target(rel, uploads, true) + "?list"});
   if (a.status == 404) return std::nullopt;
   if (a.status != 200) Connection::raise(a, what);

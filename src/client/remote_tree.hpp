@@ -23,8 +23,8 @@ std::string remote_target(const std::string& rel, bool uploads, bool dir = false
 struct RemoteEntry {
   std::string name;  // as the server sent it: escape before printing
   bool dir = false;
-  std::uint64_t size = 0;   // files only
-  std::int64_t mtime = 0;   // files only
+  std::uint64_t size = 0;  // files only
+  std::int64_t mtime = 0;  // files only
 };
 
 struct RemoteListing {
@@ -34,7 +34,8 @@ struct RemoteListing {
 
 // The listing of directory `rel`, or nullopt when there is none (404: missing, or a file). Other
 // refusals are raised as "WHAT: reason" (what: "ls docs/x", as the user wrote it).
-std::optional<RemoteListing> list_remote(Connection& conn, const std::string& rel, bool uploads, const std::string& what);
+std::optional<RemoteListing> list_remote(Connection& conn, const std::string& rel, bool uploads,
+                                         const std::string& what);
 
 // `rel` itself: a directory (its listing in *listing), or a file found in its parent's listing;
 // nullopt when neither.

@@ -86,7 +86,8 @@ void AnswerReader::head(const net::ClientResponse& outer) {
   if (!token) {
     // Only a refusal made before verification travels in clear; it is kept to be raised, and
     // nothing in it is used but its status and (escaped) reason.
-    if (outer.status < 400) refuse("the server answered a sealed request in clear (HTTP " + std::to_string(outer.status) + ")");
+    if (outer.status < 400)
+      refuse("the server answered a sealed request in clear (HTTP " + std::to_string(outer.status) + ")");
     if (has_length && declared > kMaxPlainRefusal) throw Error(Errc::network, "response too large");
     if (const auto wait = outer.header("Retry-After")) answer_.retry_after = decimal(*wait);
     return;
@@ -94,7 +95,8 @@ void AnswerReader::head(const net::ClientResponse& outer) {
   const bool accepted_upgrade = upgrade_ && outer.status == 101;
   if (outer.status != 200 && !accepted_upgrade)
     refuse("a sealed answer came with the outer status " + std::to_string(outer.status) + " instead of 200");
-  answer_.head = seal::open_response_head(secret_, binding_, *token);  // "the response head is not bound to this request"
+  answer_.head =
+      seal::open_response_head(secret_, binding_, *token);  // "the response head is not bound to this request"
   answer_.sealed = true;
   answer_.status = answer_.head.status;
   // Back to the unsigned decimal the head carried (from_bhttp stores it signed).

@@ -34,11 +34,11 @@ inline constexpr std::uint64_t kMaxBufferedBody = 16 << 20;
 inline constexpr std::uint64_t kMaxPlainRefusal = 64 << 10;
 
 struct Answer {
-  int status = 0;      // the real status: from the sealed head, or of a plain refusal
-  bool sealed = false; // false: a refusal made before the server verified the request
+  int status = 0;                        // the real status: from the sealed head, or of a plain refusal
+  bool sealed = false;                   // false: a refusal made before the server verified the request
   seal::ResponseHead head;               // sealed answers
   std::optional<stream::Layout> layout;  // the chunks of the body stream, when one follows
-  std::string body;    // the plaintext (or a plain refusal's JSON) when it was buffered
+  std::string body;                      // the plaintext (or a plain refusal's JSON) when it was buffered
   // The seconds a busy server (429, 503) asks the client to wait: the sealed head's retry-after,
   // or a plain refusal's Retry-After field (delta-seconds; a date is not understood: absent).
   std::optional<std::uint64_t> retry_after;

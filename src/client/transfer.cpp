@@ -79,7 +79,8 @@ fs::path output_directory(const std::string& output) {
 
 void make_local_dir(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::create_directories(dir, ec) && ec) throw Error(Errc::io, "cannot create " + dir.string() + ": " + ec.message());
+  if (!fs::create_directories(dir, ec) && ec)
+    throw Error(Errc::io, "cannot create " + dir.string() + ": " + ec.message());
 }
 
 // A download that failed leaves no FILE.part (nor its record) behind: -C is for one file, and a
@@ -249,7 +250,8 @@ int run_put(const GlobalOptions& g, const PutOptions& o) {
       if (e && e->dir) {
         dir_dest = rel;
       } else if (batch) {
-        throw UsageError("put: " + *dest + " is not a directory in your uploads: with several files or -r the last "
+        throw UsageError("put: " + *dest +
+                         " is not a directory in your uploads: with several files or -r the last "
                          "argument is the directory to put them in (end it with / to create it)");
       } else {
         rename = rel;

@@ -81,7 +81,9 @@ struct Attempt {
 // {"attempt": "<32 hex>", "name": ..., "size": N, "cksum": N, "expires": T}
 Attempt parse_attempt(const std::string& body, const std::string& remote) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
-  const auto bad = [&]() -> Attempt { throw Error(Errc::integrity, "put " + remote + ": the server's answer is not valid"); };
+  const auto bad = [&]() -> Attempt {
+    throw Error(Errc::integrity, "put " + remote + ": the server's answer is not valid");
+  };
   if (!j.is_object()) return bad();
   const auto id = j.find("attempt"), size = j.find("size"), crc = j.find("cksum");
   if (id == j.end() || !id->is_string() || id->get_ref<const std::string&>().size() != 32 ||
@@ -97,7 +99,8 @@ Attempt parse_attempt(const std::string& body, const std::string& remote) {
 
 UploadResult upload(Connection& conn, const fs::path& local, const std::string& remote, const Verbosity& v) {
   struct stat st {};
-  if (::stat(local.c_str(), &st) != 0) throw Error(Errc::io, "cannot read " + local.string() + ": " + io::errno_text(errno));
+  if (::stat(local.c_str(), &st) != 0)
+    throw Error(Errc::io, "cannot read " + local.string() + ": " + io::errno_text(errno));
   if (!S_ISREG(st.st_mode)) throw Error(Errc::io, local.string() + " is not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const std::string target = remote_target(remote, true);
@@ -125,8 +128,8 @@ UploadResult upload(Connection& conn, const fs::path& local, const std::string& 
     }
     if (!v.quiet)
       std::fprintf(stderr, "attempt %d: the server stored %llu bytes with CRC %u, ours is %llu bytes with CRC %u; %s\n",
-                   attempt, static_cast<unsigned long long>(a.size), a.crc, static_cast<unsigned long long>(size), our_crc,
-                   attempt < kMaxUploadAttempts ? "retrying" : "giving up");
+                   attempt, static_cast<unsigned long long>(a.size), a.crc, static_cast<unsigned long long>(size),
+                   our_crc, attempt < kMaxUploadAttempts ? "retrying" : "giving up");
     const Answer d = conn.send(Exchange{.method = "DELETE", .target = target + "?attempt=" + a.id});
     if (!d.sealed && d.status == 401) conn.reconnect_after_401(d, "put " + remote + " (discard)", "DELETE");
     if (d.status != 204 && d.status != 404) Connection::raise(d, "put " + remote + " (discard)");

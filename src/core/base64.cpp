@@ -78,8 +78,10 @@ __attribute__((target("avx2"))) std::size_t encode_avx2(const std::uint8_t* in, 
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done));
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done + 12));
     const __m256i v = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread);
-    const __m256i t0 = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)), _mm256_set1_epi32(0x04000040));
-    const __m256i t1 = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)), _mm256_set1_epi32(0x01000010));
+    const __m256i t0 =
+        _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)), _mm256_set1_epi32(0x04000040));
+    const __m256i t1 =
+        _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)), _mm256_set1_epi32(0x01000010));
     const __m256i idx = _mm256_or_si256(t0, t1);
     __m256i sel = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
     sel = _mm256_sub_epi8(sel, _mm256_cmpgt_epi8(idx, _mm256_set1_epi8(25)));
@@ -100,7 +102,7 @@ __attribute__((target("avx2"))) inline __m256i in_range(__m256i c, int lo, int h
 }
 
 __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* in, std::size_t n, std::uint8_t* out,
-                                                       bool url) {
+                                                        bool url) {
   const int c62 = url ? '-' : '+', c63 = url ? '_' : '/';
   const __m256i pack = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
                                         2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
@@ -110,7 +112,8 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* in,
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + done));
     const __m256i upper = in_range(c, 'A', 'Z'), lower = in_range(c, 'a', 'z'), digit = in_range(c, '0', '9');
     const __m256i is62 = _mm256_cmpeq_epi8(c, set(c62)), is63 = _mm256_cmpeq_epi8(c, set(c63));
-    const __m256i valid = _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(digit, _mm256_or_si256(is62, is63)));
+    const __m256i valid =
+        _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(digit, _mm256_or_si256(is62, is63)));
     if (_mm256_movemask_epi8(valid) != -1) break;
     __m256i offset = _mm256_and_si256(upper, set(-'A'));
     offset = _mm256_or_si256(offset, _mm256_and_si256(lower, set(26 - 'a')));
@@ -118,8 +121,8 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* in,
     offset = _mm256_or_si256(offset, _mm256_and_si256(is62, set(62 - c62)));
     offset = _mm256_or_si256(offset, _mm256_and_si256(is63, set(63 - c63)));
     const __m256i v = _mm256_add_epi8(c, offset);
-    const __m256i pairs = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));       // (a << 6) | b
-    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));      // (ab << 12) | cd
+    const __m256i pairs = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));   // (a << 6) | b
+    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));  // (ab << 12) | cd
     const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(quads, pack), lanes);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_castsi256_si128(bytes));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 16), _mm256_extracti128_si256(bytes, 1));
@@ -227,8 +230,7 @@ std::uint8_t* Base64Decoder::update(std::string_view in, std::uint8_t* out) {
       }
 #endif
       while (n >= 4) {
-        const std::uint32_t v = tables_[p[0]] | tables_[256 + p[1]] | tables_[512 + p[2]] |
-                                tables_[768 + p[3]];
+        const std::uint32_t v = tables_[p[0]] | tables_[256 + p[1]] | tables_[512 + p[2]] | tables_[768 + p[3]];
         if (v & kInvalid) break;  // padding or a bad character: take the careful path
         out[0] = static_cast<std::uint8_t>(v >> 16);
         out[1] = static_cast<std::uint8_t>(v >> 8);

@@ -109,8 +109,7 @@ Bytes random_bytes(std::size_t n) {
 }
 
 void throw_size_mismatch(std::size_t want, std::size_t got) {
-  throw Error(Errc::bad_request,
-              "expected " + std::to_string(want) + " bytes, got " + std::to_string(got));
+  throw Error(Errc::bad_request, "expected " + std::to_string(want) + " bytes, got " + std::to_string(got));
 }
 
 SecretBytes::SecretBytes(std::size_t n) : data_(new std::uint8_t[n]()), size_(n) {}
@@ -124,9 +123,7 @@ SecretBytes& SecretBytes::operator=(const SecretBytes& o) {
   return *this;
 }
 
-SecretBytes::SecretBytes(SecretBytes&& o) noexcept : data_(std::move(o.data_)), size_(o.size_) {
-  o.size_ = 0;
-}
+SecretBytes::SecretBytes(SecretBytes&& o) noexcept : data_(std::move(o.data_)), size_(o.size_) { o.size_ = 0; }
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   if (this != &o) {

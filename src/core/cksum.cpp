@@ -28,11 +28,11 @@ inline std::uint32_t step(std::uint32_t crc, std::uint8_t b) noexcept {
 std::uint32_t crc_update(std::uint32_t crc, const std::uint8_t* p, std::size_t n) noexcept {
   const auto& t = kTables.t;
   while (n >= 16) {
-    const std::uint32_t x = crc ^ (std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 |
-                                   std::uint32_t{p[2]} << 8 | p[3]);
-    crc = t[15][x >> 24] ^ t[14][(x >> 16) & 0xff] ^ t[13][(x >> 8) & 0xff] ^ t[12][x & 0xff] ^
-          t[11][p[4]] ^ t[10][p[5]] ^ t[9][p[6]] ^ t[8][p[7]] ^ t[7][p[8]] ^ t[6][p[9]] ^
-          t[5][p[10]] ^ t[4][p[11]] ^ t[3][p[12]] ^ t[2][p[13]] ^ t[1][p[14]] ^ t[0][p[15]];
+    const std::uint32_t x =
+        crc ^ (std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3]);
+    crc = t[15][x >> 24] ^ t[14][(x >> 16) & 0xff] ^ t[13][(x >> 8) & 0xff] ^ t[12][x & 0xff] ^ t[11][p[4]] ^
+          t[10][p[5]] ^ t[9][p[6]] ^ t[8][p[7]] ^ t[7][p[8]] ^ t[6][p[9]] ^ t[5][p[10]] ^ t[4][p[11]] ^ t[3][p[12]] ^
+          t[2][p[13]] ^ t[1][p[14]] ^ t[0][p[15]];
     p += 16;
     n -= 16;
   }

@@ -8,12 +8,12 @@
 namespace mh {
 
 enum class Errc {
-  bad_request,           // malformed input: JSON, base64, header syntax, lengths
-  unauthenticated,       // no credentials, unknown key id, expired session
-  forbidden,             // bad signature, replay, stale time, policy refusal
-  not_found,             // no such file (or not yours)
+  bad_request,      // malformed input: JSON, base64, header syntax, lengths
+  unauthenticated,  // no credentials, unknown key id, expired session
+  forbidden,        // bad signature, replay, stale time, policy refusal
+  not_found,        // no such file (or not yours)
   method_not_allowed,
-  conflict,              // name held by another key
+  conflict,  // name held by another key
   payload_too_large,
   rate_limited,
   unavailable,           // registry full, shutting down

@@ -89,8 +89,7 @@ void check_time(std::uint64_t ts, std::int64_t now, std::optional<std::int64_t> 
   std::int64_t expiry = 0;
   if (!__builtin_add_overflow(t, *ttl, &expiry) && expiry < now) refuse(FernetFailure::expired);
   std::int64_t latest = INT64_MAX;
-  if (!__builtin_add_overflow(now, kFernetMaxClockSkew, &latest) && latest < t)
-    refuse(FernetFailure::from_future);
+  if (!__builtin_add_overflow(now, kFernetMaxClockSkew, &latest) && latest < t) refuse(FernetFailure::from_future);
 }
 
 // The header and MAC must be there, the ciphertext must be whole blocks, and at least one.
@@ -163,9 +162,7 @@ Bytes fernet_decrypt(const FernetKey& key, std::string_view token, std::int64_t 
   Bytes raw;
   try {
     raw = base64_decode(token, Alphabet::url, Padding::required);
-  } catch (const Error&) {
-    refuse(FernetFailure::malformed);
-  }
+  } catch (const Error&) { refuse(FernetFailure::malformed); }
   if (raw.empty() || raw[0] != kVersion) refuse(FernetFailure::bad_version);
   if (raw.size() < kHeader) refuse(FernetFailure::too_short);
   check_time(read_timestamp(raw.data()), now, ttl);
@@ -310,9 +307,7 @@ void FernetDecoder::update(std::string_view token_chars) {
     std::uint8_t* end;
     try {
       end = s.b64.update(part, s.decoded.data());
-    } catch (const Error&) {
-      refuse(FernetFailure::malformed);
-    }
+    } catch (const Error&) { refuse(FernetFailure::malformed); }
     s.take(s.decoded.data(), static_cast<std::size_t>(end - s.decoded.data()));
   }
 }
@@ -323,9 +318,7 @@ void FernetDecoder::finish() {
   std::uint8_t* end;
   try {
     end = s.b64.finish(tail);
-  } catch (const Error&) {
-    refuse(FernetFailure::malformed);
-  }
+  } catch (const Error&) { refuse(FernetFailure::malformed); }
   s.take(tail, static_cast<std::size_t>(end - tail));
   if (s.raw_total == 0) refuse(FernetFailure::bad_version);
   check_lengths(s.raw_total);

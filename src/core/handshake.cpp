@@ -31,7 +31,8 @@ SecretBytes both(const Secret<32>& ee, const Secret<32>& es) {
   return ikm;
 }
 
-std::string seal(const FernetKey& key, std::string_view plaintext, std::int64_t now, const std::optional<FernetIv>& iv) {
+std::string seal(const FernetKey& key, std::string_view plaintext, std::int64_t now,
+                 const std::optional<FernetIv>& iv) {
   return iv ? fernet_encrypt(key, as_bytes(plaintext), now, *iv) : fernet_encrypt(key, as_bytes(plaintext), now);
 }
 
@@ -40,8 +41,8 @@ std::string seal(const FernetKey& key, std::string_view plaintext, std::int64_t 
 bool valid_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > kMaxNameLength || name[0] == '.' || name[0] == '-') return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '_' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -83,14 +84,17 @@ Envelope parse_envelope(std::string_view text) {
 }
 
 std::string to_json(const HelloIdentity& h) {
-  json j = {{"name", h.name}, {"nonce", b64u(h.nonce)}, {"rsa_spki", b64u(h.rsa_spki)},
-            {"time", h.time}, {"signature", b64u(h.signature)}};
+  json j = {{"name", h.name},
+            {"nonce", b64u(h.nonce)},
+            {"rsa_spki", b64u(h.rsa_spki)},
+            {"time", h.time},
+            {"signature", b64u(h.signature)}};
   if (h.uuid) j["uuid"] = h.uuid->to_string();
   return j.dump();
 }
 
 std::string to_json(const ReplyIdentity& r) {
-  return json{{"uuid", r.uuid.to_string()}, {"keyid", b64u(r.keyid)},         {"expires", r.expires},
+  return json{{"uuid", r.uuid.to_string()}, {"keyid", b64u(r.keyid)},     {"expires", r.expires},
               {"nonce", b64u(r.nonce)},     {"chunk_size", r.chunk_size}, {"signature", b64u(r.signature)}}
       .dump();
 }
@@ -128,7 +132,8 @@ ReplyIdentity parse_reply_identity(std::string_view text) {
 // ---- transcripts and keys ------------------------------------------------------------------------
 
 Sha256Digest hello_key_salt(const ServerKeys& server, const X25519Public& client_ephemeral) {
-  return sha256(FieldWriter(kHelloKeyLabel).field(server.identity).field(server.static_key).field(client_ephemeral).bytes());
+  return sha256(
+      FieldWriter(kHelloKeyLabel).field(server.identity).field(server.static_key).field(client_ephemeral).bytes());
 }
 
 FernetKey hello_key(const Secret<32>& es, const Sha256Digest& h0) { return hkdf_key(es.view(), h0, kHelloKeyLabel); }
@@ -185,16 +190,18 @@ ClientHandshake ClientHandshake::create(const RsaPrivateKey& rsa, std::string na
   c.es_ = x25519_shared(c.ephemeral_.secret, server.static_key);
   HelloIdentity& h = c.identity_;
   h.name = std::move(name);
-  if (random.nonce) h.nonce = *random.nonce;
-  else random_fill(h.nonce);
+  if (random.nonce)
+    h.nonce = *random.nonce;
+  else
+    random_fill(h.nonce);
   h.rsa_spki = rsa.public_key().spki_der();
   h.uuid = uuid;
   h.time = clock.now();
   c.th1_ = transcript1(server, c.ephemeral_.public_key, h);
   h.signature = rsa.sign_pss_sha512(c.th1_);
   c.envelope_.x25519 = c.ephemeral_.public_key;
-  c.envelope_.sealed = seal(hello_key(c.es_, hello_key_salt(server, c.ephemeral_.public_key)), to_json(h),
-                            clock.now(), random.iv);
+  c.envelope_.sealed =
+      seal(hello_key(c.es_, hello_key_salt(server, c.ephemeral_.public_key)), to_json(h), clock.now(), random.iv);
   return c;
 }
 
@@ -232,9 +239,7 @@ void ServerHandshake::consume_hello(std::string_view text) {
   client_ephemeral_ = e.x25519;
   try {
     es_ = x25519_shared(static_key_.secret, e.x25519);
-  } catch (const Error&) {
-    throw Error(Errc::bad_request, "handshake: small-order X25519 key");
-  }
+  } catch (const Error&) { throw Error(Errc::bad_request, "handshake: small-order X25519 key"); }
   const ServerKeys mine{identity_key_.public_key(), static_key_.public_key};
   Bytes plain;
   try {
@@ -267,11 +272,15 @@ ServerHandshake::Result ServerHandshake::create_reply(const Uuid& uuid) {
   const Secret<32> ee = x25519_shared(ephemeral_.secret, client_ephemeral_);
   ReplyIdentity r;
   r.uuid = uuid;
-  if (random_.keyid) r.keyid = *random_.keyid;
-  else random_fill(r.keyid);
+  if (random_.keyid)
+    r.keyid = *random_.keyid;
+  else
+    random_fill(r.keyid);
   r.expires = clock_.now() + policy_.session_ttl;
-  if (random_.nonce) r.nonce = *random_.nonce;
-  else random_fill(r.nonce);
+  if (random_.nonce)
+    r.nonce = *random_.nonce;
+  else
+    random_fill(r.nonce);
   r.chunk_size = policy_.chunk_size;
   const Sha256Digest th2 = transcript2(th1_, identity_.signature, ephemeral_.public_key, r);
   r.signature = identity_key_.sign(th2);

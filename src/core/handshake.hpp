@@ -100,7 +100,6 @@ Sha256Digest transcript2(const Sha256Digest& th1, ByteView client_signature, con
                          const ReplyIdentity& r);
 SessionSecret session_secret(const Secret<32>& ee, const Secret<32>& es, const Sha256Digest& th2);
 
-
 // What a successful handshake leaves the client with.
 struct ClientSession {
   KeyId keyid{};

@@ -32,8 +32,7 @@ template <std::size_t N>
 std::array<std::uint8_t, N> one_shot(const EVP_MD* md, ByteView data) {
   std::array<std::uint8_t, N> out{};
   unsigned len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N)
-    fail("digest");
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N) fail("digest");
   return out;
 }
 
@@ -116,8 +115,7 @@ void HmacSha256::update(ByteView data) {
 Sha256Digest HmacSha256::finish() {
   Sha256Digest out{};
   std::size_t len = 0;
-  if (EVP_MAC_final(impl_->ctx, out.data(), &len, out.size()) != 1 || len != out.size())
-    fail("hmac final");
+  if (EVP_MAC_final(impl_->ctx, out.data(), &len, out.size()) != 1 || len != out.size()) fail("hmac final");
   return out;
 }
 

@@ -11,9 +11,7 @@
 namespace mh::httpsig {
 namespace {
 
-[[noreturn]] void fail(std::string_view why) {
-  throw Error(Errc::bad_request, "signature base: " + std::string(why));
-}
+[[noreturn]] void fail(std::string_view why) { throw Error(Errc::bad_request, "signature base: " + std::string(why)); }
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -38,17 +36,15 @@ bool is_field_name_char(char c) noexcept {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-constexpr std::array<std::string_view, 9> kDerived = {"@method", "@target-uri",     "@authority",
-                                                      "@scheme", "@request-target", "@path",
-                                                      "@query",  "@query-param",    "@status"};
+constexpr std::array<std::string_view, 9> kDerived = {
+    "@method", "@target-uri", "@authority", "@scheme", "@request-target", "@path", "@query", "@query-param", "@status"};
 
 bool is_derived(std::string_view name) noexcept { return !name.empty() && name.front() == '@'; }
 
 void check_name(std::string_view name) {
   if (name == "@signature-params") fail("@signature-params cannot be covered");
   if (is_derived(name)) {
-    if (std::find(kDerived.begin(), kDerived.end(), name) == kDerived.end())
-      fail("unknown derived component");
+    if (std::find(kDerived.begin(), kDerived.end(), name) == kDerived.end()) fail("unknown derived component");
     return;
   }
   if (name.empty() || !std::all_of(name.begin(), name.end(), is_field_name_char)) fail("bad component name");
@@ -209,8 +205,8 @@ std::string form_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '*' || c == '-' || c == '.' || c == '_';
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '*' ||
+                      c == '-' || c == '.' || c == '_';
     if (keep) {
       out += c;
     } else {
@@ -222,9 +218,7 @@ std::string form_escape(std::string_view s) {
   return out;
 }
 
-std::string form_canonical(std::string_view raw) {
-  return form_escape(utf8_with_replacement(form_unescape(raw)));
-}
+std::string form_canonical(std::string_view raw) { return form_escape(utf8_with_replacement(form_unescape(raw))); }
 
 std::string query_param(const std::optional<std::string_view>& query, const std::string& name) {
   std::optional<std::string> found;
@@ -306,9 +300,9 @@ std::string join(const std::vector<std::string_view>& lines) {
 enum class SfType { unknown, list, dictionary };
 
 SfType structured_type(std::string_view name) noexcept {
-  static constexpr std::string_view kDictionaries[] = {
-      "accept-signature", "content-digest",  "example-dict",        "priority",        "repr-digest",
-      "signature",        "signature-input", "want-content-digest", "want-repr-digest"};
+  static constexpr std::string_view kDictionaries[] = {"accept-signature", "content-digest",      "example-dict",
+                                                       "priority",         "repr-digest",         "signature",
+                                                       "signature-input",  "want-content-digest", "want-repr-digest"};
   static constexpr std::string_view kLists[] = {"cache-status", "proxy-status"};
   for (auto d : kDictionaries)
     if (d == name) return SfType::dictionary;
@@ -340,12 +334,9 @@ std::string field_component_value(const Message& m, const Component& c) {
   }
   if (sf) {  // §2.1.1: strict re-serialization of a field of known type
     switch (structured_type(c.name)) {
-      case SfType::dictionary:
-        return sfv::serialize(sfv::parse_dictionary(combined));
-      case SfType::list:
-        return sfv::serialize(sfv::parse_list(combined));
-      case SfType::unknown:
-        break;
+      case SfType::dictionary: return sfv::serialize(sfv::parse_dictionary(combined));
+      case SfType::list: return sfv::serialize(sfv::parse_list(combined));
+      case SfType::unknown: break;
     }
     fail("sf on a field of unknown type");
   }
@@ -387,10 +378,9 @@ void check_consistent(const SignatureParams& p) {
     const auto* name = std::get_if<std::string>(&item.value);
     ok = name && *name == p.components[i].name && item.params == p.components[i].params;
   }
-  ok = ok && param_matches(p.raw.params, "created", p.created) &&
-       param_matches(p.raw.params, "expires", p.expires) && param_matches(p.raw.params, "nonce", p.nonce) &&
-       param_matches(p.raw.params, "alg", p.alg) && param_matches(p.raw.params, "keyid", p.keyid) &&
-       param_matches(p.raw.params, "tag", p.tag);
+  ok = ok && param_matches(p.raw.params, "created", p.created) && param_matches(p.raw.params, "expires", p.expires) &&
+       param_matches(p.raw.params, "nonce", p.nonce) && param_matches(p.raw.params, "alg", p.alg) &&
+       param_matches(p.raw.params, "keyid", p.keyid) && param_matches(p.raw.params, "tag", p.tag);
   if (!ok) throw Error(Errc::internal, "signature base: signature parameters disagree with their raw form");
 }
 

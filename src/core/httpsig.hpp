@@ -43,7 +43,7 @@ struct Message {
   std::string target;         // request-target as sent: "/foo?param=Value&Pet=dog"
   std::optional<int> status;  // set for responses only; a Message without it is a request
   std::vector<std::pair<std::string, std::string>> headers;  // as received; any case, repeats
-  const Message* request = nullptr;  // for a response: its request (components with ;req)
+  const Message* request = nullptr;                          // for a response: its request (components with ;req)
 };
 
 // One covered component identifier: a name ("@method", "content-digest") and its parameters.

@@ -45,7 +45,6 @@ std::optional<PathRefusal> byte_refusal(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-
 }  // namespace
 
 std::optional<PathRefusal> segment_refusal(std::string_view name) noexcept {

@@ -46,7 +46,8 @@ inline constexpr std::array<Entry, 5> kTable{{
 constexpr Route route_of(std::string_view path) noexcept {
   for (const Entry& e : kTable) {
     if (path == e.path) return e.route;
-    if (e.subtree && path.size() > e.path.size() && path.substr(0, e.path.size()) == e.path && path[e.path.size()] == '/')
+    if (e.subtree && path.size() > e.path.size() && path.substr(0, e.path.size()) == e.path &&
+        path[e.path.size()] == '/')
       return e.route;
   }
   return Route::files;

@@ -23,9 +23,7 @@ PkeyPtr adopt(EVP_PKEY* k) { return PkeyPtr(k, EVP_PKEY_free); }
 
 [[noreturn]] void fail(const char* what) { throw Error(Errc::internal, std::string("rsa: ") + what); }
 
-bool is_rsa(const EVP_PKEY* k) {
-  return EVP_PKEY_is_a(k, "RSA") == 1 || EVP_PKEY_is_a(k, "RSA-PSS") == 1;
-}
+bool is_rsa(const EVP_PKEY* k) { return EVP_PKEY_is_a(k, "RSA") == 1 || EVP_PKEY_is_a(k, "RSA-PSS") == 1; }
 
 PkeyPtr require_rsa(EVP_PKEY* k, const char* what) {
   if (k == nullptr) throw Error(Errc::bad_request, std::string("rsa: cannot parse ") + what);
@@ -37,8 +35,7 @@ PkeyPtr require_rsa(EVP_PKEY* k, const char* what) {
 // Decodes with OpenSSL's decoder from memory (no file I/O); structure = "SubjectPublicKeyInfo" etc.
 EVP_PKEY* decode(ByteView data, const char* format, const char* structure, int selection) {
   EVP_PKEY* key = nullptr;
-  OSSL_DECODER_CTX* dctx =
-      OSSL_DECODER_CTX_new_for_pkey(&key, format, structure, nullptr, selection, nullptr, nullptr);
+  OSSL_DECODER_CTX* dctx = OSSL_DECODER_CTX_new_for_pkey(&key, format, structure, nullptr, selection, nullptr, nullptr);
   if (dctx == nullptr) return nullptr;
   const unsigned char* p = data.data();
   std::size_t len = data.size();
@@ -150,9 +147,9 @@ RsaPublicKey RsaPublicKey::from_spki_der(ByteView der) {
 
 RsaPublicKey RsaPublicKey::from_pem(std::string_view pem) {
   const bool pkcs1 = pem.find("BEGIN RSA PUBLIC KEY") != std::string_view::npos;
-  return RsaPublicKey(require_rsa(decode(as_bytes(pem), "PEM", pkcs1 ? "type-specific" : "SubjectPublicKeyInfo",
-                                         EVP_PKEY_PUBLIC_KEY),
-                                  "public key"));
+  return RsaPublicKey(
+      require_rsa(decode(as_bytes(pem), "PEM", pkcs1 ? "type-specific" : "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY),
+                  "public key"));
 }
 
 int RsaPublicKey::bits() const { return key_bits(key_); }
@@ -167,9 +164,7 @@ bool RsaPublicKey::has_exponent_65537() const {
 
 Bytes RsaPublicKey::spki_der() const { return spki_; }
 
-std::string RsaPublicKey::pem() const {
-  return encode(key_.get(), "PEM", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY);
-}
+std::string RsaPublicKey::pem() const { return encode(key_.get(), "PEM", "SubjectPublicKeyInfo", EVP_PKEY_PUBLIC_KEY); }
 
 std::string RsaPublicKey::fingerprint() const {
   return "SHA256:" + base64_encode(sha256(spki_), Alphabet::standard, false);

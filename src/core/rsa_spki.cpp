@@ -13,7 +13,8 @@ namespace mh::detail {
 namespace {
 
 // DER of OBJECT IDENTIFIER 1.2.840.113549.1.1.1 (rsaEncryption) followed by NULL.
-constexpr unsigned char kRsaEncryptionAlg[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+constexpr unsigned char kRsaEncryptionAlg[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                               0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
 
 struct Cursor {
   const unsigned char* p;
@@ -49,7 +50,7 @@ bool take(Cursor& c, int tag, Cursor& out) {
 BIGNUM* take_positive_integer(Cursor& c) {
   Cursor v{};
   if (!take(c, V_ASN1_INTEGER, v) || v.left < 1) return nullptr;
-  if ((v.p[0] & 0x80) != 0) return nullptr;                             // negative
+  if ((v.p[0] & 0x80) != 0) return nullptr;                               // negative
   if (v.left > 1 && v.p[0] == 0 && (v.p[1] & 0x80) == 0) return nullptr;  // not minimal
   return BN_bin2bn(v.p, static_cast<int>(v.left), nullptr);
 }

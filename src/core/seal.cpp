@@ -14,9 +14,14 @@ namespace {
 constexpr std::array<std::string_view, 5> kCoveredWhenPresent = {"minihttps-sealed", "range", "if-range",
                                                                  "if-none-match", "accept-signature"};
 // Meaningful fields that a sealed request must carry inside its head, never outside (§5.1).
-constexpr std::array<std::string_view, 8> kOnlyInsideTheSeal = {
-    "range",          "if-range",       "if-none-match",    "if-match",
-    "if-modified-since", "if-unmodified-since", "accept-signature", "content-digest"};
+constexpr std::array<std::string_view, 8> kOnlyInsideTheSeal = {"range",
+                                                                "if-range",
+                                                                "if-none-match",
+                                                                "if-match",
+                                                                "if-modified-since",
+                                                                "if-unmodified-since",
+                                                                "accept-signature",
+                                                                "content-digest"};
 // Fields the server acts on inside a head; each may appear at most once.
 constexpr std::array<std::string_view, 3> kUnderstoodInside = {"range", "if-range", "if-none-match"};
 
@@ -60,9 +65,7 @@ std::optional<KeyId> parse_keyid(std::string_view s) {
     KeyId id{};
     std::copy(b.begin(), b.end(), id.begin());
     return id;
-  } catch (const Error&) {
-    return std::nullopt;
-  }
+  } catch (const Error&) { return std::nullopt; }
 }
 
 Freshness Freshness::fresh(std::int64_t now) {
@@ -77,7 +80,8 @@ Signed sign(const Credentials& c, httpsig::Message& msg, const Freshness& f) {
   for (std::string_view name : kCoveredWhenPresent)
     if (has_field(msg, name)) covered.push_back({std::string(name), {}});
   const auto params = httpsig::make_params(
-      std::move(covered), {.created = f.created, .nonce = f.nonce, .alg = std::string(kAlg), .keyid = keyid_text(c.keyid)});
+      std::move(covered),
+      {.created = f.created, .nonce = f.nonce, .alg = std::string(kAlg), .keyid = keyid_text(c.keyid)});
   Signed out;
   out.signature_base = httpsig::signature_base(msg, params);
   const Bytes signature = c.rsa.sign_pss_sha512(as_bytes(out.signature_base));
@@ -93,9 +97,15 @@ httpsig::Message seal_request(const Credentials& c, const bhttp::Request& inner,
       c.secret.derive(KeyPurpose::request_head, head_binding(c.keyid, f.created, f.nonce), 0, true);
   const Bytes head = bhttp::encode(inner, o.pad_to);
   if (head.size() > kMaxHeadBytes) throw Error(Errc::bad_request, "sealed: the request head is too large");
-  const std::string token = o.iv ? fernet_encrypt(head_key, head, f.created, *o.iv) : fernet_encrypt(head_key, head, f.created);
-  httpsig::Message m{o.upgrade ? "GET" : "POST", std::string(scheme), std::string(authority), std::string(kSealedPath),
-                     std::nullopt, {{std::string(kSealedField), token}}, nullptr};
+  const std::string token =
+      o.iv ? fernet_encrypt(head_key, head, f.created, *o.iv) : fernet_encrypt(head_key, head, f.created);
+  httpsig::Message m{o.upgrade ? "GET" : "POST",
+                     std::string(scheme),
+                     std::string(authority),
+                     std::string(kSealedPath),
+                     std::nullopt,
+                     {{std::string(kSealedField), token}},
+                     nullptr};
   out = sign(c, m, f);
   return m;
 }
@@ -121,7 +131,8 @@ void check_nothing_outside(const httpsig::Message& msg) {
 
 bhttp::Request open_request_head(const SessionSecret& secret, const KeyId& keyid, std::int64_t created,
                                  std::string_view nonce, std::string_view token, std::string_view authority) {
-  if (token.size() > fernet_token_length(kMaxHeadBytes)) throw Error(Errc::bad_request, "sealed: the request head is too large");
+  if (token.size() > fernet_token_length(kMaxHeadBytes))
+    throw Error(Errc::bad_request, "sealed: the request head is too large");
   const FernetKey key = secret.derive(KeyPurpose::request_head, head_binding(keyid, created, nonce), 0, true);
   Bytes plain;
   try {
@@ -131,7 +142,8 @@ bhttp::Request open_request_head(const SessionSecret& secret, const KeyId& keyid
   }
   bhttp::Request r = bhttp::decode_request(plain, bhttp::Limits{.max_bytes = kMaxHeadBytes});
   for (std::string_view name : kUnderstoodInside) {
-    const auto n = std::count_if(r.fields.begin(), r.fields.end(), [&](const bhttp::Field& f) { return f.name == name; });
+    const auto n =
+        std::count_if(r.fields.begin(), r.fields.end(), [&](const bhttp::Field& f) { return f.name == name; });
     if (n > 1) throw Error(Errc::bad_request, "sealed: " + std::string(name) + " appears more than once");
   }
   if (r.path.empty() || r.path[0] != '/') throw Error(Errc::bad_request, "sealed: the path must start with /");
@@ -172,7 +184,8 @@ ResponseHead from_bhttp(const bhttp::Response& r) {
   h.content_range = get("content-range");
   h.etag = get("etag");
   if (const auto ra = get("retry-after")) h.retry_after = static_cast<std::int64_t>(parse_decimal("retry-after", *ra));
-  const auto size = get("minihttps-chunk-size"), first = get("minihttps-first-chunk"), last = get("minihttps-last-chunk");
+  const auto size = get("minihttps-chunk-size"), first = get("minihttps-first-chunk"),
+             last = get("minihttps-last-chunk");
   if (size || first || last) {
     if (!size || !first || !last) broken_head("the chunk fields come together or not at all");
     Chunks c;
@@ -200,9 +213,7 @@ ResponseHead open_response_head(const SessionSecret& secret, const Binding& b, s
   Bytes plain;
   try {
     plain = fernet_decrypt(key, token, 0);
-  } catch (const FernetError&) {
-    throw Error(Errc::integrity, "the response head is not bound to this request");
-  }
+  } catch (const FernetError&) { throw Error(Errc::integrity, "the response head is not bound to this request"); }
   try {
     return from_bhttp(bhttp::decode_response(plain, bhttp::Limits{.max_bytes = kMaxHeadBytes}));
   } catch (const Error& e) {

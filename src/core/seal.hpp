@@ -110,8 +110,8 @@ bhttp::Response to_bhttp(const ResponseHead& h);
 // a head the server could not have sent is a broken response, not a bad request.
 ResponseHead from_bhttp(const bhttp::Response& r);
 
-std::string seal_response_head(const SessionSecret& secret, const Binding& b, const ResponseHead& h,
-                               std::int64_t now, const std::optional<FernetIv>& iv = std::nullopt);
+std::string seal_response_head(const SessionSecret& secret, const Binding& b, const ResponseHead& h, std::int64_t now,
+                               const std::optional<FernetIv>& iv = std::nullopt);
 // Errc::integrity "the response head is not bound to this request" when it does not open.
 ResponseHead open_response_head(const SessionSecret& secret, const Binding& b, std::string_view token);
 

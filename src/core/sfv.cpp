@@ -6,9 +6,7 @@
 namespace mh::sfv {
 namespace {
 
-[[noreturn]] void fail(const char* why) {
-  throw Error(Errc::bad_request, std::string("structured field: ") + why);
-}
+[[noreturn]] void fail(const char* why) { throw Error(Errc::bad_request, std::string("structured field: ") + why); }
 
 // Integers are at most 15 digits (§3.3.1); decimals at most 12 integer digits (§3.3.2).
 constexpr std::int64_t kMaxInteger = 999'999'999'999'999;
@@ -230,9 +228,7 @@ class Parser {
     try {
       // §4.2.7: padding SHOULD NOT be required. Non-zero pad bits are refused (the RFC allows it).
       out = base64_decode(b64, Alphabet::standard, Padding::optional);
-    } catch (const Error&) {
-      fail("bad byte sequence");
-    }
+    } catch (const Error&) { fail("bad byte sequence"); }
     if (out.size() > kMaxBinaryBytes) fail("byte sequence too long");
     return out;
   }

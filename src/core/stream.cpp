@@ -31,9 +31,7 @@ std::optional<std::uint64_t> token_blocks(std::uint64_t r) noexcept {
   return std::nullopt;
 }
 
-[[noreturn]] void continues_after_last() {
-  throw Error(Errc::integrity, "the stream continues after its last chunk");
-}
+[[noreturn]] void continues_after_last() { throw Error(Errc::integrity, "the stream continues after its last chunk"); }
 
 }  // namespace
 
@@ -74,9 +72,7 @@ Layout Layout::chunks(std::uint64_t size, std::uint32_t chunk_size, std::uint64_
   return l;
 }
 
-std::uint64_t Layout::chunk_count() const noexcept {
-  return size_ == 0 ? 1 : (size_ - 1) / chunk_size_ + 1;
-}
+std::uint64_t Layout::chunk_count() const noexcept { return size_ == 0 ? 1 : (size_ - 1) / chunk_size_ + 1; }
 
 std::uint64_t Layout::plaintext_size(std::uint64_t i) const noexcept {
   const std::uint64_t m = chunk_count();
@@ -91,9 +87,7 @@ std::uint64_t Layout::stream_length() const noexcept {
   return full * stream::token_length(chunk_size_) + (has_final ? token_length(last_) : 0);
 }
 
-std::uint64_t Layout::byte_count() const noexcept {
-  return std::min(offset(last_ + 1), size_) - first_byte();
-}
+std::uint64_t Layout::byte_count() const noexcept { return std::min(offset(last_ + 1), size_) - first_byte(); }
 
 std::uint64_t Layout::last_byte() const {
   const std::uint64_t n = byte_count();
@@ -109,8 +103,8 @@ UnknownSizeSplit split_stream_length(std::uint64_t total_length, std::uint32_t c
   const std::uint64_t r = m == 0 ? 0 : total_length - (m - 1) * full;
   const std::optional<std::uint64_t> j = token_blocks(r);
   if (!j)
-    throw Error(Errc::bad_request, "stream: length " + num(total_length) + " is not a stream of chunk size " +
-                                       num(chunk_size));
+    throw Error(Errc::bad_request,
+                "stream: length " + num(total_length) + " is not a stream of chunk size " + num(chunk_size));
   UnknownSizeSplit s;
   s.chunk_size = chunk_size;
   s.tokens = m;
@@ -193,8 +187,7 @@ TokenSplitter::TokenSplitter(const UnknownSizeSplit& split)
   bool made = false;
   try {
     made = split.tokens > 0 && split_stream_length(total_, split.chunk_size) == split;
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   if (!made) throw Error(Errc::internal, "stream: a split that split_stream_length did not make");
 }
 
@@ -267,8 +260,8 @@ void StreamWriter::write(ByteView plaintext, std::string& out) {
 void StreamWriter::finish(std::string& out) {
   write({}, out);
   if (written_ != layout_.byte_count())
-    throw Error(Errc::internal, "stream: finished after " + num(written_) + " of the layout's " +
-                                    num(layout_.byte_count()) + " bytes");
+    throw Error(Errc::internal,
+                "stream: finished after " + num(written_) + " of the layout's " + num(layout_.byte_count()) + " bytes");
 }
 
 void StreamWriter::seal(ByteView chunk, std::string& out) {

@@ -92,7 +92,7 @@ struct UnknownSizeSplit {
   std::uint64_t final_token_length = 0;
   std::uint64_t final_min_size = 0;  // at least 1 when tokens > 1: only an empty file has an empty chunk
   std::uint64_t final_max_size = 0;
-  std::uint64_t max_plaintext = 0;   // (tokens - 1)·C + final_max_size: for --max-upload-size at once
+  std::uint64_t max_plaintext = 0;  // (tokens - 1)·C + final_max_size: for --max-upload-size at once
   bool operator==(const UnknownSizeSplit&) const = default;
 };
 // Error(bad_request, "stream: length T is not a stream of chunk size C"); an invalid chunk size too.
@@ -117,7 +117,7 @@ class ChunkKeys {
 // One token of a stream, as TokenSplitter hands it out, before it is opened.
 struct Token {
   std::uint64_t index = 0;
-  std::string_view text;  // exactly the token's characters; valid only while the callback runs
+  std::string_view text;                     // exactly the token's characters; valid only while the callback runs
   std::uint64_t min_size = 0, max_size = 0;  // what its plaintext may hold: equal but for an upload's final chunk
 };
 
@@ -197,16 +197,16 @@ class StreamWriter {
 // Sequential reader: stream bytes in any split; each chunk is opened as soon as its token is
 // complete and its plaintext handed to on_chunk, in index order, only after it opened. The first
 // failure (Errc::integrity, §6.3, or whatever on_chunk throws) is thrown, and every later call
-// throws too: nothing more is released. With a Layout (the client: every size known) each chunk must hold exactly its size;
-// with an UnknownSizeSplit (the server reading an upload) all but the final chunk must hold C
-// bytes and the final one what its token allows, and plaintext_bytes() is the size.
+// throws too: nothing more is released. With a Layout (the client: every size known) each chunk must hold exactly its
+// size; with an UnknownSizeSplit (the server reading an upload) all but the final chunk must hold C bytes and the final
+// one what its token allows, and plaintext_bytes() is the size.
 class StreamReader {
  public:
   using OnChunk = std::function<void(std::uint64_t index, ByteView plaintext)>;
   StreamReader(const SessionSecret& secret, KeyPurpose purpose, const Binding& binding, const Layout& layout,
                OnChunk on_chunk);
-  StreamReader(const SessionSecret& secret, KeyPurpose purpose, const Binding& binding,
-               const UnknownSizeSplit& split, OnChunk on_chunk);
+  StreamReader(const SessionSecret& secret, KeyPurpose purpose, const Binding& binding, const UnknownSizeSplit& split,
+               OnChunk on_chunk);
 
   void update(std::string_view stream_bytes);
   // Throws if the stream ended before the last chunk opened.

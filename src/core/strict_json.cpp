@@ -54,9 +54,7 @@ Bytes StrictJson::need_b64u(const json& j, const char* name, std::size_t min_len
   Bytes b;
   try {
     b = base64_decode(s, Alphabet::url, Padding::forbidden);
-  } catch (const Error&) {
-    malformed(std::string("field '") + name + "' is not unpadded base64url");
-  }
+  } catch (const Error&) { malformed(std::string("field '") + name + "' is not unpadded base64url"); }
   if (b.size() < min_len || b.size() > max_len) malformed(std::string("field '") + name + "' has the wrong length");
   return b;
 }

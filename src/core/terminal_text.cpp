@@ -13,20 +13,20 @@ constexpr char kHex[] = "0123456789abcdef";
 // and "re<U+200B>port.pdf"). ZWJ and ZWNJ (U+200D, U+200C) are kept: emoji sequences and several
 // scripts (Persian, the Indic ones) need them to render correctly.
 bool is_invisible(char32_t cp) noexcept {
-  return cp == 0x00ad ||                      // soft hyphen
-         cp == 0x180e ||                      // Mongolian vowel separator
-         cp == 0x200b ||                      // zero width space
-         (cp >= 0x2060 && cp <= 0x2064) ||    // word joiner, invisible operators
-         cp == 0xfeff;                        // zero width no-break space (BOM)
+  return cp == 0x00ad ||                    // soft hyphen
+         cp == 0x180e ||                    // Mongolian vowel separator
+         cp == 0x200b ||                    // zero width space
+         (cp >= 0x2060 && cp <= 0x2064) ||  // word joiner, invisible operators
+         cp == 0xfeff;                      // zero width no-break space (BOM)
 }
 
 // Characters that are valid UTF-8 but act on the terminal or on the order of what it shows.
 bool is_hidden_control(char32_t cp) noexcept {
-  return (cp >= 0x80 && cp <= 0x9f) ||                      // C1 controls (U+009B is CSI)
-         cp == 0x061c || cp == 0x200e || cp == 0x200f ||    // ALM, LRM, RLM
-         (cp >= 0x202a && cp <= 0x202e) ||                  // LRE RLE PDF LRO RLO
-         (cp >= 0x2066 && cp <= 0x2069) ||                  // LRI RLI FSI PDI
-         cp == 0x2028 || cp == 0x2029 ||                    // line and paragraph separators
+  return (cp >= 0x80 && cp <= 0x9f) ||                    // C1 controls (U+009B is CSI)
+         cp == 0x061c || cp == 0x200e || cp == 0x200f ||  // ALM, LRM, RLM
+         (cp >= 0x202a && cp <= 0x202e) ||                // LRE RLE PDF LRO RLO
+         (cp >= 0x2066 && cp <= 0x2069) ||                // LRI RLI FSI PDI
+         cp == 0x2028 || cp == 0x2029 ||                  // line and paragraph separators
          is_invisible(cp);
 }
 

@@ -24,9 +24,7 @@ std::optional<Uuid> Uuid::parse(std::string_view t) {
     Uuid u;
     std::memcpy(u.bytes.data(), b.data(), 16);
     return u;
-  } catch (...) {
-    return std::nullopt;
-  }
+  } catch (...) { return std::nullopt; }
 }
 
 std::string Uuid::to_string() const {

@@ -24,8 +24,7 @@ Secret<32> x25519_shared(const Secret<32>& our_secret, ByteView their_public) {
   if (their_public.size() != 32) throw Error(Errc::bad_request, "x25519: public key must be 32 bytes");
   Secret<32> shared;
   // libsodium returns -1 when the result is all zeros; check explicitly as well.
-  if (crypto_scalarmult(shared.data(), our_secret.data(), their_public.data()) != 0 ||
-      is_all_zero(shared.view()))
+  if (crypto_scalarmult(shared.data(), our_secret.data(), their_public.data()) != 0 || is_all_zero(shared.view()))
     throw Error(Errc::bad_request, "x25519: peer key is a small-order point");
   return shared;
 }

@@ -160,7 +160,8 @@ class Walk {
     std::deque<std::string> parts;
     for (std::size_t start = 0;;) {
       const std::size_t slash = target.find('/', start);
-      parts.emplace_back(target.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+      parts.emplace_back(
+          target.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
       if (slash == std::string_view::npos) break;
       start = slash + 1;
     }

@@ -32,7 +32,7 @@ std::optional<std::string> read_file_if_exists(const fs::path& p, std::uint64_t 
     if (errno == ENOENT) return std::nullopt;
     fail(p, "cannot open");
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(f.fd, &st) != 0) fail(p, "cannot stat");
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
     throw Error(Errc::io, p.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
@@ -92,7 +92,7 @@ void ensure_directory(const fs::path& p, unsigned mode) {
 }
 
 unsigned file_mode(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0) fail(p, "cannot stat");
   return st.st_mode & 07777;
 }

@@ -23,9 +23,7 @@ std::pair<Ed25519KeyPair, bool> identity_key(const fs::path& dir) {
   if (const auto pem = read_secret(secret)) {
     try {
       return {Ed25519KeyPair::from_pem(*pem), false};
-    } catch (const Error& e) {
-      throw Error(Errc::bad_request, secret.string() + ": " + e.what());
-    }
+    } catch (const Error& e) { throw Error(Errc::bad_request, secret.string() + ": " + e.what()); }
   }
   ensure_directory(dir, 0700);
   auto key = Ed25519KeyPair::generate();

@@ -25,7 +25,8 @@ ServerUrl ServerUrl::parse(std::string_view url) {
                                          " (minihttps speaks no TLS; it authenticates the server and encrypts every "
                                          "request itself)");
     if (scheme != "http")
-      throw Error(Errc::bad_request, "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
+      throw Error(Errc::bad_request,
+                  "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
     rest = url.substr(sep + 3);
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
@@ -55,7 +56,8 @@ ServerUrl ServerUrl::parse(std::string_view url) {
   if (u.host.empty()) throw Error(Errc::bad_request, "server URL: missing host");
   if (port_given && port.empty()) throw Error(Errc::bad_request, "server URL: empty port");
   if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) > 65535)
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoi(std::string(port)) > 65535)
       throw Error(Errc::bad_request, "server URL: bad port '" + std::string(port) + "'");
     u.port = std::string(port);
   }
@@ -95,11 +97,11 @@ bool bodiless(int status, bool head_request) {
 // the framing), so it is refused before a body byte is read. Returns the declared length.
 std::uint64_t check_framing(const http::response_parser<http::buffer_body>& p, bool head_request) {
   if (p.chunked() || p.get().count(http::field::transfer_encoding) != 0)
-    throw Error(Errc::integrity, "response refused: Transfer-Encoding is not allowed (responses carry Content-Length); "
-                                 "nothing was written");
+    throw Error(Errc::integrity,
+                "response refused: Transfer-Encoding is not allowed (responses carry Content-Length); "
+                "nothing was written");
   if (bodiless(static_cast<int>(p.get().result_int()), head_request)) return 0;
-  if (!p.content_length())
-    throw Error(Errc::integrity, "response refused: no Content-Length; nothing was written");
+  if (!p.content_length()) throw Error(Errc::integrity, "response refused: no Content-Length; nothing was written");
   return *p.content_length();
 }
 
@@ -164,9 +166,7 @@ struct HttpClient::Impl {
     const std::size_t available = stream.socket().available(ec);
     try {
       check_nothing_after(buffer.size(), ec ? 0 : available);
-    } catch (const Error& e) {
-      refuse(e);
-    }
+    } catch (const Error& e) { refuse(e); }
   }
 
   // Streams the body of the response whose head `parser` has read (`declared` bytes) to on_chunk,
@@ -268,9 +268,7 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
     std::uint64_t declared = 0;
     try {
       declared = check_framing(parser, req.method == "HEAD");
-    } catch (const Error& e) {
-      s.refuse(e);
-    }
+    } catch (const Error& e) { s.refuse(e); }
     ClientResponse head = head_of(parser);
     try {
       if (on_head) on_head(head);
@@ -317,9 +315,7 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
   if (rec) s.broken("upload to " + server_.authority() + " failed", ec ? ec : rec);
   try {
     if (check_framing(parser, false) > max_response) throw Error(Errc::network, "response body too large");
-  } catch (const Error& e) {
-    s.refuse(e);
-  }
+  } catch (const Error& e) { s.refuse(e); }
   ClientResponse r = head_of(parser);
   std::vector<char> rb(16 * 1024);
   while (!parser.is_done()) {

@@ -167,7 +167,8 @@ struct Session : std::enable_shared_from_this<Session> {
   std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
   std::string client;  // the UUID of the last verified request here; written by this session only, under sessions_mutex
 
-  Session(HttpServer::Impl& s, tcp::socket socket) : server(s), stream(std::move(socket)), body_ready(stream.get_executor()) {
+  Session(HttpServer::Impl& s, tcp::socket socket)
+      : server(s), stream(std::move(socket)), body_ready(stream.get_executor()) {
     beast::error_code ec;
     const auto ep = stream.socket().remote_endpoint(ec);
     remote = ec ? "?" : ep.address().to_string();
@@ -210,8 +211,8 @@ asio::awaitable<void> Session::run() {
         const auto f = framing_error(head.get(), field);
         co_await refuse_head(f ? f->status : 400, f ? f->reason : "malformed HTTP request");
       } else if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-                 ec != beast::error::timeout && ec != asio::error::eof &&
-                 ec != asio::error::connection_reset && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+                 ec != beast::error::timeout && ec != asio::error::eof && ec != asio::error::connection_reset &&
+                 ec.category() == http::make_error_code(http::error::bad_method).category()) {
         co_await refuse_head(400, "malformed HTTP request");
       }
       break;
@@ -281,9 +282,7 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
     } else {
       co_await read_body(head, req, d, res, body_consumed);
     }
-  } catch (const Error& e) {
-    res = error_response(e);
-  } catch (const std::exception&) {
+  } catch (const Error& e) { res = error_response(e); } catch (const std::exception&) {
     res = error_response(Error(Errc::internal, "internal error"));
   }
   // Only this session writes `client`, so it may compare without the lock; the shared lock
@@ -300,11 +299,12 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
   const bool keep_alive = client_keeps_alive && body_consumed && !res.close && !server.stopping;
   const auto [ok, bytes] = co_await write(res, keep_alive);
   if (server.log) {
-    server.log(AccessRecord{req, res.status, bytes,
-                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
-                            ok, ok && keep_alive});
+    server.log(
+        AccessRecord{req, res.status, bytes,
+                     std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
+                     ok, ok && keep_alive});
   }
-  co_return ok && keep_alive;
+  co_return ok&& keep_alive;
 }
 
 // The connection becomes a WebSocket until it closes; the access log gets one line (101) at the end.
@@ -314,9 +314,9 @@ asio::awaitable<void> Session::websocket(http::request_parser<http::empty_body>&
   if (server.stopping) ws->going_away();
   const std::uint64_t sent = co_await ws->run(head.get());
   if (server.log) {
-    server.log(AccessRecord{req, 101, sent,
-                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
-                            true, false});
+    server.log(AccessRecord{
+        req, 101, sent, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start),
+        true, false});
   }
 }
 
@@ -425,7 +425,8 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   http::response_serializer<http::buffer_body> sr{msg};
   // Not zeroed (the source fills it) and not much larger than the body: most bodies are small.
   // The slack lets an encoding source finish in the same buffer.
-  const std::size_t chunk_size = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk, res.stream->size() + 4096));
+  const std::size_t chunk_size =
+      static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk, res.stream->size() + 4096));
   const auto chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
   std::uint64_t sent = 0;
   for (;;) {
@@ -484,8 +485,10 @@ void HttpServer::Impl::close_idle_sessions() {
     // busy is re-checked on the session's strand, where it changes, so a request that has just
     // arrived is not cut off.
     asio::post(s->stream.get_executor(), [s] {
-      if (s->ws) s->ws->going_away();  // WebSockets are told to go (1001) at once
-      else if (!s->busy) s->close();
+      if (s->ws)
+        s->ws->going_away();  // WebSockets are told to go (1001) at once
+      else if (!s->busy)
+        s->close();
     });
 }
 

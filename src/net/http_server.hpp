@@ -28,7 +28,7 @@ struct AccessRecord {
   int status;
   std::uint64_t bytes;  // response body bytes sent
   std::chrono::microseconds duration;
-  bool complete = true;  // false: the connection failed before the whole response went out (aborted)
+  bool complete = true;     // false: the connection failed before the whole response went out (aborted)
   bool keep_alive = false;  // the connection stays open for another request
 };
 using AccessLogger = std::function<void(const AccessRecord&)>;

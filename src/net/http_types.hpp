@@ -29,7 +29,7 @@ struct Request {
   std::string method;  // "GET"
   std::string target;  // origin-form as received: "/docs/a.txt?x=1"
   Headers headers;
-  std::string body;    // only for buffered bodies
+  std::string body;            // only for buffered bodies
   std::string remote_address;  // peer IP, for rate limits and logs
   std::string client_id;       // set by the handler once the client is known (access log)
   bool has_body = false;       // Content-Length > 0 or chunked
@@ -106,12 +106,12 @@ struct StreamBody {
 // WebSocket close codes used by minihttps (RFC 6455 §7.4.1).
 namespace close_code {
 inline constexpr int normal = 1000;
-inline constexpr int going_away = 1001;         // server stopping
-inline constexpr int unsupported_data = 1003;   // a binary frame where text is expected
-inline constexpr int policy_violation = 1008;   // a frame that does not verify, flooding, kicked
-inline constexpr int too_big = 1009;            // a message over the size limit
+inline constexpr int going_away = 1001;        // server stopping
+inline constexpr int unsupported_data = 1003;  // a binary frame where text is expected
+inline constexpr int policy_violation = 1008;  // a frame that does not verify, flooding, kicked
+inline constexpr int too_big = 1009;           // a message over the size limit
 inline constexpr int internal_error = 1011;
-inline constexpr int try_again_later = 1013;    // a server limit was reached
+inline constexpr int try_again_later = 1013;  // a server limit was reached
 }  // namespace close_code
 
 // One open WebSocket connection as the application sees it. Both calls are thread-safe and

@@ -154,7 +154,8 @@ ClientResponse WebSocketClient::open(const std::string& target, const Headers& h
   ec = s.step([&](auto done) {
     tcp_layer.async_connect(results, [done](beast::error_code e, const tcp::endpoint&) mutable { done(e); });
   });
-  if (ec == beast::error::timeout) throw Error(Errc::network, "cannot connect to " + server_.authority() + ": timed out");
+  if (ec == beast::error::timeout)
+    throw Error(Errc::network, "cannot connect to " + server_.authority() + ": timed out");
   if (ec) throw Error(Errc::network, "cannot connect to " + server_.authority() + ": " + ec.message());
   tcp_layer.socket().set_option(tcp::no_delay(true), ec);
   tcp_layer.expires_never();  // the WebSocket's own timeouts from here on
@@ -180,7 +181,8 @@ ClientResponse WebSocketClient::open(const std::string& target, const Headers& h
       out.body = std::move(res.body());
       return out;
     }
-    if (ec == beast::error::timeout) throw Error(Errc::network, "WebSocket upgrade to " + server_.authority() + ": timed out");
+    if (ec == beast::error::timeout)
+      throw Error(Errc::network, "WebSocket upgrade to " + server_.authority() + ": timed out");
     throw Error(Errc::network, "WebSocket upgrade to " + server_.authority() + " failed: " + ec.message());
   }
   out.status = 101;

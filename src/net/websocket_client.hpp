@@ -17,10 +17,10 @@ class WebSocketClient {
  public:
   // How the connection ended, once it has.
   struct CloseInfo {
-    int code = 0;         // the close code the server sent (or echoed); 0 if none (connection lost)
-    std::string reason;   // its reason text
+    int code = 0;            // the close code the server sent (or echoed); 0 if none (connection lost)
+    std::string reason;      // its reason text
     bool by_server = false;  // the server started the close handshake
-    std::string error;    // what broke, when the connection ended without a close handshake
+    std::string error;       // what broke, when the connection ended without a close handshake
   };
 
   // `timeout` bounds connecting and the upgrade handshake.

@@ -33,9 +33,7 @@ std::string clip_reason(std::string r) {
   return r;
 }
 
-class Session final : public WebSocketSession,
-                      public WebSocketPeer,
-                      public std::enable_shared_from_this<Session> {
+class Session final : public WebSocketSession, public WebSocketPeer, public std::enable_shared_from_this<Session> {
  public:
   Session(beast::tcp_stream&& stream, Upgrade up)
       : ws_(std::move(stream)),
@@ -83,7 +81,7 @@ class Session final : public WebSocketSession,
   Headers extra_headers_;  // on the 101 (the sealed head of an accepted upgrade)
   asio::steady_timer timer_;
   State state_ = State::upgrading;
-  bool opened_ = false;  // on_open ran, on_close not yet
+  bool opened_ = false;            // on_open ran, on_close not yet
   std::deque<std::string> queue_;  // front() is being written while writing_
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
@@ -117,14 +115,12 @@ asio::awaitable<std::uint64_t> Session::run(const UpgradeRequest& req) {
   opened_ = true;
   try {
     handler_->on_open(self);
-  } catch (...) {
-    begin_close(close_code::internal_error, "internal error", false);
-  }
+  } catch (...) { begin_close(close_code::internal_error, "internal error", false); }
 
   beast::flat_buffer buffer;
   for (;;) {
     auto [rec, n] = co_await ws_.async_read(buffer, use_nothrow);
-    if (rec) break;  // closed by either side, too big (Beast sent 1009), timeout, reset
+    if (rec) break;               // closed by either side, too big (Beast sent 1009), timeout, reset
     if (state_ == State::open) {  // once closing, what still arrives is ignored
       if (!ws_.got_text()) {
         begin_close(close_code::unsupported_data, "text messages only", false);
@@ -132,9 +128,7 @@ asio::awaitable<std::uint64_t> Session::run(const UpgradeRequest& req) {
         const auto data = buffer.cdata();
         try {
           handler_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
-        } catch (...) {
-          begin_close(close_code::internal_error, "internal error", false);
-        }
+        } catch (...) { begin_close(close_code::internal_error, "internal error", false); }
       }
     }
     buffer.consume(buffer.size());
@@ -151,8 +145,7 @@ void Session::finish() noexcept {
     opened_ = false;
     try {
       handler_->on_close();
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 }
 

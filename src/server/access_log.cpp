@@ -55,8 +55,11 @@ std::string combined_log_line(const net::AccessRecord& r, std::int64_t now) {
   return q.remote_address + " - " + (q.client_id.empty() ? "-" : q.client_id) + " " + when + " \"" +
          clf_escape(q.method) + " " + clf_escape(q.target) + " HTTP/1.1\" " + std::to_string(r.status) + " " +
          (r.bytes == 0 ? std::string("-") : std::to_string(r.bytes)) + " " + quoted_header(q, "Referer") + " " +
-         quoted_header(q, "User-Agent") + " " + (!r.complete ? "X" : r.keep_alive ? "+" : "-") + " " +
-         std::to_string(r.duration.count()) + "\n";
+         quoted_header(q, "User-Agent") + " " +
+         (!r.complete    ? "X"
+          : r.keep_alive ? "+"
+                         : "-") +
+         " " + std::to_string(r.duration.count()) + "\n";
 }
 
 net::AccessLogger make_access_logger(const Options& o) {

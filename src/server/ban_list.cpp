@@ -31,7 +31,8 @@ BanList::BanList(std::filesystem::path file) : file_(std::move(file)) {
     if (fp.empty()) continue;
     if (!is_key_fingerprint(fp))
       throw Error(Errc::bad_request, file_.string() + ":" + std::to_string(n) + ": not a key fingerprint (SHA256:...)");
-    bans_.push_back({fp, hash == std::string::npos ? "" : std::string(trim(std::string_view(line).substr(hash + 1), " \t\r"))});
+    bans_.push_back(
+        {fp, hash == std::string::npos ? "" : std::string(trim(std::string_view(line).substr(hash + 1), " \t\r"))});
   }
 }
 
@@ -56,7 +57,8 @@ bool BanList::add(const Ban& ban) {
 
 std::optional<Ban> BanList::remove(std::string_view who) {
   std::lock_guard lock(mutex_);
-  const auto it = std::find_if(bans_.begin(), bans_.end(), [&](const Ban& b) { return b.fingerprint == who || names(b, who); });
+  const auto it =
+      std::find_if(bans_.begin(), bans_.end(), [&](const Ban& b) { return b.fingerprint == who || names(b, who); });
   if (it == bans_.end()) return std::nullopt;
   const Ban removed = *it;
   const auto at = bans_.erase(it);

@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
     cfg.server_handshakes_per_second = opt.server_handshake_rate;
     cfg.server_handshake_burst = opt.server_handshake_burst;
     cfg.authorized = io::load_authorized_clients(opt.keys);
-    if (cfg.authorized) spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
+    if (cfg.authorized)
+      spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
     server::BanList bans(std::filesystem::path(opt.keys) / "banned");
     cfg.banned = [&bans](const std::string& fingerprint) { return bans.contains(fingerprint); };
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
@@ -118,8 +119,10 @@ int main(int argc, char** argv) {
     chat_limits.upgrade_burst = opt.chat_upgrade_burst;
     web::ChatHub chat(*registry, clock, chat_limits, [](web::ChatLogLevel level, const std::string& line) {
       // Chat log lines quote names and refusal reasons: escaped like the access log.
-      if (level == web::ChatLogLevel::warn) spdlog::warn("{}", terminal_safe(line));
-      else spdlog::info("{}", terminal_safe(line));
+      if (level == web::ChatLogLevel::warn)
+        spdlog::warn("{}", terminal_safe(line));
+      else
+        spdlog::info("{}", terminal_safe(line));
     });
     web.enable_chat(chat);
     server::Router router(auth, web);
@@ -143,7 +146,8 @@ int main(int argc, char** argv) {
       if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);
     });
 
-    http.every(std::chrono::seconds(10), [&chat, &clock] { chat.sweep(clock.now()); });  // ended sessions leave the chat
+    http.every(std::chrono::seconds(10),
+               [&chat, &clock] { chat.sweep(clock.now()); });  // ended sessions leave the chat
     // After a burst of connections glibc keeps the freed memory of its per-thread arenas; hand it
     // back so the server's footprint returns to its idle size (measured by make soak).
     http.every(std::chrono::seconds(10), [] { ::malloc_trim(0); });

@@ -43,7 +43,8 @@ ConsoleReply OperatorConsole::execute(std::string_view line) {
   if (!line.empty() && line.front() == '/') line.remove_prefix(1);
   const auto space = line.find(' ');
   const std::string_view cmd = line.substr(0, space);
-  const std::string_view arg = space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1), " \t\r\n");
+  const std::string_view arg =
+      space == std::string_view::npos ? std::string_view{} : trim(line.substr(space + 1), " \t\r\n");
   if (cmd == "list") return {0, list()};
   if (cmd == "kick") return arg.empty() ? usage("usage: /kick NAME|UUID\n") : kick(arg);
   if (cmd == "ban") return arg.empty() ? usage("usage: /ban NAME|UUID|FINGERPRINT\n") : ban(arg);

@@ -17,12 +17,12 @@ struct Options {
   std::size_t max_clients = 10000;
   double handshake_rate = 10;
   double handshake_burst = 20;
-  double server_handshake_rate = 1000;   // all addresses together
+  double server_handshake_rate = 1000;  // all addresses together
   double server_handshake_burst = 2000;
   std::size_t max_clients_per_address = 500;  // identities registered from one address group
   std::int64_t unused_identity_ttl = 600;     // an identity that never made a request is dropped after
   std::size_t max_connections = 20000;
-  std::size_t replay_capacity = 1 << 22;  // nonces remembered at most (bounded memory)
+  std::size_t replay_capacity = 1 << 22;    // nonces remembered at most (bounded memory)
   std::size_t replay_per_client = 1 << 16;  // of which one client may hold at most (429 beyond)
   std::size_t max_header_bytes = 16 * 1024;
   double request_timeout = 15;
@@ -34,17 +34,17 @@ struct Options {
   std::size_t upload_max_files = 10000;  // per client: committed files + pending attempts
   std::size_t upload_max_pending = 16;   // per client: attempts in progress or awaiting commit
   std::int64_t upload_timeout = 600;
-  int corrupt_uploads = 0;  // fault injection (test builds only)
+  int corrupt_uploads = 0;     // fault injection (test builds only)
   std::string control_socket;  // empty: <keys>/control.sock; "off": none
   std::string port_file;       // the port to use when --listen does not say; the bound port is written back
   std::string log_level = "info";
   bool access_log = true;
-  std::string access_log_file;  // --access-log: Combined Log Format lines go there instead of the console log
-  double chat_rate = 10;            // chat messages per second per client (token bucket)
-  double chat_burst = 20;           // and its burst
-  std::size_t chat_room_size = 100; // connections per chat room
-  double chat_upgrade_rate = 2;     // chat connections a client may open per second (token bucket)
-  double chat_upgrade_burst = 10;   // and its burst
+  std::string access_log_file;       // --access-log: Combined Log Format lines go there instead of the console log
+  double chat_rate = 10;             // chat messages per second per client (token bucket)
+  double chat_burst = 20;            // and its burst
+  std::size_t chat_room_size = 100;  // connections per chat room
+  double chat_upgrade_rate = 2;      // chat connections a client may open per second (token bucket)
+  double chat_upgrade_burst = 10;    // and its burst
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

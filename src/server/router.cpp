@@ -20,8 +20,7 @@ net::Dispatch Router::on_head(net::Request& req) {
       return net::BufferBody{handshake::kMaxMessageBytes, [this](net::Request& r) {
                                return net::json_response(200, auth_.handshake(r.body, r.remote_address));
                              }};
-    default:
-      return web_.on_head(req);
+    default: return web_.on_head(req);
   }
 }
 

@@ -19,9 +19,9 @@ namespace {
 // one mutex, so a log line from a worker thread and the console's echo never interleave.
 struct Terminal {
   std::mutex mutex;
-  bool prompting = false;  // the console edits its line on this terminal
+  bool prompting = false;     // the console edits its line on this terminal
   bool prompt_shown = false;  // the prompt is on the screen (not while a command runs)
-  std::string typed;       // what the operator has typed of the current line
+  std::string typed;          // what the operator has typed of the current line
   termios saved{};
   bool raw = false;
 };

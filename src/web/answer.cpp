@@ -38,8 +38,8 @@ seal::ResponseHead head_of(const Answer& a) {
     h.chunks = seal::Chunks{a.layout->chunk_size(), a.layout->first_chunk(), a.layout->last_chunk()};
     if (a.status == 206) {
       h.content_length = a.layout->byte_count();
-      h.content_range = "bytes " + std::to_string(a.layout->first_byte()) + "-" + std::to_string(a.layout->last_byte()) +
-                        "/" + std::to_string(a.layout->size());
+      h.content_range = "bytes " + std::to_string(a.layout->first_byte()) + "-" +
+                        std::to_string(a.layout->last_byte()) + "/" + std::to_string(a.layout->size());
     }
   }
   return h;
@@ -51,8 +51,9 @@ void sign(net::Response& res, const VerifiedRequest& v, const Ed25519KeyPair& ke
   sfv::Parameters req_sig;
   req_sig.set("req", true);
   req_sig.set("key", v.label);
-  const auto params = httpsig::make_params({{"@status", {}}, {"minihttps-sealed", {}}, {"signature", req_sig}},
-                                           {.created = now, .alg = "ed25519", .keyid = ed25519_fingerprint(key.public_key())});
+  const auto params =
+      httpsig::make_params({{"@status", {}}, {"minihttps-sealed", {}}, {"signature", req_sig}},
+                           {.created = now, .alg = "ed25519", .keyid = ed25519_fingerprint(key.public_key())});
   httpsig::Message m{"", v.message.scheme, v.message.authority, v.message.target, res.status, {}, &v.message};
   for (const auto& h : res.headers) m.headers.emplace_back(h.name, h.value);
   const std::string base = httpsig::signature_base(m, params);

@@ -49,8 +49,8 @@ class AnswerSink {
  public:
   virtual ~AnswerSink() = default;
   virtual void write(std::string_view bytes) = 0;
-  virtual Answer finish() = 0;       // after the last byte
-  virtual void abort() noexcept {}   // the body broke off (timeout, disconnect, over the limit)
+  virtual Answer finish() = 0;      // after the last byte
+  virtual void abort() noexcept {}  // the body broke off (timeout, disconnect, over the limit)
 };
 struct BodyIntake {
   std::unique_ptr<AnswerSink> sink;

@@ -35,8 +35,8 @@ std::size_t token_capacity(const stream::Layout& layout) noexcept {
 }
 
 // One chunk's token into out (which has room for it), read from `source` in steps.
-char* encode_chunk(const stream::ChunkKeys& keys, const stream::Layout& layout, ChunkSource& source,
-                   std::uint64_t i, std::int64_t now, std::uint8_t* step, char* out) {
+char* encode_chunk(const stream::ChunkKeys& keys, const stream::Layout& layout, ChunkSource& source, std::uint64_t i,
+                   std::int64_t now, std::uint8_t* step, char* out) {
   std::uint64_t offset = layout.offset(i), left = layout.plaintext_size(i);
   FernetEncoder encoder(keys.key(i), now);
   while (left > 0) {
@@ -100,7 +100,8 @@ class SerialStream {
     return true;
   }
 
-  static constexpr std::size_t kOutCapacity = FernetEncoder::max_update_output(kStep) + FernetEncoder::max_finish_output();
+  static constexpr std::size_t kOutCapacity =
+      FernetEncoder::max_update_output(kStep) + FernetEncoder::max_finish_output();
 
   const stream::ChunkKeys& keys_;
   const stream::Layout& layout_;
@@ -121,8 +122,14 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
  public:
   Ahead(const stream::ChunkKeys& keys, const stream::Layout& layout, std::shared_ptr<ChunkSource> source,
         std::int64_t now, net::Pool pool, std::size_t window, std::size_t reserved)
-      : keys_(keys), layout_(layout), source_(std::move(source)), now_(now), pool_(std::move(pool)),
-        window_(window), reserved_(reserved), next_(layout.first_chunk()) {}
+      : keys_(keys),
+        layout_(layout),
+        source_(std::move(source)),
+        now_(now),
+        pool_(std::move(pool)),
+        window_(window),
+        reserved_(reserved),
+        next_(layout.first_chunk()) {}
   ~Ahead() { g_ahead_bytes.fetch_sub(reserved_, std::memory_order_relaxed); }
 
   void start() {
@@ -212,10 +219,9 @@ class Ahead : public std::enable_shared_from_this<Ahead> {
         thread_local std::vector<std::uint8_t> step(kStep);
         const char* end = encode_chunk(keys_, layout_, *source_, s.index, now_, step.data(), s.token.get());
         s.length = static_cast<std::size_t>(end - s.token.get());
-        if (s.length != layout_.token_length(s.index)) throw Error(Errc::internal, "chunk token of an unexpected length");
-      } catch (...) {
-        error = std::current_exception();
-      }
+        if (s.length != layout_.token_length(s.index))
+          throw Error(Errc::internal, "chunk token of an unexpected length");
+      } catch (...) { error = std::current_exception(); }
     }
     std::function<void()> wake;
     std::vector<Slot*> go;

@@ -83,12 +83,12 @@ struct ChatHub::Member {
   std::uint64_t id = 0;
   std::shared_ptr<const auth::ClientRecord> client;
   std::shared_ptr<net::WebSocketPeer> peer;  // set by on_open, reset by on_close
-  std::string room;     // the room asked for, then the room it is in
-  Binding binding{};    // B of the upgrade: the frames' keys
-  std::uint64_t received = 0;  // frames opened from the client (only frame() touches it)
-  std::uint64_t sent = 0;      // frames sent to it (under mutex_)
-  bool joined = false;  // in members_ and rooms_
-  bool closed = false;  // closing: nothing more is sent to it or taken from it
+  std::string room;                          // the room asked for, then the room it is in
+  Binding binding{};                         // B of the upgrade: the frames' keys
+  std::uint64_t received = 0;                // frames opened from the client (only frame() touches it)
+  std::uint64_t sent = 0;                    // frames sent to it (under mutex_)
+  bool joined = false;                       // in members_ and rooms_
+  bool closed = false;                       // closing: nothing more is sent to it or taken from it
 };
 
 class ChatHub::Handler final : public net::WebSocketHandler {
@@ -197,19 +197,19 @@ void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
   try {
     const FernetKey key = c.session_secret.derive(KeyPurpose::chat_to_server, m->binding, m->received, false);
     json j = json::parse(as_chars(fernet_decrypt(key, text, 0)), nullptr, false);
-    if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned() && j["seq"].get<std::uint64_t>() == m->received) {
+    if (j.is_object() && j.contains("seq") && j["seq"].is_number_unsigned() &&
+        j["seq"].get<std::uint64_t>() == m->received) {
       j.erase("seq");
       plaintext = j.dump();
       in_sequence = true;
     }
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   if (!in_sequence) {
     std::lock_guard lock(mutex_);
     if (m->closed) return;
     ++stats_.refused;
-    log(ChatLogLevel::warn, "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame " +
-                                std::to_string(m->received) + " refused");
+    log(ChatLogLevel::warn,
+        "chat: closing " + c.name + " (" + c.uuid.to_string() + "): frame " + std::to_string(m->received) + " refused");
     shut(*m, net::close_code::policy_violation, "frame refused: out of sequence or tampered");
     return;
   }
@@ -242,8 +242,9 @@ bool ChatHub::allow(Member& m, std::int64_t now) {
     shut(m, net::close_code::policy_violation, "flooding: too many messages");
     return false;
   }
-  deliver(m, notice("message dropped: more than " + number(limits_.messages_per_second) + " messages per second",
-                    now, {{"event", "dropped"}}),
+  deliver(m,
+          notice("message dropped: more than " + number(limits_.messages_per_second) + " messages per second", now,
+                 {{"event", "dropped"}}),
           now);
   return false;
 }
@@ -256,8 +257,7 @@ void ChatHub::allow_upgrade(const auth::ClientRecord& client) {
   if (upgrades_.take(client.uuid, t)) return;
   ++stats_.upgrades_refused;
   // Whole seconds, at least 1, and finite even for a rate of 0 (a day: "not soon").
-  const auto retry =
-      static_cast<std::int64_t>(std::clamp(std::ceil(upgrades_.wait(client.uuid, t)), 1.0, 86400.0));
+  const auto retry = static_cast<std::int64_t>(std::clamp(std::ceil(upgrades_.wait(client.uuid, t)), 1.0, 86400.0));
   throw ChatRateLimited("chat: too many chat connections from this client (at most " +
                             number(limits_.upgrades_per_second) + " a second, " + number(limits_.upgrade_burst) +
                             " at once); try again in " + std::to_string(retry) + " s",
@@ -274,9 +274,10 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
   if (type == "say") {
     if (!only_fields(j, {"type", "text"})) return error(m, "say: unknown field", now);
     if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "say: " + bad, now);
-    const std::string out = json{{"type", "message"}, {"room", m.room}, {"from", from.name},
-                                 {"uuid", from.uuid.to_string()}, {"text", j["text"]}, {"time", now},
-                                 {"private", false}}.dump();
+    const std::string out =
+        json{{"type", "message"}, {"room", m.room}, {"from", from.name}, {"uuid", from.uuid.to_string()},
+             {"text", j["text"]}, {"time", now},    {"private", false}}
+            .dump();
     ++stats_.relayed;
     for (const auto& r : rooms_[m.room])
       if (r.get() != &m) deliver(*r, out, now);
@@ -287,9 +288,10 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
     if (!j.contains("to") || !j["to"].is_string()) return error(m, "msg: \"to\" must be a string", now);
     if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "msg: " + bad, now);
     const std::string& to = j["to"].get_ref<const std::string&>();
-    const std::string out = json{{"type", "message"}, {"room", m.room}, {"from", from.name},
-                                 {"uuid", from.uuid.to_string()}, {"to", to}, {"text", j["text"]},
-                                 {"time", now}, {"private", true}}.dump();
+    const std::string out =
+        json{{"type", "message"}, {"room", m.room},    {"from", from.name}, {"uuid", from.uuid.to_string()},
+             {"to", to},          {"text", j["text"]}, {"time", now},       {"private", true}}
+            .dump();
     std::size_t n = 0;
     for (const auto& [id, r] : members_)
       if (r.get() != &m && !r->closed && r->client->name == to) {
@@ -316,8 +318,7 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
   if (type == "rooms") {
     if (!only_fields(j, {"type"})) return error(m, "rooms: unknown field", now);
     json list = json::array();
-    for (const auto& [name, members] : rooms_)
-      list.push_back({{"name", name}, {"members", names_in(name).size()}});
+    for (const auto& [name, members] : rooms_) list.push_back({{"name", name}, {"members", names_in(name).size()}});
     return deliver(m, json{{"type", "rooms"}, {"rooms", list}, {"time", now}}.dump(), now);
   }
   if (type == "who") {
@@ -334,8 +335,8 @@ void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now
 
 void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now) {
   auto& members = rooms_[room];
-  const std::string joined = notice(m->client->name + " joined " + room, now,
-                                    {{"event", "join"}, {"room", room}, {"name", m->client->name}});
+  const std::string joined =
+      notice(m->client->name + " joined " + room, now, {{"event", "join"}, {"room", room}, {"name", m->client->name}});
   for (const auto& r : members) deliver(*r, joined, now);
   members.push_back(m);
   m->room = room;
@@ -362,8 +363,8 @@ void ChatHub::leave(Member& m, std::int64_t now) {
   auto& members = it->second;
   members.erase(std::remove_if(members.begin(), members.end(), [&](const auto& r) { return r.get() == &m; }),
                 members.end());
-  const std::string left = notice(m.client->name + " left " + m.room, now,
-                                  {{"event", "leave"}, {"room", m.room}, {"name", m.client->name}});
+  const std::string left =
+      notice(m.client->name + " left " + m.room, now, {{"event", "leave"}, {"room", m.room}, {"name", m.client->name}});
   for (const auto& r : members) deliver(*r, left, now);
   log(ChatLogLevel::info, "chat: " + m.client->name + " (" + m.client->uuid.to_string() + ") left " + m.room);
   if (members.empty()) rooms_.erase(it);
@@ -406,7 +407,7 @@ void ChatHub::log(ChatLogLevel level, const std::string& line) const {
 std::size_t ChatHub::kick(const Uuid& uuid, const std::string& reason) {
   // The session ends first, so nothing the client sends from now on is accepted.
   const bool ended = registry_.end_session(uuid);
-  const std::string why = reason.empty()                  ? std::string("kicked by the operator")
+  const std::string why = reason.empty()                   ? std::string("kicked by the operator")
                           : reason.rfind("kicked", 0) == 0 ? reason
                                                            : "kicked: " + reason;
   std::size_t n = 0;

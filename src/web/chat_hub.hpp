@@ -38,12 +38,12 @@ struct ChatLimits {
   std::size_t max_text_bytes = 4096;        // the "text" of a message (UTF-8 bytes)
   std::size_t max_room_members = 100;       // connections in one room
   // The rate limits are per client (its UUID), across all its connections and reconnections.
-  double messages_per_second = 10;          // token bucket...
-  double burst = 20;                        // ...of this size; frames over it are dropped
-  double max_drops = 20;                    // dropped frames allowed (one more each second); then close 1008
-  double upgrades_per_second = 2;           // chat connections opened, token bucket...
-  double upgrade_burst = 10;                // ...of this size; upgrades over it are refused 429
-  std::size_t max_queued_bytes = 1 << 20;   // per recipient, not yet written; beyond: close 1008
+  double messages_per_second = 10;         // token bucket...
+  double burst = 20;                       // ...of this size; frames over it are dropped
+  double max_drops = 20;                   // dropped frames allowed (one more each second); then close 1008
+  double upgrades_per_second = 2;          // chat connections opened, token bucket...
+  double upgrade_burst = 10;               // ...of this size; upgrades over it are refused 429
+  std::size_t max_queued_bytes = 1 << 20;  // per recipient, not yet written; beyond: close 1008
 };
 
 // The refusal of an upgrade over the client's upgrade limit: Errc::rate_limited (429) with the
@@ -103,10 +103,10 @@ class ChatHub {
   struct Stats {
     std::size_t connections = 0;  // joined, not yet closed
     std::size_t rooms = 0;
-    std::uint64_t relayed = 0;     // messages accepted (say + msg)
-    std::uint64_t deliveries = 0;  // frames sent to recipients (all types)
-    std::uint64_t dropped = 0;     // frames over the rate limit
-    std::uint64_t refused = 0;     // connections closed because a frame did not verify
+    std::uint64_t relayed = 0;           // messages accepted (say + msg)
+    std::uint64_t deliveries = 0;        // frames sent to recipients (all types)
+    std::uint64_t dropped = 0;           // frames over the rate limit
+    std::uint64_t refused = 0;           // connections closed because a frame did not verify
     std::uint64_t upgrades_refused = 0;  // upgrades over the per-client upgrade limit
     std::size_t buckets = 0;             // per-client rate-limit buckets held (messages, drops, upgrades)
   };
@@ -144,8 +144,8 @@ class ChatHub {
 
   mutable std::mutex mutex_;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::uint64_t, std::shared_ptr<Member>> members_;       // joined connections
-  std::map<std::string, std::vector<std::shared_ptr<Member>>> rooms_;        // in order of joining
+  std::unordered_map<std::uint64_t, std::shared_ptr<Member>> members_;  // joined connections
+  std::map<std::string, std::vector<std::shared_ptr<Member>>> rooms_;   // in order of joining
   // Per client, kept across connections (see client_buckets.hpp).
   ClientBuckets messages_;  // frames relayed
   ClientBuckets drops_;     // frames dropped before the close

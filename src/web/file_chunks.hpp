@@ -1,8 +1,8 @@
 #pragma once
 // The plaintext of a served file (docs/PROTOCOL.md §6, §7.3), read with pread from the descriptor
-// that was opened beneath the root, so any chunk can be read in any order (and by several threads). Before the last chunk is sealed the file is checked again: if it was
-// replaced in place, resized or written, the response stops without its last chunk, so a
-// client never joins two versions.
+// that was opened beneath the root, so any chunk can be read in any order (and by several threads). Before the last
+// chunk is sealed the file is checked again: if it was replaced in place, resized or written, the response stops
+// without its last chunk, so a client never joins two versions.
 #include <sys/stat.h>
 
 #include "core/etag.hpp"

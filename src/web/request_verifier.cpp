@@ -42,8 +42,8 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   if (!input_field || !sig_field) throw Error(Errc::bad_request, "signature: need both Signature-Input and Signature");
 
   VerifiedRequest v;
-  v.message = httpsig::Message{req.method, scheme_, std::string(req.header("Host").value_or("")), req.target,
-                               std::nullopt, {}, nullptr};
+  v.message = httpsig::Message{
+      req.method, scheme_, std::string(req.header("Host").value_or("")), req.target, std::nullopt, {}, nullptr};
   for (const auto& h : req.headers) v.message.headers.emplace_back(h.name, h.value);
   // Repeated fields are combined as RFC 9421 §2.1 says before parsing the dictionaries.
   const auto inputs = httpsig::parse_signature_input(*httpsig::field_value(v.message, "signature-input"));
@@ -87,7 +87,8 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
     case auth::ReplayCache::Verdict::replayed: forbid("nonce already used (replayed request)");
     case auth::ReplayCache::Verdict::full: throw Error(Errc::unavailable, "server busy, try again later");
     case auth::ReplayCache::Verdict::scope_full:
-      throw Error(Errc::rate_limited, "signature: too many requests from this client within the replay window; slow down");
+      throw Error(Errc::rate_limited,
+                  "signature: too many requests from this client within the replay window; slow down");
   }
   v.binding = request_binding(base, v.signature);
   v.sealed = seal::is_sealed(v.message);

@@ -21,12 +21,12 @@ namespace mh::web {
 // A request whose signature verified.
 struct VerifiedRequest {
   std::shared_ptr<const auth::ClientRecord> client;
-  std::string label;              // "sig1"
+  std::string label;  // "sig1"
   httpsig::SignatureParams params;
-  Bytes signature;                // for response signatures (";req")
-  httpsig::Message message;       // the request as the signature base saw it
-  Binding binding{};              // B: the keys of its body and of its answer (PROTOCOL.md §4)
-  bool sealed = false;            // it carries MiniHTTPS-Sealed
+  Bytes signature;           // for response signatures (";req")
+  httpsig::Message message;  // the request as the signature base saw it
+  Binding binding{};         // B: the keys of its body and of its answer (PROTOCOL.md §4)
+  bool sealed = false;       // it carries MiniHTTPS-Sealed
   // The request the client meant: for a sealed request the inner one, once open() ran; for an
   // unsealed one the request itself. Fields keep the sender's names; look them up with find_header.
   std::string method;
@@ -36,8 +36,8 @@ struct VerifiedRequest {
 
 class RequestVerifier {
  public:
-  RequestVerifier(auth::ClientRegistry& registry, auth::ReplayCache& nonces, const Clock& clock,
-                  std::int64_t max_skew, std::string scheme = "http", bool require_sealed = false);
+  RequestVerifier(auth::ClientRegistry& registry, auth::ReplayCache& nonces, const Clock& clock, std::int64_t max_skew,
+                  std::string scheme = "http", bool require_sealed = false);
 
   // Checks the signature of `req` (§5.2) and marks the client as seen. Throws before anything
   // is known about the client; what it returns is enough to seal any later answer.

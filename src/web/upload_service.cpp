@@ -75,7 +75,8 @@ Answer no_content() {
 }
 
 [[noreturn]] void over_quota(std::uint64_t quota) {
-  throw Error(Errc::insufficient_storage, "upload: your quota of " + std::to_string(quota) + " bytes would be exceeded");
+  throw Error(Errc::insufficient_storage,
+              "upload: your quota of " + std::to_string(quota) + " bytes would be exceeded");
 }
 
 [[noreturn]] void no_such_attempt() {
@@ -120,7 +121,8 @@ void prune_empty_parents(const fs::path& files, const std::string& name) {
 // exact charge instead.
 class UploadService::Reservation {
  public:
-  Reservation(UploadService& svc, std::string area, std::uint64_t bytes) : svc_(&svc), area_(std::move(area)), bytes_(bytes) {}
+  Reservation(UploadService& svc, std::string area, std::uint64_t bytes)
+      : svc_(&svc), area_(std::move(area)), bytes_(bytes) {}
   Reservation(Reservation&& o) noexcept
       : svc_(std::exchange(o.svc_, nullptr)), area_(std::move(o.area_)), bytes_(o.bytes_) {}
   Reservation& operator=(Reservation&&) = delete;
@@ -173,17 +175,13 @@ class UploadService::Sink final : public AnswerSink {
   void write(std::string_view bytes) override {
     try {
       reader_.update(bytes);
-    } catch (const Error& e) {
-      upload_refusal(e);
-    }
+    } catch (const Error& e) { upload_refusal(e); }
   }
 
   Answer finish() override {
     try {
       reader_.finish();  // the chunk marked last: nothing of a cut stream is ever committed
-    } catch (const Error& e) {
-      upload_refusal(e);
-    }
+    } catch (const Error& e) { upload_refusal(e); }
     if (::fsync(fd_.get()) != 0) write_failed(errno);
     fd_.reset();
     const std::string id = to_hex(random_bytes(16));
@@ -251,7 +249,8 @@ namespace {
 // put a symlink there, so a directory other users can write to is refused at start.
 void refuse_unless_private(const fs::path& dir) {
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) throw Error(Errc::io, "upload directory " + dir.string() + ": " + io::errno_text(errno));
+  if (::stat(dir.c_str(), &st) != 0)
+    throw Error(Errc::io, "upload directory " + dir.string() + ": " + io::errno_text(errno));
   if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
     throw Error(Errc::io, "upload directory " + dir.string() +
                               " is writable by other users or owned by another; run: chown $(id -u) " + dir.string() +
@@ -269,9 +268,7 @@ UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::m
     if (area.is_directory()) fs::remove_all(area.path() / kAttemptsDir, ec);
 }
 
-bool UploadService::owns(std::string_view path) noexcept {
-  return routes::route_of(path) == routes::Route::uploads;
-}
+bool UploadService::owns(std::string_view path) noexcept { return routes::route_of(path) == routes::Route::uploads; }
 
 UploadService::Result UploadService::handle(const net::Request& req, const VerifiedRequest& v) {
   const std::string area = area_of(*v.client);
@@ -336,13 +333,12 @@ UploadService::Result UploadService::begin_upload(const net::Request& req, const
   std::uint64_t length = 0;
   try {
     length = std::stoull(std::string(*length_field));
-  } catch (const std::exception&) {
-    throw Error(Errc::bad_request, "upload: bad Content-Length");
-  }
+  } catch (const std::exception&) { throw Error(Errc::bad_request, "upload: bad Content-Length"); }
   // A stream longer than that of a file of exactly the limit carries more than the limit; one
   // that is not longer may still, by up to 15 bytes, which the sink refuses as it decrypts.
   const std::uint32_t c = v.client->chunk_size;
-  if (opts_.max_upload_size < stream::kMaxSize && length > stream::Layout::whole(opts_.max_upload_size, c).stream_length())
+  if (opts_.max_upload_size < stream::kMaxSize &&
+      length > stream::Layout::whole(opts_.max_upload_size, c).stream_length())
     too_large(opts_.max_upload_size);
   const stream::UnknownSizeSplit split = stream::split_stream_length(length, c);
   check_placeable(area_dir(area) / kFilesDir, name);

@@ -41,10 +41,10 @@ struct UploadOptions {
   // Every file and attempt is charged at least this many bytes (one filesystem block), so empty
   // files and attempts cannot exhaust the filesystem's blocks and inodes for free.
   std::uint64_t min_charge = 4096;
-  std::size_t max_files = 10000;   // committed files + pending attempts per client (507 at the limit)
-  std::size_t max_pending = 16;    // attempts per client in progress or awaiting commit (507 at the limit)
-  std::int64_t attempt_timeout = 600;          // seconds an uncommitted attempt is kept
-  int corrupt_first_attempts = 0;              // fault injection; settable only in test builds
+  std::size_t max_files = 10000;       // committed files + pending attempts per client (507 at the limit)
+  std::size_t max_pending = 16;        // attempts per client in progress or awaiting commit (507 at the limit)
+  std::int64_t attempt_timeout = 600;  // seconds an uncommitted attempt is kept
+  int corrupt_first_attempts = 0;      // fault injection; settable only in test builds
 };
 
 // One client's uploads as the quota counts them.
@@ -93,7 +93,8 @@ class UploadService {
   std::filesystem::path area_dir(const std::string& area) const { return opts_.dir / area; }
   std::uint64_t charge(std::uint64_t size) const noexcept { return size > opts_.min_charge ? size : opts_.min_charge; }
   Area& books(const std::string& area);  // mutex_ held; loads the committed files on first use
-  Result begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area, const std::string& name);
+  Result begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
+                      const std::string& name);
   Reservation reserve(const std::string& area, const stream::UnknownSizeSplit& split, bool& corrupt);
   Answer commit(const std::string& area, const std::string& name, const std::string& id, std::uint32_t chunk_size);
   Answer discard(const std::string& area, const std::string& name, const std::string& id);

@@ -28,9 +28,7 @@ class RespondingSink final : public net::BodySink {
     Answer a;
     try {
       a = inner_->finish();
-    } catch (const Error& e) {
-      a = error_answer(e, v_->client->chunk_size);
-    }
+    } catch (const Error& e) { a = error_answer(e, v_->client->chunk_size); }
     return respond(*v_, std::move(a), key_, clock_.now());
   }
   // A body whose sender stopped before its end is one that ended before its last chunk

@@ -29,8 +29,8 @@ TEST(ListingTime, RecentShowsTheClockOlderShowsTheYear) {
   ::tzset();
   const std::int64_t now = 1764678000;  // 2025-12-02T12:20:00Z
   EXPECT_EQ(listing_time(now - 60, now), "Dec  2 12:19");
-  EXPECT_EQ(listing_time(now + 1800, now), "Dec  2 12:50");  // a little ahead: clock skew
-  EXPECT_EQ(listing_time(now + 7200, now), "Dec  2  2025");  // far ahead
+  EXPECT_EQ(listing_time(now + 1800, now), "Dec  2 12:50");         // a little ahead: clock skew
+  EXPECT_EQ(listing_time(now + 7200, now), "Dec  2  2025");         // far ahead
   EXPECT_EQ(listing_time(now - 180 * 86400, now), "Jun  5 12:20");  // within six months (182.6 days)
   EXPECT_EQ(listing_time(now - 185 * 86400, now), "May 31  2025");
 }

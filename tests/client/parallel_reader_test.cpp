@@ -40,12 +40,13 @@ std::string stream_of(const Layout& layout, ByteView data) {
 }
 
 ParallelReader reader_into(Released& r, const Layout& layout) {
-  return ParallelReader(secret(), KeyPurpose::response_body, binding(), layout,
-                        [&r](std::uint64_t i, ByteView p) {
-                          r.indices.push_back(i);
-                          r.plain.insert(r.plain.end(), p.begin(), p.end());
-                        },
-                        kThreads);
+  return ParallelReader(
+      secret(), KeyPurpose::response_body, binding(), layout,
+      [&r](std::uint64_t i, ByteView p) {
+        r.indices.push_back(i);
+        r.plain.insert(r.plain.end(), p.begin(), p.end());
+      },
+      kThreads);
 }
 
 TEST(ParallelReader, ReleasesEveryChunkInOrder) {
@@ -89,9 +90,7 @@ TEST(ParallelReader, FirstFailureIsThrownInOrderAndAgain) {
   try {
     reader.update(s);
     reader.finish();
-  } catch (const Error& e) {
-    first = e.what();
-  }
+  } catch (const Error& e) { first = e.what(); }
   EXPECT_EQ(first, refused);
   EXPECT_EQ(r.indices, (std::vector<std::uint64_t>{0, 1}));
   EXPECT_EQ(test::error_of([&] { reader.update({}); }), refused);

@@ -33,7 +33,8 @@ std::vector<std::string> wait_lines(const fs::path& log, const std::string& need
   return lines;
 }
 
-const std::string kTime = R"(\[\d\d/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\])";
+const std::string kTime =
+    R"(\[\d\d/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\])";
 
 TEST(AccessLog, CombinedLogFormatWithOffsetStatusAndAbortedDownloads) {
   TempDir dir, home;
@@ -44,7 +45,9 @@ TEST(AccessLog, CombinedLogFormatWithOffsetStatusAndAbortedDownloads) {
   ServerOptions o = with_args({"--access-log", log.string()});
   o.root = dir / "www";
   ServerProcess server(o);
-  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "logged", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "logged", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   SignedClient c(home.path(), server.url());
   const std::string uuid = c.uuid().to_string();
   SignOptions plain;
@@ -54,10 +57,10 @@ TEST(AccessLog, CombinedLogFormatWithOffsetStatusAndAbortedDownloads) {
   ASSERT_EQ(c.send("GET", "/hello.txt", plain).status, 200);
   // A request that no signature covers: 401, no client.
   const int raw = tcp_connect(server.port());
-  ASSERT_TRUE(send_all(raw, "GET /x%22y\\z HTTP/1.1\r\nHost: a\r\nUser-Agent: t\"e\\st\r\nReferer: r\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(send_all(
+      raw, "GET /x%22y\\z HTTP/1.1\r\nHost: a\r\nUser-Agent: t\"e\\st\r\nReferer: r\r\nConnection: close\r\n\r\n"));
   char sink[4096];
-  while (::read(raw, sink, sizeof sink) > 0) {
-  }
+  while (::read(raw, sink, sizeof sink) > 0) {}
   ::close(raw);
   // A download broken off by its client after a few bytes.
   const int cut = tcp_connect(server.port(), 16 * 1024);
@@ -73,14 +76,24 @@ TEST(AccessLog, CombinedLogFormatWithOffsetStatusAndAbortedDownloads) {
     for (const auto& l : lines) n += std::regex_match(l, std::regex(re));
     return n;
   };
-  EXPECT_EQ(matching("127\\.0\\.0\\.1 - " + uuid + " " + kTime + R"( "GET /hello\.txt HTTP/1\.1" 200 \d+ "-" "minihttps/[0-9.]+" \+ \d+)"), 1u) << all;
-  EXPECT_EQ(matching("127\\.0\\.0\\.1 - - " + kTime + R"( "GET /x%22y\\\\z HTTP/1\.1" 401 \d+ "r" "t\\"e\\\\st" - \d+)"), 1u) << all;
-  EXPECT_GE(matching("127\\.0\\.0\\.1 - - " + kTime + R"( "POST /auth/handshake HTTP/1\.1" 200 \d+ "-" "minihttps/[0-9.]+" [+-] \d+)"), 1u) << all;
+  EXPECT_EQ(matching("127\\.0\\.0\\.1 - " + uuid + " " + kTime +
+                     R"( "GET /hello\.txt HTTP/1\.1" 200 \d+ "-" "minihttps/[0-9.]+" \+ \d+)"),
+            1u)
+      << all;
+  EXPECT_EQ(
+      matching("127\\.0\\.0\\.1 - - " + kTime + R"( "GET /x%22y\\\\z HTTP/1\.1" 401 \d+ "r" "t\\"e\\\\st" - \d+)"), 1u)
+      << all;
+  EXPECT_GE(matching("127\\.0\\.0\\.1 - - " + kTime +
+                     R"( "POST /auth/handshake HTTP/1\.1" 200 \d+ "-" "minihttps/[0-9.]+" [+-] \d+)"),
+            1u)
+      << all;
   // The broken-off download: 200 as answered, the bytes that went out (less than the stream), "X".
   std::smatch m;
   bool aborted = false;
   for (const auto& l : lines)
-    if (std::regex_match(l, m, std::regex("127\\.0\\.0\\.1 - " + uuid + " " + kTime + R"( "GET /big\.bin HTTP/1\.1" 200 (\d+) "-" "-" X \d+)"))) {
+    if (std::regex_match(l, m,
+                         std::regex("127\\.0\\.0\\.1 - " + uuid + " " + kTime +
+                                    R"( "GET /big\.bin HTTP/1\.1" 200 (\d+) "-" "-" X \d+)"))) {
       aborted = true;
       EXPECT_LT(std::stoull(m[2].str()), 32ull << 20) << l;
     }
@@ -100,8 +113,9 @@ TEST(AccessLog, EveryTimestampCarriesTheLocalOffset) {
   ASSERT_EQ(http.send(net::Request{"GET", "/.well-known/minihttps", {}, {}, {}, {}, false}).status, 200);
   const auto lines = wait_lines(log, "/.well-known/minihttps");
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_TRUE(std::regex_match(lines[0], std::regex("127\\.0\\.0\\.1 - - \\[\\d\\d/[A-Z][a-z]{2}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0500\\] "
-                                                    "\"GET /\\.well-known/minihttps HTTP/1\\.1\" 200 \\d+ \"-\" \"[^\"]*\" \\+ \\d+")))
+  EXPECT_TRUE(std::regex_match(
+      lines[0], std::regex("127\\.0\\.0\\.1 - - \\[\\d\\d/[A-Z][a-z]{2}/\\d{4}:\\d\\d:\\d\\d:\\d\\d \\+0500\\] "
+                           "\"GET /\\.well-known/minihttps HTTP/1\\.1\" 200 \\d+ \"-\" \"[^\"]*\" \\+ \\d+")))
       << lines[0];
   const std::string err = server.stderr_text();
   std::istringstream in(err);

@@ -27,8 +27,8 @@ class BusyServer : public ::testing::Test {
     // spent, every request of the client is refused.
     server_ = new ServerProcess(with_args({"--replay-per-client", std::to_string(kShare), "--max-skew", "600"}));
     home_ = new TempDir();
-    const auto r = run_client(home_->path(), {"--quiet", "connect", "--server", server_->url(), "--name", "busy",
-                                              "--rsa-bits", "2048"});
+    const auto r = run_client(
+        home_->path(), {"--quiet", "connect", "--server", server_->url(), "--name", "busy", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     SignedClient spender(home_->path(), server_->url());
     for (int i = 0; i < kShare; ++i) ASSERT_EQ(spender.send("GET", "/hello.txt").status, 200) << i;

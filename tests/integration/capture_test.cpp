@@ -51,8 +51,7 @@ std::string frame_payloads(std::string_view bytes) {
     const std::string_view mask = masked ? bytes.substr(at, 4) : std::string_view();
     at += masked ? 4 : 0;
     if (bytes.size() < at + n) break;
-    for (std::size_t i = 0; i < n; ++i)
-      out.push_back(static_cast<char>(bytes[at + i] ^ (masked ? mask[i % 4] : 0)));
+    for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(bytes[at + i] ^ (masked ? mask[i % 4] : 0)));
     bytes.remove_prefix(at + n);
   }
   return out;
@@ -100,8 +99,10 @@ TEST(Capture, AWholeSessionShowsNoNameContentOrIdentity) {
   {
     // A listener connected straight to the server hears what is said through the proxy, and
     // answers: the chat carried both texts, each way through the proxy once.
-    ASSERT_EQ(run_client(listener_home.path(), {"connect", "--server", server.url(), "--name", "listener-77", "--rsa-bits",
-                                                "2048"}).exit_code, 0);
+    ASSERT_EQ(run_client(listener_home.path(),
+                         {"connect", "--server", server.url(), "--name", "listener-77", "--rsa-bits", "2048"})
+                  .exit_code,
+              0);
     auto listener = chat(listener_home.path());
     ASSERT_TRUE(listener->wait_line(std::regex("\\* you joined " + kRoom), kWait)) << listener->err();
     auto speaker = chat(home.path());

@@ -34,9 +34,7 @@ std::string regex_escape(const std::string& s) {
 }
 
 // A whole output line "[HH:MM:SS] <body>".
-std::regex line_re(const std::string& body) {
-  return std::regex(R"(^\[\d\d:\d\d:\d\d\] )" + regex_escape(body) + "$");
-}
+std::regex line_re(const std::string& body) { return std::regex(R"(^\[\d\d:\d\d:\d\d\] )" + regex_escape(body) + "$"); }
 
 std::unique_ptr<InteractiveProcess> start_chat(const fs::path& home, const std::string& room) {
   return std::make_unique<InteractiveProcess>(
@@ -45,7 +43,8 @@ std::unique_ptr<InteractiveProcess> start_chat(const fs::path& home, const std::
 
 ::testing::AssertionResult joined(InteractiveProcess& p, const std::string& room) {
   if (p.wait_line(line_re("* you joined " + room), kWait)) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "no '* you joined " << room << "'\nstdout:\n" << p.out() << "\nstderr:\n"
+  return ::testing::AssertionFailure() << "no '* you joined " << room << "'\nstdout:\n"
+                                       << p.out() << "\nstderr:\n"
                                        << p.err();
 }
 
@@ -85,7 +84,9 @@ class RawChat {
     last_ = ws_.open(b.request.target, b.request.headers);
     return signer_.open(last_, b.binding);
   }
-  static bool accepted(const Reply& r) { return r.outer_status == 101 && r.sealed && r.error.empty() && r.status == 200; }
+  static bool accepted(const Reply& r) {
+    return r.outer_status == 101 && r.sealed && r.error.empty() && r.status == 200;
+  }
 
   // Frame n of this connection: {"seq": n, ...msg} under K("chat to server", B, n, 0).
   std::string frame(json msg) {
@@ -152,7 +153,8 @@ class Chat : public ::testing::Test {
     server_ = new ServerProcess(with_args({"--chat-upgrade-burst", "100"}));
     for (const char* name : {"alice", "bob", "carol"}) {
       auto* home = new TempDir();
-      const auto r = run_client(home->path(), {"connect", "--server", server_->url(), "--name", name, "--rsa-bits", "2048"});
+      const auto r =
+          run_client(home->path(), {"connect", "--server", server_->url(), "--name", name, "--rsa-bits", "2048"});
       ASSERT_EQ(r.exit_code, 0) << r.err;
       homes_.push_back(home);
     }
@@ -194,7 +196,8 @@ TEST_F(Chat, BroadcastReachesTheOtherTwoExactlyOnceInOrder) {
   const std::vector<std::string> sent = {"broadcast-one", "broadcast-two", "broadcast-three", "broadcast-four",
                                          "broadcast-five"};
   for (const auto& s : sent) ASSERT_TRUE(a->write_line(s));
-  for (auto* p : {b.get(), c.get()}) ASSERT_TRUE(p->wait_count(std::regex("\\] alice: broadcast-"), 5, kWait)) << p->out();
+  for (auto* p : {b.get(), c.get()})
+    ASSERT_TRUE(p->wait_count(std::regex("\\] alice: broadcast-"), 5, kWait)) << p->out();
   finish({a.get(), b.get(), c.get()});
   EXPECT_EQ(said_by(*b, "alice"), sent);  // exactly once each, in order, even after everything ended
   EXPECT_EQ(said_by(*c, "alice"), sent);
@@ -275,7 +278,8 @@ TEST_F(Chat, UpgradeIsASealedGetWhose101CarriesAHeadBoundToIt) {
     o.upgrade = true;
     return o;
   }());
-  EXPECT_EQ(raw.signer().open(raw.upgrade_answer(), other.binding).error, "the response head is not bound to this request");
+  EXPECT_EQ(raw.signer().open(raw.upgrade_answer(), other.binding).error,
+            "the response head is not bound to this request");
   ASSERT_TRUE(raw.wait_joined());
   EXPECT_TRUE(raw.ws().close(1000, "bye", kWait));
 }
@@ -380,9 +384,7 @@ TEST_F(Chat, FramesFromTheServerAreNumberedFromZero) {
     try {
       fernet_decrypt(a.signer().secret().derive(KeyPurpose::chat_to_client, binding, n, false), *raw, 0);
       return true;
-    } catch (const std::exception&) {
-      return false;
-    }
+    } catch (const std::exception&) { return false; }
   };
   EXPECT_TRUE(opens(4, a.binding()));
   EXPECT_FALSE(opens(3, a.binding()));
@@ -448,8 +450,8 @@ TEST_F(Chat, ForgedTamperedReplayedDroppedOrForeignFrameClosesThatSocketOnly) {
   finish({b.get(), c.get()});
   for (auto* p : {b.get(), c.get()}) {
     EXPECT_EQ(said_by(*p, "alice"), std::vector<std::string>{"replayed-text"}) << p->out();
-    for (const char* text : {"forged-text", "tampered-text", "dropped-text", "after-the-drop-text", "foreign-text",
-                             "misnumbered-text"})
+    for (const char* text :
+         {"forged-text", "tampered-text", "dropped-text", "after-the-drop-text", "foreign-text", "misnumbered-text"})
       EXPECT_EQ(p->out().find(text), std::string::npos) << text;
   }
   expect_not_logged({"forged-text", "tampered-text", "replayed-text", "dropped-text", "foreign-text"});
@@ -459,7 +461,8 @@ TEST_F(Chat, ForgedTamperedReplayedDroppedOrForeignFrameClosesThatSocketOnly) {
 TEST_F(Chat, FrameAfterTheSessionWasReplacedClosesTheChat) {
   TempDir home;
   ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "replacer", "--rsa-bits", "2048"})
-                .exit_code, 0);
+                .exit_code,
+            0);
   RawChat raw(home.path(), server_->url());
   ASSERT_TRUE(RawChat::accepted(raw.open("replaced")));
   ASSERT_TRUE(raw.wait_joined());
@@ -481,7 +484,8 @@ TEST_F(Chat, FloodIsDroppedWithNoticesThenClosed) {
   // A client of its own: the frame bucket is per client and outlives connections, so alice's
   // could still be short of the tests before this one.
   TempDir mallory;
-  const auto c = run_client(mallory.path(), {"connect", "--server", server_->url(), "--name", "mallory", "--rsa-bits", "2048"});
+  const auto c =
+      run_client(mallory.path(), {"connect", "--server", server_->url(), "--name", "mallory", "--rsa-bits", "2048"});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   auto b = start_chat(bob(), "flood");
   ASSERT_TRUE(joined(*b, "flood"));
@@ -595,8 +599,10 @@ TEST(ChatRateLimits, UpgradeBurstThenTooManyRequestsPerClient) {
   EXPECT_LE(seconds, 100);
   EXPECT_EQ(json::parse(r.body),
             (json{{"error", "rate_limited"},
-                  {"reason", "chat: too many chat connections from this client (at most 0.01 a second, 3 at once); "
-                             "try again in " + retry + " s"}}));
+                  {"reason",
+                   "chat: too many chat connections from this client (at most 0.01 a second, 3 at once); "
+                   "try again in " +
+                       retry + " s"}}));
 
   RawChat other(bob.path(), server.url());
   EXPECT_TRUE(RawChat::accepted(other.open("lobby")));
@@ -623,8 +629,8 @@ TEST(ChatKick, KickedClientIsClosedAndCannotRejoinWithoutANewHandshake) {
   ASSERT_TRUE(RawChat::accepted(old.open("lobby")));
   ASSERT_TRUE(old.wait_joined());
 
-  const auto kick = run_process({server_binary().string(), "ctl", "--keys", server.keys().string(), "kick", "mallory"},
-                                {}, 30s);
+  const auto kick =
+      run_process({server_binary().string(), "ctl", "--keys", server.keys().string(), "kick", "mallory"}, {}, 30s);
   EXPECT_EQ(kick.exit_code, 0) << kick.err;
   EXPECT_EQ(kick.out.rfind("kicked mallory (", 0), 0u) << kick.out;
   EXPECT_TRUE(old.refused_with(1008, "kicked by the operator"));
@@ -652,7 +658,8 @@ TEST(ChatKick, KickedClientIsClosedAndCannotRejoinWithoutANewHandshake) {
 TEST(ChatStop, ServerStopClosesChatsWithGoingAway) {
   ServerProcess server;
   TempDir home;
-  const auto r = run_client(home.path(), {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"});
+  const auto r =
+      run_client(home.path(), {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto a = start_chat(home.path(), "lobby");
   ASSERT_TRUE(joined(*a, "lobby"));
@@ -667,7 +674,8 @@ TEST(ChatVolume, TwoHundredMessagesBetweenTwoClientsAllArrive) {
   ServerProcess server(with_args({"--chat-rate", "2000", "--chat-burst", "500"}));
   TempDir alice, bob;
   for (auto [home, name] : {std::pair{&alice, "alice"}, std::pair{&bob, "bob"}}) {
-    const auto r = run_client(home->path(), {"connect", "--server", server.url(), "--name", name, "--rsa-bits", "2048"});
+    const auto r =
+        run_client(home->path(), {"connect", "--server", server.url(), "--name", name, "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   auto b = start_chat(bob.path(), "volume");
@@ -681,8 +689,8 @@ TEST(ChatVolume, TwoHundredMessagesBetweenTwoClientsAllArrive) {
     input += std::string(text) + "\n";
   }
   // The whole conversation from a pipe: the client sends everything, then exits 0.
-  const auto a = run_process({client_binary().string(), "--home", alice.path().string(), "chat", "--room", "volume"},
-                             input, 30s);
+  const auto a =
+      run_process({client_binary().string(), "--home", alice.path().string(), "chat", "--room", "volume"}, input, 30s);
   EXPECT_EQ(a.exit_code, 0) << a.err;
   ASSERT_TRUE(b->wait_count(std::regex("\\] alice: volume-"), 200, kWait)) << b->out();
   b->close_stdin();

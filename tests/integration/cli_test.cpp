@@ -91,8 +91,7 @@ struct FakeRequest {
 class FakeServer {
  public:
   using Respond = std::function<std::string(const FakeRequest&)>;
-  explicit FakeServer(Respond respond)
-      : respond_(std::move(respond)), fd_(listen_on_loopback(&port_, "fake server")) {
+  explicit FakeServer(Respond respond) : respond_(std::move(respond)), fd_(listen_on_loopback(&port_, "fake server")) {
     thread_ = std::thread([this] { loop(); });
   }
   ~FakeServer() {
@@ -105,8 +104,9 @@ class FakeServer {
   int requests() const { return requests_; }
 
   static std::string http(int status, const std::string& body, const std::string& extra_headers = "") {
-    return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body;
+    return "HTTP/1.1 " + std::to_string(status) +
+           " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body;
   }
 
  private:
@@ -206,11 +206,10 @@ struct FakeV2 {
         // The reply key as both ends derive it (§3.3), to open the reply and seal it again.
         const X25519Public client = handshake::parse_envelope(hello).x25519;
         const handshake::ServerKeys mine{identity.public_key(), static_key.public_key};
-        const FernetKey key = handshake::reply_key(x25519_shared(ephemeral.secret, client),
-                                                      x25519_shared(static_key.secret, client),
-                                                      handshake::transcript1(mine, client, hs.identity()));
-        handshake::ReplyIdentity r =
-            handshake::parse_reply_identity(as_chars(fernet_decrypt(key, reply.sealed, 0)));
+        const FernetKey key =
+            handshake::reply_key(x25519_shared(ephemeral.secret, client), x25519_shared(static_key.secret, client),
+                                 handshake::transcript1(mine, client, hs.identity()));
+        handshake::ReplyIdentity r = handshake::parse_reply_identity(as_chars(fernet_decrypt(key, reply.sealed, 0)));
         r.signature[5] ^= 1;
         reply.sealed = fernet_encrypt(key, as_bytes(handshake::to_json(r)), clock.now());
         break;
@@ -248,7 +247,7 @@ class Relay {
  public:
   enum class Stop { never, hold, cut };
   struct Transfer {
-    std::string head;       // the answer's head, up to and with the empty line
+    std::string head;        // the answer's head, up to and with the empty line
     std::uint64_t body = 0;  // body bytes passed on to the client
   };
 
@@ -286,18 +285,17 @@ class Relay {
       if (c < 0) continue;
       std::lock_guard lock(mutex_);
       transfers_.emplace_back();
-      workers_.emplace_back([this, c, index = transfers_.size() - 1, how = how_, limit = limit_] {
-        serve(c, index, how, limit);
-      });
+      workers_.emplace_back(
+          [this, c, index = transfers_.size() - 1, how = how_, limit = limit_] { serve(c, index, how, limit); });
     }
   }
 
   void serve(int client, std::size_t index, Stop how, std::uint64_t limit) {
     const int server = test::tcp_connect(server_port_);
-    std::string start;                // the answer's first bytes, until its head is complete
+    std::string start;                     // the answer's first bytes, until its head is complete
     std::optional<std::uint64_t> body_at;  // where the body starts in what the server sent
-    std::string pending;              // from the server, not yet passed on
-    std::uint64_t passed = 0;         // bytes passed on to the client
+    std::string pending;                   // from the server, not yet passed on
+    std::uint64_t passed = 0;              // bytes passed on to the client
     while (server >= 0 && !stop_) {
       // Until the head is known everything may pass; then the head and `limit` bytes of body.
       const bool limited = how != Stop::never && !released_;
@@ -385,7 +383,8 @@ TEST(ClientCli, UsageErrorsExitWith2) {
       {{"frobnicate"}, "unknown command 'frobnicate'"},  // more in ClientUxCli.MistypedCommandNamesTheNearestOne
       {{"connect", "--server", "http://127.0.0.1:1", "--name"}, "--name: 1 required TEXT missing"},
       {{"connect", "--server", "http://127.0.0.1:1", "--name", "a", "--rsa-bits", "1024"}, "--rsa-bits"},
-      {{"connect", "--server", "http://127.0.0.1:1", "--name", "a", "--fingerprint", "SHA256:x", "--server-key", "k.pub"},
+      {{"connect", "--server", "http://127.0.0.1:1", "--name", "a", "--fingerprint", "SHA256:x", "--server-key",
+        "k.pub"},
        "excludes"},
       {{"whoami", "--timeout", "0"}, "--timeout"},
       {{"whoami", "--no-such-flag"}, "--no-such-flag"},
@@ -443,8 +442,8 @@ TEST(ClientCli, WhoamiWithoutAnythingSaysWhatToDo) {
   TempDir tmp;
   const fs::path home = tmp / "home";
   // No server remembered and none given.
-  const CommandResult none = test::run_process(
-      {test::client_binary().string(), "--home", home.string(), "whoami"}, {}, 30s, {"MINIHTTPS_SERVER="});
+  const CommandResult none = test::run_process({test::client_binary().string(), "--home", home.string(), "whoami"}, {},
+                                               30s, {"MINIHTTPS_SERVER="});
   EXPECT_EQ(none.exit_code, 2) << describe(none);
   EXPECT_EQ(none.err, "minihttps: no server yet: run `minihttps connect HOST:PORT`\n");
   // A server, but no session with it.
@@ -488,8 +487,8 @@ TEST(ClientCli, NothingListeningIsANetworkError) {
 TEST(ClientCli, QuietConnectPrintsNothing) {
   ServerProcess server;
   TempDir tmp;
-  const CommandResult r =
-      run_client(tmp / "home", {"--quiet", "connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"});
+  const CommandResult r = run_client(
+      tmp / "home", {"--quiet", "connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "");
@@ -507,8 +506,8 @@ TEST(ClientCli, VerboseConnectShowsTheExchange) {
                                   "/auth/handshake\n< 200\n"))
       << r.err;
   // A sealed request shows the real target and the session it travels under, then the real status.
-  const std::string keyid = json::parse(test::read_file(tmp / "home" / "sessions" /
-                                                        ("127.0.0.1_" + std::to_string(server.port()) + ".json")))["keyid"];
+  const std::string keyid = json::parse(
+      test::read_file(tmp / "home" / "sessions" / ("127.0.0.1_" + std::to_string(server.port()) + ".json")))["keyid"];
   const CommandResult get = run_client(tmp / "home", {"-v", "get", "/hello.txt"});
   EXPECT_EQ(get.exit_code, 0) << describe(get);
   EXPECT_EQ(get.err, "> GET " + server.url() + "/hello.txt (sealed, session " + keyid + ")\n< 200 (sealed)\n" +
@@ -519,8 +518,8 @@ TEST(ClientAgainstBadServers, UnansweredRequestTimesOut) {
   FakeServer silent(nullptr);
   TempDir tmp;
   const auto start = std::chrono::steady_clock::now();
-  const CommandResult r = run_client(tmp / "home", {"--timeout", "1", "connect", "--server", silent.url(), "--name",
-                                                    "alice", "--rsa-bits", "2048"});
+  const CommandResult r = run_client(
+      tmp / "home", {"--timeout", "1", "connect", "--server", silent.url(), "--name", "alice", "--rsa-bits", "2048"});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_TRUE(contains(r.err, "timed out")) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
@@ -537,9 +536,8 @@ void make_identity(const fs::path& home) {
 
 TEST(ClientAgainstBadServers, ReplyWithABadSignatureIsNotTrustedOnFirstUse) {
   const FakeV2 v2;
-  FakeServer fake(v2.serve([&](const std::string& hello) {
-    return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::flip_signature));
-  }));
+  FakeServer fake(v2.serve(
+      [&](const std::string& hello) { return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::flip_signature)); }));
   TempDir tmp;
   const CommandResult r =
       run_client(tmp / "home", {"connect", "--server", fake.url(), "--name", "alice", "--rsa-bits", "2048"});
@@ -553,9 +551,8 @@ TEST(ClientAgainstBadServers, ReplyWithABadSignatureIsNotTrustedOnFirstUse) {
 TEST(ClientAgainstBadServers, ReplyNotSealedUnderTheReplyKeyIsNotTrusted) {
   // What an on-path attacker without the server's static key can send at best.
   const FakeV2 v2;
-  FakeServer fake(v2.serve([&](const std::string& hello) {
-    return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::wrong_key));
-  }));
+  FakeServer fake(v2.serve(
+      [&](const std::string& hello) { return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::wrong_key)); }));
   TempDir tmp;
   make_identity(tmp / "home");
   const CommandResult r = run_client(tmp / "home", {"connect", "--server", fake.url(), "--name", "alice"});
@@ -567,9 +564,8 @@ TEST(ClientAgainstBadServers, ReplyNotSealedUnderTheReplyKeyIsNotTrusted) {
 
 TEST(ClientAgainstBadServers, SmallOrderServerKeyIsRefused) {
   const FakeV2 v2;
-  FakeServer fake(v2.serve([&](const std::string& hello) {
-    return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::small_order));
-  }));
+  FakeServer fake(v2.serve(
+      [&](const std::string& hello) { return FakeServer::http(200, v2.reply_to(hello, ReplyTweak::small_order)); }));
   TempDir tmp;
   const CommandResult r =
       run_client(tmp / "home", {"connect", "--server", fake.url(), "--name", "alice", "--rsa-bits", "2048"});
@@ -625,7 +621,8 @@ TEST(ClientAgainstBadServers, DiscoveryProblemsAreReportedAndNothingIsPinned) {
             {"public_key", b64u(v2.identity.public_key())},
             {"version", 1}}
            .dump(),
-       1, "minihttps: discovery: the server does not speak minihttps/2 (update the server or use a version-1 client)\n"},
+       1,
+       "minihttps: discovery: the server does not speak minihttps/2 (update the server or use a version-1 client)\n"},
       {"not json", 1, "minihttps: discovery: message is not a JSON object\n"},
   };
   TempDir tmp;
@@ -643,7 +640,8 @@ TEST(ClientAgainstBadServers, DiscoveryProblemsAreReportedAndNothingIsPinned) {
     EXPECT_FALSE(fs::exists(tmp / "home" / "sessions"));
   }
   // A server that does not offer the document at all.
-  FakeServer old([](const FakeRequest&) { return FakeServer::http(404, R"({"error":"not_found","reason":"file: not found"})"); });
+  FakeServer old(
+      [](const FakeRequest&) { return FakeServer::http(404, R"({"error":"not_found","reason":"file: not found"})"); });
   const CommandResult r = run_client(tmp / "home", {"connect", "--server", old.url(), "--name", "alice"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_EQ(r.err, "minihttps: the server at " + old.authority() + " does not offer minihttps/2: file: not found\n");
@@ -659,13 +657,15 @@ TEST(ClientAgainstBadServers, MalformedOrRefusingRepliesAreReported) {
       {FakeServer::http(200, "not json"), 1, "minihttps: handshake: message is not a JSON object\n"},
       {FakeServer::http(200, "{}"), 1, "minihttps: handshake: missing field 'version'\n"},
       {FakeServer::http(200, R"({"version":1})"), 1,
-       "minihttps: handshake: protocol version 1 is not supported; this server speaks minihttps/2 (update the client)\n"},
+       "minihttps: handshake: protocol version 1 is not supported; this server speaks minihttps/2 (update the "
+       "client)\n"},
       {FakeServer::http(200, R"({"version":2,"x25519":"AAAA","sealed":""})"), 1,
        "minihttps: handshake: field 'x25519' has the wrong length\n"},
       {FakeServer::http(500, "oops"), 1, "minihttps: handshake refused: HTTP 500\n"},
       {FakeServer::http(429, R"({"error":"rate_limited","reason":"slow down"})", "Retry-After: 1\r\n"), 1,
        "minihttps: handshake refused: slow down\n"},
-      {FakeServer::http(403, R"({"error":"forbidden","reason":"go away"})"), 4, "minihttps: handshake refused: go away\n"},
+      {FakeServer::http(403, R"({"error":"forbidden","reason":"go away"})"), 4,
+       "minihttps: handshake refused: go away\n"},
       {FakeServer::http(200, std::string(64 * 1024, 'x')), 3, "minihttps: response body too large\n"},
   };
   TempDir tmp;
@@ -707,7 +707,8 @@ TEST(ClientCli, IdentityReadableByOthersIsRefused) {
   ServerProcess server;
   TempDir tmp;
   const fs::path home = tmp / "home";
-  ASSERT_EQ(run_client(home, {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home, {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"}).exit_code,
+            0);
   fs::permissions(home / "identity.pem", fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
   const CommandResult r = run_client(home, {"connect", "--server", server.url(), "--name", "alice"});
   EXPECT_EQ(r.exit_code, 4) << describe(r);
@@ -721,7 +722,8 @@ TEST(ClientCli, CorruptSessionFileDoesNotBlockConnect) {
   ServerProcess server;
   TempDir tmp;
   const fs::path home = tmp / "home";
-  ASSERT_EQ(run_client(home, {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home, {"connect", "--server", server.url(), "--name", "alice", "--rsa-bits", "2048"}).exit_code,
+            0);
   const fs::path session = home / "sessions" / ("127.0.0.1_" + std::to_string(server.port()) + ".json");
   test::write_file(session, "garbage");
   // whoami rightly says the file is broken and to connect again ...
@@ -759,10 +761,12 @@ TEST(ClientCli, VersionOneSessionAsksToConnectAgain) {
   const fs::path home = tmp / "home";
   make_identity(home);
   fs::create_directories(home / "sessions");
-  test::write_file(home / "sessions" / "127.0.0.1_9.json",
-                   json{{"server", "http://127.0.0.1:9"}, {"name", "alice"}, {"uuid", Uuid::random_v4().to_string()},
-                        {"session_key", FernetKey::generate().format()}, {"expires", std::time(nullptr) + 3600}}
-                       .dump());
+  test::write_file(home / "sessions" / "127.0.0.1_9.json", json{{"server", "http://127.0.0.1:9"},
+                                                                {"name", "alice"},
+                                                                {"uuid", Uuid::random_v4().to_string()},
+                                                                {"session_key", FernetKey::generate().format()},
+                                                                {"expires", std::time(nullptr) + 3600}}
+                                                               .dump());
   const CommandResult r = run_client(home, {"whoami", "--server", "http://127.0.0.1:9"});
   EXPECT_EQ(r.exit_code, 4) << describe(r);
   EXPECT_EQ(r.err, "minihttps: not connected to http://127.0.0.1:9: run `minihttps connect 127.0.0.1:9`\n");
@@ -788,8 +792,8 @@ class Download : public ::testing::Test {
     server_ = new ServerProcess(test::with_args({"--chunk-size", std::to_string(kChunk)}));
     relay_ = new Relay(server_->port());
     home_ = new TempDir();
-    const CommandResult r = run_client(home_->path(), {"--quiet", "connect", "--server", relay_->url(), "--name",
-                                                       "downloader", "--rsa-bits", "2048"});
+    const CommandResult r = run_client(
+        home_->path(), {"--quiet", "connect", "--server", relay_->url(), "--name", "downloader", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << describe(r);
   }
   static void TearDownTestSuite() {
@@ -893,10 +897,10 @@ TEST_F(Download, ContinuingAFileThatChangedIsRefused) {
   const CommandResult cut = client({"get", "changing.bin", "-o", file.string()});
   EXPECT_EQ(cut.exit_code, 5) << describe(cut);
   // The stream's own reason (PROTOCOL.md §6.3): chunks 0-31 opened, the 33rd never came whole.
-  EXPECT_EQ(cut.err, "minihttps: the stream ended after chunk 31, before its last chunk: the output is incomplete; kept " +
-                         part.string() + " (" +
-                         std::to_string(kHalf) + " of " + std::to_string(kSize) +
-                         " bytes verified): run the same get with -C to continue\n");
+  EXPECT_EQ(cut.err,
+            "minihttps: the stream ended after chunk 31, before its last chunk: the output is incomplete; kept " +
+                part.string() + " (" + std::to_string(kHalf) + " of " + std::to_string(kSize) +
+                " bytes verified): run the same get with -C to continue\n");
   EXPECT_EQ(test::read_file(part), data.substr(0, kHalf));
   const std::string record = test::read_file(record_of(file));
   const std::string old_etag = json::parse(record)["etag"];
@@ -934,7 +938,8 @@ TEST_F(Download, CutStreamToStdoutIsOutputIncomplete) {
   const CommandResult r = client({"get", "piped.bin"});
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_EQ(r.err,
-            "minihttps: output incomplete: the stream ended after chunk 31, before its last chunk: the output is incomplete\n");
+            "minihttps: output incomplete: the stream ended after chunk 31, before its last chunk: the output is "
+            "incomplete\n");
   EXPECT_EQ(r.out.size(), kHalf);
   EXPECT_TRUE(r.out == data.substr(0, kHalf)) << "what was written is the start of the file";
 }
@@ -958,8 +963,10 @@ TEST_F(Download, OutputIntoAPipeIsWrittenThroughAndNeverReplaced) {
       pollfd p{fd, POLLIN, 0};
       ::poll(&p, 1, 50);
       const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) got.append(buf, static_cast<std::size_t>(n));
-      else if (client_done) break;  // it has exited and the pipe is empty
+      if (n > 0)
+        got.append(buf, static_cast<std::size_t>(n));
+      else if (client_done)
+        break;  // it has exited and the pipe is empty
     }
   });
   const CommandResult r = client({"-q", "get", "to-fifo.bin", "-o", fifo.string()});
@@ -1011,8 +1018,8 @@ TEST_F(Download, StalledDownloadWritesWhatArrived) {
 
 TEST_F(Download, ContinueNeedsAFileAndStartsOverWithoutARecord) {
   const std::string data = serve_file("plain.bin", 12);
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"get", "plain.bin", "-C"}, std::vector<std::string>{"get", "plain.bin", "-C", "-o", "-"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"get", "plain.bin", "-C"},
+                                               std::vector<std::string>{"get", "plain.bin", "-C", "-o", "-"}}) {
     const CommandResult r = client(args);
     EXPECT_EQ(r.exit_code, 2) << describe(r);
     EXPECT_EQ(r.err, "minihttps: -C continues a download to a file: it needs -o FILE\n");
@@ -1036,10 +1043,31 @@ TEST_F(Download, ContinueNeedsAFileAndStartsOverWithoutARecord) {
 TEST(ServerCli, HelpListsOptionsWithDefaults) {
   const CommandResult r = run_server_binary({"--help"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  for (const char* s : {"--listen", "127.0.0.1:8443", "--root", "--keys", "--threads", "--session-ttl", "3600",
-                        "--max-skew", "60", "--chunk-size", "262144", "--require-sealed", "--max-clients", "10000", "--handshake-rate", "--handshake-burst",
-                        "--max-connections", "20000", "--max-header-bytes", "--request-timeout", "--grace",
-                        "--log-level", "info", "--no-access-log", "--config"})
+  for (const char* s : {"--listen",
+                        "127.0.0.1:8443",
+                        "--root",
+                        "--keys",
+                        "--threads",
+                        "--session-ttl",
+                        "3600",
+                        "--max-skew",
+                        "60",
+                        "--chunk-size",
+                        "262144",
+                        "--require-sealed",
+                        "--max-clients",
+                        "10000",
+                        "--handshake-rate",
+                        "--handshake-burst",
+                        "--max-connections",
+                        "20000",
+                        "--max-header-bytes",
+                        "--request-timeout",
+                        "--grace",
+                        "--log-level",
+                        "info",
+                        "--no-access-log",
+                        "--config"})
     EXPECT_TRUE(contains(r.out, s)) << "missing '" << s << "' in\n" << r.out;
 }
 
@@ -1050,16 +1078,11 @@ TEST(ServerCli, BadOptionsExitWith2NamingTheOption) {
     std::string in_stderr;
   };
   const std::vector<Case> cases = {
-      {{"--threads", "-1"}, "--threads"},
-      {{"--threads", "257"}, "--threads"},
-      {{"--listen", "nonsense"}, "--listen"},
-      {{"--listen", "127.0.0.1:65536"}, "--listen"},
-      {{"--listen", "127.0.0.1:"}, "--listen"},
-      {{"--max-skew", "0"}, "--max-skew"},
-      {{"--log-level", "loud"}, "--log-level"},
-      {{"--max-clients", "0"}, "--max-clients"},
-      {{"--chunk-size", "5000"}, "--chunk-size"},
-      {{"--chunk-size", "2048"}, "--chunk-size"},
+      {{"--threads", "-1"}, "--threads"},         {{"--threads", "257"}, "--threads"},
+      {{"--listen", "nonsense"}, "--listen"},     {{"--listen", "127.0.0.1:65536"}, "--listen"},
+      {{"--listen", "127.0.0.1:"}, "--listen"},   {{"--max-skew", "0"}, "--max-skew"},
+      {{"--log-level", "loud"}, "--log-level"},   {{"--max-clients", "0"}, "--max-clients"},
+      {{"--chunk-size", "5000"}, "--chunk-size"}, {{"--chunk-size", "2048"}, "--chunk-size"},
       {{"--no-such-option"}, "--no-such-option"},
   };
   for (const auto& c : cases) {
@@ -1090,7 +1113,8 @@ TEST(ServerCli, StartsPrintsItsAddressAndStopsOnSigterm) {
   EXPECT_EQ(server->url(), "http://127.0.0.1:" + std::to_string(server->port()));
   EXPECT_EQ(server->fingerprint().rfind("SHA256:", 0), 0u);
   EXPECT_EQ(server->fingerprint().size(), 7u + 43u);
-  EXPECT_TRUE(contains(server->stdout_text(), "listening on " + server->url() + "\nfingerprint " + server->fingerprint() + "\n"))
+  EXPECT_TRUE(contains(server->stdout_text(),
+                       "listening on " + server->url() + "\nfingerprint " + server->fingerprint() + "\n"))
       << server->stdout_text();
   // Both keys were created in --keys, secret 0600: the identity key and the static key.
   for (const char* key : {"server_ed25519.key", "server_x25519.key"}) {
@@ -1167,10 +1191,10 @@ TEST(ServerCli, UploadDirectoryWritableByOthersIsRefused) {
   TempDir tmp;
   fs::create_directories(tmp / "uploads");
   fs::permissions(tmp / "uploads", fs::perms::all);  // 0777
-  const CommandResult r = run_server_binary({"--listen", "127.0.0.1:0", "--keys", (tmp / "keys").string(), "--root",
-                                             tmp.path().string(), "--upload-dir", (tmp / "uploads").string(),
-                                             "--control-socket", "off"},
-                                            10s);
+  const CommandResult r =
+      run_server_binary({"--listen", "127.0.0.1:0", "--keys", (tmp / "keys").string(), "--root", tmp.path().string(),
+                         "--upload-dir", (tmp / "uploads").string(), "--control-socket", "off"},
+                        10s);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_TRUE(contains(r.err, "uploads is writable by other users or owned by another; run: chown $(id -u) ")) << r.err;
   fs::permissions(tmp / "uploads", fs::perms::owner_all, fs::perm_options::replace);

@@ -168,9 +168,11 @@ TEST_F(ClientUx, GetOfADirectoryIsRefusedAndWritesNothing) {
       {{"get", "docs/"}, docs},
       {{"get", "docs", "-o", out.string()}, docs},
       {{"get", "docs", "-o", (out / "d").string()}, docs},
-      {{"get", "/docs/", "-o", "-"}, "minihttps: /docs/ is a directory: fetch it with `minihttps get -r /docs/` or "
-                                     "list it with `minihttps ls /docs/`\n"},
-      {{"get", "/"}, "minihttps: / is a directory: fetch it with `minihttps get -r /` or list it with `minihttps ls /`\n"},
+      {{"get", "/docs/", "-o", "-"},
+       "minihttps: /docs/ is a directory: fetch it with `minihttps get -r /docs/` or "
+       "list it with `minihttps ls /docs/`\n"},
+      {{"get", "/"},
+       "minihttps: / is a directory: fetch it with `minihttps get -r /` or list it with `minihttps ls /`\n"},
   };
   for (const auto& c : cases) {
     const CommandResult r = client(home_, c.args);
@@ -256,10 +258,11 @@ TEST_F(ClientUx, WrongFingerprintSaysWhatWasExpectedAndOffersNoWayToAcceptIt) {
   const CommandResult r =
       client(home_, {"--quiet", "connect", server().authority(), "--fingerprint", wrong, "--rsa-bits", "2048"});
   EXPECT_EQ(r.exit_code, 4) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: the server at " + server().authority() + " presented key " + server().fingerprint() +
-                       ", but --fingerprint expected " + wrong +
-                       ".\nNothing of yours was sent to it, and nothing about it was recorded. Check the fingerprint with the "
-                       "server's operator (minihttpsd prints it when it starts).\n");
+  EXPECT_EQ(r.err,
+            "minihttps: the server at " + server().authority() + " presented key " + server().fingerprint() +
+                ", but --fingerprint expected " + wrong +
+                ".\nNothing of yours was sent to it, and nothing about it was recorded. Check the fingerprint with the "
+                "server's operator (minihttpsd prints it when it starts).\n");
   EXPECT_EQ(r.out, "");
   EXPECT_FALSE(fs::exists(home_ / "known_servers"));
   EXPECT_FALSE(fs::exists(home_ / "config.json"));
@@ -268,12 +271,14 @@ TEST_F(ClientUx, WrongFingerprintSaysWhatWasExpectedAndOffersNoWayToAcceptIt) {
 
 TEST(ClientUxCli, MalformedFingerprintIsAUsageErrorNamingTheOption) {
   TempDir tmp;
-  for (const std::string& fp : {std::string("SHA256:x"), "SHA256:" + std::string(44, 'A'), "sha256:" + std::string(43, 'A'),
-                                "SHA256:" + std::string(42, 'A') + "!", std::string(43, 'A')}) {
+  for (const std::string& fp :
+       {std::string("SHA256:x"), "SHA256:" + std::string(44, 'A'), "sha256:" + std::string(43, 'A'),
+        "SHA256:" + std::string(42, 'A') + "!", std::string(43, 'A')}) {
     const CommandResult r = client(tmp / "home", {"connect", "127.0.0.1:1", "--fingerprint", fp});
     EXPECT_EQ(r.exit_code, 2) << fp << "\n" << describe(r);
-    EXPECT_EQ(r.err, "minihttps: --fingerprint must be SHA256: and 43 base64 characters, as minihttpsd prints it (got '" +
-                         fp + "')\n");
+    EXPECT_EQ(r.err,
+              "minihttps: --fingerprint must be SHA256: and 43 base64 characters, as minihttpsd prints it (got '" + fp +
+                  "')\n");
   }
   EXPECT_FALSE(fs::exists(tmp / "home")) << "no identity is made for a malformed fingerprint";
 }
@@ -295,15 +300,20 @@ TEST_F(ClientUx, ExitCodesAreTheReadmes) {
       {{"-q", "get", "hello.txt", "-o", (tmp_ / "hello.txt").string()}, 0, ""},
       // A local file problem: 1 (it was 2, a usage error).
       {{"put", missing}, 1, "minihttps: put: cannot read " + missing + ": No such file or directory\n"},
-      {{"get", "hello.txt", "-o", (tmp_ / "no" / "dir" / "x").string()}, 1,
+      {{"get", "hello.txt", "-o", (tmp_ / "no" / "dir" / "x").string()},
+       1,
        "minihttps: cannot create " + (tmp_ / "no" / "dir" / "x.part").string() + ": No such file or directory\n"},
       // Refused by the server: 1, a path it will not serve included (it was 4, as if trust failed).
       {{"get", "nothing-here.txt"}, 1, "minihttps: get /nothing-here.txt: file: not found\n"},
       {{"get", ".secret"}, 1, "minihttps: get /.secret: path: hidden name\n"},
-      {{"get", "docs"}, 1,
-       "minihttps: docs/ is a directory: fetch it with `minihttps get -r docs/` or list it with `minihttps ls docs/`\n"},
+      {{"get", "docs"},
+       1,
+       "minihttps: docs/ is a directory: fetch it with `minihttps get -r docs/` or list it with `minihttps ls "
+       "docs/`\n"},
       {{"get"}, 2, "path is required"},
-      {{"--server", "127.0.0.1:1", "ls"}, 4, "minihttps: not connected to http://127.0.0.1:1: run `minihttps connect 127.0.0.1:1`\n"},
+      {{"--server", "127.0.0.1:1", "ls"},
+       4,
+       "minihttps: not connected to http://127.0.0.1:1: run `minihttps connect 127.0.0.1:1`\n"},
   };
   for (const auto& c : cases) {
     const CommandResult r = client(home_, c.args);
@@ -350,8 +360,9 @@ TEST_F(ClientUx, WhoamiAfterAKickAsksTheServerAndSaysItEndedTheSession) {
   const CommandResult after = client(home_, {"whoami"});
   EXPECT_EQ(after.exit_code, 4) << describe(after);
   EXPECT_EQ(after.out, "");
-  EXPECT_EQ(after.err, "minihttps: the session with " + server().url() + " was ended by the server: run `minihttps connect " +
-                           server().authority() + "` (get, ls and put connect again by themselves)\n");
+  EXPECT_EQ(after.err, "minihttps: the session with " + server().url() +
+                           " was ended by the server: run `minihttps connect " + server().authority() +
+                           "` (get, ls and put connect again by themselves)\n");
   // Asking did not renew it; a get does, and whoami then sees the new session.
   EXPECT_EQ(client(home_, {"whoami"}).exit_code, 4);
   const CommandResult get = client(home_, {"get", "hello.txt"});

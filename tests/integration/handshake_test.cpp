@@ -44,8 +44,8 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using test::b64u_text;
 using test::CommandResult;
-using test::CraftedHello;
 using test::crafted_hello;
+using test::CraftedHello;
 using test::error_of;
 using test::make_hello;
 using test::run_client;
@@ -133,7 +133,8 @@ Reply post_hello(const std::string& url, const std::string& body) {
 
 Bytes from_hex(std::string_view hex) {
   Bytes out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   return out;
 }
 
@@ -287,8 +288,9 @@ CommandResult connect(const fs::path& home, const ServerProcess& s, const std::s
 
 // The UUID of "connected to URL as NAME (UUID); session expires ..." (empty when it does not match).
 std::string connected_uuid(const CommandResult& r, const std::string& url, const std::string& name) {
-  const std::regex line("connected to " + std::regex_replace(url, std::regex(R"([.])"), R"(\.)") + " as " + name +
-                        R"( \(([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\); session expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)");
+  const std::regex line(
+      "connected to " + std::regex_replace(url, std::regex(R"([.])"), R"(\.)") + " as " + name +
+      R"( \(([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})\); session expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)");
   std::smatch m;
   if (!std::regex_match(r.out, m, line)) return {};
   return m[1];
@@ -318,7 +320,8 @@ TEST(CliHandshake, ConnectSavesPrivateStateAndWhoamiShowsIt) {
   ASSERT_EQ(r.exit_code, 0) << describe(r) << server.stderr_text();
   const std::string uuid = connected_uuid(r, server, "alice");
   ASSERT_FALSE(uuid.empty()) << r.out;
-  EXPECT_NE(r.err.find("created a new 2048-bit RSA identity in " + (home / "identity.pem").string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("created a new 2048-bit RSA identity in " + (home / "identity.pem").string()), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("trusting " + server.authority() + " on first use: server key " + server.fingerprint() +
                        " (recorded in " + (home / "known_servers").string() + ")"),
             std::string::npos)
@@ -349,7 +352,8 @@ TEST(CliHandshake, ConnectSavesPrivateStateAndWhoamiShowsIt) {
   EXPECT_EQ(session.at("server_key"), doc.at("public_key"));
   EXPECT_EQ(session.at("static_key"), doc.at("static_key"));
   EXPECT_FALSE(session.contains("session_key")) << "no v1 Fernet session key";
-  EXPECT_NEAR(static_cast<double>(session.at("expires").get<std::int64_t>()), static_cast<double>(unix_now() + 3600), 10);
+  EXPECT_NEAR(static_cast<double>(session.at("expires").get<std::int64_t>()), static_cast<double>(unix_now() + 3600),
+              10);
   EXPECT_EQ(json::parse(test::read_file(home / "config.json")).at("server"), server.url());
 
   // whoami: without --server it uses the server remembered by connect.
@@ -360,11 +364,12 @@ TEST(CliHandshake, ConnectSavesPrivateStateAndWhoamiShowsIt) {
     const CommandResult w = run_client(home, args);
     ASSERT_EQ(w.exit_code, 0) << describe(w);
     const std::regex expected("name        alice\nuuid        " + uuid + "\nserver      " +
-                              std::regex_replace(server.url(), std::regex(R"([.])"), R"(\.)") +
-                              "\nserver key  " + std::regex_replace(server.fingerprint(), std::regex(R"([+/])"), R"(\$&)") +
+                              std::regex_replace(server.url(), std::regex(R"([.])"), R"(\.)") + "\nserver key  " +
+                              std::regex_replace(server.fingerprint(), std::regex(R"([+/])"), R"(\$&)") +
                               "\nyour key    " + std::regex_replace(my_key, std::regex(R"([+/])"), R"(\$&)") +
                               "\nsession     " + keyid +  // b64u: no regex metacharacters
-                              ", chunks of 262144 bytes" + R"(\nexpires     \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59|60) min\)\n)");
+                              ", chunks of 262144 bytes" +
+                              R"(\nexpires     \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in (59|60) min\)\n)");
     EXPECT_TRUE(std::regex_match(w.out, expected)) << w.out;
   }
   // The server logged the handshake.
@@ -456,7 +461,8 @@ TEST(CliHandshake, ServerKeyFilePinsTheKey) {
   seed_identity(good, key(0));
   seed_identity(bad, key(1));
 
-  const CommandResult r = connect(good, server, "alice", {"--server-key", (server.keys() / "server_ed25519.pub").string()});
+  const CommandResult r =
+      connect(good, server, "alice", {"--server-key", (server.keys() / "server_ed25519.pub").string()});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_FALSE(connected_uuid(r, server, "alice").empty()) << r.out;
   EXPECT_EQ(r.err.find("trusting"), std::string::npos) << "an explicit pin is not trust on first use: " << r.err;
@@ -600,10 +606,11 @@ TEST(CliHandshake, AuthorizedClientsRestrictWhoMayRegister) {
 TEST(CliHandshake, MalformedAuthorizedClientsStopsTheServer) {
   TempDir tmp;
   test::write_file(tmp / "authorized_clients", "# ok\nnot-a-fingerprint\n");
-  const CommandResult r =
-      test::run_server_binary({"--listen", "127.0.0.1:0", "--keys", tmp.path().string(), "--root", tmp.path().string()}, 10s);
+  const CommandResult r = test::run_server_binary(
+      {"--listen", "127.0.0.1:0", "--keys", tmp.path().string(), "--root", tmp.path().string()}, 10s);
   EXPECT_EQ(r.exit_code, 1) << describe(r);
-  EXPECT_NE(r.err.find((tmp / "authorized_clients").string() + ":2: not a key fingerprint (SHA256:...)"), std::string::npos)
+  EXPECT_NE(r.err.find((tmp / "authorized_clients").string() + ":2: not a key fingerprint (SHA256:...)"),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(r.out.find("listening on"), std::string::npos) << r.out;
 }
@@ -675,7 +682,8 @@ TEST(CliHandshake, ServerPolicyOptionsAreApplied) {
   ServerProcess server(test::with_args({"--max-skew", "5", "--session-ttl", "10", "--chunk-size", "65536"}));
   const auto keys = test::server_keys(server.url());
   const std::int64_t now = unix_now();
-  const Reply late = post_hello(server.url(), make_hello(keys, key(0), key_name(0), std::nullopt, now - 20).hello_json());
+  const Reply late =
+      post_hello(server.url(), make_hello(keys, key(0), key_name(0), std::nullopt, now - 20).hello_json());
   EXPECT_EQ(late.status, 403) << late.body;
   EXPECT_EQ(late.reason, "handshake: hello time outside the allowed window");
   auto hello = make_hello(keys, key(0), key_name(0));
@@ -733,8 +741,8 @@ TEST(CliHandshake, StaticKeyNotSignedByThePinnedIdentityIsRefused) {
   // The genuine document, through the same proxy: fine.
   proxy.set_mode(test::TamperProxy::Mode::pass);
   seed_identity(tmp / "ok", key(0));
-  const CommandResult ok =
-      run_client(tmp / "ok", {"connect", "--server", proxy.url(), "--name", "alice", "--fingerprint", server.fingerprint()});
+  const CommandResult ok = run_client(
+      tmp / "ok", {"connect", "--server", proxy.url(), "--name", "alice", "--fingerprint", server.fingerprint()});
   EXPECT_EQ(ok.exit_code, 0) << describe(ok);
 }
 
@@ -755,8 +763,8 @@ TEST(CliHandshake, TheClientsHelloAndItsReplyShowNoIdentityOnTheWire) {
   const fs::path home = tmp / "home";
   seed_identity(home, key(0));
   const std::string name = "wire-watcher-7";
-  const std::vector<std::string> args = {"connect", "--server", proxy.url(), "--name", name,
-                                         "--fingerprint", server.fingerprint()};
+  const std::vector<std::string> args = {"connect", "--server",      proxy.url(),         "--name",
+                                         name,      "--fingerprint", server.fingerprint()};
   const CommandResult first = run_client(home, args);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
   const CommandResult again = run_client(home, args);
@@ -790,8 +798,9 @@ class RawHandshake : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // Generous rate limits: these tests send many hellos from one address.
-    server_ = new ServerProcess(test::with_args({"--handshake-rate", "1000000", "--handshake-burst", "1000000",
-                                                 "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000"}));
+    server_ = new ServerProcess(
+        test::with_args({"--handshake-rate", "1000000", "--handshake-burst", "1000000", "--server-handshake-rate",
+                         "1000000", "--server-handshake-burst", "1000000"}));
     keys_ = new hs2::ServerKeys(test::server_keys(server_->url()));
   }
   static void TearDownTestSuite() {
@@ -808,7 +817,9 @@ class RawHandshake : public ::testing::Test {
     return make_hello(keys(), k, name, uuid, time);
   }
   // A hello built field by field, signed by k.
-  static CraftedHello crafted(const RsaPrivateKey& k, const std::string& name) { return crafted_hello(keys(), k, name); }
+  static CraftedHello crafted(const RsaPrivateKey& k, const std::string& name) {
+    return crafted_hello(keys(), k, name);
+  }
   static Uuid uuid_of(hs2::ClientHandshake& hs, const Reply& r) { return hs.consume(r.body).uuid; }
 
   static ServerProcess* server_;
@@ -865,8 +876,8 @@ TEST_F(RawHandshake, WellKnownDocumentPublishesTheStaticKeySignedByTheIdentity) 
   const json doc = test::well_known(url());
   std::vector<std::string> fields;
   for (const auto& [k, v] : doc.items()) fields.push_back(k);
-  EXPECT_EQ(fields, (std::vector<std::string>{"chunk_size", "fingerprint", "handshake", "protocol", "public_key", "sealed",
-                                              "static_key", "static_signature", "version"}));
+  EXPECT_EQ(fields, (std::vector<std::string>{"chunk_size", "fingerprint", "handshake", "protocol", "public_key",
+                                              "sealed", "static_key", "static_signature", "version"}));
   EXPECT_EQ(doc.at("version"), 2);
   EXPECT_EQ(doc.at("protocol"), "minihttps/2");
   EXPECT_EQ(doc.at("handshake"), "/auth/handshake");
@@ -912,7 +923,8 @@ TEST_F(RawHandshake, VersionOneHelloIsRefusedClearly) {
                    {"rsa_spki", b64u(k.public_key().spki_der())},
                    {"time", unix_now()},
                    {"signature", b64u(k.sign_pss_sha512(as_bytes(std::string_view("a version-1 transcript"))))}};
-  for (const std::string& body : {v1.dump(), std::string(R"({"version":1})"), std::string(R"({"version":1,"sealed":"x"})")}) {
+  for (const std::string& body :
+       {v1.dump(), std::string(R"({"version":1})"), std::string(R"({"version":1,"sealed":"x"})")}) {
     const Reply r = post_hello(url(), body);
     EXPECT_EQ(r.status, 400) << body << ": " << r.body;
     EXPECT_EQ(r.error, "bad_request");
@@ -1041,7 +1053,8 @@ TEST_F(RawHandshake, MalformedEnvelopesAreRefusedWithTheirReason) {
        "handshake: field 'sealed' too long"},
   };
   for (const char* f : {"version", "x25519", "sealed"})
-    cases.push_back({std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
+    cases.push_back(
+        {std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
   expect_bad_requests(url(), cases, [](const std::string& body) { return body; });
 }
 
@@ -1069,18 +1082,23 @@ TEST_F(RawHandshake, MalformedSealedIdentitiesAreRefusedWithTheirReason) {
       {"name starting with .", edit.with("name", ".x"), kBadName},
       {"name with a slash", edit.with("name", "a/b"), kBadName},
       {"non-ASCII name", edit.with("name", "j\xc3\xa9r\xc3\xb4me"), kBadName},
-      {"nonce standard alphabet", edit.with("nonce", nonce_slash), "handshake: field 'nonce' is not unpadded base64url"},
+      {"nonce standard alphabet", edit.with("nonce", nonce_slash),
+       "handshake: field 'nonce' is not unpadded base64url"},
       {"nonce of 31 bytes", edit.with("nonce", b64u(Bytes(31, 9))), "handshake: field 'nonce' has the wrong length"},
       {"nonce of 33 bytes", edit.with("nonce", b64u(Bytes(33, 9))), "handshake: field 'nonce' has the wrong length"},
       {"nonce of 64 bytes", edit.with("nonce", b64u(Bytes(64, 9))), "handshake: field 'nonce' too long"},
       {"empty rsa_spki", edit.with("rsa_spki", ""), "handshake: field 'rsa_spki' has the wrong length"},
-      {"rsa_spki of 1025 bytes", edit.with("rsa_spki", b64u(Bytes(1025, 9))), "handshake: field 'rsa_spki' has the wrong length"},
+      {"rsa_spki of 1025 bytes", edit.with("rsa_spki", b64u(Bytes(1025, 9))),
+       "handshake: field 'rsa_spki' has the wrong length"},
       {"rsa_spki as number", edit.with("rsa_spki", 1), "handshake: field 'rsa_spki' must be a string"},
       {"empty signature", edit.with("signature", ""), "handshake: field 'signature' has the wrong length"},
-      {"signature of 513 bytes", edit.with("signature", b64u(Bytes(513, 9))), "handshake: field 'signature' has the wrong length"},
-      {"signature with a dot", edit.with("signature", "abc.def"), "handshake: field 'signature' is not unpadded base64url"},
+      {"signature of 513 bytes", edit.with("signature", b64u(Bytes(513, 9))),
+       "handshake: field 'signature' has the wrong length"},
+      {"signature with a dot", edit.with("signature", "abc.def"),
+       "handshake: field 'signature' is not unpadded base64url"},
       {"bad UUID", edit.with("uuid", "not-a-uuid"), "handshake: field 'uuid' is not a UUID"},
-      {"UUID without dashes", edit.with("uuid", "0123456789abcdef0123456789abcdef"), "handshake: field 'uuid' is not a UUID"},
+      {"UUID without dashes", edit.with("uuid", "0123456789abcdef0123456789abcdef"),
+       "handshake: field 'uuid' is not a UUID"},
       {"UUID too long", edit.with("uuid", Uuid::random_v4().to_string() + "0"), "handshake: field 'uuid' too long"},
       {"UUID as number", edit.with("uuid", 5), "handshake: field 'uuid' must be a string"},
       {"time as string", edit.with("time", "now"), "handshake: field 'time' must be an integer"},
@@ -1089,12 +1107,14 @@ TEST_F(RawHandshake, MalformedSealedIdentitiesAreRefusedWithTheirReason) {
       {"rsa_spki not DER", edit.with("rsa_spki", b64u(test::pattern_bytes(100))), "rsa: cannot parse public key"},
   };
   for (const char* f : {"name", "nonce", "rsa_spki", "time", "signature"})
-    cases.push_back({std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
+    cases.push_back(
+        {std::string("missing ") + f, edit.without(f), std::string("handshake: missing field '") + f + "'"});
   // An Ed25519 key where the RSA key belongs (SPKI DER of the id-Ed25519 algorithm).
   Bytes ed_spki = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
   const auto ed = Ed25519KeyPair::generate().public_key();
   ed_spki.insert(ed_spki.end(), ed.begin(), ed.end());
-  cases.push_back({"Ed25519 key as rsa_spki", edit.with("rsa_spki", b64u(ed_spki)), "rsa: public key is not an RSA key"});
+  cases.push_back(
+      {"Ed25519 key as rsa_spki", edit.with("rsa_spki", b64u(ed_spki)), "rsa: public key is not an RSA key"});
   expect_bad_requests(url(), cases, [&](const std::string& identity) { return h.seal(identity); });
   // A null UUID is the same as none; this identity is signed without one, so it is accepted.
   const Reply null_uuid = post_hello(url(), h.seal(edit.with("uuid", nullptr)));
@@ -1175,16 +1195,15 @@ TEST_F(RawHandshake, RsaKeySizeOutsidePolicyIsRefused) {
   // The core will not make such a key ...
   EXPECT_THROW(RsaPrivateKey::generate(1024), Error);
   // ... but a client can bring one: a real 1024-bit key from the openssl CLI.
-  const CommandResult gen = test::run_process(
-      {"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"}, {}, 30s);
+  const CommandResult gen =
+      test::run_process({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"}, {}, 30s);
   ASSERT_EQ(gen.exit_code, 0) << describe(gen);
   const RsaPrivateKey small = RsaPrivateKey::from_pem(gen.out);
   ASSERT_EQ(small.bits(), 1024);
   CraftedHello h = crafted_hello(keys(), small.public_key().spki_der(), "small", 128);
   try {
     h.sign(small);  // PSS-SHA512 with a 64-byte salt: too big for the modulus
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   Reply r = post_hello(url(), h.json());
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.reason, reason);
@@ -1198,7 +1217,8 @@ TEST_F(RawHandshake, RsaKeySizeOutsidePolicyIsRefused) {
   }
   for (const int bits : {2048, 3072, 4096}) {
     ASSERT_EQ(RsaPublicKey::from_spki_der(fake_rsa_spki(bits)).bits(), bits);
-    r = post_hello(url(), crafted_hello(keys(), fake_rsa_spki(bits), "fake", static_cast<std::size_t>(bits / 8)).json());
+    r = post_hello(url(),
+                   crafted_hello(keys(), fake_rsa_spki(bits), "fake", static_cast<std::size_t>(bits / 8)).json());
     EXPECT_EQ(r.status, 403) << bits << ": " << r.body;
     EXPECT_EQ(r.reason, kBadSignature) << bits;
   }
@@ -1232,7 +1252,8 @@ TEST_F(RawHandshake, PublicExponentOtherThan65537IsRefused) {
   Bytes huge = test::pattern_bytes(384, 5);
   huge[0] = 0x7f;
   huge.back() |= 1;
-  for (const Bytes& e : {Bytes{0x05}, Bytes{0x11}, Bytes{0x01, 0x01}, Bytes{0x01, 0x00, 0x03}, Bytes{0x01, 0x00, 0x00, 0x01}, huge}) {
+  for (const Bytes& e :
+       {Bytes{0x05}, Bytes{0x11}, Bytes{0x01, 0x01}, Bytes{0x01, 0x00, 0x03}, Bytes{0x01, 0x00, 0x00, 0x01}, huge}) {
     r = post_hello(url(), crafted_hello(keys(), fake_rsa_spki(2048, e), "fake").json());
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_EQ(r.reason, reason);
@@ -1329,9 +1350,10 @@ TEST_F(RawHandshake, TheHelloAndReplyOnTheWireShowNoIdentity) {
 
   auto hs = hello(key(7), name, uuid);
   const std::string body = hs.hello_json();
-  const std::string request = "POST /auth/handshake HTTP/1.1\r\nHost: " + server().authority() +
-                              "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string request =
+      "POST /auth/handshake HTTP/1.1\r\nHost: " + server().authority() +
+      "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   const int fd = test::tcp_connect(server().port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(test::send_all(fd, request));
@@ -1356,7 +1378,8 @@ TEST_F(RawHandshake, ConcurrentHandshakesAllSucceedWithDistinctUuids) {
   constexpr std::size_t kThreads = 16, kPerThread = 1, kFirst = 0;
   KeyPool::instance().ensure(kFirst + kThreads * kPerThread);
   std::vector<std::optional<hs2::ClientHandshake>> hellos;
-  for (std::size_t i = 0; i < kThreads * kPerThread; ++i) hellos.emplace_back(hello(key(kFirst + i), key_name(kFirst + i)));
+  for (std::size_t i = 0; i < kThreads * kPerThread; ++i)
+    hellos.emplace_back(hello(key(kFirst + i), key_name(kFirst + i)));
 
   std::vector<Reply> replies(hellos.size());
   std::atomic<bool> go{false};
@@ -1369,9 +1392,7 @@ TEST_F(RawHandshake, ConcurrentHandshakesAllSucceedWithDistinctUuids) {
         const std::size_t i = t * kPerThread + k;
         try {
           replies[i] = post_hello(client, hellos[i]->hello_json());
-        } catch (const std::exception& e) {
-          replies[i].body = e.what();
-        }
+        } catch (const std::exception& e) { replies[i].body = e.what(); }
       }
     });
   go = true;

@@ -46,7 +46,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 std::string connect(const fs::path& home, const ServerProcess& s, const std::string& name,
                     const std::string& url = {}) {
-  const auto r = run_client(home, {"connect", "--server", url.empty() ? s.url() : url, "--name", name, "--rsa-bits", "2048"});
+  const auto r =
+      run_client(home, {"connect", "--server", url.empty() ? s.url() : url, "--name", name, "--rsa-bits", "2048"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }
@@ -75,7 +76,9 @@ std::uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
-double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
+double seconds_since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
 
 // Waits until `done()` holds. What the tests check is that it happens; the deadline only keeps a
 // broken server from hanging them.
@@ -219,8 +222,8 @@ TEST(SlowClients, SlowlorisHeadersAreCutOffWhileOthersAreServed) {
   // it started and not yet cut when it ended, i.e. the server held it the whole time.
   for (std::size_t i = 0; i < good_times.size(); ++i) {
     const auto [start, end] = good_times[i];
-    const bool overlapped = std::any_of(lives.begin(), lives.end(),
-                                        [&](const Life& l) { return l.opened <= start && l.cut >= end; });
+    const bool overlapped =
+        std::any_of(lives.begin(), lives.end(), [&](const Life& l) { return l.opened <= start && l.cut >= end; });
     EXPECT_TRUE(overlapped) << "good request " << i << " (" << seconds_since(start) - seconds_since(end)
                             << " s) was not served while a slow connection was held open";
   }
@@ -242,7 +245,8 @@ TEST(SlowClients, StalledUploadBodyIsCutOffAndLeavesNoAttempt) {
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(send_all(fd, wire_head(req.request, server.authority(), body.size()) + body.substr(0, body.size() / 2)));
-  ASSERT_TRUE(eventually([&] { return attempt_started(server.upload_dir()); })) << "the server never started the attempt";
+  ASSERT_TRUE(eventually([&] { return attempt_started(server.upload_dir()); }))
+      << "the server never started the attempt";
 
   // Others are served meanwhile: another client uploads and downloads.
   write_file(work / "ok.txt", "not stalled\n");
@@ -308,12 +312,14 @@ TEST(SlowClients, ReaderThatNeverReadsIsCutOffAndServerMemoryStaysBounded) {
   eventually([&] {
     sent.clear();
     const std::string log = server.stderr_text();
-    for (std::sregex_iterator it(log.begin(), log.end(), sent_re), end; it != end; ++it) sent.push_back(std::stoull((*it)[1]));
+    for (std::sregex_iterator it(log.begin(), log.end(), sent_re), end; it != end; ++it)
+      sent.push_back(std::stoull((*it)[1]));
     return sent.size() >= static_cast<std::size_t>(kStuck);
   });
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kStuck)) << server.stderr_text();
   // --write-timeout took effect: the default (30 s) could not have cut them yet.
-  EXPECT_LT(seconds_since(stuck_since), 30.0) << "the readers were cut by the default write timeout, not --write-timeout 4";
+  EXPECT_LT(seconds_since(stuck_since), 30.0)
+      << "the readers were cut by the default write timeout, not --write-timeout 4";
   for (const auto n : sent) EXPECT_LT(n, stream_length / 2) << "the server kept writing to a reader that never reads";
   // What reaches the reader once it does read: less than the promised body, then the close.
   for (const int fd : fds) {
@@ -335,7 +341,8 @@ TEST(InputLimits, OversizeRequestHeadIs431ThenClosed) {
   ServerProcess server(with_args({"--max-header-bytes", "2048"}));
   const int fd = tcp_connect(server.port());
   ASSERT_GE(fd, 0);
-  send_all(fd, "GET /hello.txt HTTP/1.1\r\nHost: " + server.authority() + "\r\nX-Big: " + std::string(4096, 'b') + "\r\n\r\n");
+  send_all(fd, "GET /hello.txt HTTP/1.1\r\nHost: " + server.authority() + "\r\nX-Big: " + std::string(4096, 'b') +
+                   "\r\n\r\n");
   const Received r = read_until_closed(fd, 10s);
   ::close(fd);
   EXPECT_EQ(r.data.substr(0, r.data.find("\r\n")), "HTTP/1.1 431 Request Header Fields Too Large") << r.data;
@@ -511,7 +518,8 @@ TEST(HugeFile, PastFourGiBExactLengthsRangesAndTheFirstChunkAtOnce) {
   ASSERT_EQ(end.status, 206) << end.error;
   const std::uint64_t last = (size - 1) / C;
   EXPECT_EQ(end.head->chunks, (seal::Chunks{c.chunk_size(), last, last}));
-  EXPECT_EQ(end.head->content_range, "bytes " + std::to_string(last * C) + "-" + std::to_string(size - 1) + "/" + std::to_string(size));
+  EXPECT_EQ(end.head->content_range,
+            "bytes " + std::to_string(last * C) + "-" + std::to_string(size - 1) + "/" + std::to_string(size));
   EXPECT_EQ(end.body.size(), size - last * C);
   EXPECT_EQ(end.body.substr(end.body.size() - 7), "THE-END");
 
@@ -575,8 +583,9 @@ class Crashes : public ::testing::Test {
   // Starts `minihttps get big.bin -o OUT/big.bin` and stops it (SIGSTOP) once it has written
   // verified chunks into OUT/big.bin.part: the transfer is then certainly in the middle.
   std::unique_ptr<InteractiveProcess> stopped_download() {
-    auto p = std::make_unique<InteractiveProcess>(std::vector<std::string>{
-        client_binary().string(), "--home", home_.path().string(), "-q", "get", "big.bin", "-o", (out_ / "big.bin").string()});
+    auto p = std::make_unique<InteractiveProcess>(
+        std::vector<std::string>{client_binary().string(), "--home", home_.path().string(), "-q", "get", "big.bin",
+                                 "-o", (out_ / "big.bin").string()});
     const fs::path part = out_ / "big.bin.part";
     std::error_code ec;
     const auto deadline = SteadyClock::now() + 60s;
@@ -624,7 +633,8 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   const std::string& body = upload.request.body;
   const int up = tcp_connect(server_->port());
   ASSERT_GE(up, 0);
-  ASSERT_TRUE(send_all(up, wire_head(upload.request, server_->authority(), body.size()) + body.substr(0, body.size() / 2)));
+  ASSERT_TRUE(
+      send_all(up, wire_head(upload.request, server_->authority(), body.size()) + body.substr(0, body.size() / 2)));
   ASSERT_TRUE(eventually([&] { return attempt_started(server_->upload_dir()); }));
   auto download = stopped_download();
 
@@ -635,9 +645,11 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   // never makes big.bin, and keeps the verified part and its record for -C.
   download->kill(SIGCONT);
   EXPECT_EQ(download->wait_exit(60s), 5) << download->err();
-  const std::regex kept("minihttps: the stream ended after chunk (\\d+), before its last chunk: the output is incomplete; "
-                        "kept " + (out_ / "big.bin.part").string() + " \\((\\d+) of " + std::to_string(kBig) +
-                        " bytes verified\\): run the same get with -C to continue\n");
+  const std::regex kept(
+      "minihttps: the stream ended after chunk (\\d+), before its last chunk: the output is incomplete; "
+      "kept " +
+      (out_ / "big.bin.part").string() + " \\((\\d+) of " + std::to_string(kBig) +
+      " bytes verified\\): run the same get with -C to continue\n");
   const std::string err = download->err();
   std::smatch m;
   ASSERT_TRUE(std::regex_match(err, m, kept)) << err;
@@ -653,7 +665,8 @@ TEST_F(Crashes, KillDashNineOfTheServerMidTransfersLosesNothingCommitted) {
   const auto files = files_below(server_->upload_dir());
   ASSERT_EQ(files.size(), 1u) << ::testing::PrintToString(files);
   EXPECT_EQ(fs::path(files[0]).filename(), "kept.bin");
-  const auto back = run_client(home_.path(), {"-q", "get", "--uploads", "kept.bin", "-o", (work_ / "back.bin").string()});
+  const auto back =
+      run_client(home_.path(), {"-q", "get", "--uploads", "kept.bin", "-o", (work_ / "back.bin").string()});
   ASSERT_EQ(back.exit_code, 0) << back.err;
   EXPECT_TRUE(read_file(work_ / "back.bin") == as_chars(committed));
   const auto ls = run_client(home_.path(), {"ls", "--uploads"});
@@ -674,8 +687,10 @@ class SmallTmpfs {
  public:
   explicit SmallTmpfs(const fs::path& at) : path_(at) {
     fs::create_directories(path_);
-    if (::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") == 0) mounted_ = true;
-    else error_ = std::strerror(errno);
+    if (::mount("tmpfs", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=2m,mode=0700") == 0)
+      mounted_ = true;
+    else
+      error_ = std::strerror(errno);
   }
   ~SmallTmpfs() {
     if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
@@ -683,7 +698,7 @@ class SmallTmpfs {
   bool mounted() const { return mounted_; }
   const std::string& error() const { return error_; }
   std::uint64_t used_bytes() const {
-    struct statvfs v{};
+    struct statvfs v {};
     ::statvfs(path_.c_str(), &v);
     return static_cast<std::uint64_t>(v.f_blocks - v.f_bfree) * v.f_frsize;
   }
@@ -697,7 +712,8 @@ class SmallTmpfs {
 TEST(FullDisk, UploadIs507LeavesNothingAndTheServerKeepsServing) {
   TempDir dir, home, work;
   SmallTmpfs disk(dir / "uploads");
-  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a 2 MiB tmpfs for the upload directory (needs root): " << disk.error();
+  if (!disk.mounted())
+    GTEST_SKIP() << "cannot mount a 2 MiB tmpfs for the upload directory (needs root): " << disk.error();
   ServerOptions o;
   o.upload_dir = dir / "uploads";
   auto server = std::make_unique<ServerProcess>(o);
@@ -717,7 +733,8 @@ TEST(FullDisk, UploadIs507LeavesNothingAndTheServerKeepsServing) {
   const Built req = c.build("PUT", "/.uploads/raw.bin", {}, std::string(3 << 20, 'f'));
   const int fd = tcp_connect(server->port());
   ASSERT_GE(fd, 0);
-  send_all(fd, wire_head(req.request, server->authority(), req.request.body.size()) + req.request.body);  // may break off
+  send_all(fd,
+           wire_head(req.request, server->authority(), req.request.body.size()) + req.request.body);  // may break off
   const Received raw = read_until_closed(fd, 60s);
   ::close(fd);
   EXPECT_TRUE(raw.eof);

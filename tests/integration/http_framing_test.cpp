@@ -60,8 +60,8 @@ class Framing : public ::testing::Test {
     o.status_line = r.data.substr(0, r.data.find("\r\n"));
     const auto head_end = r.data.find("\r\n\r\n");
     const std::string head = r.data.substr(0, head_end);
-    o.connection_close = head.find("\r\nConnection: close\r\n") != std::string::npos ||
-                         head.ends_with("\r\nConnection: close");
+    o.connection_close =
+        head.find("\r\nConnection: close\r\n") != std::string::npos || head.ends_with("\r\nConnection: close");
     if (head_end != std::string::npos) {
       // The body ends where a pipelined answer would start.
       std::string body = r.data.substr(head_end + 4);
@@ -114,9 +114,10 @@ TEST_F(Framing, WellFormedPipelinedRequestsAreBothAnswered) {
 // request timeout). The answer says so, and the request pipelined behind is not answered.
 TEST_F(Framing, ConnectionCloseAfterARequestWithABodyIsHonoured) {
   const std::string body = "{}";
-  const Outcome o = send("POST /auth/handshake HTTP/1.1\r\n" + host_line() +
-                         "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  const Outcome o =
+      send("POST /auth/handshake HTTP/1.1\r\n" + host_line() +
+           "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body);
   EXPECT_EQ(o.status_line, "HTTP/1.1 400 Bad Request") << o.raw;
   EXPECT_TRUE(o.connection_close) << o.raw;
   EXPECT_EQ(o.answers, 1u) << o.raw;
@@ -127,8 +128,8 @@ TEST_F(Framing, ConnectionCloseAfterARequestWithABodyIsHonoured) {
 // length cannot be determined: 400 and close. Before the fix these were bodiless and kept alive.
 TEST_F(Framing, TransferEncodingOtherThanOneChunkedIs400AndCloses) {
   const std::string reason = "unsupported Transfer-Encoding";
-  for (const std::string te : {"gzip", "chunked, chunked", "x-chunked", "gzip, chunked", "chunked, gzip",
-                               "chunked;foo=bar", "identity"})
+  for (const std::string te :
+       {"gzip", "chunked, chunked", "x-chunked", "gzip, chunked", "chunked, gzip", "chunked;foo=bar", "identity"})
     expect_refused("POST /auth/handshake HTTP/1.1\r\n" + host_line() + "Transfer-Encoding: " + te + "\r\n\r\n",
                    "HTTP/1.1 400 Bad Request", reason);
   // Two fields: together `chunked, chunked` (Beast refuses the second itself) and `gzip, chunked`.
@@ -158,8 +159,10 @@ TEST_F(Framing, TransferEncodingWithContentLengthIs400AndCloses) {
                  reason);
   expect_refused(post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "HTTP/1.1 400 Bad Request",
                  reason);
-  expect_refused(post + "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 400 Bad Request", reason);
-  expect_refused(post + "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\nhello", "HTTP/1.1 400 Bad Request", reason);
+  expect_refused(post + "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 400 Bad Request",
+                 reason);
+  expect_refused(post + "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\nhello", "HTTP/1.1 400 Bad Request",
+                 reason);
 }
 
 // RFC 9112 §6.3 item 5: several Content-Length values, even equal ones, are refused.

@@ -51,7 +51,8 @@ class Listing : public ::testing::Test {
     set_mtime(root_ / "docs" / "mid.bin", recent_);
   }
   void SetUp() override {
-    const auto r = run_client(home_.path(), {"connect", "--server", server_.url(), "--name", "lister", "--rsa-bits", "2048"});
+    const auto r =
+        run_client(home_.path(), {"connect", "--server", server_.url(), "--name", "lister", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << describe(r);
   }
   CommandResult client(const std::vector<std::string>& args) { return run_client(home_.path(), args); }
@@ -77,20 +78,30 @@ TEST_F(Listing, LongFormatHasBytesAndLsLikeLocalTimes) {
   const auto r = client({"ls", "-l", "/docs/"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string recent = utc_format(recent_, "%b %e %H:%M");
-  EXPECT_EQ(r.out, "file          12  Jun  1  2025  a.txt\n"
-                   "file     1536000  " + recent + "  big.bin\n"
-                   "file       20000  " + recent + "  mid.bin\n"
-                   "dir            -                sub/\n");
+  EXPECT_EQ(r.out,
+            "file          12  Jun  1  2025  a.txt\n"
+            "file     1536000  " +
+                recent +
+                "  big.bin\n"
+                "file       20000  " +
+                recent +
+                "  mid.bin\n"
+                "dir            -                sub/\n");
 }
 
 TEST_F(Listing, HumanSizesInBinaryUnits) {
   const auto r = client({"ls", "-h", "docs"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const std::string recent = utc_format(recent_, "%b %e %H:%M");
-  EXPECT_EQ(r.out, "file        12 B  Jun  1  2025  a.txt\n"
-                   "file     1.5 MiB  " + recent + "  big.bin\n"
-                   "file      20 KiB  " + recent + "  mid.bin\n"
-                   "dir            -                sub/\n");
+  EXPECT_EQ(r.out,
+            "file        12 B  Jun  1  2025  a.txt\n"
+            "file     1.5 MiB  " +
+                recent +
+                "  big.bin\n"
+                "file      20 KiB  " +
+                recent +
+                "  mid.bin\n"
+                "dir            -                sub/\n");
   EXPECT_EQ(client({"ls", "-lh", "docs"}).out, r.out);
 }
 

@@ -90,7 +90,8 @@ TEST(OperatorCtl, ListKickAndStop) {
   // By UUID too; unknown names are reported.
   SignedClient bob_session(bob.path(), server.url());
   const Uuid bob_uuid = bob_session.uuid();
-  EXPECT_EQ(ctl(server, {"kick", bob_uuid.to_string()}).out, "kicked " + bob_uuid.to_string() + " (" + bob_uuid.to_string() + ")\n");
+  EXPECT_EQ(ctl(server, {"kick", bob_uuid.to_string()}).out,
+            "kicked " + bob_uuid.to_string() + " (" + bob_uuid.to_string() + ")\n");
   expect_session_ended(bob_session.send("GET", "/hello.txt"));
   // A command that fails says so on stderr and exits non-zero: 1 refused, 2 usage.
   r = ctl(server, {"kick", "nobody"});
@@ -128,7 +129,8 @@ void expect_banned(const fs::path& home, const ServerProcess& s, const std::stri
   const RsaPrivateKey k = RsaPrivateKey::from_pem(read_file(home / "identity.pem"));
   net::HttpClient http(net::ServerUrl::parse(s.url()), 10s);
   const std::string hello = make_hello(server_keys(s.url()), k, "alice").hello_json();
-  const auto raw = http.send(net::Request{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hello, {}, {}, true}, 1 << 20);
+  const auto raw = http.send(
+      net::Request{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, hello, {}, {}, true}, 1 << 20);
   EXPECT_EQ(raw.status, 403) << raw.body;
   const auto j = nlohmann::json::parse(raw.body, nullptr, false);
   EXPECT_EQ(j.is_object() && j.contains("reason") ? j["reason"].get<std::string>() : raw.body, reason);
@@ -162,7 +164,8 @@ TEST(OperatorCtl, BanRefusesTheKeyAcrossRestartsUntilUnbanned) {
   // The file: a header comment, then the fingerprint and a comment naming the client.
   const std::string file = read_file(server.keys() / "banned");
   EXPECT_TRUE(contains(file, "\n" + fp + "  # alice " + alice_uuid.to_string() + " banned 20")) << file;
-  EXPECT_EQ(fs::status(server.keys() / "banned").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(server.keys() / "banned").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
   // Its live session ended at once; its handshakes are refused; bob is untouched.
   expect_session_ended(live.send("GET", "/hello.txt"));
   expect_banned(alice.path(), server, fp);
@@ -262,7 +265,8 @@ TEST(OperatorConsole, ListKickAndQuitOnATerminal) {
   TempDir dir, home;
   PtyServer server(dir.path());
   const std::string url = server.url();
-  ASSERT_TRUE(contains(server.read_until("operator console: /help for commands"), "operator console")) << server.read_until("");
+  ASSERT_TRUE(contains(server.read_until("operator console: /help for commands"), "operator console"))
+      << server.read_until("");
   const auto r = run_client(home.path(), {"connect", "--server", url, "--name", "carol", "--rsa-bits", "2048"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   server.type("/help");
@@ -291,8 +295,9 @@ TEST(OperatorConsole, LogLinesGoAboveThePromptAndTheTypedCommand) {
   const auto r = run_client(home.path(), {"connect", "--server", url, "--name", "dave", "--rsa-bits", "2048"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string out = server.read_until(" 200 ");
-  const std::regex above("minihttpsd> /li\r\x1b\\[K\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d\\d:\\d\\d "
-                         "\x1b\\[32minfo\x1b\\[m access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
+  const std::regex above(
+      "minihttpsd> /li\r\x1b\\[K\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}[+-]\\d\\d:\\d\\d "
+      "\x1b\\[32minfo\x1b\\[m access 127\\.0\\.0\\.1 [^\r\n]*\r\nminihttpsd> /li");
   EXPECT_TRUE(std::regex_search(server.read_until("\r\nminihttpsd> /li", 5s), above)) << server.read_until("");
   server.press("st\n");  // the command goes on where the operator left it
   EXPECT_TRUE(contains(server.read_until("1 client"), "dave ")) << server.read_until("");
@@ -413,14 +418,15 @@ TEST(ServerConfig, ConfigFileWithFlagsWinning) {
   write_file(dir / "typo.toml", "# the served folder\nsession-ttl = 100\nroott = \"srv\"\n");
   const auto typo = run_server_binary({"--config", (dir / "typo.toml").string()});
   EXPECT_EQ(typo.exit_code, 2);
-  EXPECT_EQ(typo.err, (dir / "typo.toml").string() + ":3: unknown option 'roott'\nRun with --help for more information.\n");
+  EXPECT_EQ(typo.err,
+            (dir / "typo.toml").string() + ":3: unknown option 'roott'\nRun with --help for more information.\n");
   EXPECT_FALSE(contains(typo.out, "listening"));
   // Underscores are not dashes to CLI11: such a key would be ignored just the same.
   write_file(dir / "underscore.toml", "session_ttl = 100\n");
   const auto underscore = run_server_binary({"--config", (dir / "underscore.toml").string()});
   EXPECT_EQ(underscore.exit_code, 2);
-  EXPECT_EQ(underscore.err,
-            (dir / "underscore.toml").string() + ":1: unknown option 'session_ttl'\nRun with --help for more information.\n");
+  EXPECT_EQ(underscore.err, (dir / "underscore.toml").string() +
+                                ":1: unknown option 'session_ttl'\nRun with --help for more information.\n");
 }
 
 TEST(ServerConfig, MissingRootExitsTwoNamingTheOption) {

@@ -43,9 +43,10 @@ Answer post_hello_from(const std::string& source, std::uint16_t port, const std:
   server.sin_port = htons(port);
   server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server), 0);
-  const std::string req = "POST /auth/handshake HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                          "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string req =
+      "POST /auth/handshake HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+      "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   EXPECT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   std::string in;
   char buf[4096];
@@ -101,7 +102,8 @@ TEST(RegistryLimits, ServerWideHandshakeBudgetHoldsAcrossAddresses) {
   std::vector<int> statuses;
   for (int i = 0; i < 8; ++i) {
     const std::string source = "127.0.0." + std::to_string(i + 1);
-    const RsaPrivateKey& k = keys()[static_cast<std::size_t>(i) % keys().size()];  // refused or not, by the budget alone
+    const RsaPrivateKey& k =
+        keys()[static_cast<std::size_t>(i) % keys().size()];  // refused or not, by the budget alone
     const Answer a = post_hello_from(source, server.port(), hello_json(sk, k, "s" + std::to_string(i)));
     statuses.push_back(a.status);
     if (a.status != 200) {
@@ -141,7 +143,8 @@ TEST(ReplayLimits, OneClientCannotFillTheReplayMemoryForEveryone) {
 TEST(ReplayLimits, ANonceIsTheClientsAcrossSessions) {
   ServerProcess server;
   test::TempDir home;
-  const std::vector<std::string> connect = {"connect", "--server", server.url(), "--name", "casey", "--rsa-bits", "2048"};
+  const std::vector<std::string> connect = {"connect", "--server",   server.url(), "--name",
+                                            "casey",   "--rsa-bits", "2048"};
   ASSERT_EQ(test::run_client(home.path(), connect).exit_code, 0);
   test::SignedClient first(home.path(), server.url());
   test::SignOptions o;

@@ -93,7 +93,8 @@ TEST_F(ResponseFraming, ChunkedJunkBehindAGenuineSealedHeadIsRefusedAtTheHead) {
   // The client hung up while the proxy still had junk to send, well before twice the declared
   // length (what is in flight is the sockets' buffers, not what the client read).
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!proxy_->client_closed_early() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  while (!proxy_->client_closed_early() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(proxy_->client_closed_early());
   EXPECT_LT(proxy_->junk_sent(), 2 * proxy_->declared_length());
 }
@@ -111,7 +112,8 @@ TEST_F(ResponseFraming, ChunkedListingIsRefusedToo) {
 TEST_F(ResponseFraming, BodyWithoutContentLengthIsRefused) {
   TempDir out;
   // The genuine response with its Content-Length removed: a body "until the connection closes".
-  proxy_->set_rewriter([](const std::string&, const std::string& response) { return with_content_length(response, ""); });
+  proxy_->set_rewriter(
+      [](const std::string&, const std::string& response) { return with_content_length(response, ""); });
   proxy_->set_mode(TamperProxy::Mode::rewrite, kSealed);
   const auto r = client({"get", "hello.txt", "-o", (out / "hello.txt").string()});
   EXPECT_EQ(r.exit_code, 5) << r.err;
@@ -160,8 +162,9 @@ TEST_F(ResponseFraming, ContentLengthOtherThanTheSealedStreamsIsRefusedBeforeItI
   EXPECT_EQ(r.exit_code, 5) << r.err;
   {
     std::lock_guard lock(m);
-    EXPECT_EQ(r.err, "minihttps: the answer's Content-Length 1073741824 is not the length of the stream its head announces (" +
-                         genuine + ")\n");
+    EXPECT_EQ(r.err,
+              "minihttps: the answer's Content-Length 1073741824 is not the length of the stream its head announces (" +
+                  genuine + ")\n");
   }
   EXPECT_EQ(r.out, "");
 

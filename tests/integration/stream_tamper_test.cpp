@@ -120,8 +120,8 @@ TEST_F(StreamTamper, DroppedChunkIsRefusedByTheHeadsLength) {
   // refused before a chunk is read.
   proxy_->set_mode(Mode::drop_chunk, big());
   expect_refused("the answer's Content-Length " + std::to_string(kLayout.stream_length() - kToken) +
-                     " is not the length of the stream its head announces (" +
-                     std::to_string(kLayout.stream_length()) + ")",
+                     " is not the length of the stream its head announces (" + std::to_string(kLayout.stream_length()) +
+                     ")",
                  0, true);
 }
 
@@ -172,9 +172,9 @@ TEST_F(StreamTamper, FlippedCharacterFailsItsChunk) {
 TEST_F(StreamTamper, BodyCutInTheMiddleKeepsTheWholeChunksBeforeTheCut) {
   proxy_->set_mode(Mode::truncate_body, big());
   const std::uint64_t whole = kLayout.stream_length() / 2 / kToken;  // tokens that arrived whole
-  expect_refused("the stream ended after chunk " + std::to_string(whole - 1) +
-                     ", before its last chunk: the output is incomplete",
-                 whole * kChunk);
+  expect_refused(
+      "the stream ended after chunk " + std::to_string(whole - 1) + ", before its last chunk: the output is incomplete",
+      whole * kChunk);
 }
 
 TEST_F(StreamTamper, KeptPrefixIsContinuedWithDashC) {

@@ -51,7 +51,8 @@ using namespace std::chrono_literals;
 // Byte sequences that act on a terminal when printed raw: ESC, BEL, CR, a raw 0x9b (CSI), U+009B
 // as UTF-8, and the bidi overrides used below (RLO U+202E, PDF U+202C, RLI U+2067).
 ::testing::AssertionResult no_raw_controls(const std::string& s) {
-  for (const std::string bad : {"\x1b", "\x07", "\r", "\x9b", "\xc2\x9b", "\xe2\x80\xae", "\xe2\x80\xac", "\xe2\x81\xa7"})
+  for (const std::string bad :
+       {"\x1b", "\x07", "\r", "\x9b", "\xc2\x9b", "\xe2\x80\xae", "\xe2\x80\xac", "\xe2\x81\xa7"})
     if (s.find(bad) != std::string::npos)
       return ::testing::AssertionFailure() << "raw control bytes (" << base64_encode(as_bytes(bad)) << ") in: " << s;
   return ::testing::AssertionSuccess();
@@ -135,8 +136,9 @@ void send_all(int fd, const std::string& s) {
 }
 
 std::string http_answer(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
 }
 
 // A client home with an identity and no session yet.
@@ -160,10 +162,12 @@ TEST(TerminalSafety, HostileServerErrorReasonsArePrintedEscaped) {
   TamperProxy proxy(server.port());
   const std::vector<Case> cases = {
       // OSC 0 sets the window title; CSI 2 J clears the screen and a fake prompt follows.
-      {handshake, http_answer(403, R"({"error":"forbidden","reason":"\u001b]0;pwned\u0007\u001b[2J\u001b[Huser@host:~$ "})"), 4,
+      {handshake,
+       http_answer(403, R"({"error":"forbidden","reason":"\u001b]0;pwned\u0007\u001b[2J\u001b[Huser@host:~$ "})"), 4,
        "minihttps: handshake refused: \\x1b]0;pwned\\x07\\x1b[2J\\x1b[Huser@host:~$ \n"},
       // U+009B (CSI), a bidi override, and CR LF starting a fake success line.
-      {handshake, http_answer(403, R"({"error":"forbidden","reason":"a\u009b31mb \u202eevil\u202c\r\nminihttps: connected"})"), 4,
+      {handshake,
+       http_answer(403, R"({"error":"forbidden","reason":"a\u009b31mb \u202eevil\u202c\r\nminihttps: connected"})"), 4,
        "minihttps: handshake refused: a\\u009b31mb \\u202eevil\\u202c\\r\\nminihttps: connected\n"},
       // An overlong reason is cut, visibly.
       {handshake, http_answer(400, R"({"error":"bad_request","reason":")" + std::string(10000, 'x') + "\"}"), 1,
@@ -198,14 +202,20 @@ std::string ls_dir_line(const std::string& name) { return name + "/\n"; }
 TEST(TerminalSafety, LsShowsControlAndBidiNamesFromTheRealServerEscaped) {
   ServerProcess server;
   // Valid UTF-8 names a legitimate server lists as they are.
-  fs::create_directories(server.root() / "c1_\xc2\x9b" "2J");
-  fs::create_directories(server.root() / "rlo_\xe2\x80\xae" "txt.exe");
+  fs::create_directories(server.root() /
+                         "c1_\xc2\x9b"
+                         "2J");
+  fs::create_directories(server.root() /
+                         "rlo_\xe2\x80\xae"
+                         "txt.exe");
   fs::create_directories(server.root() / "caf\xc3\xa9_\xe6\x97\xa5\xe6\x9c\xac");
   // Names no request could reach are not listed at all (PROTOCOL.md §6): raw ESC, raw 0x9b.
   fs::create_directories(server.root() / "esc_\x1b[2J");
   fs::create_directories(server.root() / "raw_\x9b");
   TempDir home;
-  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "lister", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "lister", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   const auto r = run_client(home.path(), {"ls", "/"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find(ls_dir_line("c1_\\u009b2J")), std::string::npos) << r.out;
@@ -264,7 +274,8 @@ std::string sealed_answer(const SessionSecret& secret, std::uint32_t chunk_size,
   w.finish(chunks);
   return "HTTP/1.1 200 OK\r\nContent-Type: application/minihttps-stream\r\nContent-Length: " +
          std::to_string(chunks.size()) + "\r\n" + std::string(seal::kSealedField) + ": " +
-         seal::seal_response_head(secret, b, head, clock.now()) + "\r\nCache-Control: private, no-store\r\n\r\n" + chunks;
+         seal::seal_response_head(secret, b, head, clock.now()) + "\r\nCache-Control: private, no-store\r\n\r\n" +
+         chunks;
 }
 
 // A proxy in front of the real server that holds the client's session secret (read from its
@@ -284,7 +295,8 @@ class SealingProxy {
                             const std::string& request, const std::string&) {
       return sealed_answer(secret, chunk, binding_of(request), status, "application/json", plaintext);
     });
-    proxy_.set_mode(TamperProxy::Mode::rewrite, TamperProxy::Match{"POST " + std::string(seal::kSealedPath) + " ", nth, 0});
+    proxy_.set_mode(TamperProxy::Mode::rewrite,
+                    TamperProxy::Match{"POST " + std::string(seal::kSealedPath) + " ", nth, 0});
   }
 
  private:
@@ -304,8 +316,14 @@ TEST(TerminalSafety, LsShowsEscapeSequencesFromAHostileServerEscaped) {
                          {{{"name", "\x1b]0;pwned\x07"}, {"type", "dir"}},
                           {{"name", "\x1b[2J\x1b[Huser@host:~$ "}, {"type", "dir"}},
                           {{"name", "two\r\nlines"}, {"type", "dir"}},
-                          {{"name", "\xc2\x9b" "31mred"}, {"type", "dir"}},
-                          {{"name", "\xe2\x80\xae" "fdp.exe"}, {"type", "dir"}},
+                          {{"name",
+                            "\xc2\x9b"
+                            "31mred"},
+                           {"type", "dir"}},
+                          {{"name",
+                            "\xe2\x80\xae"
+                            "fdp.exe"},
+                           {"type", "dir"}},
                           {{"name", std::string(2000, 'n')}, {"type", "dir"}}}}};
   hostile.answer(home.path(), listing.dump());
   const auto r = run_client(home.path(), {"ls", "/"});
@@ -324,7 +342,9 @@ TEST(TerminalSafety, GetRecursiveMakesNoPathOfAHostileListingsNames) {
   SealingProxy hostile(server);
   TempDir home, work;
   ASSERT_EQ(run_client(home.path(), {"--quiet", "connect", "--server", hostile.proxy().url(), "--name", "victim",
-                                     "--rsa-bits", "2048"}).exit_code, 0);
+                                     "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   const json listing = {{"path", "/"},
                         {"entries",
                          {{{"name", ".."}, {"type", "dir"}},
@@ -357,7 +377,9 @@ TEST(TerminalSafety, SealedRefusalReasonsFromAHostileServerArePrintedEscaped) {
                 .exit_code,
             0);
   const json refusal = {{"error", "not_found"},
-                        {"reason", "\x1b]0;pwned\x07\xe2\x80\xae" "gone\r\nminihttps: saved hello.txt"}};
+                        {"reason",
+                         "\x1b]0;pwned\x07\xe2\x80\xae"
+                         "gone\r\nminihttps: saved hello.txt"}};
   hostile.answer(home.path(), refusal.dump(), 404);
   TempDir out;
   const auto r = run_client(home.path(), {"get", "hello.txt", "-o", (out / "hello.txt").string()});
@@ -392,7 +414,10 @@ TEST(TerminalSafety, ChatBidiAndC1FromAnotherUserArriveEscaped) {
   ASSERT_TRUE(alice.wait_line(std::regex(R"(\* you joined lobby)"), 15s)) << alice.err();
   InteractiveProcess bob({client_binary().string(), "--home", bob_home.path().string(), "chat"});
   ASSERT_TRUE(bob.wait_line(std::regex(R"(\* you joined lobby)"), 15s)) << bob.err();
-  ASSERT_TRUE(bob.write_line("pay \xe2\x80\xae" "0001\xe2\x80\xac now \xc2\x9b" "2J caf\xc3\xa9"));
+  ASSERT_TRUE(
+      bob.write_line("pay \xe2\x80\xae"
+                     "0001\xe2\x80\xac now \xc2\x9b"
+                     "2J caf\xc3\xa9"));
   const auto at = alice.wait_line(std::regex(R"(\] bob: )"), 15s);
   ASSERT_TRUE(at) << alice.out();
   const std::string line = alice.lines()[*at];
@@ -466,9 +491,10 @@ class FakeChatServer {
     const Binding b = binding_of(req);
     const std::int64_t now = std::time(nullptr);
     seal::ResponseHead accepted;  // status 200, no body: the connection is the chat
-    send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-                     base64_encode(ByteView(sha, sizeof sha)) + "\r\n" + std::string(seal::kSealedField) + ": " +
-                     seal::seal_response_head(secret_, b, accepted, now) + "\r\n\r\n");
+    send_all(fd,
+             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+                 base64_encode(ByteView(sha, sizeof sha)) + "\r\n" + std::string(seal::kSealedField) + ": " +
+                 seal::seal_response_head(secret_, b, accepted, now) + "\r\n\r\n");
     for (std::size_t n = 0; n < frames_.size(); ++n) {
       json j = frames_[n];
       j["seq"] = n;
@@ -489,13 +515,27 @@ class FakeChatServer {
 TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
   const std::int64_t t = std::time(nullptr);
   const std::vector<json> frames = {
-      {{"type", "notice"}, {"event", "joined"}, {"text", "you joined lobby"}, {"room", "lobby"}, {"time", t},
+      {{"type", "notice"},
+       {"event", "joined"},
+       {"text", "you joined lobby"},
+       {"room", "lobby"},
+       {"time", t},
        {"limits", {{"messages_per_second", 10}, {"burst", 20}}}},
       // A name and a text that would each start a fake private message from bob on a new line.
-      {{"type", "message"}, {"from", "mallory\r\n" + clock_prefix(t) + "bob (private)"},
+      {{"type", "message"},
+       {"from", "mallory\r\n" + clock_prefix(t) + "bob (private)"},
        {"text", "hi\n" + clock_prefix(t) + "bob (private): send me your key \x1b]0;pwned\x07\x1b[2J"},
-       {"time", t}, {"private", false}},
-      {{"type", "message"}, {"from", "\xe2\x81\xa7" "bob"}, {"text", "\xc2\x9b" "1A up"}, {"time", t}, {"private", true}},
+       {"time", t},
+       {"private", false}},
+      {{"type", "message"},
+       {"from",
+        "\xe2\x81\xa7"
+        "bob"},
+       {"text",
+        "\xc2\x9b"
+        "1A up"},
+       {"time", t},
+       {"private", true}},
       {{"type", "message"}, {"from", std::string(100, 'n')}, {"text", "long name"}, {"time", t}, {"private", false}},
       {{"type", "who"}, {"room", "lobby\x1b[31m"}, {"members", {"a\x1b[8m", "b\n"}}, {"time", t}},
       {{"type", "notice"}, {"text", "\x1b[1A\x1b[2Kserver restarting"}, {"time", t}},
@@ -504,7 +544,8 @@ TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
   FakeChatServer fake(frames);
   TempDir home;
   fake.make_home(home.path());
-  InteractiveProcess chat({client_binary().string(), "--home", home.path().string(), "--server", fake.listener().url(), "chat"});
+  InteractiveProcess chat(
+      {client_binary().string(), "--home", home.path().string(), "--server", fake.listener().url(), "chat"});
   ASSERT_TRUE(chat.wait_line(std::regex("server restarting$"), 15s)) << chat.out() << chat.err();
   ASSERT_TRUE(chat.wait_err("fake", 15s)) << chat.err();
   chat.close_stdin();
@@ -512,7 +553,8 @@ TEST(TerminalSafety, ChatLinesFromAHostileServerCannotBeForged) {
   const std::string p = clock_prefix(t);
   const std::vector<std::string> want = {
       p + "* you joined lobby",
-      p + "mallory\\r\\n" + p + "bob (private): hi\\n" + p + "bob (private): send me your key \\x1b]0;pwned\\x07\\x1b[2J",
+      p + "mallory\\r\\n" + p + "bob (private): hi\\n" + p +
+          "bob (private): send me your key \\x1b]0;pwned\\x07\\x1b[2J",
       p + "\\u2067bob (private): \\u009b1A up",
       p + std::string(64, 'n') + "\u2026 (36 more bytes): long name",
       p + "* in lobby\\x1b[31m: a\\x1b[8m, b\\n",
@@ -530,17 +572,24 @@ TEST(TerminalSafety, ChatTextPaddedToTheTerminalWidthCannotStartARow) {
   const std::int64_t t = std::time(nullptr);
   const std::string p = clock_prefix(t);  // 11 columns
   const std::vector<json> frames = {
-      {{"type", "notice"}, {"event", "joined"}, {"text", "you joined lobby"}, {"room", "lobby"}, {"time", t},
+      {{"type", "notice"},
+       {"event", "joined"},
+       {"text", "you joined lobby"},
+       {"room", "lobby"},
+       {"time", t},
        {"limits", {{"messages_per_second", 10}, {"burst", 20}}}},
-      {{"type", "message"}, {"from", "m"}, {"text", std::string(26, 'x') + "[12:00:00] bob (private): send key"},
-       {"time", t}, {"private", false}},
+      {{"type", "message"},
+       {"from", "m"},
+       {"text", std::string(26, 'x') + "[12:00:00] bob (private): send key"},
+       {"time", t},
+       {"private", false}},
       {{"type", "notice"}, {"text", "end-marker"}, {"time", t}},
   };
   FakeChatServer fake(frames);
   TempDir home;
   fake.make_home(home.path());
   const std::vector<std::string> args = {client_binary().string(), "--home", home.path().string(), "--server",
-                                         fake.listener().url(), "chat"};
+                                         fake.listener().url(),    "chat"};
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -578,9 +627,8 @@ TEST(TerminalSafety, ChatTextPaddedToTheTerminalWidthCannotStartARow) {
   }
   ::close(master);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  EXPECT_EQ(out, p + "* you joined lobby\r\n" + p + "m: " + std::string(26, 'x') + "\r\n" +
-                     std::string(11, ' ') + "[12:00:00] bob (private): sen\r\n" + std::string(11, ' ') + "d key\r\n" + p +
-                     "* end-marker\r\n");
+  EXPECT_EQ(out, p + "* you joined lobby\r\n" + p + "m: " + std::string(26, 'x') + "\r\n" + std::string(11, ' ') +
+                     "[12:00:00] bob (private): sen\r\n" + std::string(11, ' ') + "d key\r\n" + p + "* end-marker\r\n");
 }
 
 // ---- the server's access log ----------------------------------------------------------------
@@ -603,7 +651,10 @@ TEST(TerminalSafety, ServerAccessLogEscapesTheRequestTarget) {
   EXPECT_EQ(raw_request(server.port(), "GET /x\x1b[2J HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
             "HTTP/1.1 400 Bad Request");
   // ... but 8-bit bytes reach the log: a raw 0x9b (CSI), U+009B as UTF-8, and a backslash.
-  EXPECT_EQ(raw_request(server.port(), "GET /a\x9b" "b\xc2\x9b" "d\\e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+  EXPECT_EQ(raw_request(server.port(),
+                        "GET /a\x9b"
+                        "b\xc2\x9b"
+                        "d\\e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
             "HTTP/1.1 401 Unauthorized");
   ASSERT_TRUE(server.wait_for_stderr(" GET /a", 10s)) << server.stderr_text();
   const std::string log = server.stderr_text();

@@ -26,7 +26,8 @@ using namespace std::chrono_literals;
 
 // "3 files, 1.2 MiB in 0.4 s; 1 failed": everything but the seconds, which a test never asserts.
 std::regex summary(const std::string& counts, const std::string& size, const std::string& tail = "") {
-  return std::regex(counts + ", " + std::regex_replace(size, std::regex("\\."), "\\.") + " in [0-9]+\\.[0-9] s" + tail + "\n");
+  return std::regex(counts + ", " + std::regex_replace(size, std::regex("\\."), "\\.") + " in [0-9]+\\.[0-9] s" + tail +
+                    "\n");
 }
 
 // The committed uploads of the one client of `server`: paths below its area's files/.
@@ -85,11 +86,12 @@ TEST_F(Transfer, GetRecursiveKeepsRelativePathsAndEndsWithASummary) {
   EXPECT_EQ(read_file(copy / "sub" / "deeper" / "c.txt"), "c\n");
   EXPECT_TRUE(fs::is_directory(copy / "empty"));  // as cp -r makes it
   EXPECT_FALSE(fs::exists(copy / ".secret"));
-  EXPECT_EQ(files_below(work_ / "copy"), (std::vector<std::string>{"docs/a.txt", "docs/sub/b.bin", "docs/sub/deeper/c.txt"}));
+  EXPECT_EQ(files_below(work_ / "copy"),
+            (std::vector<std::string>{"docs/a.txt", "docs/sub/b.bin", "docs/sub/deeper/c.txt"}));
   const std::string prefix = "saved " + (copy / "").string();
-  EXPECT_TRUE(std::regex_match(r.err, std::regex(prefix + "a.txt \\(11 bytes\\)\n" + prefix + "sub/b.bin \\(300000 bytes\\)\n" +
-                                                     prefix + "sub/deeper/c.txt \\(2 bytes\\)\n" +
-                                                     "3 files, 293 KiB in [0-9]+\\.[0-9] s\n")))
+  EXPECT_TRUE(std::regex_match(
+      r.err, std::regex(prefix + "a.txt \\(11 bytes\\)\n" + prefix + "sub/b.bin \\(300000 bytes\\)\n" + prefix +
+                        "sub/deeper/c.txt \\(2 bytes\\)\n" + "3 files, 293 KiB in [0-9]+\\.[0-9] s\n")))
       << r.err;
   EXPECT_EQ(r.out, "");
 }
@@ -116,7 +118,8 @@ TEST_F(Transfer, SeveralFilesGoIntoTheOutputDirectoryUnderTheirNames) {
 }
 
 TEST_F(Transfer, SeveralFilesOrRecursiveNeedAnOutputDirectory) {
-  const std::string need = "minihttps: get: -r and several files are written into a directory: add -o DIR/ (-o . for the current one)\n";
+  const std::string need =
+      "minihttps: get: -r and several files are written into a directory: add -o DIR/ (-o . for the current one)\n";
   auto r = client({"get", "top.txt", "docs/a.txt"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_EQ(r.err, need);
@@ -138,7 +141,8 @@ TEST_F(Transfer, TwoRemoteFilesNeverBecomeOneLocalFile) {
   write_file(root_ / "a.txt", "the other a\n");
   const auto r = client({"get", "docs/a.txt", "a.txt", "-o", out(".")});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: get: docs/a.txt and a.txt would both be written to " + (work_ / "." / "a.txt").string() + "\n");
+  EXPECT_EQ(r.err,
+            "minihttps: get: docs/a.txt and a.txt would both be written to " + (work_ / "." / "a.txt").string() + "\n");
   EXPECT_TRUE(files_below(work_.path()).empty());
 }
 
@@ -161,7 +165,8 @@ TEST_F(Transfer, AFailedFileLeavesNothingOfItselfTheOthersArriveAndTheExitIsNonZ
   write_file(deep / long_name, "unreachable\n");
   const auto t = client({"get", "-r", "docs", "-o", out("tree/")});
   EXPECT_EQ(t.exit_code, 1) << describe(t);
-  EXPECT_EQ(files_below(work_ / "tree"), (std::vector<std::string>{"docs/a.txt", "docs/sub/b.bin", "docs/sub/deeper/c.txt"}));
+  EXPECT_EQ(files_below(work_ / "tree"),
+            (std::vector<std::string>{"docs/a.txt", "docs/sub/b.bin", "docs/sub/deeper/c.txt"}));
   EXPECT_NE(t.err.find(": path: too long\n"), std::string::npos) << t.err;
   EXPECT_TRUE(std::regex_search(t.err, summary("3 files", "293 KiB", "; 1 failed"))) << t.err;
 }
@@ -178,7 +183,9 @@ TEST(GetBatch, AFileThatFailsHalfWayLeavesNoPartFile) {
   o.root = root.path();
   ServerProcess server(o);
   TamperProxy proxy(server.port(), 4096);
-  ASSERT_EQ(run_client(home.path(), {"-q", "connect", "--server", proxy.url(), "--name", "m", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home.path(), {"-q", "connect", "--server", proxy.url(), "--name", "m", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   proxy.set_mode(TamperProxy::Mode::flip_body_bit, TamperProxy::Match::at_least(100000));
   const auto r = run_client(home.path(), {"get", "-r", "docs", "-o", (work / "out/").string()});
   EXPECT_EQ(r.exit_code, 5) << describe(r);
@@ -213,16 +220,22 @@ TEST_F(PutTree, PutRecursiveKeepsPathsSkipsLinksAndHiddenNamesAndRoundTrips) {
   make_tree();
   const auto r = client({"put", "-r", out("tree")});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_TRUE(std::regex_match(
-      r.out, std::regex("uploaded tree/a.txt \\(8 bytes, cksum " + cksum_of(work_ / "tree" / "a.txt") + "\\)\n"
-                        "uploaded tree/sub/b.bin \\(200000 bytes, cksum " + cksum_of(work_ / "tree" / "sub" / "b.bin") + "\\)\n"
-                        "uploaded tree/sub/deeper/c.txt \\(8 bytes, cksum " + cksum_of(work_ / "tree" / "sub" / "deeper" / "c.txt") + "\\)\n"
-                        "3 files, 195 KiB in [0-9]+\\.[0-9] s; 3 skipped\n")))
+  EXPECT_TRUE(
+      std::regex_match(r.out, std::regex("uploaded tree/a.txt \\(8 bytes, cksum " + cksum_of(work_ / "tree" / "a.txt") +
+                                         "\\)\n"
+                                         "uploaded tree/sub/b.bin \\(200000 bytes, cksum " +
+                                         cksum_of(work_ / "tree" / "sub" / "b.bin") +
+                                         "\\)\n"
+                                         "uploaded tree/sub/deeper/c.txt \\(8 bytes, cksum " +
+                                         cksum_of(work_ / "tree" / "sub" / "deeper" / "c.txt") +
+                                         "\\)\n"
+                                         "3 files, 195 KiB in [0-9]+\\.[0-9] s; 3 skipped\n")))
       << r.out;
   // One warning each, in any order (the local directory's order).
-  for (const std::string& w : {"minihttps: skipping " + out("tree/.env") + ": the server cannot store that name (path: hidden name)\n",
-                              "minihttps: skipping " + out("tree/link.txt") + ": a symbolic link (put -r does not follow links)\n",
-                              "minihttps: skipping " + out("tree/loop") + ": a symbolic link (put -r does not follow links)\n"})
+  for (const std::string& w :
+       {"minihttps: skipping " + out("tree/.env") + ": the server cannot store that name (path: hidden name)\n",
+        "minihttps: skipping " + out("tree/link.txt") + ": a symbolic link (put -r does not follow links)\n",
+        "minihttps: skipping " + out("tree/loop") + ": a symbolic link (put -r does not follow links)\n"})
     EXPECT_NE(r.err.find(w), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 3) << r.err;
   EXPECT_EQ(uploads_of(server_), (std::vector<std::string>{"tree/a.txt", "tree/sub/b.bin", "tree/sub/deeper/c.txt"}));
@@ -230,7 +243,8 @@ TEST_F(PutTree, PutRecursiveKeepsPathsSkipsLinksAndHiddenNamesAndRoundTrips) {
   EXPECT_EQ(client({"ls", "--uploads", "tree"}).out, "a.txt\nsub/\n");
   const auto back = client({"-q", "get", "-r", "--uploads", "tree", "-o", out("back/")});
   ASSERT_EQ(back.exit_code, 0) << describe(back);
-  EXPECT_EQ(files_below(work_ / "back"), (std::vector<std::string>{"tree/a.txt", "tree/sub/b.bin", "tree/sub/deeper/c.txt"}));
+  EXPECT_EQ(files_below(work_ / "back"),
+            (std::vector<std::string>{"tree/a.txt", "tree/sub/b.bin", "tree/sub/deeper/c.txt"}));
   EXPECT_EQ(read_file(work_ / "back" / "tree" / "sub" / "b.bin"), as_chars(pattern_bytes(200000, 9)));
 }
 
@@ -240,13 +254,15 @@ TEST_F(PutTree, SeveralSourcesNeedADirectoryAndNeverLandOnOneName) {
   // The glob `put *.pdf` of two files: not "a.pdf stored as b.pdf".
   auto r = client({"put", out("a.pdf"), out("b.pdf")});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: put: " + out("b.pdf") + " is a local file too: to upload both, name a directory to put them in (put " +
-                       out("a.pdf") + " " + out("b.pdf") + " DIR/, or / for the top); to store " + out("a.pdf") + " as " +
+  EXPECT_EQ(r.err, "minihttps: put: " + out("b.pdf") +
+                       " is a local file too: to upload both, name a directory to put them in (put " + out("a.pdf") +
+                       " " + out("b.pdf") + " DIR/, or / for the top); to store " + out("a.pdf") + " as " +
                        out("b.pdf") + ", write it as /" + out("b.pdf").substr(1) + "\n");
   r = client({"put", out("a.pdf"), out("b.pdf"), "pdfs"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: put: pdfs is not a directory in your uploads: with several files or -r the last argument "
-                   "is the directory to put them in (end it with / to create it)\n");
+  EXPECT_EQ(r.err,
+            "minihttps: put: pdfs is not a directory in your uploads: with several files or -r the last argument "
+            "is the directory to put them in (end it with / to create it)\n");
   EXPECT_TRUE(uploads_of(server_).empty());
   r = client({"put", out("a.pdf"), out("b.pdf"), "pdfs/"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -265,13 +281,14 @@ TEST_F(PutTree, SeveralSourcesNeedADirectoryAndNeverLandOnOneName) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, "uploaded archive/2026/c-renamed.pdf (6 bytes, cksum " + cksum_of(work_ / "c.pdf") + ")\n");
   EXPECT_EQ(uploads_of(server_), (std::vector<std::string>{"a.pdf", "archive/2026/c-renamed.pdf", "b.pdf", "pdfs/a.pdf",
-                                                          "pdfs/b.pdf", "pdfs/c.pdf"}));
+                                                           "pdfs/b.pdf", "pdfs/c.pdf"}));
   // Two sources of the same name.
   fs::create_directories(work_ / "other");
   write_file(work_ / "other" / "a.pdf", "another a\n");
   r = client({"put", out("a.pdf"), out("other/a.pdf"), "dup/"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: put: " + out("a.pdf") + " and " + out("other/a.pdf") + " would both be stored as dup/a.pdf\n");
+  EXPECT_EQ(r.err,
+            "minihttps: put: " + out("a.pdf") + " and " + out("other/a.pdf") + " would both be stored as dup/a.pdf\n");
 }
 
 TEST_F(PutTree, LocalProblemsAreExitOneBeforeAnythingIsSent) {
@@ -285,8 +302,10 @@ TEST_F(PutTree, LocalProblemsAreExitOneBeforeAnythingIsSent) {
   EXPECT_EQ(r.err, "minihttps: put: cannot read " + out("nope.txt") + ": No such file or directory\n");
   r = client({"put", out("ok.txt"), ".profile"});
   EXPECT_EQ(r.exit_code, 2) << describe(r);
-  EXPECT_EQ(r.err, "minihttps: put: " + out("ok.txt") + " cannot be stored as .profile (path: hidden name): give it another "
-                   "name, e.g. put " + out("ok.txt") + " NAME\n");
+  EXPECT_EQ(r.err, "minihttps: put: " + out("ok.txt") +
+                       " cannot be stored as .profile (path: hidden name): give it another "
+                       "name, e.g. put " +
+                       out("ok.txt") + " NAME\n");
   EXPECT_TRUE(uploads_of(server_).empty());
 }
 
@@ -316,9 +335,12 @@ TEST_F(PutTree, AFileInTheWayOfADirectoryIsAConflictAndRmLeavesNoEmptyDirectorie
 TEST(PutBatch, AFileTheServerRefusesIsCountedTheOthersAreStored) {
   ServerProcess server(with_args({"--upload-max-files", "2"}));
   TempDir home, work;
-  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "limited", "--rsa-bits", "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "limited", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   for (const char* n : {"1.txt", "2.txt", "3.txt"}) write_file(work / n, "n\n");
-  const auto r = run_client(home.path(), {"put", (work / "1.txt").string(), (work / "2.txt").string(), (work / "3.txt").string(), "/"});
+  const auto r = run_client(
+      home.path(), {"put", (work / "1.txt").string(), (work / "2.txt").string(), (work / "3.txt").string(), "/"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_EQ(r.err, "minihttps: put 3.txt: upload: your limit of 2 files would be exceeded\n");
   EXPECT_TRUE(std::regex_search(r.out, summary("2 files", "4 B", "; 1 failed"))) << r.out;
@@ -359,15 +381,16 @@ std::pair<int, std::string> on_terminal(const std::vector<std::string>& args) {
 
 TEST_F(PutTree, TheProgressBarCountsTheFilesBytesNotTheEncryptedStream) {
   write_file(work_ / "three.bin", as_chars(pattern_bytes(3u << 20, 4)));
-  const auto [code, text] = on_terminal({client_binary().string(), "--home", home_.path().string(), "put", out("three.bin")});
+  const auto [code, text] =
+      on_terminal({client_binary().string(), "--home", home_.path().string(), "put", out("three.bin")});
   EXPECT_EQ(code, 0) << text;
   // The stream is a third larger (base64 tokens): its total would read "4.0".
   EXPECT_NE(text.find("100%  3.0 / 3.0 MiB"), std::string::npos) << text;
   EXPECT_EQ(text.find("/ 4."), std::string::npos) << text;
   // And a download's bar, of the same file served.
   write_file(root_ / "three.bin", as_chars(pattern_bytes(3u << 20, 4)));
-  const auto [got, shown] =
-      on_terminal({client_binary().string(), "--home", home_.path().string(), "get", "three.bin", "-o", out("back.bin")});
+  const auto [got, shown] = on_terminal(
+      {client_binary().string(), "--home", home_.path().string(), "get", "three.bin", "-o", out("back.bin")});
   EXPECT_EQ(got, 0) << shown;
   EXPECT_NE(shown.find("100%  3.0 / 3.0 MiB"), std::string::npos) << shown;
   EXPECT_EQ(shown.find("/ 4."), std::string::npos) << shown;

@@ -2,8 +2,8 @@
 // minihttps: the size limit is exact (a file of --max-upload-size bytes passes, one byte more is
 // 413, with the client's exit code and message, and on the wire as a sealed answer), every file
 // counts at least one block against the quota, the caps on files and pending attempts are 507
-// naming the limit, and the new options are validated. The boundaries themselves (the race, the open failures, the expiry at commit) are
-// tested in-process in tests/server/upload_service_test.cpp.
+// naming the limit, and the new options are validated. The boundaries themselves (the race, the open failures, the
+// expiry at commit) are tested in-process in tests/server/upload_service_test.cpp.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -50,9 +50,11 @@ TEST_P(UploadSizeLimitCli, PutOfExactlyTheLimitWorksAndOneByteMoreIs413) {
   r = run_client(home.path(), {"put", (work / "over").string()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "minihttps: put over: upload: larger than the server's limit of " + std::to_string(max) + " bytes\n");
+  EXPECT_EQ(r.err,
+            "minihttps: put over: upload: larger than the server's limit of " + std::to_string(max) + " bytes\n");
   EXPECT_EQ(stored_names(server.upload_dir()), std::vector<std::string>{"exact"});
-  EXPECT_EQ(run_client(home.path(), {"get", "--uploads", "exact"}).out, std::string(static_cast<std::size_t>(max), 'e'));
+  EXPECT_EQ(run_client(home.path(), {"get", "--uploads", "exact"}).out,
+            std::string(static_cast<std::size_t>(max), 'e'));
 }
 
 INSTANTIATE_TEST_SUITE_P(Limits, UploadSizeLimitCli, ::testing::Values(1000, 1023),
@@ -132,8 +134,9 @@ TEST(UploadQuotaCli, FileAndPendingCapsAre507NamingTheLimit) {
 
 TEST(UploadQuotaCli, NewLimitsAreValidatedAndListed) {
   TempDir tmp;
-  for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"--upload-quota", "4095"}, {"--upload-max-files", "0"}, {"--upload-max-pending", "0"}}) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--upload-quota", "4095"},
+                                              {"--upload-max-files", "0"},
+                                              {"--upload-max-pending", "0"}}) {
     std::vector<std::string> args = {"--keys", (tmp / "keys").string(), "--root", tmp.path().string()};
     args.insert(args.end(), bad.begin(), bad.end());
     const CommandResult r = run_server_binary(args);

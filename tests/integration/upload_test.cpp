@@ -75,7 +75,8 @@ TEST(Uploads, CrcIsTheCksumCommandsAndTheFileComesBackExactly) {
   write_file(work / "data.bin", as_chars(data));
   const auto r = run_client(home.path(), {"put", (work / "data.bin").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "uploaded data.bin (" + std::to_string(data.size()) + " bytes, cksum " + system_cksum(work / "data.bin") + ")\n");
+  EXPECT_EQ(r.out, "uploaded data.bin (" + std::to_string(data.size()) + " bytes, cksum " +
+                       system_cksum(work / "data.bin") + ")\n");
   auto ls = run_client(home.path(), {"ls", "-l", "--uploads"});
   ASSERT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_NE(ls.out.find(std::to_string(data.size()) + "  "), std::string::npos) << ls.out;
@@ -112,7 +113,8 @@ TEST_P(RetryPath, CorruptedAttemptsAreRetriedUpToFourTimes) {
   const std::string crc = system_cksum(work / "f.txt");
   // Each bad attempt is reported and discarded.
   for (int i = 1; i <= std::min(bad, 4); ++i)
-    EXPECT_NE(r.err.find("attempt " + std::to_string(i) + ": the server stored 36 bytes with CRC "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("attempt " + std::to_string(i) + ": the server stored 36 bytes with CRC "), std::string::npos)
+        << r.err;
   if (bad < 4) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "uploaded f.txt (36 bytes, cksum " + crc + ", after " + std::to_string(bad + 1) + " attempts)\n");
@@ -203,8 +205,9 @@ TEST_F(UploadAttacks, TamperedChunkIsRefusedAndLeavesNothing) {
 TEST_F(UploadAttacks, ChunkMadeForAnotherRequestIsRefused) {
   SignedClient c(home.path(), server.url());
   const Built other = c.build("PUT", "/.uploads/other.bin", {}, "-", true);
-  expect_refused(put(c, "moved.bin", [&](const Binding&) { return body_stream(c, other.binding, "another request's body"); }),
-                 400, chunk_refused(0));
+  expect_refused(
+      put(c, "moved.bin", [&](const Binding&) { return body_stream(c, other.binding, "another request's body"); }), 400,
+      chunk_refused(0));
 }
 
 // The purpose in the key keeps an upload chunk from being a response chunk, and the other way round.
@@ -276,10 +279,12 @@ TEST_F(UploadAttacks, StreamCutBeforeItsLastChunkIsRefused) {
 TEST_F(UploadAttacks, ContentLengthThatIsNotAStreamIs400) {
   SignedClient c(home.path(), server.url());
   const std::uint64_t full = stream::token_length(kChunk);
-  for (const std::uint64_t length : {std::uint64_t{1}, std::uint64_t{99}, std::uint64_t{101}, full + 50, 2 * full + 99}) {
+  for (const std::uint64_t length :
+       {std::uint64_t{1}, std::uint64_t{99}, std::uint64_t{101}, full + 50, 2 * full + 99}) {
     SCOPED_TRACE(length);
-    expect_refused(put(c, "odd.bin", [&](const Binding&) { return std::string(length, 'A'); }), 400,
-                   "stream: length " + std::to_string(length) + " is not a stream of chunk size " + std::to_string(kChunk));
+    expect_refused(
+        put(c, "odd.bin", [&](const Binding&) { return std::string(length, 'A'); }), 400,
+        "stream: length " + std::to_string(length) + " is not a stream of chunk size " + std::to_string(kChunk));
   }
 }
 
@@ -421,7 +426,7 @@ TEST(UploadCrash, KillDashNineMidUploadLeavesNothingVisibleAfterRestart) {
   ::close(fd);
   EXPECT_FALSE(files_below(server.upload_dir()).empty());  // the debris is there...
   server.restart();
-  EXPECT_TRUE(files_below(server.upload_dir()).empty());   // ...and gone at start-up
+  EXPECT_TRUE(files_below(server.upload_dir()).empty());  // ...and gone at start-up
   const auto ls = run_client(home.path(), {"ls", "--uploads"});
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_EQ(ls.out, "");

@@ -42,7 +42,8 @@ class Web : public ::testing::Test {
     big_ = new Bytes(pattern_bytes((3u << 20) + 17, 99));
     write_file(server_->root() / "big.bin", as_chars(*big_));
     home_ = new TempDir();
-    const auto r = run_client(home_->path(), {"connect", "--server", server_->url(), "--name", "webtester", "--rsa-bits", "2048"});
+    const auto r =
+        run_client(home_->path(), {"connect", "--server", server_->url(), "--name", "webtester", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -99,7 +100,7 @@ TEST_F(Web, DirectoryServesIndexAndLsLists) {
   EXPECT_NE(r.out.find("4096  "), std::string::npos) << r.out;  // data.bin's size
   EXPECT_EQ(r.out.find(".hidden"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("leak"), std::string::npos) << r.out;  // escaping links are not listed
-  r = client({"ls", "site"});  // a directory with an index.html still lists
+  r = client({"ls", "site"});                                 // a directory with an index.html still lists
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("index.html"), std::string::npos) << r.out;
 }
@@ -222,7 +223,8 @@ TEST_F(Web, UnknownKeyidOrTheUuidAsKeyidIs401) {
 TEST_F(Web, ReplacedSessionIs401) {
   TempDir home;
   ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "replaced", "--rsa-bits", "2048"})
-                .exit_code, 0);
+                .exit_code,
+            0);
   SignedClient old_session(home.path(), server_->url());
   ASSERT_EQ(old_session.send("GET", "/hello.txt").status, 200);
   ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "replaced"}).exit_code, 0);
@@ -287,22 +289,37 @@ TEST_F(Web, HeadSealedUnderAnotherSessionDoesNotOpen) {
   SignedClient c(home_->path(), server_->url());
   // A head sealed with another secret, signed properly by the client: the server cannot open it.
   TempDir other_home;
-  ASSERT_EQ(run_client(other_home.path(), {"connect", "--server", server_->url(), "--name", "othersession", "--rsa-bits",
-                                           "2048"}).exit_code, 0);
+  ASSERT_EQ(run_client(other_home.path(),
+                       {"connect", "--server", server_->url(), "--name", "othersession", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
   SignedClient other(other_home.path(), server_->url());
   const std::int64_t now = std::time(nullptr);
   const std::string nonce = "c2VhbGVkLWVsc2V3aGVyZQ";
   const FernetKey wrong = other.secret().derive(KeyPurpose::request_head, head_binding(c.keyid(), now, nonce), 0, true);
-  const std::string token = fernet_encrypt(wrong, bhttp::encode(bhttp::Request{"GET", "http", "", "/hello.txt", {}}), now);
-  httpsig::Message m{"POST", "http", c.url().authority(), std::string(seal::kSealedPath), std::nullopt,
-                     {{std::string(seal::kSealedField), token}}, nullptr};
-  const auto params = httpsig::make_params({{"@method", {}}, {"@authority", {}}, {"@path", {}}, {"minihttps-sealed", {}}},
-                                           {.created = now, .nonce = nonce, .alg = "rsa-pss-sha512", .keyid = c.keyid_text()});
+  const std::string token =
+      fernet_encrypt(wrong, bhttp::encode(bhttp::Request{"GET", "http", "", "/hello.txt", {}}), now);
+  httpsig::Message m{"POST",
+                     "http",
+                     c.url().authority(),
+                     std::string(seal::kSealedPath),
+                     std::nullopt,
+                     {{std::string(seal::kSealedField), token}},
+                     nullptr};
+  const auto params =
+      httpsig::make_params({{"@method", {}}, {"@authority", {}}, {"@path", {}}, {"minihttps-sealed", {}}},
+                           {.created = now, .nonce = nonce, .alg = "rsa-pss-sha512", .keyid = c.keyid_text()});
   const std::string base = httpsig::signature_base(m, params);
   const Bytes sig = c.rsa().sign_pss_sha512(as_bytes(base));
-  net::Request req{"POST", std::string(seal::kSealedPath), {{std::string(seal::kSealedField), token},
-                   {"Signature-Input", httpsig::signature_input_member("sig1", params)},
-                   {"Signature", httpsig::signature_member("sig1", sig)}}, {}, {}, {}, false};
+  net::Request req{"POST",
+                   std::string(seal::kSealedPath),
+                   {{std::string(seal::kSealedField), token},
+                    {"Signature-Input", httpsig::signature_input_member("sig1", params)},
+                    {"Signature", httpsig::signature_member("sig1", sig)}},
+                   {},
+                   {},
+                   {},
+                   false};
   const Reply r = c.open(c.send_raw(req), request_binding(base, sig));
   EXPECT_TRUE(r.sealed);
   EXPECT_EQ(r.status, 400);
@@ -371,11 +388,20 @@ TEST_F(Web, QueryOrAuthorityChangedInTransitIs403) {
 TEST_F(Web, EveryTraversalFormIsRefusedAndLeaksNothing) {
   SignedClient c(home_->path(), server_->url());
   const std::pair<const char*, int> cases[] = {
-      {"/../secret.txt", 403},          {"/%2e%2e/secret.txt", 403},      {"/%2E%2E/%2E%2E/etc/passwd", 403},
-      {"/..%2f..%2fetc%2fpasswd", 403}, {"/%252e%252e/etc/passwd", 403},  {"/docs/..%5c..%5cetc", 403},
-      {"/docs\\..\\hello.txt", 403},    {"/docs/%00", 403},               {"/leak.txt", 403},
-      {"/leakdir/secret.txt", 403},     {"/.hidden", 403},                {"/%2ehidden", 403},
-      {"/docs/%c0%ae%c0%ae/x", 400},    {"/nothing/here", 404},
+      {"/../secret.txt", 403},
+      {"/%2e%2e/secret.txt", 403},
+      {"/%2E%2E/%2E%2E/etc/passwd", 403},
+      {"/..%2f..%2fetc%2fpasswd", 403},
+      {"/%252e%252e/etc/passwd", 403},
+      {"/docs/..%5c..%5cetc", 403},
+      {"/docs\\..\\hello.txt", 403},
+      {"/docs/%00", 403},
+      {"/leak.txt", 403},
+      {"/leakdir/secret.txt", 403},
+      {"/.hidden", 403},
+      {"/%2ehidden", 403},
+      {"/docs/%c0%ae%c0%ae/x", 400},
+      {"/nothing/here", 404},
   };
   for (const auto& [target, status] : cases) {
     const auto r = c.send("GET", target);
@@ -430,7 +456,8 @@ TEST_F(Web, RangeIsAnsweredWithTheWholeChunksThatCoverIt) {
     EXPECT_EQ(r.status, 206) << k.spec;
     EXPECT_EQ(r.head->chunks, (seal::Chunks{kChunk, k.first_chunk, k.last_chunk})) << k.spec;
     const std::uint64_t from = k.first_chunk * kChunk, to = std::min((k.last_chunk + 1) * kChunk, n) - 1;
-    EXPECT_EQ(r.head->content_range, "bytes " + std::to_string(from) + "-" + std::to_string(to) + "/" + std::to_string(n));
+    EXPECT_EQ(r.head->content_range,
+              "bytes " + std::to_string(from) + "-" + std::to_string(to) + "/" + std::to_string(n));
     EXPECT_EQ(r.head->content_length, to - from + 1);
     EXPECT_EQ(r.body, std::string(as_chars(*big_).substr(from, to - from + 1))) << k.spec;
   }
@@ -465,7 +492,8 @@ TEST(RequireSealed, UnsealedRequestsAreRefused) {
   ServerProcess server(with_args({"--require-sealed"}));
   TempDir home;
   ASSERT_EQ(run_client(home.path(), {"connect", "--server", server.url(), "--name", "sealedonly", "--rsa-bits", "2048"})
-                .exit_code, 0);
+                .exit_code,
+            0);
   SignedClient c(home.path(), server.url());
   SignOptions plain;
   plain.sealed = false;

@@ -27,7 +27,8 @@ class FernetPython : public ::testing::Test {
 
   Bytes python_decrypt(const std::string& token) {
     test::write_file(dir / "token", token);
-    const auto r = test::run_command({py, tool(), "decrypt", key.format(), (dir / "token").string(), (dir / "plain").string()});
+    const auto r =
+        test::run_command({py, tool(), "decrypt", key.format(), (dir / "token").string(), (dir / "plain").string()});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return to_bytes(test::read_file(dir / "plain"));
   }
@@ -53,7 +54,8 @@ TEST_F(FernetPython, PythonDecryptsStreamedTokens) {
 TEST_F(FernetPython, CoreDecryptsPythonTokens) {
   const Bytes plain = test::pattern_bytes(200001, 7);
   test::write_file(dir / "in", as_chars(plain));
-  const auto r = test::run_command({py, tool(), "encrypt", key.format(), (dir / "in").string(), (dir / "tok").string()});
+  const auto r =
+      test::run_command({py, tool(), "encrypt", key.format(), (dir / "in").string(), (dir / "tok").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string token = test::read_file(dir / "tok");
   EXPECT_EQ(fernet_decrypt(key, token, now, 60), plain);
@@ -71,7 +73,8 @@ TEST_F(FernetPython, PythonRefusesTamperedCoreToken) {
   std::string token = fernet_encrypt(key, as_bytes("hello"), now);
   token[30] = token[30] == 'A' ? 'B' : 'A';
   test::write_file(dir / "token", token);
-  const auto r = test::run_command({py, tool(), "decrypt", key.format(), (dir / "token").string(), (dir / "plain").string()});
+  const auto r =
+      test::run_command({py, tool(), "decrypt", key.format(), (dir / "token").string(), (dir / "plain").string()});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("InvalidToken"), std::string::npos) << r.err;
 }
@@ -87,8 +90,8 @@ class StreamPython : public ::testing::Test {
     file_ = new std::string(as_chars(test::pattern_bytes(5 * kChunk + 1000, 12)));  // 6 chunks
     test::write_file(server_->root() / "multi.bin", *file_);
     home_ = new test::TempDir();
-    const auto r = test::run_client(home_->path(), {"connect", "--server", server_->url(), "--name", "pystream",
-                                                    "--rsa-bits", "2048"});
+    const auto r = test::run_client(
+        home_->path(), {"connect", "--server", server_->url(), "--name", "pystream", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -99,9 +102,11 @@ class StreamPython : public ::testing::Test {
 
   // Each trial {purpose, binding, index, last, token} opened by Python: its plaintext, or nullopt
   // where the token did not open.
-  static std::vector<std::optional<std::string>> python_open(const test::SignedClient& c, const nlohmann::json& trials) {
+  static std::vector<std::optional<std::string>> python_open(const test::SignedClient& c,
+                                                             const nlohmann::json& trials) {
     test::TempDir dir;
-    test::write_file(dir / "trials.json", nlohmann::json{{"secret", to_hex(c.secret().bytes())}, {"trials", trials}}.dump());
+    test::write_file(dir / "trials.json",
+                     nlohmann::json{{"secret", to_hex(c.secret().bytes())}, {"trials", trials}}.dump());
     const auto r = test::run_process({test::python_with_cryptography(), tool(), "open", (dir / "trials.json").string(),
                                       (dir / "out.json").string()});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -142,7 +147,8 @@ TEST_F(StreamPython, PythonOpensEveryChunkOfAServedBodyAndNoChunkElsewhere) {
   nlohmann::json trials = nlohmann::json::array();
   const auto trial = [&](const char* purpose, const Binding& binding, std::uint64_t index, bool last,
                          const std::string& token) {
-    trials.push_back({{"purpose", purpose}, {"binding", to_hex(binding)}, {"index", index}, {"last", last}, {"token", token}});
+    trials.push_back(
+        {{"purpose", purpose}, {"binding", to_hex(binding)}, {"index", index}, {"last", last}, {"token", token}});
   };
   for (std::uint64_t i = 0; i < m; ++i) trial("response body", b, i, i + 1 == m, tokens[i]);
   trial("response head", b, 0, true, head_token);
@@ -157,7 +163,8 @@ TEST_F(StreamPython, PythonOpensEveryChunkOfAServedBodyAndNoChunkElsewhere) {
   for (std::uint64_t i = 0; i < m; ++i)
     EXPECT_EQ(opened[i], file_->substr(i * kChunk, layout.plaintext_size(i))) << "chunk " << i;
   // The head opens to the same Binary HTTP response the core reads: known-length, status 200.
-  const Bytes head = fernet_decrypt(c.secret().derive(KeyPurpose::response_head, b, 0, true), head_token, 0, std::nullopt);
+  const Bytes head =
+      fernet_decrypt(c.secret().derive(KeyPurpose::response_head, b, 0, true), head_token, 0, std::nullopt);
   EXPECT_EQ(opened[m], std::string(as_chars(head)));
   EXPECT_EQ(to_hex(head).substr(0, 6), "0140c8");
   for (std::uint64_t i = m + 1; i < opened.size(); ++i) EXPECT_EQ(opened[i], std::nullopt) << "trial " << i;

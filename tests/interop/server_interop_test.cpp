@@ -26,7 +26,8 @@ class ServerInterop : public ::testing::Test {
     big_ = new Bytes(pattern_bytes((5u << 20) + 3, 5));
     write_file(server_->root() / "big.bin", as_chars(*big_));
     home_ = new TempDir();
-    const auto r = run_client(home_->path(), {"connect", "--server", server_->url(), "--name", "interop", "--rsa-bits", "2048"});
+    const auto r =
+        run_client(home_->path(), {"connect", "--server", server_->url(), "--name", "interop", "--rsa-bits", "2048"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -49,14 +50,15 @@ class ServerInterop : public ::testing::Test {
   };
   static NodeGet node_get(const std::string& target, const std::string& mode,
                           const fs::path& key = home_->path() / "identity.pem") {
-    const auto r = run_process({"node", (node_dir() / "sign_get.mjs").string(), server_->url(), target, key.string(),
-                                session_keyid(), mode});
+    const auto r = run_process(
+        {"node", (node_dir() / "sign_get.mjs").string(), server_->url(), target, key.string(), session_keyid(), mode});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     NodeGet g{json::parse(r.out), {}};
     net::ClientResponse response;
     response.status = g.out["status"];
     for (const auto& [name, value] : g.out["headers"].items())
-      for (const auto& v : value.is_array() ? value : json::array({value})) response.headers.push_back({name, v.get<std::string>()});
+      for (const auto& v : value.is_array() ? value : json::array({value}))
+        response.headers.push_back({name, v.get<std::string>()});
     response.body = g.out["body"];
     const Binding b = request_binding(g.out["signature_base"].get<std::string>(),
                                       base64_decode(g.out["signature"].get<std::string>()));
@@ -112,8 +114,8 @@ TEST_F(ServerInterop, NpmSignedGetOfAMultiChunkFileOpensExactly) {
 TEST_F(ServerInterop, NpmSignatureWithWrongKeyIsRefused) {
   // The session's keyid, another RSA key: the library's signature must not be accepted.
   TempDir other;
-  const auto gen = run_process({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                                "-out", (other / "k.pem").string()});
+  const auto gen = run_process({"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+                                (other / "k.pem").string()});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   const auto g = node_get("/hello.txt", "salt64", other / "k.pem");
   EXPECT_EQ(g.reply.status, 403);

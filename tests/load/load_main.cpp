@@ -105,7 +105,8 @@ ProcMem read_mem(pid_t pid) {
 long count_sockets(pid_t pid) {
   long n = 0;
   std::error_code ec;
-  for (fs::directory_iterator it(fs::path("/proc") / std::to_string(pid) / "fd", ec), end; !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(fs::path("/proc") / std::to_string(pid) / "fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
     const auto target = fs::read_symlink(it->path(), ec);
     if (!ec && target.native().rfind("socket:", 0) == 0) ++n;
     ec.clear();
@@ -126,8 +127,8 @@ void raise_fd_limit(std::size_t need) {
   }
   getrlimit(RLIMIT_NOFILE, &rl);
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-    throw std::runtime_error("RLIMIT_NOFILE is " + std::to_string(rl.rlim_cur) + ", need at least " + std::to_string(need) +
-                             " (raise the hard limit: ulimit -Hn)");
+    throw std::runtime_error("RLIMIT_NOFILE is " + std::to_string(rl.rlim_cur) + ", need at least " +
+                             std::to_string(need) + " (raise the hard limit: ulimit -Hn)");
 }
 
 // One thread per connection slot (plus one per chat connection inside net::WebSocketClient): small
@@ -168,7 +169,8 @@ std::map<std::string, int> parse_mix(const std::string& s) {
   while (std::getline(ss, item, ',')) {
     const auto eq = item.find('=');
     const std::string k = item.substr(0, eq);
-    if (eq == std::string::npos || !m.count(k)) throw CLI::ValidationError("--mix", "expected get=N,upload=N,chat=N,handshake=N");
+    if (eq == std::string::npos || !m.count(k))
+      throw CLI::ValidationError("--mix", "expected get=N,upload=N,chat=N,handshake=N");
     m[k] = std::stoi(item.substr(eq + 1));
     if (m[k] < 0) throw CLI::ValidationError("--mix", "weights must be >= 0");
     total += m[k];
@@ -183,7 +185,8 @@ std::vector<std::shared_ptr<const RsaPrivateKey>> make_keys(std::size_t n) {
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < std::max(1u, std::thread::hardware_concurrency()); ++t)
     threads.emplace_back([&] {
-      for (std::size_t i; (i = next++) < n;) keys[i] = std::make_shared<const RsaPrivateKey>(RsaPrivateKey::generate(2048));
+      for (std::size_t i; (i = next++) < n;)
+        keys[i] = std::make_shared<const RsaPrivateKey>(RsaPrivateKey::generate(2048));
     });
   for (auto& t : threads) t.join();
   return keys;
@@ -199,7 +202,9 @@ Percentiles percentiles(std::vector<std::uint32_t>& v) {
   Percentiles p;
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))] / 1000.0; };
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))] / 1000.0;
+  };
   p.p50 = at(0.50);
   p.p99 = at(0.99);
   p.max = v.back() / 1000.0;
@@ -209,7 +214,9 @@ Percentiles percentiles(std::vector<std::uint32_t>& v) {
 int run(Options o) {
   const auto mix = parse_mix(o.mix);
   const int weight_total = mix.at("get") + mix.at("upload") + mix.at("chat") + mix.at("handshake");
-  auto share = [&](const char* k) { return o.connections * static_cast<std::size_t>(mix.at(k)) / static_cast<std::size_t>(weight_total); };
+  auto share = [&](const char* k) {
+    return o.connections * static_cast<std::size_t>(mix.at(k)) / static_cast<std::size_t>(weight_total);
+  };
   const std::size_t n_upload = share("upload"), n_chat = share("chat"), n_hs = share("handshake");
   const std::size_t n_get = o.connections - n_upload - n_chat - n_hs;
   // Chat: the server allows 10 frames/s per client (shared by its connections); keep each
@@ -217,7 +224,8 @@ int run(Options o) {
   const double chat_per_identity = 5.0 * static_cast<double>(o.chat_interval_ms) / 1000.0;
   std::size_t n_id = o.identities;
   if (n_id == 0)
-    n_id = std::max<std::size_t>({8, o.connections / 32, static_cast<std::size_t>(static_cast<double>(n_chat) / chat_per_identity) + 1});
+    n_id = std::max<std::size_t>(
+        {8, o.connections / 32, static_cast<std::size_t>(static_cast<double>(n_chat) / chat_per_identity) + 1});
   n_id = std::min<std::size_t>(n_id, 5000);
 
   raise_fd_limit(o.connections + 512);
@@ -242,9 +250,12 @@ int run(Options o) {
   if (!o.server_bin.empty()) so.binary = o.server_bin;
   // The deliberate limits that would otherwise be what this run measures: connections (default 20000
   // is enough, but say so) and handshakes per address (every slot comes from 127.0.0.1).
-  so.extra_args = {"--max-connections", std::to_string(o.connections + 1024), "--handshake-rate", "1000000",
-                   "--handshake-burst", "1000000", "--server-handshake-rate", "1000000", "--server-handshake-burst",
-                   "1000000", "--max-clients-per-address", "1000000"};
+  so.extra_args = {"--max-connections",         std::to_string(o.connections + 1024),
+                   "--handshake-rate",          "1000000",
+                   "--handshake-burst",         "1000000",
+                   "--server-handshake-rate",   "1000000",
+                   "--server-handshake-burst",  "1000000",
+                   "--max-clients-per-address", "1000000"};
   so.extra_args.insert(so.extra_args.end(), o.server_args.begin(), o.server_args.end());
   test::ServerProcess server(so);
   const pid_t pid = server.pid();
@@ -352,7 +363,8 @@ int run(Options o) {
     std::vector<Stats> results(slots.size());
     std::vector<std::thread> workers;
     workers.reserve(slots.size());
-    for (std::size_t i = 0; i < slots.size(); ++i) workers.emplace_back([&, i] { results[i] = run_slot(sh, slots[i]); });
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      workers.emplace_back([&, i] { results[i] = run_slot(sh, slots[i]); });
     const auto end = t0 + std::chrono::microseconds(static_cast<long>(seconds * 1e6));
     auto next_report = t0 + 10s;
     while (SteadyClock::now() < end && !sh.stop) {
@@ -361,8 +373,9 @@ int run(Options o) {
         next_report += 10s;
         std::printf("load: t=%3.0fs ok %" PRIu64 ", limited %" PRIu64 ", errors %" PRIu64 ", open %" PRId64
                     ", server sockets %ld, server RSS peak %.1f MiB\n",
-                    std::chrono::duration<double>(SteadyClock::now() - t0).count(), sh.live[0].load(), sh.live[1].load(),
-                    sh.live[2].load(), sh.open_connections.load(), peak_sockets.load(), mib(peak_rss.load()));
+                    std::chrono::duration<double>(SteadyClock::now() - t0).count(), sh.live[0].load(),
+                    sh.live[1].load(), sh.live[2].load(), sh.open_connections.load(), peak_sockets.load(),
+                    mib(peak_rss.load()));
         std::fflush(stdout);
       }
     }
@@ -425,8 +438,8 @@ int run(Options o) {
     if (static_cast<Kind>(k) != Kind::chat_relay) requests += ks.ok + ks.limited_total() + ks.errors_total();
     limited += ks.limited_total();
     errors += ks.errors_total();
-    j["kinds"][name] = {{"ok", ks.ok}, {"limited", ks.limited}, {"errors", ks.errors},
-                        {"p50_ms", p.p50}, {"p99_ms", p.p99}, {"max_ms", p.max}};
+    j["kinds"][name] = {{"ok", ks.ok},     {"limited", ks.limited}, {"errors", ks.errors},
+                        {"p50_ms", p.p50}, {"p99_ms", p.p99},       {"max_ms", p.max}};
   }
   for (std::size_t k = 0; k < kKinds; ++k) {
     for (const auto& [what, n] : total.kinds[k].limited)
@@ -435,8 +448,8 @@ int run(Options o) {
       std::printf("  ERROR  %-14s %7" PRIu64 "  %s\n", kind_name(static_cast<Kind>(k)), n, what.c_str());
   }
 
-  const std::uint64_t tolerance_kib = static_cast<std::uint64_t>(o.rss_tolerance_mib * 1024 +
-                                                                 o.rss_per_request_bytes * static_cast<double>(requests) / 1024);
+  const std::uint64_t tolerance_kib = static_cast<std::uint64_t>(
+      o.rss_tolerance_mib * 1024 + o.rss_per_request_bytes * static_cast<double>(requests) / 1024);
   const bool memory_back = after.ok && after.rss_kib <= before.rss_kib + tolerance_kib;
   // Reached means: held by the server at once (its sockets, less the listening and control ones).
   const long reached = peak_sockets.load() - sockets_before;
@@ -446,37 +459,52 @@ int run(Options o) {
   std::printf("\nrequests %" PRIu64 " in %.1f s (%.0f/s), deliberate limits %" PRIu64 ", errors %" PRIu64
               "; chat messages relayed %" PRIu64 "\n",
               requests, elapsed, static_cast<double>(requests) / elapsed, limited, errors, total[Kind::chat_relay].ok);
-  std::printf("connections: %zu asked, %ld held by the server at once (peak sockets %ld, %ld before, %ld after); "
-              "client side peak %" PRId64 "\n",
-              o.connections, reached, peak_sockets.load(), sockets_before, sockets_after, peak_open);
+  std::printf(
+      "connections: %zu asked, %ld held by the server at once (peak sockets %ld, %ld before, %ld after); "
+      "client side peak %" PRId64 "\n",
+      o.connections, reached, peak_sockets.load(), sockets_before, sockets_after, peak_open);
   if (o.warmup_seconds > 0)
-    std::printf("warm-up: %.1f s, %" PRIu64 " errors, peak server sockets %ld; server RSS %.1f MiB cold, %.1f MiB at its peak, "
+    std::printf("warm-up: %.1f s, %" PRIu64
+                " errors, peak server sockets %ld; server RSS %.1f MiB cold, %.1f MiB at its peak, "
                 "%.1f MiB after it (the baseline)\n",
-                warm.elapsed, warm_errors, warm_peak_sockets, mib(cold.rss_kib), mib(warm_peak_rss), mib(before.rss_kib));
-  std::printf("server RSS: before %.1f MiB, peak %.1f MiB (VmHWM %.1f MiB), after %.1f MiB; allowed after <= %.1f MiB%s\n",
-              mib(before.rss_kib), mib(peak_rss.load()), mib(after.hwm_kib), mib(after.rss_kib),
-              mib(before.rss_kib + tolerance_kib), MH_LOAD_SANITIZED ? " (sanitizer build: not enforced)" : "");
+                warm.elapsed, warm_errors, warm_peak_sockets, mib(cold.rss_kib), mib(warm_peak_rss),
+                mib(before.rss_kib));
+  std::printf(
+      "server RSS: before %.1f MiB, peak %.1f MiB (VmHWM %.1f MiB), after %.1f MiB; allowed after <= %.1f MiB%s\n",
+      mib(before.rss_kib), mib(peak_rss.load()), mib(after.hwm_kib), mib(after.rss_kib),
+      mib(before.rss_kib + tolerance_kib), MH_LOAD_SANITIZED ? " (sanitizer build: not enforced)" : "");
   std::printf("workers took %.1f s to finish their last operation; server %s, exit status on SIGTERM %d\n", drained,
               alive ? "alive" : "DEAD", exit_status);
 
   std::vector<std::string> failures;
   if (errors) failures.push_back(std::to_string(errors) + " real errors");
   if (warm_errors) failures.push_back(std::to_string(warm_errors) + " real errors during the warm-up");
-  if (!alive) failures.push_back("the server died during the run");
-  else if (exit_status != 0) failures.push_back("the server did not stop cleanly (exit status " + std::to_string(exit_status) + ")");
+  if (!alive)
+    failures.push_back("the server died during the run");
+  else if (exit_status != 0)
+    failures.push_back("the server did not stop cleanly (exit status " + std::to_string(exit_status) + ")");
   if (!memory_back && !MH_LOAD_SANITIZED) failures.push_back("server memory did not come back to its baseline");
   if (requests == limited + errors) failures.push_back("no operation completed");
-  if (sockets_after > sockets_before) failures.push_back("the server still holds " + std::to_string(sockets_after - sockets_before) + " connections");
+  if (sockets_after > sockets_before)
+    failures.push_back("the server still holds " + std::to_string(sockets_after - sockets_before) + " connections");
 
-  j["connections"] = {{"asked", o.connections}, {"reached", reached}, {"client_peak_open", peak_open},
+  j["connections"] = {{"asked", o.connections},
+                      {"reached", reached},
+                      {"client_peak_open", peak_open},
                       {"peak_server_sockets", peak_sockets.load()},
-                      {"server_sockets_before", sockets_before}, {"server_sockets_after", sockets_after}};
+                      {"server_sockets_before", sockets_before},
+                      {"server_sockets_after", sockets_after}};
   j["seconds"] = elapsed;
   j["requests"] = requests;
   j["limited"] = limited;
   j["errors"] = errors;
   j["chat_relayed"] = total[Kind::chat_relay].ok;
-  j["rss_kib"] = {{"cold", cold.rss_kib}, {"warmup_peak", warm_peak_rss}, {"before", before.rss_kib}, {"peak", peak_rss.load()}, {"hwm", after.hwm_kib}, {"after", after.rss_kib},
+  j["rss_kib"] = {{"cold", cold.rss_kib},
+                  {"warmup_peak", warm_peak_rss},
+                  {"before", before.rss_kib},
+                  {"peak", peak_rss.load()},
+                  {"hwm", after.hwm_kib},
+                  {"after", after.rss_kib},
                   {"allowed_after", before.rss_kib + tolerance_kib}};
   j["server_exit_status"] = exit_status;
   j["failures"] = failures;
@@ -487,10 +515,13 @@ int run(Options o) {
     return 0;
   }
   for (const auto& f : failures) std::printf("load: FAIL: %s\n", f.c_str());
-  if (!alive || exit_status != 0) std::printf("server stderr (last 4 KiB):\n%s\n", [&] {
-    const std::string e = server.stderr_text();
-    return e.substr(e.size() > 4096 ? e.size() - 4096 : 0);
-  }().c_str());
+  if (!alive || exit_status != 0)
+    std::printf("server stderr (last 4 KiB):\n%s\n",
+                [&] {
+                  const std::string e = server.stderr_text();
+                  return e.substr(e.size() > 4096 ? e.size() - 4096 : 0);
+                }()
+                    .c_str());
   return 1;
 }
 
@@ -499,32 +530,38 @@ int run(Options o) {
 
 int main(int argc, char** argv) {
   mh::load::Options o;
-  CLI::App app{"load_tool: N concurrent connections against a real minihttpsd for T seconds (handshakes, GETs, uploads, chat)"};
-  app.add_option("-c,--connections", o.connections, "concurrent connections")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("-t,--seconds", o.seconds, "how long the load runs")->check(CLI::Range(0.5, 86400.0))->capture_default_str();
+  CLI::App app{
+      "load_tool: N concurrent connections against a real minihttpsd for T seconds (handshakes, GETs, uploads, chat)"};
+  app.add_option("-c,--connections", o.connections, "concurrent connections")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("-t,--seconds", o.seconds, "how long the load runs")
+      ->check(CLI::Range(0.5, 86400.0))
+      ->capture_default_str();
   app.add_option("--mix", o.mix, "share of the connections per role")->capture_default_str();
   app.add_option("--identities", o.identities, "registered clients the get/upload/chat slots share (0: automatic)");
   app.add_option("--think-ms", o.think_ms, "mean pause between two operations of a slot")->capture_default_str();
   app.add_option("--chat-interval-ms", o.chat_interval_ms, "mean pause between two chat frames of a connection")
-      ->check(CLI::Range(10, 600000))->capture_default_str();
+      ->check(CLI::Range(10, 600000))
+      ->capture_default_str();
   app.add_option("--ramp-seconds", o.ramp_seconds, "spread the connection starts over this long (default min(2, T/4))");
   app.add_option("--warmup-seconds", o.warmup_seconds,
                  "a first run this long, after which the baseline is taken (default min(5, T/2); 0: none)");
-  app.add_option("--settle-seconds", o.settle_seconds, "pause after the last connection closed, before measuring memory")
+  app.add_option("--settle-seconds", o.settle_seconds,
+                 "pause after the last connection closed, before measuring memory")
       ->capture_default_str();
   app.add_option("--rss-tolerance-mib", o.rss_tolerance_mib, "server RSS after may exceed before by this much...")
       ->capture_default_str();
   app.add_option("--rss-per-request-bytes", o.rss_per_request_bytes, "...plus this much per request (replay cache)")
       ->capture_default_str();
   app.add_option("--server-bin", o.server_bin, "the minihttpsd to start (default: the one built with this tool)");
-  app.add_option("--server-arg", o.server_args, "an extra argument for minihttpsd (repeat for each)")->allow_extra_args(false);
+  app.add_option("--server-arg", o.server_args, "an extra argument for minihttpsd (repeat for each)")
+      ->allow_extra_args(false);
   app.add_option("--json", o.json_file, "also write the figures to this file as JSON");
   CLI11_PARSE(app, argc, argv);
   try {
     return mh::load::run(o);
-  } catch (const CLI::Error& e) {
-    return app.exit(e);
-  } catch (const std::exception& e) {
+  } catch (const CLI::Error& e) { return app.exit(e); } catch (const std::exception& e) {
     std::fprintf(stderr, "load_tool: %s\n", e.what());
     return 2;
   }

@@ -64,23 +64,28 @@ class Recorder {
   void unexpected(Kind k, const net::ClientResponse& r) { unexpected(k, r.status, reason_of(r)); }
   void unexpected(Kind k, int status, const std::string& reason) {
     const std::string what = std::to_string(status) + " " + reason;
-    if (status == 429 || status == 503 || status == 507) limited(k, what);
-    else error(k, what);
+    if (status == 429 || status == 503 || status == 507)
+      limited(k, what);
+    else
+      error(k, what);
   }
   // An exception out of the network layer or a check.
   void failed(Kind k, const std::exception& e) {
     std::string what = e.what();
     // Ports and addresses vary from run to run; the kind of failure does not.
     const std::string authority = sh_.url.authority();
-    for (auto p = what.find(authority); p != std::string::npos; p = what.find(authority)) what.replace(p, authority.size(), "SERVER");
+    for (auto p = what.find(authority); p != std::string::npos; p = what.find(authority))
+      what.replace(p, authority.size(), "SERVER");
     if (const auto* me = dynamic_cast<const Error*>(&e)) what = std::string(errc_name(me->code())) + ": " + what;
     error(k, what);
   }
 
  private:
   static void bump(std::map<std::string, std::uint64_t>& m, const std::string& what) {
-    if (m.size() >= kMaxDistinctReasons && !m.count(what)) ++m["(other)"];
-    else ++m[what];
+    if (m.size() >= kMaxDistinctReasons && !m.count(what))
+      ++m["(other)"];
+    else
+      ++m[what];
   }
   Shared& sh_;
   Stats& st_;
@@ -173,9 +178,7 @@ void connect_first(Shared& sh, net::HttpClient& http, Recorder& rec, ConnectionG
     }
     rec.ok(Kind::get, us);
     gauge.up();
-  } catch (const std::exception& e) {
-    rec.failed(Kind::get, e);
-  }
+  } catch (const std::exception& e) { rec.failed(Kind::get, e); }
 }
 
 void get_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng) {
@@ -200,9 +203,7 @@ void get_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng)
         ok = checked_get(rec, http, sh, *c.identity, "GET", "/no-such-file.txt", 404, nullptr);
       }
       if (ok) gauge.up();
-    } catch (const std::exception& e) {
-      rec.failed(Kind::get, e);
-    }
+    } catch (const std::exception& e) { rec.failed(Kind::get, e); }
     pause(sh, rng, sh.think);
   }
 }
@@ -222,7 +223,8 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
     try {
       const test::Built put_req = seal(id, sh.url, "PUT", target, data);
       auto t0 = SteadyClock::now();
-      const test::Reply put = test::open_answer(id.session.secret, put_req.binding, http.send(put_req.request, 64 << 10));
+      const test::Reply put =
+          test::open_answer(id.session.secret, put_req.binding, http.send(put_req.request, 64 << 10));
       auto us = micros_since(t0);
       if (!put.error.empty()) {
         rec.error(Kind::upload_put, "integrity: " + put.error);
@@ -247,7 +249,8 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
       rec.ok(Kind::upload_put, us);
       t0 = SteadyClock::now();
       const test::Built commit_req = seal(id, sh.url, "POST", target + "?commit=" + j["attempt"].get<std::string>());
-      const test::Reply commit = test::open_answer(id.session.secret, commit_req.binding, http.send(commit_req.request));
+      const test::Reply commit =
+          test::open_answer(id.session.secret, commit_req.binding, http.send(commit_req.request));
       us = micros_since(t0);
       if (commit.status != 201) {
         rec.unexpected(Kind::upload_commit, commit.status, commit.error.empty() ? commit.reason() : commit.error);
@@ -255,9 +258,7 @@ void upload_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& r
       }
       rec.ok(Kind::upload_commit, us);
       if (p % 3 == 0) checked_get(rec, http, sh, id, "GET", target, 200, &data);
-    } catch (const std::exception& e) {
-      rec.failed(Kind::upload_put, e);
-    }
+    } catch (const std::exception& e) { rec.failed(Kind::upload_put, e); }
     pause(sh, rng, sh.think);
   }
 }
@@ -316,7 +317,8 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
               continue;
             }
             const std::int64_t sent = std::stoll(text.substr(2));
-            rec.ok(Kind::chat_relay, static_cast<std::uint32_t>(std::clamp<std::int64_t>((steady_ns() - sent) / 1000, 0, UINT32_MAX)));
+            rec.ok(Kind::chat_relay,
+                   static_cast<std::uint32_t>(std::clamp<std::int64_t>((steady_ns() - sent) / 1000, 0, UINT32_MAX)));
           } else if (type == "notice") {
             const std::string ev = j.value("event", "");
             if (ev == "joined") joined = true;
@@ -363,9 +365,7 @@ void chat_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937& rng
         else
           rec.error(Kind::chat_send, what);
       }
-    } catch (const std::exception& e) {
-      rec.failed(Kind::chat_open, e);
-    }
+    } catch (const std::exception& e) { rec.failed(Kind::chat_open, e); }
     gauge.down();
     if (!sh.stop) pause(sh, rng, sh.think);
   }
@@ -382,7 +382,8 @@ void handshake_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937
       // Every other handshake is a reconnect that names the UUID it had: it must get it back.
       const std::optional<Uuid> ask = round % 2 == 1 ? known : std::nullopt;
       auto h = handshake::ClientHandshake::create(*c.key, name, ask, sh.server_keys, io::SystemClock());
-      const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
+      const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {},
+                             true};
       const auto t0 = SteadyClock::now();
       const auto r = http.send(req, 64 << 10);
       const auto us = micros_since(t0);
@@ -402,9 +403,7 @@ void handshake_role(Shared& sh, const SlotConfig& c, Recorder& rec, std::mt19937
           checked_get(rec, http, sh, fresh, "GET", target, 200, &content);
         }
       }
-    } catch (const std::exception& e) {
-      rec.failed(Kind::handshake, e);
-    }
+    } catch (const std::exception& e) { rec.failed(Kind::handshake, e); }
     pause(sh, rng, sh.think);
   }
 }
@@ -452,8 +451,7 @@ void Stats::merge(Stats&& o) {
 void Shared::opened() {
   const auto now = ++open_connections;
   auto peak = peak_connections.load();
-  while (now > peak && !peak_connections.compare_exchange_weak(peak, now)) {
-  }
+  while (now > peak && !peak_connections.compare_exchange_weak(peak, now)) {}
 }
 
 void Shared::closed() { --open_connections; }
@@ -476,10 +474,12 @@ handshake::ServerKeys discover(net::HttpClient& http, const std::string& fingerp
 Identity handshake(net::HttpClient& http, const Shared& sh, std::shared_ptr<const RsaPrivateKey> key,
                    const std::string& name, std::optional<Uuid> uuid) {
   auto h = handshake::ClientHandshake::create(*key, name, uuid, sh.server_keys, io::SystemClock());
-  const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {}, true};
+  const net::Request req{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, h.hello_json(), {}, {},
+                         true};
   const auto r = http.send(req, 64 << 10);
   if (r.status != 200)
-    throw Error(errc_for_status(r.status), "handshake of " + name + ": " + std::to_string(r.status) + " " + reason_of(r));
+    throw Error(errc_for_status(r.status),
+                "handshake of " + name + ": " + std::to_string(r.status) + " " + reason_of(r));
   const auto s = h.consume(r.body);
   return Identity{std::move(key), name, test::Session{s.uuid, s.keyid, s.secret, s.chunk_size}};
 }

@@ -71,10 +71,10 @@ struct Corpus {
 // Shared by every worker; read-only once the run starts except the atomics.
 struct Shared {
   net::ServerUrl url;
-  std::string fingerprint;  // pinned: "SHA256:..."
+  std::string fingerprint;            // pinned: "SHA256:..."
   handshake::ServerKeys server_keys;  // the pinned identity and the static key it vouched for
   Corpus corpus;
-  std::chrono::milliseconds think{250};          // mean pause between two operations of a slot
+  std::chrono::milliseconds think{250};           // mean pause between two operations of a slot
   std::chrono::milliseconds chat_interval{2000};  // between two chat frames of one connection
   std::chrono::milliseconds timeout{30000};       // every network step
   std::atomic<bool> stop{false};
@@ -99,11 +99,11 @@ Identity handshake(net::HttpClient& http, const Shared& sh, std::shared_ptr<cons
 
 struct SlotConfig {
   enum class Role { get, upload, chat, handshake } role;
-  std::size_t index = 0;                       // slot number (names, seeds)
-  const Identity* identity = nullptr;          // get, upload, chat
-  std::shared_ptr<const RsaPrivateKey> key;    // handshake: this slot's own key
-  std::string room;                            // chat
-  std::chrono::steady_clock::time_point start; // when to open the connection (ramp-up)
+  std::size_t index = 0;                        // slot number (names, seeds)
+  const Identity* identity = nullptr;           // get, upload, chat
+  std::shared_ptr<const RsaPrivateKey> key;     // handshake: this slot's own key
+  std::string room;                             // chat
+  std::chrono::steady_clock::time_point start;  // when to open the connection (ramp-up)
 };
 
 // Runs one slot until sh.stop; returns what it saw.

@@ -60,8 +60,8 @@ class SymlinkRace : public ::testing::TestWithParam<io::Resolution> {
     test::write_file(keys_ / "only-in-keys", kSecret);
     test::write_file(root_ / "d/server_ed25519.key", kPublic);
     test::write_file(root_ / "d/index.html", kPublic);
-    fs::create_symlink("d", root_ / "link");              // an operator's in-root symlink
-    fs::create_symlink(keys_, root_ / "swap-absolute");   // the attacker's prepared links
+    fs::create_symlink("d", root_ / "link");             // an operator's in-root symlink
+    fs::create_symlink(keys_, root_ / "swap-absolute");  // the attacker's prepared links
     fs::create_symlink("../keys", root_ / "swap-relative");
   }
 
@@ -81,8 +81,9 @@ TEST_P(SymlinkRace, SwappingADirectoryForASymlinkNeverLeadsOutside) {
     }
   });
 
-  const std::vector<std::string> targets = {"/link/server_ed25519.key", "/d/server_ed25519.key", "/link/", "/d/",
-                                            "/link/?list", "/d/?list", "/link/only-in-keys", "/d/only-in-keys"};
+  const std::vector<std::string> targets = {
+      "/link/server_ed25519.key", "/d/server_ed25519.key", "/link/", "/d/", "/link/?list", "/d/?list",
+      "/link/only-in-keys",       "/d/only-in-keys"};
   std::map<std::string, long> outcomes;
   long requests = 0, leaked = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -99,9 +100,7 @@ TEST_P(SymlinkRace, SwappingADirectoryForASymlinkNeverLeadsOutside) {
         ADD_FAILURE() << target << " served bytes from outside the root: " << plain;
       }
       ++outcomes["200"];
-    } catch (const Error& e) {
-      ++outcomes[e.what()];
-    }
+    } catch (const Error& e) { ++outcomes[e.what()]; }
   }
   stop = true;
   swapper.join();

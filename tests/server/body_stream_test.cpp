@@ -173,7 +173,8 @@ Bytes open_stream(const stream::Layout& l, const std::string& wire) {
 
 TEST(BodyStream, AheadOnSeveralThreadsIsTheSameStreamAsSerial) {
   auto threads = std::make_unique<ThreadPool>(3);
-  for (const std::uint64_t size : {std::uint64_t{2 * kChunk}, std::uint64_t{kChunk * 37 + 5}, std::uint64_t{kChunk * 8}}) {
+  for (const std::uint64_t size :
+       {std::uint64_t{2 * kChunk}, std::uint64_t{kChunk * 37 + 5}, std::uint64_t{kChunk * 8}}) {
     const Bytes data = test::pattern_bytes(static_cast<std::size_t>(size), 9);
     const auto layout = stream::Layout::whole(size, kChunk);
     auto ahead = encrypted_body(keys_for(layout), layout, std::make_unique<TestSource>(data), 1000);
@@ -203,7 +204,8 @@ TEST(BodyStream, OneChunkOrOneThreadStaysOnTheConnection) {
   HeldPool held;
   const Bytes data = test::pattern_bytes(kChunk * 3, 1);
   const auto one = stream::Layout::whole(100, kChunk);
-  auto small = encrypted_body(keys_for(one), one, std::make_unique<TestSource>(Bytes(data.begin(), data.begin() + 100)), 1);
+  auto small =
+      encrypted_body(keys_for(one), one, std::make_unique<TestSource>(Bytes(data.begin(), data.begin() + 100)), 1);
   EXPECT_EQ(open_stream(one, send_all(*small, held.pool(4))), Bytes(data.begin(), data.begin() + 100));
   const auto three = stream::Layout::whole(data.size(), kChunk);
   auto single = encrypted_body(keys_for(three), three, std::make_unique<TestSource>(data), 1);
@@ -266,9 +268,7 @@ TEST(BodyStream, AChangedFileFailsTheLastChunk) {
   try {
     send_all(*body, threads.pool());
     FAIL() << "a changed file was sent whole";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::conflict);
-  }
+  } catch (const Error& e) { EXPECT_EQ(e.code(), Errc::conflict); }
 }
 
 TEST(BodyStream, AConnectionThatGoesAwayStopsTheWorkAndFreesTheBudget) {

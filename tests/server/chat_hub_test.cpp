@@ -227,8 +227,13 @@ TEST_F(ChatHubTest, BroadcastReachesEveryOtherMemberOnceInOrder) {
   EXPECT_EQ(carol.texts(), (std::vector<std::string>{"one", "two", "three"}));
   EXPECT_EQ(alice.texts(), (std::vector<std::string>{"three"}));  // not its own
   const json m = carol.of_type("message").at(0);
-  EXPECT_EQ(m, (json{{"type", "message"}, {"room", "lobby"}, {"from", "alice"}, {"uuid", alice.client->uuid.to_string()},
-                     {"text", "one"}, {"time", kNow}, {"private", false}}));
+  EXPECT_EQ(m, (json{{"type", "message"},
+                     {"room", "lobby"},
+                     {"from", "alice"},
+                     {"uuid", alice.client->uuid.to_string()},
+                     {"text", "one"},
+                     {"time", kNow},
+                     {"private", false}}));
   EXPECT_EQ(hub_->stats().relayed, 3u);
   // The relayed frames are tokens under the recipient's connection's keys, not the sender's.
   const auto frames = bob.peer->frames();
@@ -321,7 +326,7 @@ TEST_F(ChatHubTest, TamperedForeignOrGarbageFrameClosesOnlyThatConnection) {
   dave.say("still works");
   EXPECT_EQ(erin.texts(), (std::vector<std::string>{"still works"}));
   EXPECT_TRUE(alice.texts().empty());
-  EXPECT_TRUE(bob.texts().empty());   // closing connections get nothing more
+  EXPECT_TRUE(bob.texts().empty());  // closing connections get nothing more
   EXPECT_FALSE(dave.peer->closed());
   EXPECT_FALSE(erin.peer->closed());
   EXPECT_EQ(hub_->stats().refused, 3u);
@@ -433,7 +438,7 @@ TEST_F(ChatHubTest, FramesToAClientAreNumberedAndOpenOnlyUnderItsConnectionsKeys
 TEST_F(ChatHubTest, BadMessagesInsideValidFramesGetAnErrorNotAClose) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
-  alice.send(json::object());       // only the "seq"
+  alice.send(json::object());  // only the "seq"
   alice.send({{"type", 7}});
   alice.send({{"type", "shout"}});
   alice.send({{"type", "say"}});
@@ -486,7 +491,7 @@ TEST_F(ChatHubTest, RateLimitRefillsWithTime) {
   Conn alice = join(client("alice", 0));
   Conn bob = join(client("bob", 1));
   for (int i = 0; i < 25; ++i) alice.say("a" + std::to_string(i));  // 20 pass, 5 dropped
-  ticks_ = ticks_ + 1.0;                                               // +10 tokens, +1 drop allowance
+  ticks_ = ticks_ + 1.0;                                            // +10 tokens, +1 drop allowance
   for (int i = 0; i < 10; ++i) alice.say("b" + std::to_string(i));
   ticks_ = ticks_ + 100.0;  // long quiet: all allowances are full again
   for (int i = 0; i < 20; ++i) alice.say("c" + std::to_string(i));
@@ -547,7 +552,7 @@ TEST_F(ChatHubTest, RateLimitRefillsWithTimeNotWithReconnects) {
     notices.erase(notices.begin());  // "you joined lobby"
     return notices;
   };
-  EXPECT_TRUE(session(20, "a").empty());  // the burst
+  EXPECT_TRUE(session(20, "a").empty());                                                           // the burst
   for (int i = 0; i < 5; ++i) EXPECT_EQ(session(1, "r"), std::vector<std::string>{dropped}) << i;  // reconnecting
   ticks_ = ticks_ + 1.0;  // one second: 10 frames
   EXPECT_EQ(session(11, "b"), std::vector<std::string>{dropped});
@@ -643,17 +648,16 @@ TEST_F(ChatHubTest, UpgradesArePerClientRateLimited) {
   auto refusal = [&](const std::shared_ptr<const auth::ClientRecord>& c) -> std::optional<ChatRateLimited> {
     try {
       hub_->upgrade(c, "lobby", fresh_binding());
-    } catch (const ChatRateLimited& e) {
-      return e;
-    }
+    } catch (const ChatRateLimited& e) { return e; }
     return std::nullopt;
   };
   for (int i = 0; i < 10; ++i) ASSERT_NO_THROW(open_and_close(alice)) << i;
   auto r = refusal(alice);  // the 11th
   ASSERT_TRUE(r);
   EXPECT_EQ(r->code(), Errc::rate_limited);
-  EXPECT_STREQ(r->what(), "chat: too many chat connections from this client (at most 2 a second, 10 at once); "
-                          "try again in 1 s");
+  EXPECT_STREQ(r->what(),
+               "chat: too many chat connections from this client (at most 2 a second, 10 at once); "
+               "try again in 1 s");
   EXPECT_EQ(r->retry_after(), 1);
   EXPECT_NO_THROW(open_and_close(bob));  // bob's own bucket
   ticks_ = ticks_ + 0.5;                 // one more for alice
@@ -669,8 +673,9 @@ TEST_F(ChatHubTest, UpgradesArePerClientRateLimited) {
   open_and_close(alice);
   r = refusal(alice);
   ASSERT_TRUE(r);
-  EXPECT_STREQ(r->what(), "chat: too many chat connections from this client (at most 0.25 a second, 1 at once); "
-                          "try again in 4 s");
+  EXPECT_STREQ(r->what(),
+               "chat: too many chat connections from this client (at most 0.25 a second, 1 at once); "
+               "try again in 4 s");
   EXPECT_EQ(r->retry_after(), 4);
   ticks_ = ticks_ + 2.5;
   EXPECT_EQ(refusal(alice)->retry_after(), 2);  // 1.5 s left, rounded up
@@ -704,7 +709,7 @@ TEST_F(ChatHubTest, KickClosesEveryConnectionOfTheClientAndEndsItsSession) {
   Conn alice2 = join(alice.client, "other");
   Conn bob = join(client("bob", 1));
   EXPECT_EQ(hub_->connections(), (std::map<std::string, std::size_t>{{alice.client->uuid.to_string(), 2},
-                                                                       {bob.client->uuid.to_string(), 1}}));
+                                                                     {bob.client->uuid.to_string(), 1}}));
   EXPECT_EQ(hub_->kick(alice.client->uuid, "spamming"), 2u);
   for (const Conn* c : {&alice, &alice2}) {
     EXPECT_EQ(c->peer->code(), net::close_code::policy_violation);
@@ -800,7 +805,8 @@ TEST_F(ChatHubTest, ConcurrentSendersKeepPerSenderOrderAtEveryRecipient) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kSenders; ++i)
     threads.emplace_back([&, i] {
-      for (const auto& f : frames[static_cast<std::size_t>(i)]) conns[static_cast<std::size_t>(i)].handler->on_message(f);
+      for (const auto& f : frames[static_cast<std::size_t>(i)])
+        conns[static_cast<std::size_t>(i)].handler->on_message(f);
     });
   for (auto& t : threads) t.join();
   for (int r = 0; r < kSenders; ++r) {

@@ -18,7 +18,7 @@ TEST(ClientBuckets, BurstThenRateExactly) {
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(b.take(alice, 100.0)) << i;
   EXPECT_FALSE(b.take(alice, 100.0));
   EXPECT_DOUBLE_EQ(b.wait(alice, 100.0), 0.1);
-  EXPECT_TRUE(b.take(bob, 100.0));  // another client: its own bucket
+  EXPECT_TRUE(b.take(bob, 100.0));    // another client: its own bucket
   EXPECT_TRUE(b.take(alice, 100.5));  // half a second: 5 tokens
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(b.take(alice, 100.5)) << i;
   EXPECT_FALSE(b.take(alice, 100.5));

@@ -40,8 +40,8 @@ void set_mtime(const fs::path& p, std::int64_t seconds) {
   ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << p;
 }
 
-Answer serve(const FileService& svc, const std::string& method, const std::string& target, const net::Headers& fields = {},
-             std::uint32_t chunk_size = kChunk) {
+Answer serve(const FileService& svc, const std::string& method, const std::string& target,
+             const net::Headers& fields = {}, std::uint32_t chunk_size = kChunk) {
   return svc.serve(FileRequest{method, target, fields, chunk_size});
 }
 
@@ -53,9 +53,11 @@ std::string plaintext_of(Answer& a) {
   std::string out;
   for (std::uint64_t i = l.first_chunk(); i <= l.last_chunk(); ++i) {
     Bytes chunk(static_cast<std::size_t>(l.plaintext_size(i)));
-    if (a.source) a.source->read(l.offset(i), chunk);
-    else chunk.assign(a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i)),
-                      a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i) + chunk.size()));
+    if (a.source)
+      a.source->read(l.offset(i), chunk);
+    else
+      chunk.assign(a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i)),
+                   a.body.begin() + static_cast<std::ptrdiff_t>(l.offset(i) + chunk.size()));
     out.append(as_chars(chunk));
   }
   return out;
@@ -306,9 +308,7 @@ TEST_P(FileServiceTest, AnAnswerStatesStatusTypeEtagSizeAndLayout) {
     EXPECT_EQ(a.layout->first_chunk(), 0u);
     EXPECT_EQ(a.layout->last_chunk(), c.last_chunk) << c.target;
     EXPECT_EQ(a.layout->plaintext_size(c.last_chunk), c.final_chunk_bytes) << c.target;
-    if (c.last_chunk > 0) {
-      EXPECT_EQ(a.layout->plaintext_size(0), kChunk);
-    }
+    if (c.last_chunk > 0) { EXPECT_EQ(a.layout->plaintext_size(0), kChunk); }
     ASSERT_TRUE(a.source) << "a file is read chunk by chunk, not held in memory";
     EXPECT_TRUE(a.body.empty());
     EXPECT_EQ(plaintext_of(a), test::read_file(root_ / std::string(c.target).substr(1))) << c.target;
@@ -379,7 +379,8 @@ TEST_P(FileServiceTest, ChunksOpenOnlyUnderThisResponsesKeys) {
     return test::error_of([&] { stream::open_chunk(k, i, t, n); });
   };
   EXPECT_EQ(refused(stream::ChunkKeys(s.secret(), KeyPurpose::response_body, binding_of(0x24), 1), 0, t0, kChunk),
-            kChunkRefused) << "another request's binding";
+            kChunkRefused)
+      << "another request's binding";
   EXPECT_EQ(refused(stream::ChunkKeys(s.secret(), KeyPurpose::request_body, b, 1), 0, t0, kChunk), kChunkRefused)
       << "the request body's purpose";
   EXPECT_EQ(refused(stream::ChunkKeys(SessionSecret(test::pattern_bytes(32, 12)), KeyPurpose::response_body, b, 1), 0,
@@ -424,13 +425,15 @@ TEST_P(FileServiceTest, TheResponderSealsTheAnswersHead) {
     // The head is bound to this request: under another binding it does not open.
     net::Response again = respond(s.request(sealed, b), get(svc, "/ten.bin"), server_key(), kNow);
     EXPECT_EQ(test::error_of([&] {
-                seal::open_response_head(s.secret(), binding_of(0x26), *net::find_header(again.headers, "MiniHTTPS-Sealed"));
+                seal::open_response_head(s.secret(), binding_of(0x26),
+                                         *net::find_header(again.headers, "MiniHTTPS-Sealed"));
               }),
               "the response head is not bound to this request");
   }
   // A 206 unsealed carries its real status and Content-Range; sealed, they are in the head.
   for (const bool sealed : {true, false}) {
-    net::Response r = respond(s.request(sealed, b), get(svc, "/ten.bin", {{"Range", "bytes=4095-4096"}}), server_key(), kNow);
+    net::Response r =
+        respond(s.request(sealed, b), get(svc, "/ten.bin", {{"Range", "bytes=4095-4096"}}), server_key(), kNow);
     EXPECT_EQ(r.status, sealed ? 200 : 206);
     EXPECT_EQ(net::find_header(r.headers, "Content-Range"),
               sealed ? std::nullopt : std::optional<std::string_view>("bytes 0-8191/10000"));
@@ -448,7 +451,9 @@ TEST_P(FileServiceTest, TheResponderSealsTheAnswersHead) {
     net::Headers fields;
     int status;
     std::uint64_t content_length;
-  } bodiless[] = {{"HEAD", {}, 200, 10000}, {"GET", {{"If-None-Match", etag}}, 304, 0}, {"GET", {{"Range", "bytes=10000-"}}, 416, 0}};
+  } bodiless[] = {{"HEAD", {}, 200, 10000},
+                  {"GET", {{"If-None-Match", etag}}, 304, 0},
+                  {"GET", {{"Range", "bytes=10000-"}}, 416, 0}};
   for (const auto& c : bodiless) {
     net::Response r = respond(s.request(true, b), serve(svc, c.method, "/ten.bin", c.fields), server_key(), kNow);
     EXPECT_EQ(r.status, 200);
@@ -463,9 +468,7 @@ TEST_P(FileServiceTest, TheResponderSealsTheAnswersHead) {
   }
 }
 
-TEST_P(FileServiceTest, QueryIsIgnored) {
-  EXPECT_EQ(fetch(service(), "/one.txt?download=1&x=%2e%2e"), "x");
-}
+TEST_P(FileServiceTest, QueryIsIgnored) { EXPECT_EQ(fetch(service(), "/one.txt?download=1&x=%2e%2e"), "x"); }
 
 TEST_P(FileServiceTest, HeadIsTheAnswerOfAGetWithoutItsBody) {
   const FileService svc = service();
@@ -511,7 +514,7 @@ TEST_P(FileServiceTest, IfNoneMatch) {
   for (const std::string target : {"/blob.bin", "/listdir/", "/site/"}) {
     const std::string etag = *get(svc, target).etag;
     for (const std::string& inm : {etag, "W/" + etag, std::string("*"), "\"0123456789abcdef\", " + etag,
-                                  "\"0123456789abcdef\",W/" + etag + " ,\"x\"", " " + etag + " "}) {
+                                   "\"0123456789abcdef\",W/" + etag + " ,\"x\"", " " + etag + " "}) {
       for (const char* method : {"GET", "HEAD"}) {
         for (const char* name : {"if-none-match", "If-None-Match"}) {
           const Answer a = serve(svc, method, target, {{name, inm}});
@@ -526,8 +529,8 @@ TEST_P(FileServiceTest, IfNoneMatch) {
       }
     }
     const std::string stripped = etag.substr(1, etag.size() - 2);
-    for (const std::string& inm : {std::string("\"0123456789abcdef\""), std::string("W/\"0123456789abcdef\""),
-                                  stripped, "\"" + stripped, std::string(""), std::string("garbage, ") + etag}) {
+    for (const std::string& inm : {std::string("\"0123456789abcdef\""), std::string("W/\"0123456789abcdef\""), stripped,
+                                   "\"" + stripped, std::string(""), std::string("garbage, ") + etag}) {
       const Answer a = serve(svc, "GET", target, {{"If-None-Match", inm}});
       EXPECT_EQ(a.status, 200) << target << " If-None-Match: " << inm;
       EXPECT_TRUE(a.layout);
@@ -544,21 +547,21 @@ TEST_P(FileServiceTest, RangeIsServedAsTheWholeChunksThatCoverIt) {
     const char* range;
     std::uint64_t first, last;  // chunks
   } cases[] = {
-      {"bytes=0-0", 0, 0},            // the first byte
-      {"bytes=0-4095", 0, 0},         // exactly chunk 0
-      {"bytes=4095-4095", 0, 0},      // the last byte of chunk 0
-      {"bytes=4095-4096", 0, 1},      // across the edge of chunks 0 and 1
-      {"bytes=4096-4096", 1, 1},      // the first byte of chunk 1
-      {"bytes=4096-8191", 1, 1},      // exactly chunk 1
-      {"bytes=8191-8192", 1, 2},      // across the edge of chunks 1 and 2
-      {"bytes=8192-9999", 2, 2},      // exactly the final chunk
-      {"bytes=9999-9999", 2, 2},      // the last byte
+      {"bytes=0-0", 0, 0},        // the first byte
+      {"bytes=0-4095", 0, 0},     // exactly chunk 0
+      {"bytes=4095-4095", 0, 0},  // the last byte of chunk 0
+      {"bytes=4095-4096", 0, 1},  // across the edge of chunks 0 and 1
+      {"bytes=4096-4096", 1, 1},  // the first byte of chunk 1
+      {"bytes=4096-8191", 1, 1},  // exactly chunk 1
+      {"bytes=8191-8192", 1, 2},  // across the edge of chunks 1 and 2
+      {"bytes=8192-9999", 2, 2},  // exactly the final chunk
+      {"bytes=9999-9999", 2, 2},  // the last byte
       {"bytes=9999-", 2, 2},
-      {"bytes=-1", 2, 2},             // the last byte, as a suffix
-      {"bytes=-1808", 2, 2},          // the final chunk, as a suffix
-      {"bytes=-1809", 1, 2},          // one byte more
-      {"bytes=-10000", 0, 2},         // all of it
-      {"bytes=-20000", 0, 2},         // more than all of it
+      {"bytes=-1", 2, 2},      // the last byte, as a suffix
+      {"bytes=-1808", 2, 2},   // the final chunk, as a suffix
+      {"bytes=-1809", 1, 2},   // one byte more
+      {"bytes=-10000", 0, 2},  // all of it
+      {"bytes=-20000", 0, 2},  // more than all of it
       {"bytes=0-", 0, 2},
       {"bytes=9000-20000", 2, 2},     // the last byte capped at the size
       {"bytes=0-0,9999-9999", 0, 2},  // one span from the smallest first to the largest last byte
@@ -674,11 +677,10 @@ TEST_P(FileServiceTest, ListingIsExactJson) {
   EXPECT_EQ(a.size, a.body.size());
   EXPECT_EQ(*a.layout, stream::Layout::whole(a.body.size(), kChunk));
   const std::string text = plaintext_of(a);
-  const std::string want =
-      R"({"path":"/listdir/","entries":[)"
-      R"({"name":"a.txt","type":"file","size":12,"mtime":1700000000},)"
-      R"({"name":"link-in","type":"file","size":12,"mtime":1700000000},)"
-      R"({"name":"sub","type":"dir"}]})";
+  const std::string want = R"({"path":"/listdir/","entries":[)"
+                           R"({"name":"a.txt","type":"file","size":12,"mtime":1700000000},)"
+                           R"({"name":"link-in","type":"file","size":12,"mtime":1700000000},)"
+                           R"({"name":"sub","type":"dir"}]})";
   EXPECT_EQ(text, want);
   EXPECT_EQ(nlohmann::json::parse(text), nlohmann::json::parse(want));
   EXPECT_EQ(listing(svc, "/listdir"), nlohmann::json::parse(want)) << "no trailing slash: same listing";
@@ -702,9 +704,9 @@ TEST_P(FileServiceTest, RootListingShowsOnlyWhatCanBeServed) {
   EXPECT_EQ(j["path"], "/");
   std::set<std::string> names;
   for (const auto& e : j["entries"]) names.insert(e["name"].get<std::string>());
-  const std::set<std::string> want = {"IMAGE.PNG", "README",     "blob.bin",    "data.unknownext", "empty.txt",
-                                      "five.bin",  "inside-dir-link", "inside-link", "listdir",     "one.txt",
-                                      "page.html", "site",       "ten.bin"};
+  const std::set<std::string> want = {
+      "IMAGE.PNG",   "README",  "blob.bin", "data.unknownext", "empty.txt", "five.bin", "inside-dir-link",
+      "inside-link", "listdir", "one.txt",  "page.html",       "site",      "ten.bin"};
   EXPECT_EQ(names, want);
   EXPECT_EQ(j.dump().find("root:"), std::string::npos);
 }
@@ -783,7 +785,8 @@ TEST_P(FileServiceTest, AbsoluteSymlinkIntoTheRootIsServed) {
 
 TEST_P(FileServiceTest, MissingIsNotFound) {
   const FileService svc = service();
-  for (const char* target : {"/nope.txt", "/nope/", "/one.txt/", "/one.txt/x", "/nodir/x", "/dangling", "/listdir/link-dangling"})
+  for (const char* target :
+       {"/nope.txt", "/nope/", "/one.txt/", "/one.txt/x", "/nodir/x", "/dangling", "/listdir/link-dangling"})
     expect_refused(svc, target, Errc::not_found, "file: not found");
 }
 
@@ -827,7 +830,8 @@ TEST_P(FileServiceTest, AFileChangedBeforeItsLastChunkIsWithheld) {
          f.seekp(9000);
          f.put('!');
        }},
-      {"grown", [](const fs::path& p) { std::ofstream(p, std::ios::app | std::ios::binary) << std::string(5000, 'g'); }},
+      {"grown",
+       [](const fs::path& p) { std::ofstream(p, std::ios::app | std::ios::binary) << std::string(5000, 'g'); }},
       {"touched", [](const fs::path& p) { set_mtime(p, kMtime + 1); }},
   };
   for (const auto& c : changes) {
@@ -881,15 +885,11 @@ TEST_P(FileServiceTest, RootMustBeAnExistingDirectory) {
   try {
     FileService bad({tmp_ / "absent", 10});
     ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io);
-  }
+  } catch (const Error& e) { EXPECT_EQ(e.code(), Errc::io); }
   try {
     FileService bad({root_ / "one.txt", 10});
     ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::io);
-  }
+  } catch (const Error& e) { EXPECT_EQ(e.code(), Errc::io); }
   fs::create_symlink(root_, tmp_ / "www-link");
   const FileService via_link({tmp_ / "www-link", 10}, GetParam());
   EXPECT_EQ(via_link.root(), fs::canonical(root_));
@@ -898,9 +898,7 @@ TEST_P(FileServiceTest, RootMustBeAnExistingDirectory) {
 
 INSTANTIATE_TEST_SUITE_P(Resolution, FileServiceTest,
                          ::testing::Values(io::Resolution::fast_path_first, io::Resolution::walk_only),
-                         [](const auto& info) {
-                           return info.param == io::Resolution::walk_only ? "walk" : "openat2";
-                         });
+                         [](const auto& info) { return info.param == io::Resolution::walk_only ? "walk" : "openat2"; });
 
 TEST(MediaTypes, Table) {
   EXPECT_EQ(media_type_for("index.html"), "text/html; charset=utf-8");

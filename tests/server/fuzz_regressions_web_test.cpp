@@ -125,12 +125,14 @@ TEST(FuzzRegressionsWeb, UploadJustUnderTheSizeLimitIsTaken) {
   const auto big_client = upload_client(stream::kDefaultChunkSize);
   for (const std::uint64_t n : {(1ull << 30) - 16, (1ull << 30) - 1, 1ull << 30}) {
     UploadService::Result at_once;
-    ASSERT_NO_THROW(at_once = put(svc_big, big_client, "big", stream_length(n, big_client->chunk_size))) << n << " bytes";
+    ASSERT_NO_THROW(at_once = put(svc_big, big_client, "big", stream_length(n, big_client->chunk_size)))
+        << n << " bytes";
     EXPECT_TRUE(std::holds_alternative<BodyIntake>(at_once)) << n << " bytes";
   }
-  EXPECT_EQ(test::error_of([&] { put(svc_big, big_client, "big", stream_length((1ull << 30) + 16, big_client->chunk_size)); },
-                           &code),
-            "upload: larger than the server's limit of 1073741824 bytes");
+  EXPECT_EQ(
+      test::error_of([&] { put(svc_big, big_client, "big", stream_length((1ull << 30) + 16, big_client->chunk_size)); },
+                     &code),
+      "upload: larger than the server's limit of 1073741824 bytes");
   EXPECT_EQ(code, Errc::payload_too_large);
 }
 
@@ -163,8 +165,9 @@ TEST(FuzzRegressionsWeb, ChatErrorQuotingANameCutsItAtACharacter) {
   const FixedClock clock(kNow);
   const RsaPublicKey key = test_key();
   const auto alice = registry->register_session(
-      auth::Registration{"alice", key, key.fingerprint(), std::nullopt, "127.0.0.1", kNow},
-      [&](const Uuid&) { return auth::SessionGrant{test_secret(), KeyId{1}, kNow + 3600, stream::kDefaultChunkSize}; });
+      auth::Registration{"alice", key, key.fingerprint(), std::nullopt, "127.0.0.1", kNow}, [&](const Uuid&) {
+        return auth::SessionGrant{test_secret(), KeyId{1}, kNow + 3600, stream::kDefaultChunkSize};
+      });
   ChatHub hub(*registry, clock);
   auto peer = std::make_shared<RecordingPeer>();
   const Binding b = test_binding();
@@ -172,7 +175,7 @@ TEST(FuzzRegressionsWeb, ChatErrorQuotingANameCutsItAtACharacter) {
   handler->on_open(peer);
   const std::size_t joined = peer->frames.size();  // the joiner's notice and who
 
-  const std::string e_acute = "\xc3\xa9";  // U+00E9, two bytes
+  const std::string e_acute = "\xc3\xa9";                         // U+00E9, two bytes
   const std::string to = std::string(63, 'n') + e_acute;          // byte 64 is the middle of the é
   const std::string type = std::string(31, 't') + e_acute + "x";  // byte 32 likewise
   std::uint64_t n = 0;

@@ -26,7 +26,8 @@ const RsaPublicKey& key(int i) {
   return keys[static_cast<std::size_t>(i)];
 }
 
-Registration reg(const std::string& name, int k, std::optional<Uuid> requested = std::nullopt, std::int64_t now = 1000) {
+Registration reg(const std::string& name, int k, std::optional<Uuid> requested = std::nullopt,
+                 std::int64_t now = 1000) {
   return Registration{name, key(k), key(k).fingerprint(), requested, "127.0.0.1", now};
 }
 
@@ -301,8 +302,12 @@ TEST(Registry, ConcurrentRegistrationsAndLookups) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 200; ++i) {
         // Distinct "keys" by fingerprint; the same parsed key object is fine here.
-        Registration rg{"c" + std::to_string(t) + "_" + std::to_string(i), key(1), "fp" + std::to_string(t) + "_" + std::to_string(i),
-                        std::nullopt, "127.0.0.1", 1000};
+        Registration rg{"c" + std::to_string(t) + "_" + std::to_string(i),
+                        key(1),
+                        "fp" + std::to_string(t) + "_" + std::to_string(i),
+                        std::nullopt,
+                        "127.0.0.1",
+                        1000};
         uuids[static_cast<std::size_t>(t)].insert(r->register_session(rg, grant())->uuid.to_string());
         if (r->find_session(a->keyid, 1000)) ++found;
       }
@@ -321,8 +326,8 @@ TEST(ReplayCache, RemembersWithinTheWindowAndForgetsAfter) {
   const Bytes n = {1, 2, 3};
   EXPECT_EQ(c.check_and_insert("k", n, 1000), ReplayCache::Verdict::fresh);
   EXPECT_EQ(c.check_and_insert("k", n, 1000), ReplayCache::Verdict::replayed);
-  EXPECT_EQ(c.check_and_insert("other", n, 1000), ReplayCache::Verdict::fresh);  // scoped per key id
-  EXPECT_EQ(c.check_and_insert("k", n, 1119), ReplayCache::Verdict::replayed);  // at least one window
+  EXPECT_EQ(c.check_and_insert("other", n, 1000), ReplayCache::Verdict::fresh);        // scoped per key id
+  EXPECT_EQ(c.check_and_insert("k", n, 1119), ReplayCache::Verdict::replayed);         // at least one window
   EXPECT_EQ(c.check_and_insert("k", n, 1000 + 2 * 120), ReplayCache::Verdict::fresh);  // less than two
   // Generations are aligned on multiples of the window: remembered to the end of the next one.
   ReplayCache d(120, 1000);

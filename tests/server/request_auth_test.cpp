@@ -36,7 +36,8 @@ constexpr std::int64_t kSkew = 60;
 constexpr std::string_view kAuthority = "127.0.0.1:8443";
 
 const RsaPrivateKey& client_key() {
-  static const RsaPrivateKey k = RsaPrivateKey::from_pem(test::read_file(test::vectors_dir() / "rfc9421/test-key-rsa.priv.pem"));
+  static const RsaPrivateKey k =
+      RsaPrivateKey::from_pem(test::read_file(test::vectors_dir() / "rfc9421/test-key-rsa.priv.pem"));
   return k;
 }
 
@@ -156,8 +157,9 @@ TEST_F(ServerAuth, KeyOutsideAuthorizedClientsIs403) {
   cfg.authorized = std::unordered_set<std::string>{"SHA256:someone-else"};
   rebuild(std::move(cfg));
   auto hs = hello(client_key(), "alice");
-  EXPECT_EQ(refusal([&] { auth_->handshake(hs.hello_json(), "127.0.0.1"); }),
-            "403 handshake: this key is not authorized on this server (" + client_key().public_key().fingerprint() + ")");
+  EXPECT_EQ(
+      refusal([&] { auth_->handshake(hs.hello_json(), "127.0.0.1"); }),
+      "403 handshake: this key is not authorized on this server (" + client_key().public_key().fingerprint() + ")");
 }
 
 TEST_F(ServerAuth, HandshakeFloodFromOneAddressIs429AndAnotherAddressIsServed) {
@@ -260,9 +262,12 @@ TEST_F(ServerAuth, EachSignatureRuleIs403WithItsReason) {
       {R"("@authority" ?)", "", "403 signature: must cover @authority"},
       {R"(;created=\d+)", "", "403 signature: must carry created"},
       {R"(;nonce="[^"]*")", "", "403 signature: must carry a nonce of 1-128 characters"},
-      {R"(;nonce="[^"]*")", ";nonce=\"" + std::string(129, 'n') + "\"", "403 signature: must carry a nonce of 1-128 characters"},
-      {R"(;created=\d+)", ";created=" + std::to_string(kNow - kSkew - 1), "403 signature: created is outside the allowed window"},
-      {R"(;created=\d+)", ";created=" + std::to_string(kNow + kSkew + 1), "403 signature: created is outside the allowed window"},
+      {R"(;nonce="[^"]*")", ";nonce=\"" + std::string(129, 'n') + "\"",
+       "403 signature: must carry a nonce of 1-128 characters"},
+      {R"(;created=\d+)", ";created=" + std::to_string(kNow - kSkew - 1),
+       "403 signature: created is outside the allowed window"},
+      {R"(;created=\d+)", ";created=" + std::to_string(kNow + kSkew + 1),
+       "403 signature: created is outside the allowed window"},
       {R"(;created=(\d+))", ";created=$1;expires=" + std::to_string(kNow - 1), "403 signature: expired"},
       {R"(;nonce="[^"]*")", R"(;nonce="other")", "403 signature: does not verify"},
   };
@@ -331,7 +336,8 @@ TEST_F(ServerAuth, SealingRulesAre400) {
     seal::sign(creds(s), m, seal::Freshness{kNow, "elsewhere"});
     const net::Request r = to_request(m);
     auto v = verifier_->verify(r);
-    EXPECT_EQ(refusal([&] { verifier_->open(v, r); }), "400 sealed: a sealed request goes to " + std::string(seal::kSealedPath));
+    EXPECT_EQ(refusal([&] { verifier_->open(v, r); }),
+              "400 sealed: a sealed request goes to " + std::string(seal::kSealedPath));
   }
   // The sealed path without a seal.
   {
@@ -410,8 +416,7 @@ TEST_F(ServerAuth, UnsealedAnswerCarriesTheRealStatusAndAVerifyingEd25519Signatu
   const net::Request r = plain(s, "/hello.txt", "sig", {{"Accept-Signature", std::string(seal::kAcceptSignature)}});
   auto v = verifier_->verify(r);
   verifier_->open(v, r);
-  net::Response res =
-      respond(v, error_answer(Error(Errc::forbidden, "no"), s.chunk_size), identity_, clock_.now());
+  net::Response res = respond(v, error_answer(Error(Errc::forbidden, "no"), s.chunk_size), identity_, clock_.now());
   EXPECT_EQ(res.status, 403);
 
   const auto verifies = [&](const net::Response& answer) {

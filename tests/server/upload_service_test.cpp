@@ -71,7 +71,8 @@ struct Outcome {
 Outcome refusal(const Error& e) { return Outcome{http_status(e.code()), e.what(), json(), ""}; }
 
 Outcome answer(const Answer& a) {
-  return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false), a.content_type.value_or("")};
+  return Outcome{a.status, "", a.body.empty() ? json() : json::parse(a.body, nullptr, false),
+                 a.content_type.value_or("")};
 }
 
 // A request body ready to send: the stream (PROTOCOL.md §6, §8) and the binding B of the request
@@ -121,9 +122,7 @@ class Uploads {
       UploadService::Result r = svc_->handle(req, verified("PUT", "/.uploads/" + b.name, b.binding));
       if (auto* a = std::get_if<Answer>(&r)) return answer(*a);
       return std::move(std::get<BodyIntake>(r));
-    } catch (const Error& e) {
-      return refusal(e);
-    }
+    } catch (const Error& e) { return refusal(e); }
   }
 
   // The whole PUT, its body in pieces of at most `piece` bytes (the sink is aborted when a write
@@ -144,9 +143,7 @@ class Uploads {
     }
     try {
       return answer(intake.sink->finish());
-    } catch (const Error& e) {
-      return refusal(e);
-    }
+    } catch (const Error& e) { return refusal(e); }
   }
 
   Outcome request(const std::string& method, const std::string& target, const net::Headers& fields = {},
@@ -159,11 +156,11 @@ class Uploads {
       const Outcome o = answer(a);
       if (out) *out = std::move(a);
       return o;
-    } catch (const Error& e) {
-      return refusal(e);
-    }
+    } catch (const Error& e) { return refusal(e); }
   }
-  Outcome commit(const std::string& name, const std::string& id) { return request("POST", "/.uploads/" + name + "?commit=" + id); }
+  Outcome commit(const std::string& name, const std::string& id) {
+    return request("POST", "/.uploads/" + name + "?commit=" + id);
+  }
   Outcome discard(const std::string& name, const std::string& id) {
     return request("DELETE", "/.uploads/" + name + "?attempt=" + id);
   }
@@ -372,7 +369,7 @@ TEST(UploadQuota, PendingAttemptsAreCappedPerClient) {
     o = up.put("p17", "x");
     EXPECT_EQ(o.status, 507);
     EXPECT_EQ(o.reason, "upload: your limit of 16 pending attempts would be exceeded");
-  }  // dropped unfinished
+  }                                                // dropped unfinished
   EXPECT_EQ(up.commit("p1", ids[1]).status, 201);  // a commit frees its place too
   EXPECT_EQ(up.put("p17", "x").status, 200);
   EXPECT_EQ(up.put("p18", "x").status, 200);
@@ -458,8 +455,10 @@ class FastDir {
  public:
   FastDir() {
     char tmpl[] = "/dev/shm/upload_quota_race.XXXXXX";
-    if (::mkdtemp(tmpl) != nullptr) path_ = tmpl;
-    else fallback_ = std::make_unique<test::TempDir>();
+    if (::mkdtemp(tmpl) != nullptr)
+      path_ = tmpl;
+    else
+      fallback_ = std::make_unique<test::TempDir>();
   }
   ~FastDir() {
     std::error_code ec;
@@ -645,7 +644,10 @@ TEST(UploadStream, AFileOfSeveralChunksArrivesInAnySplit) {
     ASSERT_EQ(b.stream.size(), stream::Layout::whole(10000, kChunk).stream_length());
     const Outcome p = up.put(b, piece);
     ASSERT_EQ(p.status, 200) << piece << ": " << p.reason;
-    EXPECT_EQ(p.body, (json{{"attempt", p.body["attempt"]}, {"name", name}, {"size", 10000}, {"cksum", cksum(as_bytes(file))},
+    EXPECT_EQ(p.body, (json{{"attempt", p.body["attempt"]},
+                            {"name", name},
+                            {"size", 10000},
+                            {"cksum", cksum(as_bytes(file))},
                             {"expires", kNow + 600}}));
     EXPECT_EQ(up.commit(name, p.body["attempt"].get<std::string>()).status, 201);
   }
@@ -751,8 +753,9 @@ TEST(UploadStream, ALengthThatIsNoStreamIsRefusedAtOnce) {
   Uploads up;
   const Body b = up.body("f", "x");
   const std::uint64_t full = stream::token_length(kChunk);
-  for (const std::uint64_t length : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{99}, std::uint64_t{101},
-                                     std::uint64_t{102}, std::uint64_t{104}, full - 1, full + 1, full + 99, 2 * full + 1}) {
+  for (const std::uint64_t length :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{99}, std::uint64_t{101}, std::uint64_t{102},
+        std::uint64_t{104}, full - 1, full + 1, full + 99, 2 * full + 1}) {
     auto started = up.begin(b, std::to_string(length));
     ASSERT_TRUE(std::holds_alternative<Outcome>(started)) << length;
     const Outcome& o = std::get<Outcome>(started);

@@ -12,7 +12,6 @@
 
 #include "support/server_process.hpp"
 
-
 namespace mh::test {
 
 using namespace std::chrono_literals;
@@ -153,8 +152,9 @@ std::string InteractiveProcess::err() const {
 
 bool InteractiveProcess::wait_err(std::string_view needle, std::chrono::milliseconds timeout) {
   std::unique_lock lock(out_->mutex);
-  return out_->changed.wait_for(lock, timeout, [&] { return out_->err.find(needle) != std::string::npos || out_->done; }) &&
-         out_->err.find(needle) != std::string::npos;
+  return out_->changed.wait_for(lock, timeout, [&] {
+    return out_->err.find(needle) != std::string::npos || out_->done;
+  }) && out_->err.find(needle) != std::string::npos;
 }
 
 int InteractiveProcess::wait_exit(std::chrono::milliseconds timeout) {

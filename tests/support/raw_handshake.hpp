@@ -59,8 +59,8 @@ inline handshake::ServerKeys server_keys(const std::string& url) {
 
 // A hello as the CLI makes it, at `time` (default now).
 inline handshake::ClientHandshake make_hello(const handshake::ServerKeys& keys, const RsaPrivateKey& k,
-                                                const std::string& name, std::optional<Uuid> uuid = {},
-                                                std::optional<std::int64_t> time = {}) {
+                                             const std::string& name, std::optional<Uuid> uuid = {},
+                                             std::optional<std::int64_t> time = {}) {
   const FixedClock clock(time.value_or(unix_now()));
   return handshake::ClientHandshake::create(k, name, uuid, keys, clock);
 }
@@ -118,11 +118,11 @@ inline void write_home(const std::filesystem::path& home, const RsaPrivateKey& k
   std::filesystem::create_directories(home / "sessions");
   write_file(home / "identity.pem", k.pem());
   write_file(home / "sessions" / "raw.json", nlohmann::json{{"version", 2},
-                                                           {"uuid", s.uuid.to_string()},
-                                                           {"keyid", b64u_text(s.keyid)},
-                                                           {"secret", b64u_text(s.secret.bytes())},
-                                                           {"expires", s.expires},
-                                                           {"chunk_size", s.chunk_size}}
+                                                            {"uuid", s.uuid.to_string()},
+                                                            {"keyid", b64u_text(s.keyid)},
+                                                            {"secret", b64u_text(s.secret.bytes())},
+                                                            {"expires", s.expires},
+                                                            {"chunk_size", s.chunk_size}}
                                                  .dump());
 }
 

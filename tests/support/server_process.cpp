@@ -36,8 +36,10 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
             const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (in_fd >= 0)
+    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  else
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
   posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
 
@@ -85,7 +87,6 @@ void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
 }
-
 
 // waitpid with a timeout: the decoded status, or nullopt if still running after `timeout`.
 std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
@@ -207,8 +208,7 @@ ServerProcess::ServerProcess(ServerOptions o) : opts_(std::move(o)) {
 ServerProcess::~ServerProcess() {
   try {
     stop(5s);
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 
 std::string ServerProcess::authority() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -232,12 +232,18 @@ void ServerProcess::start() {
 
 void ServerProcess::start_once() {
   std::vector<std::string> argv = {(opts_.binary.empty() ? server_binary() : opts_.binary).string(),
-                                   "--listen", listen_arg(opts_.listen_host, port_),
-                                   "--root", root_.string(),
-                                   "--keys", keys_.string(),
-                                   "--upload-dir", upload_dir_.string(),
-                                   "--log-level", opts_.log_level,
-                                   "--grace", std::to_string(opts_.grace)};
+                                   "--listen",
+                                   listen_arg(opts_.listen_host, port_),
+                                   "--root",
+                                   root_.string(),
+                                   "--keys",
+                                   keys_.string(),
+                                   "--upload-dir",
+                                   upload_dir_.string(),
+                                   "--log-level",
+                                   opts_.log_level,
+                                   "--grace",
+                                   std::to_string(opts_.grace)};
   if (!opts_.access_log) argv.push_back("--no-access-log");
   argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
 
@@ -285,9 +291,7 @@ void ServerProcess::start_once() {
     const auto colon = listening.rfind(':');
     try {
       port_ = static_cast<std::uint16_t>(std::stoi(listening.substr(colon + 1)));
-    } catch (...) {
-      ok = false;
-    }
+    } catch (...) { ok = false; }
     fingerprint_ = fp;
   }
   if (!ok) {
@@ -401,8 +405,10 @@ CommandResult run_process(const std::vector<std::string>& argv, std::string_view
   close_fd(in.r);
   close_fd(out.w);
   close_fd(err.w);
-  if (input.empty()) close_fd(in.w);
-  else set_nonblocking(in.w);
+  if (input.empty())
+    close_fd(in.w);
+  else
+    set_nonblocking(in.w);
 
   CommandResult r;
   std::size_t written = 0;
@@ -442,8 +448,9 @@ CommandResult run_process(const std::vector<std::string>& argv, std::string_view
   for (auto& f : fds)
     if (f.fd >= 0) ::close(f.fd);
   if (timed_out) ::kill(pid, SIGKILL);
-  auto st = wait_for(pid, timed_out ? 5000ms : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    std::max<Clock::duration>(deadline - Clock::now(), 1s)));
+  auto st = wait_for(pid, timed_out ? 5000ms
+                                    : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::max<Clock::duration>(deadline - Clock::now(), 1s)));
   if (!st) {  // outputs closed but still running: give up on it
     ::kill(pid, SIGKILL);
     st = wait_for(pid, 5000ms);

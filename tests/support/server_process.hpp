@@ -35,18 +35,18 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
 int exit_code_of(int wait_status);
 
 struct ServerOptions {
-  std::vector<std::string> extra_args;  // e.g. {"--max-clients", "2"}; appended last
-  std::filesystem::path root;           // empty: a fresh temporary www with a few files
-  std::filesystem::path keys;           // empty: a fresh temporary keys directory
-  std::filesystem::path upload_dir;     // empty: a fresh temporary directory
-  std::filesystem::path binary;         // empty: the real minihttpsd (MH_SERVER_BIN)
-  std::uint16_t port = 0;               // 0: a free port chosen by the server
+  std::vector<std::string> extra_args;    // e.g. {"--max-clients", "2"}; appended last
+  std::filesystem::path root;             // empty: a fresh temporary www with a few files
+  std::filesystem::path keys;             // empty: a fresh temporary keys directory
+  std::filesystem::path upload_dir;       // empty: a fresh temporary directory
+  std::filesystem::path binary;           // empty: the real minihttpsd (MH_SERVER_BIN)
+  std::uint16_t port = 0;                 // 0: a free port chosen by the server
   std::string listen_host = "127.0.0.1";  // "::" for dual stack; url() always says 127.0.0.1
-  std::string log_level = "info";       // --log-level
-  bool access_log = true;               // false: --no-access-log
-  double grace = 2;                     // --grace (seconds in-flight requests get on SIGTERM)
+  std::string log_level = "info";         // --log-level
+  bool access_log = true;                 // false: --no-access-log
+  double grace = 2;                       // --grace (seconds in-flight requests get on SIGTERM)
   std::chrono::milliseconds start_timeout{10000};
-  std::vector<std::string> env;         // added to the server's environment, e.g. {"TZ=XYZ-5"}
+  std::vector<std::string> env;  // added to the server's environment, e.g. {"TZ=XYZ-5"}
 };
 
 // Shorthands (designated initializers trip -Wmissing-field-initializers under -Werror).
@@ -70,8 +70,8 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  std::string url() const;              // "http://127.0.0.1:PORT"
-  std::string authority() const;        // "127.0.0.1:PORT"
+  std::string url() const;        // "http://127.0.0.1:PORT"
+  std::string authority() const;  // "127.0.0.1:PORT"
   std::uint16_t port() const { return port_; }
   std::string fingerprint() const { return fingerprint_; }  // "SHA256:..."
   const std::filesystem::path& root() const { return root_; }
@@ -80,8 +80,8 @@ class ServerProcess {
   const ServerOptions& options() const { return opts_; }
 
   pid_t pid() const { return pid_; }
-  bool running();                                // not exited (reaps it if it has)
-  void kill(int sig);                            // sends sig to the server (no-op once reaped)
+  bool running();      // not exited (reaps it if it has)
+  void kill(int sig);  // sends sig to the server (no-op once reaped)
   // Waits for the process to exit: its exit code (128+N if killed by signal N), or -1 on timeout.
   int wait_exit(std::chrono::milliseconds timeout);
   // SIGTERM, then SIGKILL after `timeout`; returns the exit status as wait_exit does.

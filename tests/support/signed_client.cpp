@@ -35,7 +35,8 @@ SignedClient::SignedClient(const fs::path& home, const std::string& url)
   }
 }
 
-std::string body_stream(const SessionSecret& s, std::uint32_t chunk_size, const Binding& b, std::string_view plaintext) {
+std::string body_stream(const SessionSecret& s, std::uint32_t chunk_size, const Binding& b,
+                        std::string_view plaintext) {
   io::SystemClock clock;
   stream::StreamWriter w(s, KeyPurpose::request_body, b, stream::Layout::whole(plaintext.size(), chunk_size), clock);
   std::string out;
@@ -53,9 +54,9 @@ Built seal_request(const RsaPrivateKey& rsa, const Session& s, const std::string
   bhttp::Request head{method, "http", "", target, {}};
   for (const auto& h : inner) head.fields.push_back({h.name, h.value});
   seal::Signed sig;
-  const httpsig::Message m = seal::seal_request(seal::Credentials{s.secret, s.keyid, rsa}, head, "http", authority,
-                                                seal::Freshness::fresh(std::time(nullptr)), sig,
-                                                seal::SealOptions{.upgrade = upgrade});
+  const httpsig::Message m =
+      seal::seal_request(seal::Credentials{s.secret, s.keyid, rsa}, head, "http", authority,
+                         seal::Freshness::fresh(std::time(nullptr)), sig, seal::SealOptions{.upgrade = upgrade});
   Built out;
   out.binding = sig.binding;
   net::Headers headers;
@@ -101,12 +102,17 @@ Built SignedClient::build(const std::string& method, const std::string& target, 
     bhttp::Request inner{method, "http", "", target, {}};
     for (const auto& h : o.inner) inner.fields.push_back({h.name, h.value});
     const FernetKey head_key = secret_.derive(KeyPurpose::request_head, head_binding(keyid_, created, nonce), 0, true);
-    m = httpsig::Message{o.upgrade ? "GET" : "POST", "http", url_.authority(), std::string(seal::kSealedPath),
-                         std::nullopt, {}, nullptr};
+    m = httpsig::Message{o.upgrade ? "GET" : "POST",
+                         "http",
+                         url_.authority(),
+                         std::string(seal::kSealedPath),
+                         std::nullopt,
+                         {},
+                         nullptr};
     m.headers.emplace_back(std::string(seal::kSealedField), fernet_encrypt(head_key, bhttp::encode(inner), created));
   } else {
-    m = httpsig::Message{method, "http", url_.authority(), o.sign_target.empty() ? target : o.sign_target,
-                         std::nullopt, {}, nullptr};
+    m = httpsig::Message{method,       "http", url_.authority(), o.sign_target.empty() ? target : o.sign_target,
+                         std::nullopt, {},     nullptr};
   }
   for (const auto& h : o.extra) m.headers.emplace_back(h.name, h.value);
   // The profile's components, unless the test says otherwise.
@@ -179,9 +185,7 @@ Reply open_answer(const SessionSecret& secret, const Binding& b, const net::Clie
                                 [&](std::uint64_t, ByteView plain) { out.body.append(as_chars(plain)); });
     reader.update(r.body);
     reader.finish();
-  } catch (const Error& e) {
-    out.error = e.what();
-  }
+  } catch (const Error& e) { out.error = e.what(); }
   return out;
 }
 

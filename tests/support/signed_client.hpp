@@ -21,20 +21,20 @@
 namespace mh::test {
 
 struct SignOptions {
-  bool sealed = true;                      // a sealed request (as the CLI sends); false: plain RFC 9421
-  std::optional<std::int64_t> created;     // default: now
-  std::optional<std::string> nonce;        // default: random
-  std::optional<std::string> keyid;        // default: the session's keyid
+  bool sealed = true;                                  // a sealed request (as the CLI sends); false: plain RFC 9421
+  std::optional<std::int64_t> created;                 // default: now
+  std::optional<std::string> nonce;                    // default: random
+  std::optional<std::string> keyid;                    // default: the session's keyid
   std::optional<std::vector<std::string>> components;  // default: the profile's (seal::sign)
   bool flip_signature_bit = false;
-  std::string sign_target;     // plain: sign this target but send another (empty: the same)
-  std::string send_authority;  // sign for the server's authority but send this Host (empty: the same)
+  std::string sign_target;             // plain: sign this target but send another (empty: the same)
+  std::string send_authority;          // sign for the server's authority but send this Host (empty: the same)
   std::string alg = "rsa-pss-sha512";  // empty: no alg parameter
   std::optional<std::int64_t> expires;
   bool omit_created = false, omit_nonce = false, omit_keyid = false;
-  net::Headers extra;          // outer headers added before signing (covered by the profile's rules)
-  net::Headers inner;          // sealed: fields inside the head (range, if-range, if-none-match)
-  bool upgrade = false;        // sealed: the outer request is a GET (WebSocket upgrade)
+  net::Headers extra;    // outer headers added before signing (covered by the profile's rules)
+  net::Headers inner;    // sealed: fields inside the head (range, if-range, if-none-match)
+  bool upgrade = false;  // sealed: the outer request is a GET (WebSocket upgrade)
 };
 
 // A request ready to send, and what its answer is bound to.
@@ -46,16 +46,16 @@ struct Built {
 // An answer opened as a client must: the real status and fields from the sealed head (when
 // there is one), the body stream opened chunk by chunk. `error` says why opening failed.
 struct Reply {
-  int status = 0;                 // the sealed head's status, else the outer one
+  int status = 0;  // the sealed head's status, else the outer one
   int outer_status = 0;
-  bool sealed = false;            // a MiniHTTPS-Sealed head came with it
+  bool sealed = false;  // a MiniHTTPS-Sealed head came with it
   std::optional<seal::ResponseHead> head;
-  net::Headers headers;           // the outer ones
-  std::string body;               // opened plaintext (or the plain body of a plain answer)
-  std::string raw_body;           // the bytes as received
-  std::string error;              // non-empty when the head or a chunk did not open
+  net::Headers headers;  // the outer ones
+  std::string body;      // opened plaintext (or the plain body of a plain answer)
+  std::string raw_body;  // the bytes as received
+  std::string error;     // non-empty when the head or a chunk did not open
   std::optional<std::string_view> header(std::string_view name) const { return net::find_header(headers, name); }
-  std::string reason() const;     // the "reason" of a JSON error body, or ""
+  std::string reason() const;  // the "reason" of a JSON error body, or ""
 };
 
 class SignedClient {

@@ -272,7 +272,8 @@ TamperProxy::Out TamperProxy::tamper(const std::string& request, std::string res
       if (v == npos) return out;
       declared_length_ = content_length(head);
       const std::size_t line_start = head.rfind("\r\n", v);
-      out.bytes = head.substr(0, line_start) + head.substr(e, head.size() - e - 2) + "Transfer-Encoding: chunked\r\n\r\n";
+      out.bytes =
+          head.substr(0, line_start) + head.substr(e, head.size() - e - 2) + "Transfer-Encoding: chunked\r\n\r\n";
       out.junk = true;
       break;
     }

@@ -43,8 +43,20 @@ class TamperProxy {
   //   stretch_body: one more token (a copy of token 0) after the body, the real Content-Length
   //     kept: bytes past the declared end, sent in the same write as the body's last bytes.
   enum class Mode {
-    pass, flip_body_bit, truncate_body, replay_recorded, chunked_junk, bytes_after_body, rewrite,
-    reorder_chunks, drop_chunk, duplicate_chunk, truncate_at_chunk, splice_recorded_chunk, swap_head, stretch_body
+    pass,
+    flip_body_bit,
+    truncate_body,
+    replay_recorded,
+    chunked_junk,
+    bytes_after_body,
+    rewrite,
+    reorder_chunks,
+    drop_chunk,
+    duplicate_chunk,
+    truncate_at_chunk,
+    splice_recorded_chunk,
+    swap_head,
+    stretch_body
   };
   static constexpr std::uint64_t kJunkCap = 256ull << 20;
   static constexpr std::string_view kSealedRequest = "POST /.well-known/minihttps/sealed";
@@ -106,8 +118,7 @@ class TamperProxy {
   };
   void accept_loop();
   void serve(int client_fd, std::size_t conversation);
-  void tunnel(int client_fd, int server_fd, std::size_t conversation, std::string from_client,
-              std::string from_server);
+  void tunnel(int client_fd, int server_fd, std::size_t conversation, std::string from_client, std::string from_server);
   bool matches(const Match& m, int& count, const std::string& line, const std::string& response, bool sealed) const;
   Out tamper(const std::string& request, std::string response);
   void stream_junk(int client_fd);

@@ -78,8 +78,8 @@ std::int64_t parse_rfc3339(std::string_view s) {
   std::tm tm{};
   int off_h = 0, off_m = 0;
   char sign = '+';
-  if (std::sscanf(std::string(s).c_str(), "%d-%d-%dT%d:%d:%d%c%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &sign, &off_h, &off_m) != 9)
+  if (std::sscanf(std::string(s).c_str(), "%d-%d-%dT%d:%d:%d%c%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &sign, &off_h, &off_m) != 9)
     throw std::runtime_error("bad time " + std::string(s));
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -181,7 +181,8 @@ std::vector<std::string> files_below(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
     if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), dir).string());
   std::sort(out.begin(), out.end());
   return out;
@@ -194,7 +195,6 @@ std::string python_with_cryptography() {
   }
   throw std::runtime_error("no python3 with the cryptography package (install python3-cryptography)");
 }
-
 
 int tcp_connect(std::uint16_t port, int rcvbuf) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -227,7 +227,8 @@ Received read_until_closed(int fd, std::chrono::milliseconds timeout) {
   char buf[65536];
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (::poll(&p, 1, static_cast<int>(std::max<long>(1, left.count()))) <= 0) continue;
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;

@@ -12,8 +12,12 @@ struct Vec {
   const char* plain;
   const char* b64;
 };
-constexpr Vec kRfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                            {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+constexpr Vec kRfc4648[] = {{"", ""},
+                            {"f", "Zg=="},
+                            {"fo", "Zm8="},
+                            {"foo", "Zm9v"},
+                            {"foob", "Zm9vYg=="},
+                            {"fooba", "Zm9vYmE="},
                             {"foobar", "Zm9vYmFy"}};
 
 TEST(Base64, Rfc4648Vectors) {
@@ -80,7 +84,8 @@ TEST(Base64, StreamingEqualsOneShotForEverySplit) {
 
     Base64Decoder dec(Alphabet::url);
     Bytes back;
-    for (std::size_t off = 0; off < whole.size(); off += step) dec.update(std::string_view(whole).substr(off, step), back);
+    for (std::size_t off = 0; off < whole.size(); off += step)
+      dec.update(std::string_view(whole).substr(off, step), back);
     dec.finish(back);
     EXPECT_EQ(back, data) << "step " << step;
   }
@@ -123,9 +128,11 @@ TEST(Base64, FastDecoderAgreesAndRefusesAtEveryPosition) {
         } catch (const Error& e) {
           const std::string why = e.what();
           if (bad == '=')  // a quantum "xyz=" ends the text: its bits are checked before what follows
-            EXPECT_TRUE(why == "base64: data after padding" || why == "base64: non-canonical trailing bits") << why << " at " << i;
+            EXPECT_TRUE(why == "base64: data after padding" || why == "base64: non-canonical trailing bits")
+                << why << " at " << i;
           else
-            EXPECT_EQ(why, "base64: invalid character") << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << i;
+            EXPECT_EQ(why, "base64: invalid character")
+                << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << i;
         }
       }
     }

@@ -125,9 +125,11 @@ TEST(BhttpVarint, ShortestEncodingsAtTheBoundaries) {
 
 TEST(BhttpVarint, Rfc9000Examples) {
   // RFC 9000 Appendix A.1; 0x4025 is the non-shortest two-byte form of 37.
-  const std::vector<std::pair<std::string, std::uint64_t>> cases = {
-      {"c2197c5eff14e88c", 151288809941952652u}, {"9d7f3e7d", 494878333u}, {"7bbd", 15293u},
-      {"25", 37u}, {"4025", 37u}};
+  const std::vector<std::pair<std::string, std::uint64_t>> cases = {{"c2197c5eff14e88c", 151288809941952652u},
+                                                                    {"9d7f3e7d", 494878333u},
+                                                                    {"7bbd", 15293u},
+                                                                    {"25", 37u},
+                                                                    {"4025", 37u}};
   for (const auto& [h, value] : cases) {
     const Bytes b = hex(h);
     std::size_t pos = 0;
@@ -139,9 +141,13 @@ TEST(BhttpVarint, Rfc9000Examples) {
 }
 
 TEST(BhttpVarint, NonShortestFormsDecode) {
-  const std::vector<std::pair<std::string, std::uint64_t>> cases = {
-      {"4000", 0}, {"80000000", 0}, {"c000000000000000", 0}, {"403f", 63}, {"8000003f", 63},
-      {"c000000000003fff", 16383}, {"c00000003fffffff", (std::uint64_t{1} << 30) - 1}};
+  const std::vector<std::pair<std::string, std::uint64_t>> cases = {{"4000", 0},
+                                                                    {"80000000", 0},
+                                                                    {"c000000000000000", 0},
+                                                                    {"403f", 63},
+                                                                    {"8000003f", 63},
+                                                                    {"c000000000003fff", 16383},
+                                                                    {"c00000003fffffff", (std::uint64_t{1} << 30) - 1}};
   for (const auto& [h, value] : cases) {
     const Bytes b = hex(h);
     std::size_t pos = 0;
@@ -186,9 +192,7 @@ TEST(BhttpVarint, TwoToThe62AndAboveAreABug) {
   try {
     put_varint(out, kMaxVarint + 1);
     ADD_FAILURE() << "accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::internal);
-  }
+  } catch (const Error& e) { EXPECT_EQ(e.code(), Errc::internal); }
 }
 
 // ---- exact encodings -------------------------------------------------------------------------
@@ -196,16 +200,16 @@ TEST(BhttpVarint, TwoToThe62AndAboveAreABug) {
 TEST(BhttpEncode, RequestBytesByHand) {
   const Request r{"GET", "https", "", "/a?b", {{"range", "bytes=0-"}}};
   const std::string want =
-      "00"                   // known-length request
-      "03474554"             // "GET"
-      "056874747073"         // "https"
-      "00"                   // no authority
-      "042f613f62"           // "/a?b"
-      "0f"                   // 15 bytes of field lines:
-      "0572616e6765"         //   "range"
-      "0862797465733d302d"   //   "bytes=0-"
-      "00"                   // no content
-      "00";                  // no trailers
+      "00"                  // known-length request
+      "03474554"            // "GET"
+      "056874747073"        // "https"
+      "00"                  // no authority
+      "042f613f62"          // "/a?b"
+      "0f"                  // 15 bytes of field lines:
+      "0572616e6765"        //   "range"
+      "0862797465733d302d"  //   "bytes=0-"
+      "00"                  // no content
+      "00";                 // no trailers
   EXPECT_EQ(to_hex(encode(r)), want);
   EXPECT_EQ(decode_request(hex(want)), r);
 }
@@ -213,12 +217,12 @@ TEST(BhttpEncode, RequestBytesByHand) {
 TEST(BhttpEncode, ResponseBytesByHand) {
   const Response r{206, {{"content-length", "1024"}}};
   const std::string want =
-      "01"                               // known-length response
-      "40ce"                             // 206: two bytes, as it is over 63
-      "14"                               // 20 bytes of field lines:
-      "0e636f6e74656e742d6c656e677468"   //   "content-length"
-      "0431303234"                       //   "1024"
-      "0000";                            // no content, no trailers
+      "01"                              // known-length response
+      "40ce"                            // 206: two bytes, as it is over 63
+      "14"                              // 20 bytes of field lines:
+      "0e636f6e74656e742d6c656e677468"  //   "content-length"
+      "0431303234"                      //   "1024"
+      "0000";                           // no content, no trailers
   EXPECT_EQ(to_hex(encode(r)), want);
   EXPECT_EQ(decode_response(hex(want)), r);
   EXPECT_EQ(to_hex(encode(Response{})), "0140c8000000");  // 200, no fields
@@ -243,7 +247,9 @@ TEST(BhttpEncode, PaddingUpToPadTo) {
 }
 
 TEST(BhttpEncode, NegativeStatusIsABug) {
-  EXPECT_EQ(refusal([] { encode(Response{-1, {}}); }),
+  EXPECT_EQ(refusal([] {
+              encode(Response{-1, {}});
+            }),
             "[not bad_request] bhttp: 18446744073709551615 does not fit a varint");
 }
 
@@ -351,11 +357,11 @@ TEST(BhttpRefuse, EveryPrefixOfAHead) {
     EXPECT_NE(request_refusal(Bytes(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n))), "accepted") << n;
   const auto prefix = [&](std::size_t n) { return Bytes(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n)); };
   EXPECT_EQ(request_refusal(prefix(0)), "sealed: truncated head");
-  EXPECT_EQ(request_refusal(prefix(1)), "sealed: truncated head");                         // no method
-  EXPECT_EQ(request_refusal(prefix(3)), "sealed: a length runs past the end of the head");  // "GE"
-  EXPECT_EQ(request_refusal(prefix(23)), "sealed: a length runs past the end of the head"); // in the fields
-  EXPECT_EQ(request_refusal(prefix(33)), "sealed: truncated head");                        // no content
-  EXPECT_EQ(request_refusal(prefix(34)), "sealed: truncated head");                        // no trailers
+  EXPECT_EQ(request_refusal(prefix(1)), "sealed: truncated head");                           // no method
+  EXPECT_EQ(request_refusal(prefix(3)), "sealed: a length runs past the end of the head");   // "GE"
+  EXPECT_EQ(request_refusal(prefix(23)), "sealed: a length runs past the end of the head");  // in the fields
+  EXPECT_EQ(request_refusal(prefix(33)), "sealed: truncated head");                          // no content
+  EXPECT_EQ(request_refusal(prefix(34)), "sealed: truncated head");                          // no trailers
 
   const Bytes response = encode(Response{206, {}});
   EXPECT_EQ(response_refusal(hex("01")), "sealed: truncated head");
@@ -375,9 +381,7 @@ TEST(BhttpRefuse, LengthsPastTheEnd) {
 }
 
 TEST(BhttpRefuse, Method) {
-  const auto with_method = [](std::string_view m) {
-    return Raw().v(0).s(m).s("https").s("").s("/").v(0).v(0).v(0).b;
-  };
+  const auto with_method = [](std::string_view m) { return Raw().v(0).s(m).s("https").s("").s("/").v(0).v(0).v(0).b; };
   for (const char* m : {"", "GE T", "GET\r\n", "G(T)", "G\"T", "GÉT", "G,T", "G/T", "G:T", "G@T"})
     EXPECT_EQ(request_refusal(with_method(m)), "sealed: the method is not a token") << m;
   EXPECT_EQ(request_refusal(with_method("G\0T"sv)), "sealed: the method is not a token");
@@ -410,12 +414,12 @@ TEST(BhttpRefuse, AuthorityAndPath) {
 TEST(BhttpRefuse, FieldSectionMustHoldWholeLines) {
   const char* misfit = "sealed: field lines do not fill the field section exactly";
   const auto with_section = [](const Bytes& section) { return get_slash().s(as_chars(section)).v(0).v(0).b; };
-  EXPECT_EQ(request_refusal(with_section(hex("01"))), misfit);          // a name length, no name
-  EXPECT_EQ(request_refusal(with_section(hex("0161"))), misfit);        // a name, no value length
-  EXPECT_EQ(request_refusal(with_section(hex("016102"))), misfit);      // a value cut short
-  EXPECT_EQ(request_refusal(with_section(hex("01610162 01"))), misfit); // a second line begun
-  EXPECT_EQ(request_refusal(with_section(hex("0161 40"))), misfit);     // a value length cut in two
-  EXPECT_EQ(request_refusal(with_section(hex("40"))), misfit);          // a name length cut in two
+  EXPECT_EQ(request_refusal(with_section(hex("01"))), misfit);           // a name length, no name
+  EXPECT_EQ(request_refusal(with_section(hex("0161"))), misfit);         // a name, no value length
+  EXPECT_EQ(request_refusal(with_section(hex("016102"))), misfit);       // a value cut short
+  EXPECT_EQ(request_refusal(with_section(hex("01610162 01"))), misfit);  // a second line begun
+  EXPECT_EQ(request_refusal(with_section(hex("0161 40"))), misfit);      // a value length cut in two
+  EXPECT_EQ(request_refusal(with_section(hex("40"))), misfit);           // a name length cut in two
   EXPECT_EQ(decode_request(with_section(hex("01610162"))).fields, (std::vector<Field>{{"a", "b"}}));
   // A section length one short of its line, the missing byte left to be read as content.
   EXPECT_EQ(request_refusal(get_slash().v(3).raw(hex("01610162")).v(0).v(0).b), misfit);
@@ -438,8 +442,12 @@ TEST(BhttpRefuse, FieldNames) {
 }
 
 TEST(BhttpRefuse, FieldValues) {
-  for (std::string_view value : {"a\rb"sv, "a\nb"sv, "\r\n"sv, "a\0b"sv, "\x01"sv, "a\x1f" "b"sv, "\x7f"sv})
-    EXPECT_EQ(request_refusal(request_with({{"a", std::string(value)}})), "sealed: field value has a control character");
+  for (std::string_view value : {"a\rb"sv, "a\nb"sv, "\r\n"sv, "a\0b"sv, "\x01"sv,
+                                 "a\x1f"
+                                 "b"sv,
+                                 "\x7f"sv})
+    EXPECT_EQ(request_refusal(request_with({{"a", std::string(value)}})),
+              "sealed: field value has a control character");
   for (std::string_view value : {""sv, "\t"sv, " x "sv, "\x80\xff"sv, "\"e\", W/\"f\""sv})
     EXPECT_EQ(decode_request(request_with({{"a", std::string(value)}})).fields[0].value, value);
   EXPECT_EQ(response_refusal(Raw().v(1).v(200).fields({{"a", "x\ny"}}).v(0).v(0).b),

@@ -15,8 +15,8 @@ std::string system_cksum(const std::filesystem::path& file) {
 
 TEST(Cksum, MatchesSystemCommand) {
   test::TempDir dir;
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096},
-                        std::size_t{(1u << 20) + 3}}) {
+  for (std::size_t n :
+       {std::size_t{0}, std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{(1u << 20) + 3}}) {
     const Bytes data = test::pattern_bytes(n, static_cast<std::uint32_t>(n + 7));
     const auto file = dir / ("f" + std::to_string(n));
     test::write_file(file, as_chars(data));
@@ -25,9 +25,9 @@ TEST(Cksum, MatchesSystemCommand) {
 }
 
 TEST(Cksum, KnownValues) {
-  EXPECT_EQ(cksum({}), 4294967295u);                             // `printf '' | cksum`
+  EXPECT_EQ(cksum({}), 4294967295u);                                  // `printf '' | cksum`
   EXPECT_EQ(cksum(as_bytes("{\"hello\": \"world\"}")), 4013623040u);  // RFC 9530 sample
-  EXPECT_EQ(cksum(as_bytes("123456789")), 930766865u);           // CRC-32/CKSUM check value 0x765E7680 + length
+  EXPECT_EQ(cksum(as_bytes("123456789")), 930766865u);                // CRC-32/CKSUM check value 0x765E7680 + length
 }
 
 TEST(Cksum, IncrementalEqualsOneShot) {

@@ -20,9 +20,9 @@ std::string decide(const char* range, std::uint64_t size) { return show(decide_r
 
 TEST(Range, AbsentOrInvalidIsIgnored) {
   EXPECT_EQ(show(decide_range(std::nullopt, 100)), "whole");
-  for (const char* bad : {"", "bytes", "bytes=", "items=0-1", "bytes=a-1", "bytes=1-a", "bytes=5-4", "bytes=-",
-                          "bytes=1", "bytes=,", "bytes=0-1;x", "bytes=-1-2", "bytes=+1-2",
-                          "bytes=18446744073709551616-", "bytes 0-1", "bytes=0 -1"})
+  for (const char* bad :
+       {"", "bytes", "bytes=", "items=0-1", "bytes=a-1", "bytes=1-a", "bytes=5-4", "bytes=-", "bytes=1", "bytes=,",
+        "bytes=0-1;x", "bytes=-1-2", "bytes=+1-2", "bytes=18446744073709551616-", "bytes 0-1", "bytes=0 -1"})
     EXPECT_EQ(decide(bad, 100), "whole") << bad;
 }
 

@@ -28,8 +28,8 @@ struct CollectingSink : FernetSink {
   void commit() { committed = pending; }
 };
 
-Bytes stream_decrypt(const FernetKey& key, std::string_view token, std::int64_t now,
-                     std::optional<std::int64_t> ttl, std::size_t step) {
+Bytes stream_decrypt(const FernetKey& key, std::string_view token, std::int64_t now, std::optional<std::int64_t> ttl,
+                     std::size_t step) {
   CollectingSink sink;
   FernetDecoder dec(key, now, ttl, sink);
   for (std::size_t off = 0; off < token.size(); off += step) dec.update(token.substr(off, step));
@@ -102,7 +102,8 @@ TEST(Fernet, SpecInvalidEachForItsOwnReason) {
       CollectingSink sink;
       try {
         FernetDecoder dec(key, now, ttl, sink);
-        for (std::size_t off = 0; off < token.size(); off += step) dec.update(std::string_view(token).substr(off, step));
+        for (std::size_t off = 0; off < token.size(); off += step)
+          dec.update(std::string_view(token).substr(off, step));
         dec.finish();
         sink.commit();
         ADD_FAILURE() << "streaming accepted: " << desc;
@@ -147,8 +148,8 @@ TEST(FernetStreaming, ByteIdenticalToOneShotAndRoundTrips) {
   const auto key = FernetKey::generate();
   FernetIv iv{};
   random_fill(iv);
-  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17},
-                        kChunk - 1, kChunk, kChunk + 1, std::size_t{10} << 20}) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, kChunk - 1,
+                        kChunk, kChunk + 1, std::size_t{10} << 20}) {
     const Bytes plain = test::pattern_bytes(n, static_cast<std::uint32_t>(n));
     const std::string one = fernet_encrypt(key, plain, 1234567890, iv);
     ASSERT_EQ(one.size(), fernet_token_length(n));
@@ -177,9 +178,7 @@ TEST(FernetStreaming, EveryFlippedByteIsRefusedAndNothingCommitted) {
         dec.update(bad);
         dec.finish();
         sink.commit();
-      } catch (const FernetError&) {
-        refused = true;
-      }
+      } catch (const FernetError&) { refused = true; }
       EXPECT_TRUE(refused) << "position " << i << " -> " << replacement;
       EXPECT_TRUE(sink.committed.empty());
     }

@@ -35,7 +35,8 @@ ServerKeys server_keys() { return {server_identity().public_key(), server_static
 std::string reseal(const std::string& hello_json, const X25519KeyPair& eph, const std::string& identity_json) {
   const auto es = x25519_shared(eph.secret, server_static().public_key);
   Envelope e = parse_envelope(hello_json);
-  e.sealed = fernet_encrypt(hello_key(es, hello_key_salt(server_keys(), eph.public_key)), as_bytes(identity_json), kNow);
+  e.sealed =
+      fernet_encrypt(hello_key(es, hello_key_salt(server_keys(), eph.public_key)), as_bytes(identity_json), kNow);
   return to_json(e);
 }
 
@@ -198,15 +199,17 @@ TEST(Handshake, ServerRefusesPublicExponentOtherThan65537) {
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   auto client = ClientHandshake::create(RsaPrivateKey::from_pem(gen.out), "alice", std::nullopt, server_keys(), clock);
   ServerHandshake server(server_identity(), server_static(), ServerPolicy{}, clock);
-  EXPECT_EQ(error_of([&] { server.consume_hello(client.hello_json()); }), "handshake: RSA public exponent must be 65537");
+  EXPECT_EQ(error_of([&] { server.consume_hello(client.hello_json()); }),
+            "handshake: RSA public exponent must be 65537");
 }
 
 TEST(Handshake, ClientRefusesForgedAndForeignReplies) {
   FixedClock clock(kNow);
   const auto client_eph = X25519KeyPair::generate();
   const auto server_eph = X25519KeyPair::generate();
-  auto client = ClientHandshake::create(client_rsa(), "alice", std::nullopt, server_keys(), clock,
-                                        ClientRandom{.ephemeral = X25519KeyPair::from_secret(client_eph.secret.view())});
+  auto client =
+      ClientHandshake::create(client_rsa(), "alice", std::nullopt, server_keys(), clock,
+                              ClientRandom{.ephemeral = X25519KeyPair::from_secret(client_eph.secret.view())});
   ServerHandshake server(server_identity(), server_static(), ServerPolicy{}, clock,
                          ServerRandom{.ephemeral = X25519KeyPair::from_secret(server_eph.secret.view())});
   server.consume_hello(client.hello_json());

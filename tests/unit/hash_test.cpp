@@ -44,10 +44,9 @@ TEST(Hmac, Rfc4231) {
 }
 
 TEST(Hkdf, Rfc5869A1Basic) {
-  const auto okm = hkdf_sha256(from_hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), from_hex("000102030405060708090a0b0c"),
-                               from_hex("f0f1f2f3f4f5f6f7f8f9"), 42);
-  EXPECT_EQ(to_hex(okm.view()),
-            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+  const auto okm = hkdf_sha256(from_hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
+                               from_hex("000102030405060708090a0b0c"), from_hex("f0f1f2f3f4f5f6f7f8f9"), 42);
+  EXPECT_EQ(to_hex(okm.view()), "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
 }
 
 TEST(Hkdf, Rfc5869A2LongInputs) {

@@ -505,16 +505,16 @@ TEST(HttpSigRfcExamples, CreatingTheSignatureBase) {
       input_for(R"(sig1=("@method" "@authority" "@path" "content-digest" "content-length" "content-type"))"
                 R"(;created=1618884473;keyid="test-key-rsa-pss")",
                 "sig1");
-  EXPECT_EQ(
-      signature_base(m, p),
-      "\"@method\": POST\n"
-      "\"@authority\": example.com\n"
-      "\"@path\": /foo\n"
-      "\"content-digest\": sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n"
-      "\"content-length\": 18\n"
-      "\"content-type\": application/json\n"
-      "\"@signature-params\": (\"@method\" \"@authority\" \"@path\" \"content-digest\" \"content-length\" "
-      "\"content-type\");created=1618884473;keyid=\"test-key-rsa-pss\"");
+  EXPECT_EQ(signature_base(m, p),
+            "\"@method\": POST\n"
+            "\"@authority\": example.com\n"
+            "\"@path\": /foo\n"
+            "\"content-digest\": "
+            "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n"
+            "\"content-length\": 18\n"
+            "\"content-type\": application/json\n"
+            "\"@signature-params\": (\"@method\" \"@authority\" \"@path\" \"content-digest\" \"content-length\" "
+            "\"content-type\");created=1618884473;keyid=\"test-key-rsa-pss\"");
 }
 
 Message rfc_503_response(const Message& req) {
@@ -523,7 +523,8 @@ Message rfc_503_response(const Message& req) {
       "Date: Tue, 20 Apr 2021 02:07:56 GMT\n"
       "Content-Type: application/json\n"
       "Content-Length: 62\n"
-      "Content-Digest: sha-512=:0Y6iCBzGg5rZtoXS95Ijz03mslf6KAMCloESHObfwnHJDbkkWWQz6PhhU9kxsTbARtY2PTBOzq24uJFpHsMuAg==:\n"
+      "Content-Digest: "
+      "sha-512=:0Y6iCBzGg5rZtoXS95Ijz03mslf6KAMCloESHObfwnHJDbkkWWQz6PhhU9kxsTbARtY2PTBOzq24uJFpHsMuAg==:\n"
       "\n"
       "{\"busy\": true, \"message\": \"Your call is very important to us\"}");
   r.request = &req;
@@ -542,13 +543,15 @@ TEST(HttpSigRfcExamples, RequestComponentsInAResponse) {
   EXPECT_EQ(
       signature_base(res, input_for(input, "reqres")),
       "\"@status\": 503\n"
-      "\"content-digest\": sha-512=:0Y6iCBzGg5rZtoXS95Ijz03mslf6KAMCloESHObfwnHJDbkkWWQz6PhhU9kxsTbARtY2PTBOzq24uJFpHsMuAg==:\n"
+      "\"content-digest\": "
+      "sha-512=:0Y6iCBzGg5rZtoXS95Ijz03mslf6KAMCloESHObfwnHJDbkkWWQz6PhhU9kxsTbARtY2PTBOzq24uJFpHsMuAg==:\n"
       "\"content-type\": application/json\n"
       "\"@authority\";req: example.com\n"
       "\"@method\";req: POST\n"
       "\"@path\";req: /foo\n"
       "\"@query\";req: ?param=Value&Pet=dog\n"
-      "\"content-digest\";req: sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n"
+      "\"content-digest\";req: "
+      "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:\n"
       "\"content-type\";req: application/json\n"
       "\"content-length\";req: 18\n"
       "\"@signature-params\": (\"@status\" \"content-digest\" \"content-type\" \"@authority\";req \"@method\";req "

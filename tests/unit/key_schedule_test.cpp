@@ -13,9 +13,8 @@
 namespace mh {
 namespace {
 
-constexpr KeyPurpose kPurposes[] = {KeyPurpose::request_head,  KeyPurpose::request_body,
-                                    KeyPurpose::response_head, KeyPurpose::response_body,
-                                    KeyPurpose::chat_to_server, KeyPurpose::chat_to_client};
+constexpr KeyPurpose kPurposes[] = {KeyPurpose::request_head,  KeyPurpose::request_body,   KeyPurpose::response_head,
+                                    KeyPurpose::response_body, KeyPurpose::chat_to_server, KeyPurpose::chat_to_client};
 
 Binding binding(std::uint32_t seed) {
   const Bytes b = test::pattern_bytes(32, seed);
@@ -49,10 +48,17 @@ TEST(KeySchedule, InfoIsTheSpecFields) {
   const Binding b = binding(3);
   // F("minihttps/2 response body") || F(binding) || F(int 0x0102030405) || F(flag 1)
   const std::string want = field_hex("minihttps/2 response body") + field_hex(b) +
-                           "00000008" "0000000102030405" "00000001" "01";
+                           "00000008"
+                           "0000000102030405"
+                           "00000001"
+                           "01";
   EXPECT_EQ(to_hex(key_info(KeyPurpose::response_body, b, 0x0102030405, true)), want);
-  EXPECT_EQ(to_hex(key_info(KeyPurpose::chat_to_server, b, 0, false)),
-            field_hex("minihttps/2 chat to server") + field_hex(b) + "00000008" "0000000000000000" "00000001" "00");
+  EXPECT_EQ(to_hex(key_info(KeyPurpose::chat_to_server, b, 0, false)), field_hex("minihttps/2 chat to server") +
+                                                                           field_hex(b) +
+                                                                           "00000008"
+                                                                           "0000000000000000"
+                                                                           "00000001"
+                                                                           "00");
 }
 
 TEST(KeySchedule, DeriveIsHkdfWithoutSaltOverTheInfo) {
@@ -90,7 +96,9 @@ TEST(KeySchedule, EveryInputChangesTheKey) {
 
 TEST(KeySchedule, BindingsAreSha256OverTheSpecFields) {
   const Bytes keyid = test::pattern_bytes(16, 4);
-  const std::string head = field_hex("minihttps/2 request head") + field_hex(keyid) + "00000008" "0000000065f0a1b2" +
+  const std::string head = field_hex("minihttps/2 request head") + field_hex(keyid) +
+                           "00000008"
+                           "0000000065f0a1b2" +
                            field_hex("nonce-1");
   EXPECT_EQ(to_hex(head_binding(keyid, 0x65f0a1b2, "nonce-1")), to_hex(sha256(from_hex(head))));
 

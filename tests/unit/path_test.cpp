@@ -55,15 +55,15 @@ TEST(RequestPath, Utf8Names) {
 // Characters that look like dots are just names: only the bytes "." and ".." mean anything to
 // the filesystem, and these never decode to them.
 TEST(RequestPath, DotLookalikesAreOrdinaryNames) {
-  EXPECT_EQ(segments("/%E2%80%A4"), V{"\xe2\x80\xa4"});                    // U+2024 ONE DOT LEADER
-  EXPECT_EQ(segments("/%E2%80%A5"), V{"\xe2\x80\xa5"});                    // U+2025 TWO DOT LEADER
+  EXPECT_EQ(segments("/%E2%80%A4"), V{"\xe2\x80\xa4"});                       // U+2024 ONE DOT LEADER
+  EXPECT_EQ(segments("/%E2%80%A5"), V{"\xe2\x80\xa5"});                       // U+2025 TWO DOT LEADER
   EXPECT_EQ(segments("/%EF%BC%8E%EF%BC%8E"), V{"\xef\xbc\x8e\xef\xbc\x8e"});  // U+FF0E FULLWIDTH FULL STOP x2
-  EXPECT_EQ(segments("/%E3%80%82"), V{"\xe3\x80\x82"});                    // U+3002 IDEOGRAPHIC FULL STOP
+  EXPECT_EQ(segments("/%E3%80%82"), V{"\xe3\x80\x82"});                       // U+3002 IDEOGRAPHIC FULL STOP
 }
 
 TEST(RequestPath, DotSegmentsInEveryEncoding) {
-  for (const char* p : {"/..", "/../etc/passwd", "/a/../../b", "/.", "/a/./b", "/%2e%2e", "/%2E%2E", "/.%2e",
-                        "/%2e.", "/%2E.", "/.%2E/x", "/%2e", "/a/%2e%2e/", "/..//"})
+  for (const char* p : {"/..", "/../etc/passwd", "/a/../../b", "/.", "/a/./b", "/%2e%2e", "/%2E%2E", "/.%2e", "/%2e.",
+                        "/%2E.", "/.%2E/x", "/%2e", "/a/%2e%2e/", "/..//"})
     expect_refused({p, Errc::forbidden, "path: dot segment"});
 }
 
@@ -101,14 +101,14 @@ TEST(RequestPath, BadPercentEncoding) {
 }
 
 TEST(RequestPath, InvalidUtf8) {
-  for (const char* p : {"/%c0%ae",          // overlong '.'
-                        "/%c0%ae%c0%ae",    // overlong ".."
-                        "/%e0%80%ae",       // three-byte overlong '.'
-                        "/%f0%80%80%ae",    // four-byte overlong '.'
-                        "/%c0%af",          // overlong '/'
-                        "/%c1%9c",          // overlong '\'
-                        "/%ed%a0%80",       // surrogate U+D800
-                        "/%f4%90%80%80",    // above U+10FFFF
+  for (const char* p : {"/%c0%ae",        // overlong '.'
+                        "/%c0%ae%c0%ae",  // overlong ".."
+                        "/%e0%80%ae",     // three-byte overlong '.'
+                        "/%f0%80%80%ae",  // four-byte overlong '.'
+                        "/%c0%af",        // overlong '/'
+                        "/%c1%9c",        // overlong '\'
+                        "/%ed%a0%80",     // surrogate U+D800
+                        "/%f4%90%80%80",  // above U+10FFFF
                         "/%ff", "/%80", "/%c3", "/%e2%82", "/a\xc3(", "/\xfe"})
     expect_refused({p, Errc::bad_request, "path: invalid UTF-8"});
 }

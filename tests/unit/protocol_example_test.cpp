@@ -29,12 +29,14 @@ using test::hex_block;
 
 constexpr std::int64_t kTime = 1700000000;
 constexpr std::string_view kUuid = "3f1c5a4e-8b2d-4c6f-9a1e-7d5b3c2a1f0e";
-constexpr std::string_view kHelloSigLabel = "client signature = RSA-PSS-SHA512(TH1), salt 64 (randomized; any valid one works)";
+constexpr std::string_view kHelloSigLabel =
+    "client signature = RSA-PSS-SHA512(TH1), salt 64 (randomized; any valid one works)";
 constexpr std::string_view kRequestSigLabel = "request signature = RSA-PSS-SHA512(signature base), salt 64";
-const char* kClientEphemeral = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";  // RFC 7748 §6.1 Alice
-const char* kServerStatic = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";     // RFC 7748 §6.1 Bob
+const char* kClientEphemeral =
+    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";                          // RFC 7748 §6.1 Alice
+const char* kServerStatic = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";  // RFC 7748 §6.1 Bob
 const char* kServerEphemeral = "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4";  // RFC 7748 §5.2
-const char* kServerSeed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";       // RFC 8032 §7.1 test 1
+const char* kServerSeed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";  // RFC 8032 §7.1 test 1
 
 template <std::size_t N>
 std::array<std::uint8_t, N> counting(std::uint8_t from) {
@@ -105,8 +107,8 @@ std::string generate(const Doc& doc) {
   const Binding bh = head_binding(r.keyid, fresh.created, fresh.nonce);
   const FernetKey req_head_key = secret.derive(KeyPurpose::request_head, bh, 0, true);
   seal::Signed s;
-  httpsig::Message outer = seal::seal_request(cred, inner, "http", "127.0.0.1:8443", fresh, s,
-                                              seal::SealOptions{.iv = counting<16>(0xc0)});
+  httpsig::Message outer =
+      seal::seal_request(cred, inner, "http", "127.0.0.1:8443", fresh, s, seal::SealOptions{.iv = counting<16>(0xc0)});
   const std::string sealed_token = outer.headers[0].second;
   EXPECT_TRUE(rsa.public_key().verify_pss_sha512(as_bytes(s.signature_base), doc.request_sig))
       << "the document's request signature does not verify";
@@ -114,7 +116,8 @@ std::string generate(const Doc& doc) {
   const std::string signature_input = outer.headers[1].second;
   const std::string signature_field = httpsig::signature_member(seal::kLabel, doc.request_sig);
   // The server opens it.
-  const auto opened = seal::open_request_head(secret, r.keyid, fresh.created, fresh.nonce, sealed_token, "127.0.0.1:8443");
+  const auto opened =
+      seal::open_request_head(secret, r.keyid, fresh.created, fresh.nonce, sealed_token, "127.0.0.1:8443");
   EXPECT_EQ(opened.path, "/docs/hello.txt");
 
   // ---- its answer: head and one chunk ----
@@ -202,7 +205,8 @@ TEST(ProtocolDoc, WorkedExampleMatchesTheCode) {
   ASSERT_NE(b, std::string::npos) << "docs/PROTOCOL.md has no worked-example block";
   ASSERT_NE(e, std::string::npos);
   const std::string block = text.substr(b + begin.size(), e - b - begin.size());
-  Doc doc{from_hex(hex_after(block, std::string(kHelloSigLabel))), from_hex(hex_after(block, std::string(kRequestSigLabel)))};
+  Doc doc{from_hex(hex_after(block, std::string(kHelloSigLabel))),
+          from_hex(hex_after(block, std::string(kRequestSigLabel)))};
   if (std::getenv("MH_PRINT_WORKED_EXAMPLE") != nullptr) {
     // The document's signatures while they still verify (so the block changes only where the
     // protocol did), else fresh ones over the current transcript and signature base.

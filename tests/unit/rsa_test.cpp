@@ -73,9 +73,8 @@ TEST(Rsa, PssVerifiesOtherSaltLengthsFromOpenssl) {
   test::write_file(dir / "m", "hello");
   for (const char* salt : {"0", "32", "max"}) {
     const auto r = test::run_command({"openssl", "dgst", "-sha512", "-sigopt", "rsa_padding_mode:pss", "-sigopt",
-                                      std::string("rsa_pss_saltlen:") + salt, "-sigopt", "rsa_mgf1_md:sha512",
-                                      "-sign", (dir / "k.pem").string(), "-out", (dir / "s").string(),
-                                      (dir / "m").string()});
+                                      std::string("rsa_pss_saltlen:") + salt, "-sigopt", "rsa_mgf1_md:sha512", "-sign",
+                                      (dir / "k.pem").string(), "-out", (dir / "s").string(), (dir / "m").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(key.public_key().verify_pss_sha512(to_bytes("hello"), to_bytes(test::read_file(dir / "s")))) << salt;
   }

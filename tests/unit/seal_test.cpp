@@ -38,13 +38,16 @@ TEST(KeyIdText, IsTwentyTwoCharactersOfBase64url) {
 
 TEST(Seal, SignatureCoversTheProfile) {
   const Credentials c{secret(), kKeyId, rsa()};
-  httpsig::Message plain{"GET", "http", "h:1", "/a?list", std::nullopt, {{"Range", "bytes=0-"}, {"X-Other", "1"}}, nullptr};
+  httpsig::Message plain{"GET",  "http", "h:1", "/a?list", std::nullopt, {{"Range", "bytes=0-"}, {"X-Other", "1"}},
+                         nullptr};
   const Signed s = sign(c, plain, kFresh);
   EXPECT_EQ(covered_list(plain), R"(sig1=("@method" "@authority" "@path" "@query" "range"))");
   EXPECT_EQ(plain.headers.back().first, "Signature");
-  EXPECT_NE(s.signature_base.find(";created=1700000005;nonce=\"bm9uY2U\";alg=\"rsa-pss-sha512\";keyid=\"AQIDBAUGBwgJCgsMDQ4PEA\""),
+  EXPECT_NE(s.signature_base.find(
+                ";created=1700000005;nonce=\"bm9uY2U\";alg=\"rsa-pss-sha512\";keyid=\"AQIDBAUGBwgJCgsMDQ4PEA\""),
             std::string::npos);
-  EXPECT_EQ(s.binding, request_binding(s.signature_base, httpsig::parse_signature(plain.headers.back().second)[0].second));
+  EXPECT_EQ(s.binding,
+            request_binding(s.signature_base, httpsig::parse_signature(plain.headers.back().second)[0].second));
 
   const auto params = httpsig::parse_signature_input(plain.headers[plain.headers.size() - 2].second)[0].second;
   EXPECT_EQ(missing_coverage(plain, params), std::nullopt);
@@ -77,14 +80,23 @@ TEST(Seal, RequestHeadOpensOnlyUnderItsSessionAndNonce) {
   const std::string no = "sealed: the request head does not open under this session";
   const SessionSecret other(random_bytes(32));
   Errc code{};
-  EXPECT_EQ(error_of([&] { open_request_head(other, kKeyId, kFresh.created, kFresh.nonce, token, "127.0.0.1:8443"); }, &code), no);
+  EXPECT_EQ(
+      error_of([&] { open_request_head(other, kKeyId, kFresh.created, kFresh.nonce, token, "127.0.0.1:8443"); }, &code),
+      no);
   EXPECT_EQ(code, Errc::bad_request);
-  EXPECT_EQ(error_of([&] { open_request_head(secret(), kKeyId, kFresh.created, "other", token, "127.0.0.1:8443"); }), no);
-  EXPECT_EQ(error_of([&] { open_request_head(secret(), kKeyId, kFresh.created + 1, kFresh.nonce, token, "127.0.0.1:8443"); }), no);
+  EXPECT_EQ(error_of([&] { open_request_head(secret(), kKeyId, kFresh.created, "other", token, "127.0.0.1:8443"); }),
+            no);
+  EXPECT_EQ(
+      error_of([&] { open_request_head(secret(), kKeyId, kFresh.created + 1, kFresh.nonce, token, "127.0.0.1:8443"); }),
+      no);
   KeyId other_id = kKeyId;
   other_id[0] ^= 1;
-  EXPECT_EQ(error_of([&] { open_request_head(secret(), other_id, kFresh.created, kFresh.nonce, token, "127.0.0.1:8443"); }), no);
-  EXPECT_EQ(error_of([&] { open_request_head(secret(), kKeyId, kFresh.created, kFresh.nonce, std::string(11021, 'A'), "h"); }),
+  EXPECT_EQ(
+      error_of([&] { open_request_head(secret(), other_id, kFresh.created, kFresh.nonce, token, "127.0.0.1:8443"); }),
+      no);
+  EXPECT_EQ(error_of([&] {
+              open_request_head(secret(), kKeyId, kFresh.created, kFresh.nonce, std::string(11021, 'A'), "h");
+            }),
             "sealed: the request head is too large");
 }
 
@@ -93,7 +105,8 @@ TEST(Seal, ServerChecksTheOpenedHead) {
   const auto open_inner = [&](const bhttp::Request& inner) {
     Signed s;
     const auto outer = seal_request(c, inner, "http", "h:1", kFresh, s);
-    return error_of([&] { open_request_head(secret(), kKeyId, kFresh.created, kFresh.nonce, outer.headers[0].second, "h:1"); });
+    return error_of(
+        [&] { open_request_head(secret(), kKeyId, kFresh.created, kFresh.nonce, outer.headers[0].second, "h:1"); });
   };
   EXPECT_EQ(open_inner({"PATCH", "http", "", "/a", {}}), "no error");  // the route answers 405
   EXPECT_EQ(open_inner({"GET", "http", "", "/a", {{"range", "bytes=0-1"}, {"range", "bytes=5-"}}}),
@@ -145,7 +158,8 @@ TEST(Seal, ResponseHeadRoundTripsAndIsBoundToItsRequest) {
   // A request head is never taken for a response head: the purposes differ.
   const FernetKey req_key = secret().derive(KeyPurpose::request_head, b, 0, true);
   const std::string wrong = fernet_encrypt(req_key, bhttp::encode(to_bhttp(h)), 1700000000);
-  EXPECT_EQ(error_of([&] { open_response_head(secret(), b, wrong); }), "the response head is not bound to this request");
+  EXPECT_EQ(error_of([&] { open_response_head(secret(), b, wrong); }),
+            "the response head is not bound to this request");
 }
 
 TEST(Seal, ResponseHeadIsReadStrictly) {
@@ -155,17 +169,23 @@ TEST(Seal, ResponseHeadIsReadStrictly) {
   EXPECT_EQ(read({}), "response head: no content-length");
   EXPECT_EQ(read({{"content-length", "012"}}), "response head: content-length is not a decimal integer");
   EXPECT_EQ(read({{"content-length", "+1"}}), "response head: content-length is not a decimal integer");
-  EXPECT_EQ(read({{"content-length", "18446744073709551616"}}), "response head: content-length is not a decimal integer");
+  EXPECT_EQ(read({{"content-length", "18446744073709551616"}}),
+            "response head: content-length is not a decimal integer");
   EXPECT_EQ(read({{"content-length", "0"}}), "no error");
   EXPECT_EQ(read({{"content-length", "1"}, {"minihttps-chunk-size", "4096"}}),
             "response head: the chunk fields come together or not at all");
-  EXPECT_EQ(read({{"content-length", "1"}, {"minihttps-chunk-size", "4095"}, {"minihttps-first-chunk", "0"},
+  EXPECT_EQ(read({{"content-length", "1"},
+                  {"minihttps-chunk-size", "4095"},
+                  {"minihttps-first-chunk", "0"},
                   {"minihttps-last-chunk", "0"}}),
             "response head: minihttps-chunk-size is not a valid chunk size");
-  EXPECT_EQ(read({{"content-length", "1"}, {"minihttps-chunk-size", "4096"}, {"minihttps-first-chunk", "2"},
+  EXPECT_EQ(read({{"content-length", "1"},
+                  {"minihttps-chunk-size", "4096"},
+                  {"minihttps-first-chunk", "2"},
                   {"minihttps-last-chunk", "1"}}),
             "response head: the first chunk comes after the last");
-  EXPECT_EQ(read({{"content-length", "1"}, {"retry-after", "x"}}), "response head: retry-after is not a decimal integer");
+  EXPECT_EQ(read({{"content-length", "1"}, {"retry-after", "x"}}),
+            "response head: retry-after is not a decimal integer");
 }
 
 }  // namespace

@@ -47,9 +47,7 @@ const Binding kB = binding(1);
 std::string refusal(const std::function<void()>& f) {
   try {
     f();
-  } catch (const Error& e) {
-    return std::string(errc_name(e.code())) + ": " + e.what();
-  }
+  } catch (const Error& e) { return std::string(errc_name(e.code())) + ": " + e.what(); }
   return "accepted";
 }
 
@@ -187,12 +185,8 @@ TEST(StreamLayout, WholeRepresentations) {
     std::uint64_t size, chunks, final_size, stream_length;
   };
   const Case cases[] = {
-      {1, 1, 1, L(1)},
-      {C - 1, 1, C - 1, L(C - 1)},
-      {C, 1, C, L(C)},
-      {C + 1, 2, 1, L(C) + L(1)},
-      {3 * C, 3, C, 3 * L(C)},
-      {3 * C + 17, 4, 17, 3 * L(C) + L(17)},
+      {1, 1, 1, L(1)},         {C - 1, 1, C - 1, L(C - 1)},           {C, 1, C, L(C)}, {C + 1, 2, 1, L(C) + L(1)},
+      {3 * C, 3, C, 3 * L(C)}, {3 * C + 17, 4, 17, 3 * L(C) + L(17)},
   };
   for (const Case& c : cases) {
     const Layout l = Layout::whole(c.size, C);
@@ -243,12 +237,12 @@ TEST(StreamLayout, CoveringIsTheWholeChunksOfTheSpan) {
     std::uint64_t a, b, first, last, first_byte, last_byte;
   };
   const Case cases[] = {
-      {0, 0, 0, 0, 0, C - 1},                      // the first byte
-      {n - 1, n - 1, 3, 3, 3 * C, n - 1},          // the last byte
-      {C - 1, C, 0, 1, 0, 2 * C - 1},              // across an edge
-      {C, 2 * C - 1, 1, 1, C, 2 * C - 1},          // exactly one chunk
-      {2 * C - 1, 3 * C, 1, 3, C, n - 1},          // across two edges, into the final chunk
-      {5, n - 1, 0, 3, 0, n - 1},                  // to the end
+      {0, 0, 0, 0, 0, C - 1},              // the first byte
+      {n - 1, n - 1, 3, 3, 3 * C, n - 1},  // the last byte
+      {C - 1, C, 0, 1, 0, 2 * C - 1},      // across an edge
+      {C, 2 * C - 1, 1, 1, C, 2 * C - 1},  // exactly one chunk
+      {2 * C - 1, 3 * C, 1, 3, C, n - 1},  // across two edges, into the final chunk
+      {5, n - 1, 0, 3, 0, n - 1},          // to the end
   };
   for (const Case& c : cases) {
     const Layout l = Layout::covering(n, C, c.a, c.b);
@@ -390,7 +384,9 @@ TEST(StreamChunk, OpenRefusesWithTheSpecsReasons) {
   const std::string token = seal_chunk(keys, 1, test::pattern_bytes(17, 1), kNow);
   EXPECT_EQ(refusal([&] { open_chunk(keys, 1, token, 20); }), "integrity: chunk 1 holds 17 bytes, expected 20");
   EXPECT_EQ(refusal([&] { open_chunk(keys, 0, token, 17); }), "integrity: chunk 0" + kDoesNotVerify);
-  EXPECT_EQ(refusal([&] { open_chunk(keys, Token{1, token, 18, 31}); }),
+  EXPECT_EQ(refusal([&] {
+              open_chunk(keys, Token{1, token, 18, 31});
+            }),
             "integrity: chunk 1 holds 17 bytes, expected 18 to 31");
   EXPECT_EQ(open_chunk(keys, Token{1, token, 1, 31}).size(), 17u);
   EXPECT_EQ(refusal([&] { open_chunk(keys, 1, "not a token", 0); }), "integrity: chunk 1" + kDoesNotVerify);
@@ -666,8 +662,7 @@ TEST_F(StreamTamper, BytesAfterTheLastChunk) {
   // In the same piece: nothing of it is released.
   expect_refused(join(tokens) + "A", "the stream continues after its last chunk", 0);
   // After the stream completed: everything opened, and then the extra byte is refused.
-  const ReadResult r = read_stream(layout, join(tokens) + "A", KeyPurpose::response_body, kB,
-                                   {join(tokens).size(), 1});
+  const ReadResult r = read_stream(layout, join(tokens) + "A", KeyPurpose::response_body, kB, {join(tokens).size(), 1});
   EXPECT_EQ(r.error, "the stream continues after its last chunk");
   EXPECT_EQ(r.released, indices(0, 4));
 }

@@ -21,15 +21,21 @@ TEST(TerminalText, EscapeSequencesAreShownNotSent) {
 
 TEST(TerminalText, C1ControlsAreShownWhetherRawOrUtf8) {
   // A raw 0x9b byte (CSI on terminals that take 8-bit C1) is not UTF-8: shown as the byte.
-  EXPECT_EQ(terminal_safe("a\x9b" "2Jb"), R"(a\x9b2Jb)");
+  EXPECT_EQ(terminal_safe("a\x9b"
+                          "2Jb"),
+            R"(a\x9b2Jb)");
   // U+009B written as UTF-8 (what a valid-UTF-8 file name can hold): shown as the code point.
-  EXPECT_EQ(terminal_safe("a\xc2\x9b" "31mb"), R"(a\u009b31mb)");
+  EXPECT_EQ(terminal_safe("a\xc2\x9b"
+                          "31mb"),
+            R"(a\u009b31mb)");
   EXPECT_EQ(terminal_safe("\xc2\x80\xc2\x85\xc2\x9f"), R"(\u0080\u0085\u009f)");
 }
 
 TEST(TerminalText, BidiControlsAreShown) {
   // "invoice_" RLO "fdp.exe" would read as "invoice_exe.pdf".
-  EXPECT_EQ(terminal_safe("invoice_\u202e" "fdp.exe"), R"(invoice_\u202efdp.exe)");
+  EXPECT_EQ(terminal_safe("invoice_\u202e"
+                          "fdp.exe"),
+            R"(invoice_\u202efdp.exe)");
   EXPECT_EQ(terminal_safe("\u202a\u202b\u202c\u202d\u202e"), R"(\u202a\u202b\u202c\u202d\u202e)");
   EXPECT_EQ(terminal_safe("\u2066\u2067\u2068\u2069"), R"(\u2066\u2067\u2068\u2069)");
   EXPECT_EQ(terminal_safe("\u200e\u200f\u061c"), R"(\u200e\u200f\u061c)");
@@ -41,7 +47,8 @@ TEST(TerminalText, InvisibleCharactersAreShownSoLookalikeNamesDiffer) {
   EXPECT_EQ(terminal_safe("\u00ad\u180e\u2060\u2061\u2064\ufeff"), R"(\u00ad\u180e\u2060\u2061\u2064\ufeff)");
   // Joiners that text needs stay: a family emoji (ZWJ) and Persian "mi-khaham" (ZWNJ).
   EXPECT_EQ(terminal_safe("\U0001f468\u200d\U0001f469"), "\U0001f468\u200d\U0001f469");
-  EXPECT_EQ(terminal_safe("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"), "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645");
+  EXPECT_EQ(terminal_safe("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"),
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645");
   EXPECT_EQ(terminal_safe("\u2065"), "\u2065");  // unassigned, between the operators and the isolates
 }
 
@@ -53,11 +60,13 @@ TEST(TerminalText, LineBreaksCannotStartAFakeLine) {
 
 TEST(TerminalText, InvalidUtf8IsShownByteByByte) {
   EXPECT_EQ(terminal_safe("\xff"), R"(\xff)");
-  EXPECT_EQ(terminal_safe("\xc0\xae"), R"(\xc0\xae)");          // overlong '.'
-  EXPECT_EQ(terminal_safe("\xed\xa0\x80"), R"(\xed\xa0\x80)");  // a surrogate
+  EXPECT_EQ(terminal_safe("\xc0\xae"), R"(\xc0\xae)");                  // overlong '.'
+  EXPECT_EQ(terminal_safe("\xed\xa0\x80"), R"(\xed\xa0\x80)");          // a surrogate
   EXPECT_EQ(terminal_safe("\xf4\x90\x80\x80"), R"(\xf4\x90\x80\x80)");  // above U+10FFFF
-  EXPECT_EQ(terminal_safe("x\xe6\x97"), R"(x\xe6\x97)");        // 日 cut short
-  EXPECT_EQ(terminal_safe("\xe6\x97" "a"), R"(\xe6\x97a)");
+  EXPECT_EQ(terminal_safe("x\xe6\x97"), R"(x\xe6\x97)");                // 日 cut short
+  EXPECT_EQ(terminal_safe("\xe6\x97"
+                          "a"),
+            R"(\xe6\x97a)");
 }
 
 TEST(TerminalText, LegitimateTextIsKept) {
@@ -94,9 +103,8 @@ TEST(TerminalText, LongLinesAreWrappedWithAnIndentSoNoTailStartsALine) {
   using V = std::vector<std::string>;
   // 20 columns: "[12:00:00] m: " then padding, then a forged message line.
   const std::string forged = "[12:00:00] m: xxxxxx[12:00:00] bob (private): key?";
-  EXPECT_EQ(wrap_for_terminal(forged, 20, 11),
-            (V{"[12:00:00] m: xxxxxx", "           [12:00:00", "           ] bob (pr", "           ivate): k",
-               "           ey?"}));
+  EXPECT_EQ(wrap_for_terminal(forged, 20, 11), (V{"[12:00:00] m: xxxxxx", "           [12:00:00",
+                                                  "           ] bob (pr", "           ivate): k", "           ey?"}));
   EXPECT_EQ(wrap_for_terminal("short", 20, 11), V{"short"});
   EXPECT_EQ(wrap_for_terminal("", 20, 11), V{""});
   // Exactly the width fits on one line.

@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libbenchmark-dev
   python3 python3-cryptography openssl coreutils
   help2man clang-format-14
+  libhiredis-dev redis-server
 )
 for arg in "$@"; do
   case "$arg" in

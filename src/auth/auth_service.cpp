@@ -18,9 +18,13 @@ AuthService::AuthService(const Ed25519KeyPair& identity, const X25519KeyPair& st
       config_(std::move(config)),
       clock_(clock),
       // A hello is acceptable for 2 * max_skew seconds; remember its nonce at least that long.
-      hello_nonces_(2 * config_.policy.max_skew + 1, config_.replay_capacity),
-      limiter_(config_.handshakes_per_second, config_.handshake_burst),
-      server_limiter_(config_.server_handshakes_per_second, config_.server_handshake_burst, 16) {
+      local_hello_nonces_(2 * config_.policy.max_skew + 1, config_.replay_capacity),
+      local_limiter_(config_.handshakes_per_second, config_.handshake_burst),
+      local_server_limiter_(config_.server_handshakes_per_second, config_.server_handshake_burst, 16),
+      hello_nonces_(config_.shared_hello_nonces ? *config_.shared_hello_nonces : local_hello_nonces_),
+      limiter_(config_.shared_handshake_limiter ? *config_.shared_handshake_limiter : local_limiter_),
+      server_limiter_(config_.shared_server_handshake_limiter ? *config_.shared_server_handshake_limiter
+                                                              : local_server_limiter_) {
   const auto b64u = [](ByteView b) { return base64_encode(b, Alphabet::url, false); };
   well_known_ =
       nlohmann::json{{"protocol", "minihttps/2"},
@@ -47,11 +51,13 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   hs.consume_hello(body);
   const auto& hello = hs.identity();
   // Only after the signature verified: junk cannot fill the nonce cache.
+  if (hello.time < hello_nonces_.vouches_from())
+    throw Error(Errc::unavailable, "store: restarted; a hello made before it cannot be checked for replay, send a new one");
   switch (hello_nonces_.check_and_insert("hello", hello.nonce, clock_.now())) {
-    case ReplayCache::Verdict::fresh: break;
-    case ReplayCache::Verdict::replayed: throw Error(Errc::forbidden, "handshake: hello replayed");
-    case ReplayCache::Verdict::full:
-    case ReplayCache::Verdict::scope_full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
+    case NonceStore::Verdict::fresh: break;
+    case NonceStore::Verdict::replayed: throw Error(Errc::forbidden, "handshake: hello replayed");
+    case NonceStore::Verdict::full:
+    case NonceStore::Verdict::scope_full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
   }
   if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
     throw Error(Errc::forbidden,
@@ -60,7 +66,7 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
     throw Error(Errc::forbidden, "handshake: this key is banned on this server (" + hs.client_fingerprint() + ")");
 
   std::string reply;
-  Registration reg{hello.name, hs.client_key(), hs.client_fingerprint(), hello.uuid, address, clock_.now()};
+  Registration reg{hello.name, hs.client_key(), hs.client_fingerprint(), hello.uuid, address, clock_.now(), hello.time};
   registry_.register_session(reg, [&](const Uuid& uuid) {
     auto result = hs.create_reply(uuid);
     reply = std::move(result.reply_json);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "auth/nonce_store.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/registry.hpp"
 #include "auth/replay_cache.hpp"
@@ -29,6 +30,11 @@ struct AuthConfig {
   std::optional<std::unordered_set<std::string>> authorized;  // key fingerprints, when restricted
   // The operator's bans (server/ban_list.hpp): true refuses the key's handshakes with 403.
   std::function<bool(const std::string& fingerprint)> banned;
+  // Where the hello nonces and the handshake budgets live when several instances share them
+  // (--store redis, docs/ARCHITECTURE.md §7); null: in this process.
+  NonceStore* shared_hello_nonces = nullptr;
+  Limiter* shared_handshake_limiter = nullptr;         // per address group
+  Limiter* shared_server_handshake_limiter = nullptr;  // the whole server
 };
 
 class AuthService {
@@ -54,9 +60,13 @@ class AuthService {
   ClientRegistry& registry_;
   AuthConfig config_;
   const Clock& clock_;
-  ReplayCache hello_nonces_;
-  RateLimiter limiter_;         // per address group
-  RateLimiter server_limiter_;  // one bucket for everyone
+  // This process's own, used unless AuthConfig names shared ones.
+  ReplayCache local_hello_nonces_;
+  RateLimiter local_limiter_;
+  RateLimiter local_server_limiter_;
+  NonceStore& hello_nonces_;
+  Limiter& limiter_;         // per address group
+  Limiter& server_limiter_;  // one bucket for everyone
   std::string well_known_;
 };
 

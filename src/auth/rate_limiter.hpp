@@ -10,11 +10,20 @@
 
 namespace mh::auth {
 
-class RateLimiter {
+// Allows an event under a key (an address group, or "" for the whole server) or not: in this
+// process (RateLimiter) or in the store every instance shares (store/redis_limiter.hpp).
+class Limiter {
+ public:
+  virtual ~Limiter() = default;
+  // now: seconds on a monotonic clock (an implementation with a clock of its own may ignore it).
+  // True if the event is allowed (and counted).
+  virtual bool allow(std::string_view key, double now) = 0;
+};
+
+class RateLimiter final : public Limiter {
  public:
   RateLimiter(double rate_per_second, double burst, std::size_t max_addresses = 65536);
-  // now: seconds on a monotonic clock. True if the event is allowed (and counted).
-  bool allow(std::string_view address, double now);
+  bool allow(std::string_view address, double now) override;
 
  private:
   struct Bucket {

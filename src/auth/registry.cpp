@@ -158,13 +158,6 @@ class InMemoryRegistry final : public ClientRegistry {
     s.records[u] = std::move(rec);
   }
 
-  struct KeyIdHash {
-    std::size_t operator()(const KeyId& k) const noexcept {
-      std::size_t h = 0;  // the keyid is random: its first bytes are a good hash
-      for (int i = 0; i < 8; ++i) h = (h << 8) | k[static_cast<std::size_t>(i)];
-      return h;
-    }
-  };
   struct KeyShard {
     mutable std::shared_mutex mutex;
     std::unordered_map<KeyId, Uuid, KeyIdHash> uuids;

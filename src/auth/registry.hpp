@@ -62,6 +62,9 @@ struct Registration {
   std::optional<Uuid> requested;  // the UUID the client says it had
   std::string address;
   std::int64_t now = 0;
+  // The hello's own time. A shared registry refuses a hello older than the last one it took for
+  // the key, so a hello replayed after the store lost its nonces cannot replace a newer session.
+  std::int64_t hello_time = 0;
 };
 
 // What keeps the registry from being held full cheaply (docs/SECURITY.md, registry exhaustion).
@@ -111,6 +114,9 @@ class ClientRegistry {
   // never made a request RegistryLimits::unused_ttl seconds after their handshake. Returns how many.
   virtual std::size_t sweep(std::int64_t now, std::int64_t retention) = 0;
   virtual std::size_t size() const = 0;
+  // Writes back what this process learnt from requests (last seen, first use) to a registry shared
+  // with other instances; nothing to do for one kept in this process.
+  virtual void flush(std::int64_t /*now*/) {}
 };
 
 std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity, RegistryLimits limits = {});

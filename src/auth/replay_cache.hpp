@@ -19,21 +19,18 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "auth/nonce_store.hpp"
 #include "core/bytes.hpp"
 
 namespace mh::auth {
 
-class ReplayCache {
+class ReplayCache final : public NonceStore {
  public:
-  enum class Verdict { fresh, replayed, full, scope_full };
 
   // max_per_scope 0: no limit per scope.
   ReplayCache(std::int64_t window_seconds, std::size_t max_entries, std::size_t max_per_scope = 0);
 
-  // Records the nonce (scoped by e.g. the client's UUID bytes) and says whether it was seen
-  // before. `full` means the cache cannot remember more, `scope_full` that this scope has its
-  // share: the caller must refuse (503 / 429), not accept.
-  Verdict check_and_insert(std::string_view scope, ByteView nonce, std::int64_t now);
+  Verdict check_and_insert(std::string_view scope, ByteView nonce, std::int64_t now) override;
   std::size_t size() const;
 
  private:

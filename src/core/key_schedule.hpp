@@ -18,6 +18,13 @@ std::string_view purpose_label(KeyPurpose p) noexcept;
 
 // A session's id (docs/PROTOCOL.md §3.3): 16 random bytes chosen by the server.
 using KeyId = std::array<std::uint8_t, 16>;
+struct KeyIdHash {
+  std::size_t operator()(const KeyId& k) const noexcept {
+    std::size_t h = 0;  // a keyid is random: its first bytes are a good hash
+    for (int i = 0; i < 8; ++i) h = (h << 8) | k[static_cast<std::size_t>(i)];
+    return h;
+  }
+};
 
 // 32 bytes tying keys to one request: BH for the sealed request head, B for everything else.
 using Binding = std::array<std::uint8_t, 32>;

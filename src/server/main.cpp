@@ -24,6 +24,7 @@
 #include "server/options.hpp"
 #include "server/router.hpp"
 #include "server/terminal_console.hpp"
+#include "store/shared_store.hpp"
 #include "web/chat_hub.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
@@ -82,7 +83,34 @@ int main(int argc, char** argv) {
     auth::RegistryLimits registry_limits;
     registry_limits.per_address = opt.max_clients_per_address;
     registry_limits.unused_ttl = opt.unused_identity_ttl;
-    auto registry = auth::make_in_memory_registry(opt.max_clients, registry_limits);
+    // The state several instances share: in this process, or in Redis (docs/ARCHITECTURE.md §7).
+    std::unique_ptr<store::SharedStore> shared;
+    std::unique_ptr<auth::ClientRegistry> local_registry;
+    if (opt.store != "memory") {
+      store::SharedStoreOptions so;
+      so.address = store::parse_redis_url(opt.store);
+      so.timeout = std::chrono::milliseconds(static_cast<long>(opt.store_timeout * 1000));
+      so.connections = static_cast<std::size_t>(opt.threads) + 2;
+      so.max_skew = opt.max_skew;
+      so.replay_per_client = opt.replay_per_client;
+      so.registry.capacity = opt.max_clients;
+      so.registry.limits = registry_limits;
+      so.registry.retention = opt.session_ttl;
+      so.handshakes_per_second = opt.handshake_rate;
+      so.handshake_burst = opt.handshake_burst;
+      so.server_handshakes_per_second = opt.server_handshake_rate;
+      so.server_handshake_burst = opt.server_handshake_burst;
+      so.log = [](bool warn, const std::string& line) {
+        if (warn)
+          spdlog::warn("{}", line);
+        else
+          spdlog::info("{}", line);
+      };
+      shared = std::make_unique<store::SharedStore>(id.key, std::move(so));
+    } else {
+      local_registry = auth::make_in_memory_registry(opt.max_clients, registry_limits);
+    }
+    auth::ClientRegistry* registry = shared ? &shared->registry() : local_registry.get();
     auth::AuthConfig cfg;
     cfg.policy.max_skew = opt.max_skew;
     cfg.policy.session_ttl = opt.session_ttl;
@@ -96,9 +124,15 @@ int main(int argc, char** argv) {
       spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
     server::BanList bans(std::filesystem::path(opt.keys) / "banned");
     cfg.banned = [&bans](const std::string& fingerprint) { return bans.contains(fingerprint); };
+    if (shared) {
+      cfg.shared_hello_nonces = &shared->hello_nonces();
+      cfg.shared_handshake_limiter = &shared->handshake_limiter();
+      cfg.shared_server_handshake_limiter = &shared->server_handshake_limiter();
+    }
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
-    auth::ReplayCache request_nonces(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
+    auth::ReplayCache local_nonces(2 * opt.max_skew + 1, shared ? 1024 : opt.replay_capacity, opt.replay_per_client);
+    auth::NonceStore& request_nonces = shared ? shared->request_nonces() : local_nonces;
     web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew, "http", opt.require_sealed);
     web::FileService files(web::FileServiceOptions{opt.root});
     web::UploadOptions up;
@@ -139,9 +173,21 @@ int main(int argc, char** argv) {
     watch_signals(http, opt.grace);
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
-    http.every(std::chrono::seconds(30), [&registry, &clock, ttl = opt.session_ttl] {
-      if (const auto n = registry->sweep(clock.now(), ttl)) spdlog::info("swept {} expired clients", n);
+    http.every(std::chrono::seconds(30), [registry, &clock, ttl = opt.session_ttl] {
+      try {
+        if (const auto n = registry->sweep(clock.now(), ttl)) spdlog::info("swept {} expired clients", n);
+      } catch (const Error& e) {
+        spdlog::warn("sweep: {}", e.what());
+      }
     });
+    if (shared)  // what requests taught this instance (last seen, first use) reaches the others
+      http.every(std::chrono::seconds(5), [registry, &clock] {
+        try {
+          registry->flush(clock.now());
+        } catch (const Error& e) {
+          spdlog::warn("store: {}", e.what());
+        }
+      });
     http.every(std::chrono::seconds(10), [&uploads] {
       if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);
     });

@@ -7,8 +7,10 @@
 #include <iostream>
 #include <thread>
 
+#include "core/error.hpp"
 #include "core/stream.hpp"
 #include "core/version.hpp"
+#include "store/redis_client.hpp"
 
 namespace mh::server {
 namespace {
@@ -65,6 +67,22 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--listen", o.listen, "HOST:PORT to listen on; port 0 picks a free port")->capture_default_str();
   app.add_option("--root", o.root, "folder served to clients")->capture_default_str();
   app.add_option("--keys", o.keys, "folder of the server key (created on first start) and authorized_clients")
+      ->capture_default_str();
+  app.add_option("--store", o.store,
+                 "where the state several instances share lives: memory (this process only), "
+                 "redis://HOST[:PORT][/DB] or unix:///PATH[?db=N]")
+      ->check([](const std::string& v) {
+        if (v == "memory") return std::string();
+        try {
+          store::parse_redis_url(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      })
+      ->capture_default_str();
+  app.add_option("--store-timeout", o.store_timeout, "seconds each call to the store may take (503 beyond)")
+      ->check(CLI::Range(0.01, 60.0))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads; 0 = one per core")
       ->check(CLI::Range(0, 256))

@@ -9,6 +9,10 @@ struct Options {
   std::string listen = "127.0.0.1:8443";
   std::string root = "www";
   std::string keys = "keys";
+  // "memory" (this process only) or where the state several instances share lives: redis://HOST[:PORT][/DB]
+  // or unix:///PATH[?db=N] (docs/ARCHITECTURE.md §7).
+  std::string store = "memory";
+  double store_timeout = 1.0;  // seconds per call to the store
   int threads = 0;  // 0 = one per core
   std::int64_t session_ttl = 3600;
   std::int64_t max_skew = 60;

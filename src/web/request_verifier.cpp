@@ -25,7 +25,7 @@ std::string pick_label(const std::vector<std::pair<std::string, httpsig::Signatu
 
 }  // namespace
 
-RequestVerifier::RequestVerifier(auth::ClientRegistry& registry, auth::ReplayCache& nonces, const Clock& clock,
+RequestVerifier::RequestVerifier(auth::ClientRegistry& registry, auth::NonceStore& nonces, const Clock& clock,
                                  std::int64_t max_skew, std::string scheme, bool require_sealed)
     : registry_(registry),
       nonces_(nonces),
@@ -81,12 +81,14 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
 
   // Only a verified request may spend a nonce, so forgeries cannot fill the cache. The scope is
   // the client, not the session: a nonce cannot be used again under a newer session either.
+  if (*p.created < nonces_.vouches_from())
+    throw Error(Errc::unavailable, "store: restarted; a request signed before it cannot be checked for replay, sign it again");
   const std::string_view scope(reinterpret_cast<const char*>(v.client->uuid.bytes.data()), v.client->uuid.bytes.size());
   switch (nonces_.check_and_insert(scope, as_bytes(*p.nonce), now)) {
-    case auth::ReplayCache::Verdict::fresh: break;
-    case auth::ReplayCache::Verdict::replayed: forbid("nonce already used (replayed request)");
-    case auth::ReplayCache::Verdict::full: throw Error(Errc::unavailable, "server busy, try again later");
-    case auth::ReplayCache::Verdict::scope_full:
+    case auth::NonceStore::Verdict::fresh: break;
+    case auth::NonceStore::Verdict::replayed: forbid("nonce already used (replayed request)");
+    case auth::NonceStore::Verdict::full: throw Error(Errc::unavailable, "server busy, try again later");
+    case auth::NonceStore::Verdict::scope_full:
       throw Error(Errc::rate_limited,
                   "signature: too many requests from this client within the replay window; slow down");
   }

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "auth/registry.hpp"
-#include "auth/replay_cache.hpp"
+#include "auth/nonce_store.hpp"
 #include "core/bytes.hpp"
 #include "core/clock.hpp"
 #include "core/httpsig.hpp"
@@ -36,7 +36,7 @@ struct VerifiedRequest {
 
 class RequestVerifier {
  public:
-  RequestVerifier(auth::ClientRegistry& registry, auth::ReplayCache& nonces, const Clock& clock, std::int64_t max_skew,
+  RequestVerifier(auth::ClientRegistry& registry, auth::NonceStore& nonces, const Clock& clock, std::int64_t max_skew,
                   std::string scheme = "http", bool require_sealed = false);
 
   // Checks the signature of `req` (§5.2) and marks the client as seen. Throws before anything
@@ -50,7 +50,7 @@ class RequestVerifier {
 
  private:
   auth::ClientRegistry& registry_;
-  auth::ReplayCache& nonces_;
+  auth::NonceStore& nonces_;
   const Clock& clock_;
   std::int64_t max_skew_;
   std::string scheme_;

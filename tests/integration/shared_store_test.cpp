@@ -1,0 +1,187 @@
+// Several minihttpsd instances sharing one Redis (--store, docs/ARCHITECTURE.md §7): real
+// servers, a real redis-server, the real client, and a TCP balancer in front as HAProxy would be.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "core/rsa.hpp"
+#include "net/http_client.hpp"
+#include "support/balancer.hpp"
+#include "support/raw_handshake.hpp"
+#include "support/redis_server.hpp"
+#include "support/server_process.hpp"
+#include "support/signed_client.hpp"
+#include "support/test_support.hpp"
+
+namespace mh::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// What a server's keys folder holds, copied for another instance of the same server.
+void copy_identity(const fs::path& from, const fs::path& to) {
+  for (const auto& e : fs::directory_iterator(from))
+    if (e.is_regular_file() && e.path().filename() != "lock") fs::copy_file(e.path(), to / e.path().filename());
+}
+
+struct JsonReason {
+  int status = 0;
+  std::string reason;
+};
+JsonReason post_hello(const std::string& url, const std::string& body) {
+  net::HttpClient http(net::ServerUrl::parse(url), 10s);
+  const auto r = http.send(
+      net::Request{"POST", "/auth/handshake", {{"Content-Type", "application/json"}}, body, {}, {}, true}, 1 << 20);
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return {r.status, j.is_object() && j.contains("reason") ? j["reason"].get<std::string>() : ""};
+}
+
+class SharedStore : public ::testing::Test {
+ protected:
+  SharedStore() {
+    a_ = std::make_unique<ServerProcess>(options({}));
+    copy_identity(a_->keys(), keys_b_.path());
+    ServerOptions ob = options(keys_b_.path());
+    ob.root = a_->root();
+    ob.upload_dir = a_->upload_dir();
+    b_ = std::make_unique<ServerProcess>(ob);
+    balancer_ = std::make_unique<Balancer>(std::vector<std::uint16_t>{a_->port(), b_->port()});
+  }
+
+  ServerOptions options(const fs::path& keys) {
+    ServerOptions o = with_keys(keys, {"--store", redis_.url(), "--store-timeout", "0.5"});
+    return o;
+  }
+
+  CommandResult client(const fs::path& home, std::vector<std::string> args) { return run_client(home, args); }
+
+  void connect_through(std::size_t instance, const fs::path& home, const std::string& name) {
+    balancer_->pin(instance);
+    const auto r = run_client(home, {"connect", "--server", balancer_->url(), "--name", name, "--rsa-bits", "2048"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  RedisServer redis_;
+  TempDir keys_b_;
+  std::unique_ptr<ServerProcess> a_, b_;
+  std::unique_ptr<Balancer> balancer_;
+};
+
+TEST_F(SharedStore, BothInstancesAreTheSameServer) {
+  EXPECT_EQ(a_->fingerprint(), b_->fingerprint());
+  EXPECT_TRUE(a_->wait_for_stderr("store: using " + redis_.url(), 5s)) << a_->stderr_text();
+}
+
+TEST_F(SharedStore, AHandshakeThroughOneInstanceServesGetPutAndLsThroughTheOther) {
+  TempDir home, work;
+  connect_through(0, home.path(), "alice");
+  balancer_->pin(1);
+  auto r = client(home.path(), {"get", "hello.txt"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello, world\n");
+  write_file(work.path() / "note.txt", "written through B\n");
+  r = client(home.path(), {"put", (work.path() / "note.txt").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  balancer_->pin(0);  // the upload is on the folder both share
+  r = client(home.path(), {"get", "/.uploads/note.txt", "-o", (work.path() / "back.txt").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(work.path() / "back.txt"), "written through B\n");
+  r = client(home.path(), {"ls", "docs"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "a.txt\n");
+  const auto routed = balancer_->routed();
+  EXPECT_EQ(std::count(routed.begin(), routed.end(), 1u) > 0, true);
+}
+
+TEST_F(SharedStore, ARequestCapturedOnOneInstanceIsRefusedByTheOther) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_a(home.path(), a_->url()), on_b(home.path(), b_->url());
+  const Built captured = on_a.build("GET", "/hello.txt");
+  const Reply first = on_a.open(on_a.send_raw(captured.request), captured.binding);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "hello, world\n");
+  const Reply replayed = on_b.open(on_b.send_raw(captured.request), captured.binding);
+  EXPECT_EQ(replayed.status, 403);
+  EXPECT_EQ(replayed.reason(), "signature: nonce already used (replayed request)");
+  EXPECT_EQ(on_a.open(on_a.send_raw(captured.request), captured.binding).status, 403);
+}
+
+TEST_F(SharedStore, AHelloReplayedToAnotherInstanceIsRefused) {
+  const RsaPrivateKey key = RsaPrivateKey::generate(2048);
+  const auto hello = make_hello(server_keys(a_->url()), key, "hello-replay").hello_json();
+  EXPECT_EQ(post_hello(a_->url(), hello).status, 200);
+  const JsonReason again = post_hello(b_->url(), hello);
+  EXPECT_EQ(again.status, 403);
+  EXPECT_EQ(again.reason, "handshake: hello replayed");
+}
+
+TEST_F(SharedStore, AKickOnOneInstanceEndsTheSessionOnTheOtherWithinASecond) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_a(home.path(), a_->url());
+  ASSERT_EQ(on_a.send("GET", "/hello.txt").status, 200);
+  const auto r = run_process({server_binary().string(), "ctl", "--keys", keys_b_.path().string(), "kick", "alice"},
+                             {}, 10s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "kicked alice (" + on_a.uuid().to_string() + ")\n");
+  std::this_thread::sleep_for(1100ms);  // what an instance read, it trusts for at most a second
+  const Reply after = on_a.send("GET", "/hello.txt");
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(after.reason(), "signature: session unknown or ended: handshake again");
+}
+
+TEST_F(SharedStore, AKilledInstancesClientsCarryOnThroughTheOther) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  a_->kill(SIGKILL);
+  EXPECT_EQ(a_->wait_exit(5s), 128 + SIGKILL);
+  balancer_->pin(std::nullopt);
+  for (int i = 0; i < 3; ++i) {
+    const auto r = client(home.path(), {"get", "hello.txt"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "hello, world\n");
+  }
+}
+
+TEST_F(SharedStore, RedisDownIs503WithTheReasonThenEverythingRecoversByItself) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_b(home.path(), b_->url());
+  redis_.stop();
+  std::this_thread::sleep_for(1100ms);  // past what B may have cached
+  const Reply down = on_b.send("GET", "/hello.txt");
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(down.reason().rfind("store: ", 0), 0u) << down.reason();
+  EXPECT_TRUE(b_->wait_for_stderr("answering 503 until it is back", 5s)) << b_->stderr_text();
+
+  redis_.start();  // empty: the session went with it, so it must handshake again
+  const Reply back = on_b.send("GET", "/hello.txt");
+  EXPECT_EQ(back.status, 401);
+  EXPECT_TRUE(b_->wait_for_stderr("reachable again; serving", 5s)) << b_->stderr_text();
+  connect_through(1, home.path(), "alice");
+  balancer_->pin(0);
+  const auto r = client(home.path(), {"get", "hello.txt"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello, world\n");
+}
+
+TEST_F(SharedStore, AnInstanceWithAnotherIdentityIsRefusedTheStore) {
+  ServerOptions o = options({});
+  o.start_timeout = 10s;
+  try {
+    ServerProcess stranger(o);
+    ADD_FAILURE() << "a server with another identity started on the store";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds the state of another server (" + a_->fingerprint() + ")"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mh::test

@@ -21,7 +21,7 @@ namespace mh::store {
 
 // Where Redis is: redis://HOST[:PORT][/DB] (port 6379, db 0 by default) or unix:///PATH[?db=N].
 struct RedisAddress {
-  std::string host;       // empty for a unix socket
+  std::string host;  // empty for a unix socket
   int port = 6379;
   std::string unix_path;  // empty for TCP
   int db = 0;
@@ -54,6 +54,8 @@ struct RedisOptions {
   // from INFO server, changed): what was written since its last snapshot may be gone. Not called
   // for the first connection.
   std::function<void()> on_restart;
+  // Both run on the calling thread, one at a time, under the client's report lock (never its
+  // pool lock): they must not call back into the client.
 };
 
 class RedisClient {

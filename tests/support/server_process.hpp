@@ -26,14 +26,6 @@
 
 namespace mh::test {
 
-// Spawns argv (PATH searched) with stdin/stdout/stderr on the given fds (-1 for stdin:
-// /dev/null), the environment plus extra_env, a clean signal mask and default dispositions (the
-// test process may ignore SIGPIPE; children must not inherit that). Throws std::runtime_error.
-pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-            const std::vector<std::string>& extra_env = {});
-// A waitpid status as a shell reports it: the exit code, or 128 + the signal.
-int exit_code_of(int wait_status);
-
 struct ServerOptions {
   std::vector<std::string> extra_args;    // e.g. {"--max-clients", "2"}; appended last
   std::filesystem::path root;             // empty: a fresh temporary www with a few files

@@ -1,5 +1,7 @@
 #pragma once
 // Helpers shared by the test suites: vector files, temporary directories, running commands.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <chrono>
 #include <filesystem>
@@ -52,6 +54,14 @@ std::string describe(const CommandResult& r);
 // Runs argv (no shell) with `input` on stdin; captures stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv, std::string_view input = {},
                           const std::vector<std::string>& extra_env = {});
+
+// Spawns argv (PATH searched) with stdin/stdout/stderr on the given fds (-1 for stdin:
+// /dev/null), the environment plus extra_env, a clean signal mask and default dispositions (the
+// test process may ignore SIGPIPE; children must not inherit that). Throws std::runtime_error.
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& extra_env = {});
+// A waitpid status as a shell reports it: the exit code, or 128 + the signal.
+int exit_code_of(int wait_status);
 
 // Deterministic pseudo-random bytes (not for crypto): reproducible test data.
 Bytes pattern_bytes(std::size_t n, std::uint32_t seed = 1);

@@ -65,8 +65,7 @@ struct RedisSubscriber::Impl {
     // A throwing callback must not end the thread (std::terminate): the subscription goes on.
     try {
       on_link(up);
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 
   // Sends what is queued in the context; false when the link failed.
@@ -86,8 +85,7 @@ struct RedisSubscriber::Impl {
     } else if (kind == "message" && on_message) {
       try {
         on_message(r.elements[1].str, r.elements[2].str);
-      } catch (...) {
-      }
+      } catch (...) {}
     }
   }
 
@@ -96,9 +94,7 @@ struct RedisSubscriber::Impl {
     detail::Context c;
     try {
       c = detail::dial(opt.address, std::min(opt.timeout, kMaxConnect));
-    } catch (const Error&) {
-      return false;
-    }
+    } catch (const Error&) { return false; }
     Command subscribe{"SUBSCRIBE"};
     subscribe.insert(subscribe.end(), channels.begin(), channels.end());
     detail::append(c.get(), subscribe);
@@ -142,7 +138,12 @@ struct RedisSubscriber::Impl {
     pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     milliseconds backoff = kFirstBackoff;
     while (!stopping.load()) {
-      const bool got_subscribed = session();
+      bool got_subscribed = false;
+      try {
+        got_subscribed = session();
+      } catch (const std::exception&) {
+        // Only an allocation can throw in there; a lost connection is a return, not an exception.
+      }
       set_link(false);
       if (got_subscribed) backoff = kFirstBackoff;
       if (wait(-1, backoff) < 0) break;

@@ -90,8 +90,7 @@ TEST(RedisClient, APipelineAnswersEveryCommandInOrder) {
   RedisServer server;
   RedisClient redis(options_for(server));
   std::vector<Command> commands;
-  for (int i = 0; i < 100; ++i)
-    commands.push_back(i % 2 == 0 ? Command{"INCR", "p"} : Command{"GET", "p"});
+  for (int i = 0; i < 100; ++i) commands.push_back(i % 2 == 0 ? Command{"INCR", "p"} : Command{"GET", "p"});
   const auto replies = redis.pipeline(commands);
   ASSERT_EQ(replies.size(), 100u);
   for (int i = 0; i < 100; ++i) {
@@ -352,7 +351,9 @@ TEST(RedisClient, AllConnectionsBusyFailsAfterTheTimeout) {
   // The one connection is held for 750 ms by three BLPOPs of 250 ms (each answered within the
   // timeout), while a second call may wait only 300 ms for it.
   std::vector<Reply> held;
-  std::thread holder([&] { held = redis.pipeline({{"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}}); });
+  std::thread holder([&] {
+    held = redis.pipeline({{"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}});
+  });
   std::this_thread::sleep_for(50ms);
   Errc code = Errc::internal;
   EXPECT_EQ(test::error_of([&] { redis.command({"PING"}); }, &code), "store: all 1 connections busy");

@@ -72,8 +72,7 @@ RedisServer::RedisServer(Listen listen) : listen_(listen) { start(); }
 RedisServer::~RedisServer() {
   try {
     stop();
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 
 std::string RedisServer::url() const {
@@ -84,9 +83,7 @@ std::string RedisServer::url() const {
 std::string RedisServer::log() const {
   try {
     return read_file(dir_ / "redis.log");
-  } catch (...) {
-    return "(no log)";
-  }
+  } catch (...) { return "(no log)"; }
 }
 
 void RedisServer::start() {
@@ -100,9 +97,9 @@ void RedisServer::start() {
 }
 
 bool RedisServer::start_once() {
-  std::vector<std::string> argv = {"/usr/bin/redis-server", "--save", "", "--appendonly", "no",
-                                   "--daemonize", "no", "--bind", "127.0.0.1", "--protected-mode",
-                                   "yes", "--dir", dir_.path().string()};
+  std::vector<std::string> argv = {
+      "/usr/bin/redis-server", "--save", "",      "--appendonly",      "no", "--daemonize", "no", "--bind", "127.0.0.1",
+      "--protected-mode",      "yes",    "--dir", dir_.path().string()};
   if (listen_ == Listen::unix_socket) {
     for (const char* a : {"--port", "0", "--unixsocket"}) argv.emplace_back(a);
     argv.push_back((dir_ / "redis.sock").string());

@@ -2,7 +2,7 @@
 #   make run            install what is missing, build, start minihttpsd on ./www
 #   make test           install what is missing, build, run every test suite (ctest)
 #   make test-sanitize  the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make test-tsan      the server and client tests and the short load test under ThreadSanitizer
+#   make test-tsan      the server, client and store tests and the short load test under ThreadSanitizer
 #   make bench          core primitives vs openssl speed, minihttpsd vs nginx (docs/BENCHMARKS.md);
 #                       never part of make test
 #   make fuzz           libFuzzer targets (clang), FUZZ_SECONDS each (default 60); fuzz/README.md
@@ -47,8 +47,8 @@ test-sanitize: deps
 
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
-	@cmake --build --preset tsan -j $(JOBS) --target server_tests client_tests load_tool
-	@ctest --preset tsan -j $(JOBS) -L "server|client|concurrency"
+	@cmake --build --preset tsan -j $(JOBS) --target server_tests client_tests store_tests load_tool
+	@ctest --preset tsan -j $(JOBS) -L "server|client|store|concurrency"
 
 bench: deps
 	@scripts/install-deps.sh --bench

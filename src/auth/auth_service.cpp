@@ -51,14 +51,15 @@ std::string AuthService::handshake(std::string_view body, const std::string& add
   hs.consume_hello(body);
   const auto& hello = hs.identity();
   // Only after the signature verified: junk cannot fill the nonce cache.
-  if (hello.time < hello_nonces_.vouches_from())
-    throw Error(Errc::unavailable, "store: restarted; a hello made before it cannot be checked for replay, send a new one");
   switch (hello_nonces_.check_and_insert("hello", hello.nonce, clock_.now())) {
     case NonceStore::Verdict::fresh: break;
     case NonceStore::Verdict::replayed: throw Error(Errc::forbidden, "handshake: hello replayed");
     case NonceStore::Verdict::full:
     case NonceStore::Verdict::scope_full: throw Error(Errc::unavailable, "handshake: server busy, try again later");
   }
+  if (hello.time < hello_nonces_.vouches_from())
+    throw Error(Errc::unavailable,
+                "store: restarted; a hello made before it cannot be checked for replay, send a new one");
   if (config_.authorized && !config_.authorized->count(hs.client_fingerprint()))
     throw Error(Errc::forbidden,
                 "handshake: this key is not authorized on this server (" + hs.client_fingerprint() + ")");

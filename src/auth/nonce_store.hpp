@@ -20,7 +20,8 @@ class NonceStore {
   virtual Verdict check_and_insert(std::string_view scope, ByteView nonce, std::int64_t now) = 0;
   // The earliest timestamp (unix seconds) whose nonces this store can vouch for. A shared store
   // that restarted from a snapshot may have lost nonces it had recorded, so a request or hello
-  // made before then must be refused (503), not checked; see docs/ARCHITECTURE.md §7.
+  // made before then must be refused (503), not checked; see docs/ARCHITECTURE.md §7. Ask after
+  // check_and_insert: that call may be the one that finds the restart.
   virtual std::int64_t vouches_from() const { return INT64_MIN; }
 };
 

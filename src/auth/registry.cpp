@@ -38,18 +38,8 @@ class InMemoryRegistry final : public ClientRegistry {
       do uuid = Uuid::random_v4();
       while (lookup(*uuid));
     }
-    SessionGrant g = grant(*uuid);
-    auto rec = std::make_shared<ClientRecord>(r.key);
-    rec->uuid = *uuid;
-    rec->name = r.name;
-    rec->fingerprint = r.fingerprint;
-    rec->session_secret = std::move(g.secret);
-    rec->keyid = g.keyid;
-    rec->chunk_size = g.chunk_size;
-    rec->session_expires = g.expires;
+    auto rec = new_record(r, *uuid, grant(*uuid));
     rec->created = previous ? previous->created : r.now;
-    rec->address = r.address;
-    rec->last_seen.store(r.now, std::memory_order_relaxed);
     if (previous) rec->used.store(previous->used.load(std::memory_order_relaxed), std::memory_order_relaxed);
     rec->registered_from = previous ? previous->registered_from : group;
     if (previous && previous->name != r.name) by_name_.erase(previous->name);
@@ -231,6 +221,21 @@ class InMemoryRegistry final : public ClientRegistry {
 };
 
 }  // namespace
+
+std::shared_ptr<ClientRecord> new_record(const Registration& r, const Uuid& uuid, SessionGrant g) {
+  auto rec = std::make_shared<ClientRecord>(r.key);
+  rec->uuid = uuid;
+  rec->name = r.name;
+  rec->fingerprint = r.fingerprint;
+  rec->session_secret = std::move(g.secret);
+  rec->keyid = g.keyid;
+  rec->chunk_size = g.chunk_size;
+  rec->session_expires = g.expires;
+  rec->created = r.now;
+  rec->address = r.address;
+  rec->last_seen.store(r.now, std::memory_order_relaxed);
+  return rec;
+}
 
 std::unique_ptr<ClientRegistry> make_in_memory_registry(std::size_t capacity, RegistryLimits limits) {
   return std::make_unique<InMemoryRegistry>(capacity, limits);

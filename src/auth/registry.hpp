@@ -85,6 +85,10 @@ struct SessionGrant {
   std::uint32_t chunk_size = 0;
 };
 
+// The record a registration publishes: who (from `r`), the session (from `g`), under `uuid`.
+// created, registered_from and used are the caller's, since only it knows the identity's past.
+std::shared_ptr<ClientRecord> new_record(const Registration& r, const Uuid& uuid, SessionGrant g);
+
 class ClientRegistry {
  public:
   virtual ~ClientRegistry() = default;

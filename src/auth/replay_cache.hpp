@@ -26,7 +26,6 @@ namespace mh::auth {
 
 class ReplayCache final : public NonceStore {
  public:
-
   // max_per_scope 0: no limit per scope.
   ReplayCache(std::int64_t window_seconds, std::size_t max_entries, std::size_t max_per_scope = 0);
 

@@ -176,17 +176,13 @@ int main(int argc, char** argv) {
     http.every(std::chrono::seconds(30), [registry, &clock, ttl = opt.session_ttl] {
       try {
         if (const auto n = registry->sweep(clock.now(), ttl)) spdlog::info("swept {} expired clients", n);
-      } catch (const Error& e) {
-        spdlog::warn("sweep: {}", e.what());
-      }
+      } catch (const Error& e) { spdlog::warn("sweep: {}", e.what()); }
     });
     if (shared)  // what requests taught this instance (last seen, first use) reaches the others
       http.every(std::chrono::seconds(5), [registry, &clock] {
         try {
           registry->flush(clock.now());
-        } catch (const Error& e) {
-          spdlog::warn("store: {}", e.what());
-        }
+        } catch (const Error& e) { spdlog::warn("store: {}", e.what()); }
       });
     http.every(std::chrono::seconds(10), [&uploads] {
       if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);

@@ -76,9 +76,7 @@ Options parse_options(int argc, char** argv) {
         try {
           store::parse_redis_url(v);
           return std::string();
-        } catch (const Error& e) {
-          return std::string(e.what());
-        }
+        } catch (const Error& e) { return std::string(e.what()); }
       })
       ->capture_default_str();
   app.add_option("--store-timeout", o.store_timeout, "seconds each call to the store may take (503 beyond)")

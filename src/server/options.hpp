@@ -13,7 +13,7 @@ struct Options {
   // or unix:///PATH[?db=N] (docs/ARCHITECTURE.md §7).
   std::string store = "memory";
   double store_timeout = 1.0;  // seconds per call to the store
-  int threads = 0;  // 0 = one per core
+  int threads = 0;             // 0 = one per core
   std::int64_t session_ttl = 3600;
   std::int64_t max_skew = 60;
   std::uint32_t chunk_size = 262144;  // stream chunk size of every session (PROTOCOL.md §6)

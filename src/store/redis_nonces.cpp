@@ -29,9 +29,9 @@ RedisNonceStore::RedisNonceStore(RedisClient& redis, std::string prefix, std::in
 auth::NonceStore::Verdict RedisNonceStore::check_and_insert(std::string_view scope, ByteView nonce, std::int64_t now) {
   const std::string s = to_hex(as_bytes(scope));
   const std::string generation = std::to_string(now / window_);
-  const Reply r = redis_.eval(kCheckAndInsert,
-                              {prefix_ + s + ":" + std::string(as_chars(nonce)), prefix_ + "count:" + s + ":" + generation},
-                              {std::to_string(window_), std::to_string(max_per_scope_)});
+  const Reply r = redis_.eval(
+      kCheckAndInsert, {prefix_ + s + ":" + std::string(as_chars(nonce)), prefix_ + "count:" + s + ":" + generation},
+      {std::to_string(window_), std::to_string(max_per_scope_)});
   if (r.is_error()) {
     // maxmemory reached: the store cannot remember more, so nothing new may be accepted.
     if (r.str.rfind("OOM", 0) == 0) return Verdict::full;

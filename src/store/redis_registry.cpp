@@ -93,25 +93,15 @@ class RedisRegistry final : public auth::ClientRegistry {
       const auto uuid = Uuid::parse(checked.elements[1].str);
       if (!uuid || checked.elements.size() != 5) unexpected(checked, "registration");
 
-      auth::SessionGrant g = grant(*uuid);
-      auto rec = std::make_shared<auth::ClientRecord>(r.key);
-      rec->uuid = *uuid;
-      rec->name = r.name;
-      rec->fingerprint = r.fingerprint;
-      rec->session_secret = std::move(g.secret);
-      rec->keyid = g.keyid;
-      rec->chunk_size = g.chunk_size;
-      rec->session_expires = g.expires;
+      auto rec = auth::new_record(r, *uuid, grant(*uuid));
       rec->created = to_int(checked.elements[2].str);
       rec->registered_from = checked.elements[3].str;
-      rec->address = r.address;
-      rec->last_seen.store(r.now, std::memory_order_relaxed);
       rec->used.store(checked.elements[4].str == "1", std::memory_order_relaxed);
 
       const Bytes der = r.key.spki_der();
       args[0] = "commit";
-      args.insert(args.end(), {uuid->to_string(), std::string(as_chars(der)), r.address, to_hex(g.keyid),
-                               std::to_string(g.expires), seal_session(*rec)});
+      args.insert(args.end(), {uuid->to_string(), std::string(as_chars(der)), r.address, to_hex(rec->keyid),
+                               std::to_string(rec->session_expires), seal_session(*rec)});
       const Reply committed = redis_.eval(scripts::kRegister, {}, args);
       refuse_unless_ok(committed);
       if (committed.elements[0].str == "retry") continue;
@@ -162,9 +152,9 @@ class RedisRegistry final : public auth::ClientRegistry {
       }
     }
     const std::int64_t now = std::time(nullptr);
-    const Reply r = redis_.eval(scripts::kEndSession, {},
-                                {to_text(uuid), std::to_string(now), std::to_string(o_.limits.unused_ttl),
-                                 std::to_string(o_.retention)});
+    const Reply r = redis_.eval(
+        scripts::kEndSession, {},
+        {to_text(uuid), std::to_string(now), std::to_string(o_.limits.unused_ttl), std::to_string(o_.retention)});
     if (r.type != Reply::Type::integer) unexpected(r, "ending a session");
     return r.integer == 1;
   }

@@ -10,22 +10,22 @@
 namespace mh::store::scripts {
 
 // Shared by register and touch: when an identity is forgotten, as seconds from now.
-#define MH_REGISTRY_LUA_PRELUDE                                                                 \
-  "local P = 'mh:'\n"                                                                           \
-  "local function live(u) return u and redis.call('EXISTS', P..'id:'..u) == 1 end\n"           \
-  "local function keep_for(used, created, expires, ended, now, unused_ttl, retention)\n"       \
-  "  local k\n"                                                                                 \
-  "  if used == '1' then\n"                                                                     \
-  "    local e = expires; if e == 0 then e = ended end\n"                                       \
-  "    k = e + retention - now\n"                                                               \
-  "  else k = math.max(created + unused_ttl, expires) - now end\n"                              \
-  "  return math.max(1, math.floor(k))\n"                                                       \
-  "end\n"                                                                                       \
-  "local function expire_identity(u, fp, name, from, keep)\n"                                   \
-  "  for _, k in ipairs({P..'id:'..u, P..'fp:'..fp, P..'name:'..name}) do\n"                   \
-  "    redis.call('EXPIRE', k, keep) end\n"                                                     \
-  "  local g = P..'group:'..from\n"                                                             \
-  "  if redis.call('TTL', g) < keep then redis.call('EXPIRE', g, keep) end\n"                   \
+#define MH_REGISTRY_LUA_PRELUDE                                                          \
+  "local P = 'mh:'\n"                                                                    \
+  "local function live(u) return u and redis.call('EXISTS', P..'id:'..u) == 1 end\n"     \
+  "local function keep_for(used, created, expires, ended, now, unused_ttl, retention)\n" \
+  "  local k\n"                                                                          \
+  "  if used == '1' then\n"                                                              \
+  "    local e = expires; if e == 0 then e = ended end\n"                                \
+  "    k = e + retention - now\n"                                                        \
+  "  else k = math.max(created + unused_ttl, expires) - now end\n"                       \
+  "  return math.max(1, math.floor(k))\n"                                                \
+  "end\n"                                                                                \
+  "local function expire_identity(u, fp, name, from, keep)\n"                            \
+  "  for _, k in ipairs({P..'id:'..u, P..'fp:'..fp, P..'name:'..name}) do\n"             \
+  "    redis.call('EXPIRE', k, keep) end\n"                                              \
+  "  local g = P..'group:'..from\n"                                                      \
+  "  if redis.call('TTL', g) < keep then redis.call('EXPIRE', g, keep) end\n"            \
   "end\n"
 
 // ARGV: mode ('check' | 'commit'), fp, name, requested UUID or '', candidate UUID for a new key,

@@ -29,7 +29,7 @@ std::optional<SecretBytes> ValueSealer::open(std::string_view sealed, std::strin
   const auto* p = reinterpret_cast<const unsigned char*>(sealed.data());
   SecretBytes out(sealed.size() - kNonce - kTag);
   unsigned long long n = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &n, nullptr, p + kNonce, sealed.size() - kNonce, 
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &n, nullptr, p + kNonce, sealed.size() - kNonce,
                                                  reinterpret_cast<const unsigned char*>(bound_to.data()),
                                                  bound_to.size(), p, key_.data()) != 0)
     return std::nullopt;

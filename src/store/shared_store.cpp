@@ -10,6 +10,14 @@ namespace mh::store {
 namespace {
 
 constexpr const char* kOwnerKey = "mh:owner";
+constexpr const char* kClaimedInKey = "mh:claimed_in";
+
+// KEYS[1] owner, KEYS[2] the run it was claimed in; ARGV[1] our fingerprint, ARGV[2] this run.
+// Claims an empty store; replies {owner, the run it was claimed in}.
+constexpr const char* kClaim = R"lua(
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('SET', KEYS[2], ARGV[2]) end
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]) or ''}
+)lua";
 
 // The owner check and the restart rule, in front of a nonce store.
 class Epoch {
@@ -22,23 +30,28 @@ class Epoch {
   void restarted() {
     restarted_at_.store(std::time(nullptr));
     checked_.store(false);
+    restarts_.fetch_add(1);
   }
+  std::uint64_t restarts() const { return restarts_.load(); }
 
   // Before any nonce is checked: claims the store or checks it is ours, once after start and
-  // once after each restart of Redis.
+  // once after each restart of Redis. Whoever claims the store records the run of Redis it
+  // claimed it in: an instance that sees a restart and finds that run is the current one knows
+  // another instance found the store empty; an older run means the data came back from disk.
   void check() {
     if (checked_.load(std::memory_order_acquire)) return;
     std::lock_guard lock(mutex_);
     if (checked_.load()) return;
-    const auto replies = redis_.pipeline({{"SET", kOwnerKey, fingerprint_, "NX"}, {"GET", kOwnerKey}});
-    const Reply& owner = replies[1];
-    if (owner.type != Reply::Type::string) throw Error(Errc::unavailable, "store: cannot read " + std::string(kOwnerKey));
-    if (owner.str != fingerprint_)
+    const std::string run = current_run();
+    const Reply r = redis_.eval(kClaim, {kOwnerKey, kClaimedInKey}, {fingerprint_, run});
+    if (r.type != Reply::Type::array || r.elements.size() != 2 || r.elements[0].type != Reply::Type::string)
+      throw Error(Errc::unavailable, "store: cannot read " + std::string(kOwnerKey));
+    const std::string& owner = r.elements[0].str;
+    if (owner != fingerprint_)
       throw Error(Errc::forbidden, "store: " + redis_.address().text() + " holds the state of another server (" +
-                                       owner.str + "); this server is " + fingerprint_);
-    const bool claimed_now = replies[0].type == Reply::Type::status;  // OK: the key was absent
+                                       owner + "); this server is " + fingerprint_);
     const std::int64_t at = restarted_at_.load();
-    if (at != 0 && !claimed_now) {
+    if (at != 0 && r.elements[1].str != run) {
       vouches_from_.store(at + max_skew_ + 1);
       log_(true, "store: Redis restarted with its data (from a snapshot); requests signed before " +
                      std::to_string(at + max_skew_ + 1) + " are refused, as their nonces may be lost");
@@ -51,6 +64,15 @@ class Epoch {
   std::int64_t vouches_from() const { return vouches_from_.load(); }
 
  private:
+  // Redis's run_id: a new one each time it starts.
+  std::string current_run() {
+    const Reply info = redis_.command({"INFO", "server"});
+    const auto at = info.str.find("run_id:");
+    if (info.type != Reply::Type::string || at == std::string::npos)
+      throw Error(Errc::unavailable, "store: INFO server gave no run_id");
+    return info.str.substr(at + 7, info.str.find_first_of("\r\n", at) - at - 7);
+  }
+
   RedisClient& redis_;
   const std::string fingerprint_;
   const std::int64_t max_skew_;
@@ -59,15 +81,21 @@ class Epoch {
   std::atomic<bool> checked_{false};
   std::atomic<std::int64_t> restarted_at_{0};
   std::atomic<std::int64_t> vouches_from_{INT64_MIN};
+  std::atomic<std::uint64_t> restarts_{0};
 };
 
 class GuardedNonces final : public auth::NonceStore {
  public:
   GuardedNonces(Epoch& epoch, RedisClient& redis, std::string prefix, std::int64_t window, std::size_t share)
       : epoch_(epoch), inner_(redis, std::move(prefix), window, share) {}
+  // The call that dials the restarted Redis is the one that finds out: the rule is brought up to
+  // date before its verdict goes back, and the caller compares with vouches_from() after it.
   Verdict check_and_insert(std::string_view scope, ByteView nonce, std::int64_t now) override {
     epoch_.check();
-    return inner_.check_and_insert(scope, nonce, now);
+    const std::uint64_t before = epoch_.restarts();
+    const Verdict v = inner_.check_and_insert(scope, nonce, now);
+    if (epoch_.restarts() != before) epoch_.check();
+    return v;
   }
   std::int64_t vouches_from() const override { return epoch_.vouches_from(); }
 

@@ -81,8 +81,6 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
 
   // Only a verified request may spend a nonce, so forgeries cannot fill the cache. The scope is
   // the client, not the session: a nonce cannot be used again under a newer session either.
-  if (*p.created < nonces_.vouches_from())
-    throw Error(Errc::unavailable, "store: restarted; a request signed before it cannot be checked for replay, sign it again");
   const std::string_view scope(reinterpret_cast<const char*>(v.client->uuid.bytes.data()), v.client->uuid.bytes.size());
   switch (nonces_.check_and_insert(scope, as_bytes(*p.nonce), now)) {
     case auth::NonceStore::Verdict::fresh: break;
@@ -92,6 +90,9 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
       throw Error(Errc::rate_limited,
                   "signature: too many requests from this client within the replay window; slow down");
   }
+  if (*p.created < nonces_.vouches_from())
+    throw Error(Errc::unavailable,
+                "store: restarted; a request signed before it cannot be checked for replay, sign it again");
   v.binding = request_binding(base, v.signature);
   v.sealed = seal::is_sealed(v.message);
   v.method = req.method;

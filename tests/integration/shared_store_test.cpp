@@ -100,15 +100,22 @@ TEST_F(SharedStore, AHandshakeThroughOneInstanceServesGetPutAndLsThroughTheOther
 TEST_F(SharedStore, ARequestCapturedOnOneInstanceIsRefusedByTheOther) {
   TempDir home;
   connect_through(0, home.path(), "alice");
-  SignedClient on_a(home.path(), a_->url()), on_b(home.path(), b_->url());
+  // Both through the balancer, as behind one address: the same Host, so the copy is exact.
+  SignedClient on_a(home.path(), balancer_->url()), on_b(home.path(), balancer_->url());
   const Built captured = on_a.build("GET", "/hello.txt");
+  balancer_->pin(0);
   const Reply first = on_a.open(on_a.send_raw(captured.request), captured.binding);
+  balancer_->pin(1);
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.body, "hello, world\n");
   const Reply replayed = on_b.open(on_b.send_raw(captured.request), captured.binding);
   EXPECT_EQ(replayed.status, 403);
   EXPECT_EQ(replayed.reason(), "signature: nonce already used (replayed request)");
   EXPECT_EQ(on_a.open(on_a.send_raw(captured.request), captured.binding).status, 403);
+  const auto routed = balancer_->routed();  // ..., the request to A, then the copy to B
+  ASSERT_GE(routed.size(), 2u);
+  EXPECT_EQ(routed[routed.size() - 2], 0u);
+  EXPECT_EQ(routed.back(), 1u);
 }
 
 TEST_F(SharedStore, AHelloReplayedToAnotherInstanceIsRefused) {
@@ -125,8 +132,8 @@ TEST_F(SharedStore, AKickOnOneInstanceEndsTheSessionOnTheOtherWithinASecond) {
   connect_through(0, home.path(), "alice");
   SignedClient on_a(home.path(), a_->url());
   ASSERT_EQ(on_a.send("GET", "/hello.txt").status, 200);
-  const auto r = run_process({server_binary().string(), "ctl", "--keys", keys_b_.path().string(), "kick", "alice"},
-                             {}, 10s);
+  const auto r =
+      run_process({server_binary().string(), "ctl", "--keys", keys_b_.path().string(), "kick", "alice"}, {}, 10s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "kicked alice (" + on_a.uuid().to_string() + ")\n");
   std::this_thread::sleep_for(1100ms);  // what an instance read, it trusts for at most a second

@@ -444,5 +444,35 @@ TEST_F(ServerAuth, UnsealedAnswerWithoutAcceptSignatureIsNotSigned) {
   EXPECT_EQ(net::find_header(res.headers, "WWW-Authenticate"), "MiniHTTPS handshake=\"/auth/handshake\"");
 }
 
+// ---- a shared store that restarted from a snapshot (docs/ARCHITECTURE.md §7) -----------------
+
+// Says every nonce is fresh, as a store that lost them would, and vouches only from kNow + 1.
+class RestoredStore final : public auth::NonceStore {
+ public:
+  Verdict check_and_insert(std::string_view, ByteView, std::int64_t) override { return Verdict::fresh; }
+  std::int64_t vouches_from() const override { return kNow + 1; }
+};
+
+TEST_F(ServerAuth, WhatWasSignedBeforeARestoredStoreCanVouchIsRefusedNotChecked) {
+  const auto s = connect();
+  RestoredStore restored;
+  RequestVerifier verifier(*registry_, restored, clock_, kSkew);
+  EXPECT_EQ(refusal([&] { verifier.verify(plain(s, "/hello.txt", "before")); }),
+            "503 store: restarted; a request signed before it cannot be checked for replay, sign it again");
+  clock_.advance(1);
+  EXPECT_EQ(refusal([&] { verifier.verify(plain(s, "/hello.txt", "after")); }), "no error");
+
+  auth::AuthConfig cfg;
+  cfg.shared_hello_nonces = &restored;
+  clock_.set(kNow);
+  rebuild(cfg);
+  auto hs = hello(client_key(), "alice");
+  EXPECT_EQ(refusal([&] { auth_->handshake(hs.hello_json(), "127.0.0.1"); }),
+            "503 store: restarted; a hello made before it cannot be checked for replay, send a new one");
+  clock_.advance(1);
+  hs = hello(client_key(), "alice");
+  EXPECT_EQ(refusal([&] { auth_->handshake(hs.hello_json(), "127.0.0.1"); }), "no error");
+}
+
 }  // namespace
 }  // namespace mh::web

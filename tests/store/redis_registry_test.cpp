@@ -47,9 +47,7 @@ auth::ClientRegistry::Grant grant(Bytes* secret = nullptr) {
 std::string refusal(const std::function<void()>& f) {
   try {
     f();
-  } catch (const Error& e) {
-    return std::to_string(http_status(e.code())) + " " + e.what();
-  }
+  } catch (const Error& e) { return std::to_string(http_status(e.code())) + " " + e.what(); }
   return "no error";
 }
 
@@ -153,6 +151,8 @@ TEST_F(RedisRegistryTest, AFullRegistryEvictsOnlyAnOldUnusedIdentity) {
   a_->flush(now());
   const auto unused = b_->register_session(reg("unused", 1), grant());
   const auto newcomer = a_->register_session(reg("new", 2), grant());  // takes the unused one's place
+  newcomer->mark_used();
+  a_->flush(now());
   EXPECT_EQ(b_->resolve("unused"), std::nullopt);
   EXPECT_EQ(b_->resolve("used"), used->uuid);
   EXPECT_EQ(b_->resolve("new"), newcomer->uuid);

@@ -22,7 +22,7 @@ TEST(ValueSealer, OpensWithTheSameIdentityAndBindingOnly) {
   altered[30] ^= 1;
   EXPECT_EQ(opened(b.open(altered, "mh:sess:01")), "<none>");
   EXPECT_EQ(opened(b.open(sealed.substr(0, 39), "mh:sess:01")), "<none>");  // shorter than nonce + tag
-  EXPECT_NE(a.seal("session secret", "mh:sess:01"), sealed);               // a fresh nonce each time
+  EXPECT_NE(a.seal("session secret", "mh:sess:01"), sealed);                // a fresh nonce each time
 }
 
 TEST(ValueSealer, TheKeyIsDerivedFromTheIdentitySeed) {

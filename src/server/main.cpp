@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
     if (shared)
       shared_bans.emplace(shared->redis(), ban_file.list(), [keys = opt.keys](std::size_t added, std::size_t of) {
         spdlog::info(
-            "store: imported {} of the {} bans in {}/banned into the store (the others were there); bans are "
+            "store: imported {} of the {} bans in {}/banned (those not in the store yet); bans are "
             "kept in the store from now on, {}/banned is no longer written",
             added, of, keys, keys);
       });

@@ -52,7 +52,7 @@ class MemoryUploadLedger final : public UploadLedger {
     Area& a = areas_[area];
     const auto h = a.holds.find(id);
     if (h == a.holds.end()) return LedgerResult::no_attempt;  // never: holds live as long as the upload
-    a.pending = a.pending - h->second + attempt.charge;         // charge <= hold: the sink checked
+    a.pending = a.pending - h->second + attempt.charge;       // charge <= hold: the sink checked
     a.holds.erase(h);
     attempts_[id] = Entry{area, attempt};
     return LedgerResult::ok;
@@ -71,8 +71,8 @@ class MemoryUploadLedger final : public UploadLedger {
     return LedgerResult::ok;
   }
 
-  LedgerResult committed(const std::string& area, const std::string& id, const std::string& name,
-                         std::uint64_t charge, std::int64_t) override {
+  LedgerResult committed(const std::string& area, const std::string& id, const std::string& name, std::uint64_t charge,
+                         std::int64_t) override {
     std::lock_guard lock(mutex_);
     Area& a = areas_[area];
     if (!a.loaded) return LedgerResult::unloaded;
@@ -117,7 +117,8 @@ class MemoryUploadLedger final : public UploadLedger {
 
   bool live(const std::string& area, const std::string& id, std::int64_t now) override {
     std::lock_guard lock(mutex_);
-    if (const auto it = attempts_.find(id); it != attempts_.end()) return it->second.area == area && !expired(it->second, now);
+    if (const auto it = attempts_.find(id); it != attempts_.end())
+      return it->second.area == area && !expired(it->second, now);
     const auto a = areas_.find(area);
     return a != areas_.end() && a->second.holds.count(id) != 0;
   }

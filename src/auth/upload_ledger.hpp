@@ -21,9 +21,9 @@
 namespace mh::auth {
 
 struct UploadLimits {
-  std::uint64_t quota = 0;          // charged bytes per area, committed + pending
-  std::size_t max_files = 0;        // committed files + attempts per area
-  std::size_t max_pending = 0;      // holds + attempts per area
+  std::uint64_t quota = 0;           // charged bytes per area, committed + pending
+  std::size_t max_files = 0;         // committed files + attempts per area
+  std::size_t max_pending = 0;       // holds + attempts per area
   std::int64_t attempt_timeout = 0;  // seconds an attempt (and, in a shared ledger, a hold) lives
 };
 
@@ -70,8 +70,8 @@ class UploadLedger {
   virtual LedgerResult attempt_ready(const std::string& area, const std::string& id, const UploadAttempt& a,
                                      std::int64_t now) = 0;
   // The live attempt `id` of this area and name, unchanged in the books (ok), or why not.
-  virtual LedgerResult find(const std::string& area, const std::string& id, const std::string& name,
-                            std::int64_t now, UploadAttempt& out) = 0;
+  virtual LedgerResult find(const std::string& area, const std::string& id, const std::string& name, std::int64_t now,
+                            UploadAttempt& out) = 0;
   // Its file is now in place as `name`: the attempt (if still there) goes and the file counts,
   // replacing the charge of a file of that name. `unloaded`: the books are to be learnt from disk
   // (where the file already is), nothing else to do.

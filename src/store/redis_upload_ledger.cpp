@@ -42,10 +42,10 @@ class RedisUploadLedger final : public auth::UploadLedger {
 
   LedgerResult reserve(const std::string& area, const std::string& hold, std::uint64_t least, std::uint64_t capacity,
                        std::int64_t now, std::uint64_t& held) override {
-    const Reply r = call(upload_scripts::kReserve, {area, num(now), hold, num(least), num(capacity), num(limits_.quota),
-                                                   num(std::uint64_t{limits_.max_files}),
-                                                   num(std::uint64_t{limits_.max_pending}),
-                                                   num(now + limits_.attempt_timeout)});
+    const Reply r =
+        call(upload_scripts::kReserve, {area, num(now), hold, num(least), num(capacity), num(limits_.quota),
+                                        num(std::uint64_t{limits_.max_files}), num(std::uint64_t{limits_.max_pending}),
+                                        num(now + limits_.attempt_timeout)});
     const LedgerResult code = code_of(r);
     if (code == LedgerResult::ok) held = unsigned_of(element(r, 1));
     return code;
@@ -57,11 +57,11 @@ class RedisUploadLedger final : public auth::UploadLedger {
 
   LedgerResult attempt_ready(const std::string& area, const std::string& id, const auth::UploadAttempt& a,
                              std::int64_t now) override {
-    return code_of(call(upload_scripts::kAttemptReady,
-                        {area, num(now), id, a.name, num(a.size), num(std::uint64_t{a.crc}), num(a.created),
-                         num(a.charge), num(a.created + limits_.attempt_timeout), num(limits_.quota),
-                         num(std::uint64_t{limits_.max_files}), num(std::uint64_t{limits_.max_pending}),
-                         num(limits_.attempt_timeout)}));
+    return code_of(
+        call(upload_scripts::kAttemptReady,
+             {area, num(now), id, a.name, num(a.size), num(std::uint64_t{a.crc}), num(a.created), num(a.charge),
+              num(a.created + limits_.attempt_timeout), num(limits_.quota), num(std::uint64_t{limits_.max_files}),
+              num(std::uint64_t{limits_.max_pending}), num(limits_.attempt_timeout)}));
   }
 
   LedgerResult find(const std::string& area, const std::string& id, const std::string& name, std::int64_t now,
@@ -77,15 +77,14 @@ class RedisUploadLedger final : public auth::UploadLedger {
     return code;
   }
 
-  LedgerResult committed(const std::string& area, const std::string& id, const std::string& name,
-                         std::uint64_t charge, std::int64_t now) override {
+  LedgerResult committed(const std::string& area, const std::string& id, const std::string& name, std::uint64_t charge,
+                         std::int64_t now) override {
     return code_of(call(upload_scripts::kCommitted, {area, num(now), id, name, num(charge)}));
   }
 
   LedgerResult discard(const std::string& area, const std::string& id, const std::string& name,
                        std::int64_t now) override {
-    return code_of(
-        call(upload_scripts::kAttempt, {area, num(now), id, name, num(limits_.attempt_timeout), "discard"}));
+    return code_of(call(upload_scripts::kAttempt, {area, num(now), id, name, num(limits_.attempt_timeout), "discard"}));
   }
 
   LedgerResult removed(const std::string& area, const std::string& name, std::int64_t now) override {

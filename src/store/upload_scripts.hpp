@@ -13,39 +13,39 @@
 // 3 over_files, 4 over_quota, 5 no_attempt, 6 expired.
 namespace mh::store::upload_scripts {
 
-#define MH_UPLOAD_LUA_COMMON                                                        \
-  "local P = 'mh:up:'\n"                                                            \
-  "local function int(x) return string.format('%d', x) end\n"                       \
-  "local function drop(A, id)\n"                                                    \
-  "  local area, held = P..'area:'..A, P..'held:'..A\n"                             \
-  "  local c = redis.call('HGET', held, id)\n"                                      \
-  "  if c and redis.call('EXISTS', area) == 1 then\n"                               \
-  "    redis.call('HINCRBY', area, 'pending', int(-tonumber(c)))\n"                 \
-  "    redis.call('HINCRBY', area, 'attempts', -1)\n"                               \
-  "  end\n"                                                                         \
-  "  redis.call('HDEL', held, id)\n"                                                \
-  "  redis.call('ZREM', P..'exp:'..A, id)\n"                                        \
-  "  redis.call('DEL', P..'att:'..id)\n"                                            \
+#define MH_UPLOAD_LUA_COMMON                                        \
+  "local P = 'mh:up:'\n"                                            \
+  "local function int(x) return string.format('%d', x) end\n"       \
+  "local function drop(A, id)\n"                                    \
+  "  local area, held = P..'area:'..A, P..'held:'..A\n"             \
+  "  local c = redis.call('HGET', held, id)\n"                      \
+  "  if c and redis.call('EXISTS', area) == 1 then\n"               \
+  "    redis.call('HINCRBY', area, 'pending', int(-tonumber(c)))\n" \
+  "    redis.call('HINCRBY', area, 'attempts', -1)\n"               \
+  "  end\n"                                                         \
+  "  redis.call('HDEL', held, id)\n"                                \
+  "  redis.call('ZREM', P..'exp:'..A, id)\n"                        \
+  "  redis.call('DEL', P..'att:'..id)\n"                            \
   "end\n"
 
 // ARGV[1] the area, ARGV[2] now. Not loaded: {1}. purge() drops what expired by now.
-#define MH_UPLOAD_LUA_AREA                                                                        \
-  MH_UPLOAD_LUA_COMMON                                                                            \
-  "local A, now = ARGV[1], tonumber(ARGV[2])\n"                                                   \
+#define MH_UPLOAD_LUA_AREA                                                                      \
+  MH_UPLOAD_LUA_COMMON                                                                          \
+  "local A, now = ARGV[1], tonumber(ARGV[2])\n"                                                 \
   "local area, files, held, exp = P..'area:'..A, P..'files:'..A, P..'held:'..A, P..'exp:'..A\n" \
-  "if redis.call('EXISTS', area) == 0 then return {1} end\n"                                      \
-  "local function purge()\n"                                                                      \
-  "  for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', now)) do drop(A, id) end\n"    \
-  "end\n"                                                                                         \
-  "local function room_for(least, quota, max_files, max_pending)\n"                              \
-  "  local b = redis.call('HMGET', area, 'committed', 'pending', 'attempts')\n"                  \
-  "  local used, attempts = tonumber(b[1]) + tonumber(b[2]), tonumber(b[3])\n"                   \
-  "  if attempts >= max_pending then return 2 end\n"                                              \
-  "  if redis.call('HLEN', files) + attempts >= max_files then return 3 end\n"                   \
-  "  local room = 0\n"                                                                            \
-  "  if used < quota then room = quota - used end\n"                                              \
-  "  if least > room then return 4 end\n"                                                         \
-  "  return 0, room\n"                                                                            \
+  "if redis.call('EXISTS', area) == 0 then return {1} end\n"                                    \
+  "local function purge()\n"                                                                    \
+  "  for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp, '-inf', now)) do drop(A, id) end\n"   \
+  "end\n"                                                                                       \
+  "local function room_for(least, quota, max_files, max_pending)\n"                             \
+  "  local b = redis.call('HMGET', area, 'committed', 'pending', 'attempts')\n"                 \
+  "  local used, attempts = tonumber(b[1]) + tonumber(b[2]), tonumber(b[3])\n"                  \
+  "  if attempts >= max_pending then return 2 end\n"                                            \
+  "  if redis.call('HLEN', files) + attempts >= max_files then return 3 end\n"                  \
+  "  local room = 0\n"                                                                          \
+  "  if used < quota then room = quota - used end\n"                                            \
+  "  if least > room then return 4 end\n"                                                       \
+  "  return 0, room\n"                                                                          \
   "end\n"
 
 // ARGV: area, now, then name, charge pairs (the committed files found on disk). Sets the books

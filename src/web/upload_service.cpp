@@ -422,6 +422,12 @@ void UploadService::attempt_ready(const std::string& id, const auth::UploadAttem
   r.disarm();
 }
 
+void UploadService::record_commit(const Unrecorded& c) {
+  // Unloaded (the store lost them): the books, learnt now from disk, count the file already.
+  if (ledger_.committed(c.area, c.id, c.name, c.charge, clock_.now()) == auth::LedgerResult::unloaded)
+    ledger_.load(c.area, scan(c.area));
+}
+
 void UploadService::remove_attempt_file(const std::string& area, const std::string& id) {
   std::error_code ec;
   fs::remove(area_dir(area) / kAttemptsDir / (id + ".ready"), ec);
@@ -451,9 +457,13 @@ Answer UploadService::commit(const std::string& area, const std::string& name, c
       if (err == ENOENT) no_such_attempt();
       write_failed(err);  // it stays pending
     }
-    // Unloaded (the store lost them): the books, learnt now from disk, count the file already.
-    if (ledger_.committed(area, id, name, a.charge, clock_.now()) == auth::LedgerResult::unloaded)
-      ledger_.load(area, scan(area));
+    // The file is committed: if the store cannot be told now, the next sweep tells it.
+    try {
+      record_commit(Unrecorded{area, id, name, a.charge});
+    } catch (const Error& e) {
+      if (e.code() != Errc::unavailable) throw;
+      unrecorded_.push_back(Unrecorded{area, id, name, a.charge});
+    }
   }
   fsync_dir(files);
   return body_answer(201, "application/json", nlohmann::json{{"name", name}, {"size", a.size}, {"cksum", a.crc}}.dump(),
@@ -493,6 +503,10 @@ UploadUsage UploadService::usage(const auth::ClientRecord& client) {
 
 std::size_t UploadService::sweep() {
   std::lock_guard lock(mutex_);
+  while (!unrecorded_.empty()) {
+    record_commit(unrecorded_.back());
+    unrecorded_.pop_back();
+  }
   const auto gone = ledger_.sweep(clock_.now());
   for (const auto& [area, id] : gone) remove_attempt_file(area, id);
   return gone.size();

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "auth/registry.hpp"
 #include "auth/upload_ledger.hpp"
@@ -98,6 +99,12 @@ class UploadService {
   Answer remove(const std::string& area, const std::string& name);
   void attempt_ready(const std::string& id, const auth::UploadAttempt& a, Reservation& r);
   void remove_attempt_file(const std::string& area, const std::string& id);
+  // A commit whose file is in place, for the books (mutex_ held).
+  struct Unrecorded {
+    std::string area, id, name;
+    std::uint64_t charge = 0;
+  };
+  void record_commit(const Unrecorded& c);
 
   UploadOptions opts_;
   const Clock& clock_;
@@ -106,6 +113,7 @@ class UploadService {
   // This instance's changes to files on disk and to the books happen together under it, so a PUT
   // here never sees bytes that are on disk uncounted (the ledger keeps other instances in step).
   mutable std::mutex mutex_;
+  std::vector<Unrecorded> unrecorded_;  // commits the store could not be told of: sweep() retries
   int corrupted_ = 0;
 };
 

@@ -185,9 +185,9 @@ TEST_F(RedisUploadLedger, LiveAttemptsAndHoldsOfOtherInstancesAreKnownAtStartUp)
   const auto c = make_redis_upload_ledger(rc, limits());
   EXPECT_TRUE(c->live(kArea, kId1, kNow + 1));
   EXPECT_TRUE(c->live(kArea, kId2, kNow + 1));
-  EXPECT_FALSE(c->live(kArea, kId3, kNow + 1));     // never made
-  EXPECT_FALSE(c->live("ffff", kId2, kNow + 1));    // not in that area
-  EXPECT_FALSE(c->live(kArea, kId2, kNow + 60));    // expired
+  EXPECT_FALSE(c->live(kArea, kId3, kNow + 1));   // never made
+  EXPECT_FALSE(c->live("ffff", kId2, kNow + 1));  // not in that area
+  EXPECT_FALSE(c->live(kArea, kId2, kNow + 60));  // expired
 }
 
 TEST_F(RedisUploadLedger, RedisUnreachableIsUnavailable) {

@@ -78,9 +78,11 @@ class Minihttpsd:
     `chunk_size` None keeps the server's default; with `access_log` its lines (bytes sent per
     request) go to DIR/err and access_bytes() reads them."""
 
-    def __init__(self, work, www, name="mh", threads=1, cpus=SERVER_CPU, chunk_size=None, access_log=False):
+    def __init__(self, work, www, name="mh", threads=1, cpus=SERVER_CPU, chunk_size=None, access_log=False,
+                 extra=(), keys=None):
         self.dir = os.path.join(work, name)
-        os.makedirs(os.path.join(self.dir, "keys"), mode=0o700, exist_ok=True)
+        self.keys = keys or os.path.join(self.dir, "keys")
+        os.makedirs(self.keys, mode=0o700, exist_ok=True)
         self.out = open(os.path.join(self.dir, "out"), "w+")
         self.err = os.path.join(self.dir, "err")
         options = ["--log-level", "info"] if access_log else ["--no-access-log", "--log-level", "warn"]
@@ -88,13 +90,13 @@ class Minihttpsd:
             options += ["--chunk-size", str(chunk_size)]
         self.proc = subprocess.Popen(
             ["taskset", "-c", cpus, SERVER, "--listen", "127.0.0.1:0", "--root", www,
-             "--keys", os.path.join(self.dir, "keys"), "--upload-dir", os.path.join(self.dir, "uploads"),
+             "--keys", self.keys, "--upload-dir", os.path.join(self.dir, "uploads"),
              "--threads", str(threads), *options, "--control-socket", "off",
              "--max-skew", "900", "--handshake-rate", "1000000", "--handshake-burst", "1000000",
              "--server-handshake-rate", "1000000", "--server-handshake-burst", "1000000",
              "--max-clients-per-address", "100000", "--replay-per-client", str(1 << 22),
              "--max-connections", "15000", "--request-timeout", "600", "--max-clients", "100000",
-             "--max-upload-size", str(4 << 30), "--upload-quota", str(8 << 30)],
+             "--max-upload-size", str(4 << 30), "--upload-quota", str(8 << 30), *extra],
             stdout=self.out, stderr=open(self.err, "w"))
         for _ in range(200):
             self.out.seek(0)

@@ -17,7 +17,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(nginx wrk curl procps time util-linux linux-perf valgrind python3-cryptography) ;;
+    --bench) packages+=(nginx wrk curl procps time util-linux linux-perf valgrind python3-cryptography haproxy) ;;
     --fuzz)  packages+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -28,7 +28,7 @@ struct AuthConfig {
   double server_handshake_burst = 2000;
   std::size_t replay_capacity = 1 << 20;
   std::optional<std::unordered_set<std::string>> authorized;  // key fingerprints, when restricted
-  // The operator's bans (server/ban_list.hpp): true refuses the key's handshakes with 403.
+  // The operator's bans (auth/bans.hpp: KEYS/banned, or the store): true refuses the key's handshakes with 403.
   std::function<bool(const std::string& fingerprint)> banned;
   // Where the hello nonces and the handshake budgets live when several instances share them
   // (--store redis, docs/ARCHITECTURE.md §7); null: in this process.

@@ -24,6 +24,8 @@
 #include "server/options.hpp"
 #include "server/router.hpp"
 #include "server/terminal_console.hpp"
+#include "store/redis_bans.hpp"
+#include "store/redis_events.hpp"
 #include "store/redis_upload_ledger.hpp"
 #include "store/shared_store.hpp"
 #include "web/chat_hub.hpp"
@@ -123,7 +125,23 @@ int main(int argc, char** argv) {
     cfg.authorized = io::load_authorized_clients(opt.keys);
     if (cfg.authorized)
       spdlog::info("only the {} keys in {}/authorized_clients may register", cfg.authorized->size(), opt.keys);
-    server::BanList bans(std::filesystem::path(opt.keys) / "banned");
+    // One instance keeps its bans in KEYS/banned; instances sharing a store keep them in Redis, where
+    // a ban made on any of them holds on all at once. KEYS/banned is then only imported, at start.
+    server::BanFile ban_file(std::filesystem::path(opt.keys) / "banned");
+    std::optional<store::RedisBanList> shared_bans;
+    if (shared)
+      shared_bans.emplace(shared->redis(), ban_file.list(), [keys = opt.keys](std::size_t added, std::size_t of) {
+        spdlog::info(
+            "store: imported {} of the {} bans in {}/banned (those not in the store yet); bans are "
+            "kept in the store from now on, {}/banned is no longer written",
+            added, of, keys, keys);
+      });
+    auth::BanList& bans = shared_bans ? static_cast<auth::BanList&>(*shared_bans) : ban_file;
+    if (shared_bans) {
+      try {
+        shared_bans->list();  // imports KEYS/banned now if Redis is up, else on first use
+      } catch (const Error& e) { spdlog::warn("store: bans not imported yet: {}", e.what()); }
+    }
     cfg.banned = [&bans](const std::string& fingerprint) { return bans.contains(fingerprint); };
     if (shared) {
       cfg.shared_hello_nonces = &shared->hello_nonces();
@@ -195,8 +213,14 @@ int main(int argc, char** argv) {
       } catch (const Error& e) { spdlog::warn("upload sweep: {}", e.what()); }
     });
 
-    http.every(std::chrono::seconds(10),
-               [&chat, &clock] { chat.sweep(clock.now()); });  // ended sessions leave the chat
+    // Ended sessions leave the chat. A kick on another instance closes chats here at once through
+    // the events below; the sweep catches what they miss (the subscription down), within about two
+    // seconds with a shared store, as its registry trusts what it read for one second.
+    http.every(shared ? std::chrono::seconds(1) : std::chrono::seconds(10), [&chat, &clock] {
+      try {
+        chat.sweep(clock.now());
+      } catch (const Error& e) { spdlog::warn("chat sweep: {}", e.what()); }
+    });
     // After a burst of connections glibc keeps the freed memory of its per-thread arenas; hand it
     // back so the server's footprint returns to its idle size (measured by make soak).
     http.every(std::chrono::seconds(10), [] { ::malloc_trim(0); });
@@ -211,11 +235,38 @@ int main(int argc, char** argv) {
     const auto grace = std::chrono::milliseconds(static_cast<long>(opt.grace * 1000));
     server::OperatorHooks hooks;
     hooks.connections = [&http] { return http.connections_by_client(); };
+    // What other instances kick and ban, done here too (store/redis_events.hpp).
+    std::optional<store::EventBus> events;
+    if (shared) {
+      store::EventBus::Handlers on;
+      on.kick = [&chat, &http](const Uuid& uuid, const std::string& reason) {
+        try {
+          chat.kick(uuid, reason);  // the session is already ended in the store; this closes the chat sockets
+        } catch (const Error& e) { spdlog::warn("kick from another instance: {}", e.what()); }
+        http.close_client(uuid.to_string());
+        spdlog::info("kicked {} (by another instance)", uuid.to_string());
+      };
+      on.ban = [](const std::string& fingerprint) { spdlog::info("banned {} (on another instance)", fingerprint); };
+      on.link = [](bool up) {
+        if (up)
+          spdlog::info("store: subscribed to {}: kicks on other instances close chats here at once",
+                       store::EventBus::kChannel);
+        else
+          spdlog::warn("store: not subscribed to {}: kicks on other instances reach chats here by the sweep",
+                       store::EventBus::kChannel);
+      };
+      events.emplace(shared->redis(), std::chrono::milliseconds(static_cast<long>(opt.store_timeout * 1000)),
+                     std::move(on));
+    }
     hooks.kick = [&](const Uuid& uuid, const std::string& reason) {
       chat.kick(uuid, reason);  // ends the session and closes chat sockets with the reason
       registry->end_session(uuid);
       http.close_client(uuid.to_string());
+      if (events) events->kick(uuid, reason);
       spdlog::info("kicked {}", uuid.to_string());
+    };
+    hooks.banned = [&events](const std::string& fingerprint) {
+      if (events) events->ban(fingerprint);
     };
     hooks.stop = [&http, grace] {
       spdlog::info("stop requested by the operator");

@@ -23,7 +23,8 @@ ConsoleReply usage(std::string text) { return {2, std::move(text)}; }
 
 }  // namespace
 
-OperatorConsole::OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks, BanList& bans)
+OperatorConsole::OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks,
+                                 auth::BanList& bans)
     : registry_(registry), clock_(clock), hooks_(std::move(hooks)), bans_(bans) {}
 
 const char* OperatorConsole::help() {
@@ -31,7 +32,8 @@ const char* OperatorConsole::help() {
          "  /list               registered clients: name, UUID, address, session expiry, last seen, connections\n"
          "  /kick NAME|UUID     revoke the session at once and close its connections and chat sockets\n"
          "                      (the client may handshake again: a kick is only a disconnect)\n"
-         "  /ban NAME|UUID|FINGERPRINT  kick, and refuse that key's handshakes from now on (kept in KEYS/banned)\n"
+         "  /ban NAME|UUID|FINGERPRINT  kick, and refuse that key's handshakes from now on (kept in KEYS/banned, or "
+         "the store)\n"
          "  /unban NAME|UUID|FINGERPRINT  lift a ban\n"
          "  /bans               the banned keys\n"
          "  /quit               stop gracefully (requests in flight may finish within --grace)\n"
@@ -94,7 +96,7 @@ ConsoleReply OperatorConsole::kick(std::string_view who) {
 // from then on, across restarts.
 ConsoleReply OperatorConsole::ban(std::string_view who) {
   std::string fingerprint, comment;
-  if (is_key_fingerprint(who)) {
+  if (auth::is_key_fingerprint(who)) {
     fingerprint = who;
   } else {
     const auto uuid = registry_.resolve(who);
@@ -111,7 +113,8 @@ ConsoleReply OperatorConsole::ban(std::string_view who) {
   std::tm tm{};
   gmtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  const bool added = bans_.add(Ban{fingerprint, comment + "banned " + when});
+  const bool added = bans_.add(auth::Ban{fingerprint, comment + "banned " + when});
+  if (added && hooks_.banned) hooks_.banned(fingerprint);
   for (const auto& c : registry_.list())
     if (c.fingerprint == fingerprint && hooks_.kick) hooks_.kick(c.uuid, "banned by the operator");
   return {0, (added ? "banned " : "already banned: ") + std::string(who) + " (" + fingerprint + ")\n"};

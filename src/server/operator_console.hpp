@@ -9,7 +9,7 @@
 
 #include "auth/registry.hpp"
 #include "core/clock.hpp"
-#include "server/ban_list.hpp"
+#include "auth/bans.hpp"
 
 namespace mh::server {
 
@@ -18,6 +18,8 @@ struct OperatorHooks {
   std::function<std::map<std::string, std::size_t>()> connections;
   // Revokes the session and closes the client's connections and chat sockets, with a reason.
   std::function<void(const Uuid&, const std::string& reason)> kick;
+  // Told of a new ban once it is kept, before the kicks of its clients (other instances hear of it).
+  std::function<void(const std::string& fingerprint)> banned;
   // Starts the graceful stop.
   std::function<void()> stop;
 };
@@ -30,7 +32,7 @@ struct ConsoleReply {
 
 class OperatorConsole {
  public:
-  OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks, BanList& bans);
+  OperatorConsole(auth::ClientRegistry& registry, const Clock& clock, OperatorHooks hooks, auth::BanList& bans);
   // One command line ("/list", "list", "/kick NAME|UUID", "/ban NAME|UUID|FINGERPRINT", "/quit",
   // "stop", "/help"). Unknown commands answer with the help.
   ConsoleReply execute(std::string_view line);
@@ -49,7 +51,7 @@ class OperatorConsole {
   auth::ClientRegistry& registry_;
   const Clock& clock_;
   OperatorHooks hooks_;
-  BanList& bans_;
+  auth::BanList& bans_;
   bool stopping_ = false;
 };
 

@@ -42,6 +42,7 @@ class Epoch {
     if (checked_.load(std::memory_order_acquire)) return;
     std::lock_guard lock(mutex_);
     if (checked_.load()) return;
+    refuse_evicting_store();
     const std::string run = current_run();
     const Reply r = redis_.eval(kClaim, {kOwnerKey, kClaimedInKey}, {fingerprint_, run});
     if (r.type != Reply::Type::array || r.elements.size() != 2 || r.elements[0].type != Reply::Type::string)
@@ -64,6 +65,21 @@ class Epoch {
   std::int64_t vouches_from() const { return vouches_from_.load(); }
 
  private:
+  // A Redis that evicts keys under memory pressure would forget nonces and let replays through:
+  // only noeviction (writes fail instead, which is `full`: 503) is safe. A Redis that does not let
+  // us ask (CONFIG renamed away) is taken on trust, with a warning.
+  void refuse_evicting_store() {
+    const Reply r = redis_.command({"CONFIG", "GET", "maxmemory-policy"});
+    if (r.type != Reply::Type::array || r.elements.size() != 2) {
+      if (!warned_config_.exchange(true))
+        log_(true, "store: cannot read maxmemory-policy (" + r.str + "); it must be noeviction");
+      return;
+    }
+    if (r.elements[1].str != "noeviction")
+      throw Error(Errc::unavailable, "store: Redis may evict keys (maxmemory-policy " + r.elements[1].str +
+                                         "), which would forget nonces: set maxmemory-policy noeviction");
+  }
+
   // Redis's run_id: a new one each time it starts.
   std::string current_run() {
     const Reply info = redis_.command({"INFO", "server"});
@@ -82,6 +98,7 @@ class Epoch {
   std::atomic<std::int64_t> restarted_at_{0};
   std::atomic<std::int64_t> vouches_from_{INT64_MIN};
   std::atomic<std::uint64_t> restarts_{0};
+  std::atomic<bool> warned_config_{false};
 };
 
 class GuardedNonces final : public auth::NonceStore {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
+#include <set>
 
 #include "core/base64.hpp"
 #include "core/fernet.hpp"
@@ -423,12 +424,30 @@ std::size_t ChatHub::kick(const Uuid& uuid, const std::string& reason) {
 }
 
 std::size_t ChatHub::sweep(std::int64_t now) {
+  // The registry is asked outside the lock, once per client: with a shared store each question
+  // may be a round trip to Redis, and the sweep then runs every second (main.cpp).
+  std::vector<std::shared_ptr<Member>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, m] : members_)
+      if (!m->closed) open.push_back(m);
+  }
+  // A client the store could not be asked about is left alone this time (its frames fail meanwhile).
+  std::map<Uuid, std::shared_ptr<const auth::ClientRecord>> live;
+  std::set<Uuid> unknown;
+  for (const auto& m : open) {
+    const Uuid& uuid = m->client->uuid;
+    if (live.count(uuid) || unknown.count(uuid)) continue;
+    try {
+      live[uuid] = registry_.find_client_session(uuid, now);
+    } catch (const Error&) { unknown.insert(uuid); }
+  }
   std::size_t n = 0;
   std::lock_guard lock(mutex_);
-  for (const auto& [id, m] : members_) {
-    if (m->closed) continue;
-    const auto live = registry_.find_client_session(m->client->uuid, now);
-    if (!live || !same_session(*live, *m->client)) {
+  for (const auto& m : open) {
+    const auto it = live.find(m->client->uuid);
+    if (m->closed || it == live.end()) continue;
+    if (!it->second || !same_session(*it->second, *m->client)) {
       shut(*m, net::close_code::policy_violation, "session ended: handshake again");
       ++n;
     }

@@ -5,12 +5,14 @@
 
 #include <csignal>
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "core/cksum.hpp"
 #include "core/rsa.hpp"
 #include "net/http_client.hpp"
 #include "support/balancer.hpp"
+#include "support/interactive_process.hpp"
 #include "support/raw_handshake.hpp"
 #include "support/redis_server.hpp"
 #include "support/server_process.hpp"
@@ -65,6 +67,35 @@ class SharedStore : public ::testing::Test {
   }
 
   CommandResult client(const fs::path& home, std::vector<std::string> args) { return run_client(home, args); }
+
+  // `minihttpsd ctl` against the instance whose keys folder is `keys`.
+  static CommandResult ctl(const fs::path& keys, std::vector<std::string> args) {
+    std::vector<std::string> argv{server_binary().string(), "ctl", "--keys", keys.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, {}, 10s);
+  }
+
+  // `minihttps chat` in the lobby through the balancer (pinned by the caller), once it has joined.
+  static std::unique_ptr<InteractiveProcess> chat_in_lobby(const fs::path& home) {
+    auto p = std::make_unique<InteractiveProcess>(
+        std::vector<std::string>{client_binary().string(), "--home", home.string(), "chat", "--room", "lobby"});
+    EXPECT_TRUE(p->wait_line(std::regex(R"(\* you joined lobby$)"), 15s)) << p->out() << p->err();
+    return p;
+  }
+
+  // The chat ends as a client sees a close by the server with `reason`.
+  static void expect_closed(InteractiveProcess& chat, const std::string& reason) {
+    EXPECT_EQ(chat.wait_exit(5s), 4) << chat.err();
+    EXPECT_NE(chat.err().find("minihttps: chat: closed by the server: " + reason + " (1008)"), std::string::npos)
+        << chat.err();
+  }
+
+  // The session `on` signs with is over: its next request is refused.
+  static void expect_session_ended(SignedClient& on) {
+    const Reply after = on.send("GET", "/hello.txt");
+    EXPECT_EQ(after.status, 401);
+    EXPECT_EQ(after.reason(), "signature: session unknown or ended: handshake again");
+  }
 
   void connect_through(std::size_t instance, const fs::path& home, const std::string& name) {
     balancer_->pin(instance);
@@ -139,14 +170,83 @@ TEST_F(SharedStore, AKickOnOneInstanceEndsTheSessionOnTheOtherWithinASecond) {
   connect_through(0, home.path(), "alice");
   SignedClient on_a(home.path(), a_->url());
   ASSERT_EQ(on_a.send("GET", "/hello.txt").status, 200);
-  const auto r =
-      run_process({server_binary().string(), "ctl", "--keys", keys_b_.path().string(), "kick", "alice"}, {}, 10s);
+  const auto r = ctl(keys_b_.path(), {"kick", "alice"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "kicked alice (" + on_a.uuid().to_string() + ")\n");
   std::this_thread::sleep_for(1100ms);  // what an instance read, it trusts for at most a second
-  const Reply after = on_a.send("GET", "/hello.txt");
-  EXPECT_EQ(after.status, 401);
-  EXPECT_EQ(after.reason(), "signature: session unknown or ended: handshake again");
+  expect_session_ended(on_a);
+}
+
+// The kick on B reaches A as an event (mh:events): A closes the chat with the kick's own reason
+// (the sweep would say "session ended") and refuses the session's next request.
+TEST_F(SharedStore, AKickOnOneInstanceClosesTheChatOnTheOther) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  const Uuid alice = SignedClient(home.path(), a_->url()).uuid();
+  auto chat = chat_in_lobby(home.path());  // on A: the balancer is pinned there
+  const auto r = ctl(keys_b_.path(), {"kick", "alice"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "kicked alice (" + alice.to_string() + ")\n");
+  expect_closed(*chat, "kicked by the operator");
+  EXPECT_TRUE(a_->wait_for_stderr("kicked " + alice.to_string() + " (by another instance)", 5s)) << a_->stderr_text();
+  SignedClient on_a(home.path(), a_->url());
+  expect_session_ended(on_a);
+}
+
+// What no event announces — here a logout through B; as well a kick published while A's
+// subscription was down — the chat sweep finds: every second with a shared store, so the chat on
+// A closes within about two seconds (the registry trusts what it read for one).
+TEST_F(SharedStore, ASessionEndedWithoutAnEventLeavesTheChatOnTheOtherInstanceBySweep) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  auto chat = chat_in_lobby(home.path());
+  balancer_->pin(1);
+  const auto r = client(home.path(), {"logout"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  expect_closed(*chat, "session ended: handshake again");
+}
+
+// Bans live in the store (mh:bans): a ban on B closes the client's chat on A and refuses its key's
+// handshake there at once; lifted on A, it is lifted on B. Neither instance writes KEYS/banned.
+TEST_F(SharedStore, ABanOnOneInstanceHoldsOnTheOtherUntilLiftedOnEither) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  auto chat = chat_in_lobby(home.path());
+  auto r = ctl(keys_b_.path(), {"ban", "alice"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.out.rfind("banned alice (SHA256:", 0), 0u) << r.out;
+  const std::string fp = r.out.substr(std::string("banned alice (").size(), 7 + 43);
+  EXPECT_EQ(r.out, "banned alice (" + fp + ")\n");
+  expect_closed(*chat, "kicked: banned by the operator");
+
+  const RsaPrivateKey key = RsaPrivateKey::from_pem(read_file(home.path() / "identity.pem"));
+  const JsonReason refused = post_hello(a_->url(), make_hello(server_keys(a_->url()), key, "alice").hello_json());
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.reason, "handshake: this key is banned on this server (" + fp + ")");
+  r = ctl(a_->keys(), {"bans"});
+  EXPECT_EQ(r.out.rfind(fp + "  alice ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\n1 banned key\n"), std::string::npos) << r.out;
+  r = ctl(a_->keys(), {"unban", "alice"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "unbanned alice (" + fp + ")\n");
+  EXPECT_EQ(ctl(keys_b_.path(), {"bans"}).out, "0 banned keys\n");
+  EXPECT_EQ(post_hello(b_->url(), make_hello(server_keys(b_->url()), key, "alice").hello_json()).status, 200);
+  EXPECT_FALSE(fs::exists(a_->keys() / "banned"));
+  EXPECT_FALSE(fs::exists(keys_b_.path() / "banned"));
+}
+
+// The bans an instance kept alone (KEYS/banned) join the store when it starts on it.
+TEST_F(SharedStore, AnInstanceImportsItsKeysBannedIntoTheStore) {
+  const std::string fp = "SHA256:" + std::string(42, 'm') + "0";
+  TempDir keys_c;
+  copy_identity(a_->keys(), keys_c.path());
+  write_file(keys_c.path() / "banned",
+             fp + "  # mallory 0b3e6a52-5c3e-4c8a-9d57-0e0c9b1f2a11 banned 2026-12-01T10:00:00Z\n");
+  ServerProcess c(options(keys_c.path()));
+  EXPECT_TRUE(c.wait_for_stderr("store: imported 1 of the 1 bans in " + keys_c.path().string() + "/banned", 5s))
+      << c.stderr_text();
+  EXPECT_EQ(ctl(a_->keys(), {"bans"}).out,
+            fp + "  mallory 0b3e6a52-5c3e-4c8a-9d57-0e0c9b1f2a11 banned 2026-12-01T10:00:00Z\n1 banned key\n");
 }
 
 TEST_F(SharedStore, AKilledInstancesClientsCarryOnThroughTheOther) {

@@ -343,22 +343,26 @@ TEST(RedisClient, ThePoolServesManyThreadsWithFewConnections) {
 TEST(RedisClient, AllConnectionsBusyFailsAfterTheTimeout) {
   RedisServer server;
   StateLog log;
-  RedisOptions o = options_for(server, 300ms);
+  RedisOptions o = options_for(server, 2000ms);
   o.pool_size = 1;
   log.hook(o);
   RedisClient redis(o);
   EXPECT_EQ(redis.command({"PING"}).str, "PONG");
-  // The one connection is held for 750 ms by three BLPOPs of 250 ms (each answered within the
-  // timeout), while a second call may wait only 300 ms for it.
+  // The one connection is held for 3 s by three BLPOPs of 1 s (each answered well within the
+  // 2 s timeout, even on a busy machine), while a second call may wait only 2 s for it.
   std::vector<Reply> held;
+  std::string holder_error;
   std::thread holder([&] {
-    held = redis.pipeline({{"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}, {"BLPOP", "x", "0.25"}});
+    try {
+      held = redis.pipeline({{"BLPOP", "x", "1"}, {"BLPOP", "x", "1"}, {"BLPOP", "x", "1"}});
+    } catch (const std::exception& e) { holder_error = e.what(); }
   });
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(200ms);
   Errc code = Errc::internal;
   EXPECT_EQ(test::error_of([&] { redis.command({"PING"}); }, &code), "store: all 1 connections busy");
   EXPECT_EQ(code, Errc::unavailable);
   holder.join();
+  EXPECT_EQ(holder_error, "");
   ASSERT_EQ(held.size(), 3u);
   EXPECT_TRUE(held[2].is_nil());
   EXPECT_EQ(redis.command({"PING"}).str, "PONG");

@@ -209,5 +209,21 @@ TEST(SharedStore, EveryInstanceKnowsAStoreFoundEmptyAfterARestartWhoeverClaimedI
   EXPECT_TRUE(log_b.has("Redis restarted empty"));
 }
 
+TEST(SharedStore, ARedisThatMayEvictKeysIsRefusedUntilItIsSetToNoeviction) {
+  test::RedisServer server;
+  RedisClient admin(options(server));
+  admin.command({"CONFIG", "SET", "maxmemory-policy", "allkeys-lru"});
+  Logged log;
+  SharedStore s(Ed25519KeyPair::generate(), shared_options(server, log));
+  const auto t = std::time(nullptr);
+  const std::string why =
+      "503 store: Redis may evict keys (maxmemory-policy allkeys-lru), which would forget nonces: set "
+      "maxmemory-policy noeviction";
+  EXPECT_EQ(refusal([&] { s.request_nonces().check_and_insert("c", as_bytes("1"), t); }), why);
+  EXPECT_TRUE(log.has(why.substr(4)));  // said at start too
+  admin.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  EXPECT_EQ(s.request_nonces().check_and_insert("c", as_bytes("1"), t), Verdict::fresh);
+}
+
 }  // namespace
 }  // namespace mh::store

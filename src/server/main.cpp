@@ -26,6 +26,7 @@
 #include "server/terminal_console.hpp"
 #include "store/redis_bans.hpp"
 #include "store/redis_events.hpp"
+#include "store/redis_upload_ledger.hpp"
 #include "store/shared_store.hpp"
 #include "web/chat_hub.hpp"
 #include "web/file_service.hpp"
@@ -161,7 +162,11 @@ int main(int argc, char** argv) {
     up.max_pending = opt.upload_max_pending;
     up.attempt_timeout = opt.upload_timeout;
     up.corrupt_first_attempts = opt.corrupt_uploads;
-    web::UploadService uploads(up, clock);
+    // With a shared store the upload books are shared too: instances on one --upload-dir serve
+    // every upload and hold every quota together (docs/ARCHITECTURE.md §7).
+    std::unique_ptr<auth::UploadLedger> upload_ledger;
+    if (shared) upload_ledger = store::make_redis_upload_ledger(shared->redis(), web::UploadService::limits_of(up));
+    web::UploadService uploads(up, clock, upload_ledger.get());
     web::WebService web(*registry, verifier, files, uploads, id.key, clock);
     web::ChatLimits chat_limits;
     chat_limits.messages_per_second = opt.chat_rate;
@@ -203,7 +208,9 @@ int main(int argc, char** argv) {
         } catch (const Error& e) { spdlog::warn("store: {}", e.what()); }
       });
     http.every(std::chrono::seconds(10), [&uploads] {
-      if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);
+      try {
+        if (const auto n = uploads.sweep()) spdlog::info("removed {} uncommitted upload attempts", n);
+      } catch (const Error& e) { spdlog::warn("upload sweep: {}", e.what()); }
     });
 
     // Ended sessions leave the chat. A kick on another instance closes chats here at once through

@@ -83,6 +83,21 @@ Answer no_content() {
   throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
 }
 
+// The ledger's refusal of a new hold or attempt, as the client reads it (all 507).
+void refuse(auth::LedgerResult r, const UploadOptions& o) {
+  switch (r) {
+    case auth::LedgerResult::ok: return;
+    case auth::LedgerResult::over_pending:
+      throw Error(Errc::insufficient_storage,
+                  "upload: your limit of " + std::to_string(o.max_pending) + " pending attempts would be exceeded");
+    case auth::LedgerResult::over_files:
+      throw Error(Errc::insufficient_storage,
+                  "upload: your limit of " + std::to_string(o.max_files) + " files would be exceeded");
+    case auth::LedgerResult::over_quota: over_quota(o.quota);
+    default: throw Error(Errc::unavailable, "upload: the books of this upload area were lost; try again");
+  }
+}
+
 // A name may hold '/' (docs/PROTOCOL.md §8: "a/b/c.txt" is c.txt in the directories a and a/b).
 // Only the server writes below the upload directory (refuse_unless_private), so lstat by name
 // tells the truth: NAME can be committed unless one of its directories is a file or NAME itself
@@ -121,29 +136,33 @@ void prune_empty_parents(const fs::path& files, const std::string& name) {
 // exact charge instead.
 class UploadService::Reservation {
  public:
-  Reservation(UploadService& svc, std::string area, std::uint64_t bytes)
-      : svc_(&svc), area_(std::move(area)), bytes_(bytes) {}
+  Reservation(UploadService& svc, std::string area, std::string id, std::uint64_t bytes)
+      : svc_(&svc), area_(std::move(area)), id_(std::move(id)), bytes_(bytes) {}
   Reservation(Reservation&& o) noexcept
-      : svc_(std::exchange(o.svc_, nullptr)), area_(std::move(o.area_)), bytes_(o.bytes_) {}
+      : svc_(std::exchange(o.svc_, nullptr)), area_(std::move(o.area_)), id_(std::move(o.id_)), bytes_(o.bytes_) {}
   Reservation& operator=(Reservation&&) = delete;
   ~Reservation() { release(); }
 
   std::uint64_t bytes() const noexcept { return bytes_; }
   const std::string& area() const noexcept { return area_; }
-  void disarm() noexcept { svc_ = nullptr; }  // mutex_ held: the caller has moved it into the books
+  const std::string& id() const noexcept { return id_; }  // the hold's, and then the attempt's
+  void disarm() noexcept { svc_ = nullptr; }              // the ledger has made it the attempt
 
  private:
   void release() noexcept {
     if (svc_ == nullptr) return;
-    std::lock_guard lock(svc_->mutex_);
-    Area& a = svc_->areas_[area_];  // loaded: reserve() made it
-    a.pending -= bytes_;
-    --a.attempts;
+    try {
+      std::lock_guard lock(svc_->mutex_);
+      svc_->ledger_.release(area_, id_);
+    } catch (...) {
+      // The store is unreachable: a shared ledger's hold expires by itself after attempt_timeout.
+    }
     svc_ = nullptr;
   }
 
   UploadService* svc_;
   std::string area_;
+  std::string id_;
   std::uint64_t bytes_;
 };
 
@@ -184,12 +203,13 @@ class UploadService::Sink final : public AnswerSink {
     } catch (const Error& e) { upload_refusal(e); }
     if (::fsync(fd_.get()) != 0) write_failed(errno);
     fd_.reset();
-    const std::string id = to_hex(random_bytes(16));
+    const std::string& id = reservation_.id();
     const fs::path ready = part_.parent_path() / (id + ".ready");
     if (::rename(part_.c_str(), ready.c_str()) != 0) write_failed(errno);
-    part_.clear();
-    const Attempt a{reservation_.area(), name_, crc_.size(), crc_.value(), svc_.clock_.now(), svc_.charge(crc_.size())};
+    part_ = ready;  // until the ledger has it, a failure removes it
+    const auth::UploadAttempt a{name_, crc_.size(), crc_.value(), svc_.clock_.now(), svc_.charge(crc_.size())};
     svc_.attempt_ready(id, a, reservation_);
+    part_.clear();
     const nlohmann::json j = {{"attempt", id},
                               {"name", name_},
                               {"size", a.size},
@@ -259,13 +279,34 @@ void refuse_unless_private(const fs::path& dir) {
 
 }  // namespace
 
-UploadService::UploadService(UploadOptions o, const Clock& clock) : opts_(std::move(o)), clock_(clock) {
+auth::UploadLimits UploadService::limits_of(const UploadOptions& o) noexcept {
+  return auth::UploadLimits{o.quota, o.max_files, o.max_pending, o.attempt_timeout};
+}
+
+UploadService::UploadService(UploadOptions o, const Clock& clock, auth::UploadLedger* shared)
+    : opts_(std::move(o)),
+      clock_(clock),
+      own_ledger_(shared ? nullptr : auth::make_memory_upload_ledger(limits_of(opts_))),
+      ledger_(shared ? *shared : *own_ledger_) {
   io::ensure_directory(opts_.dir, 0700);
   refuse_unless_private(opts_.dir);
-  // Start-up recovery: attempts of an earlier run (killed mid-upload or never committed) go.
+  // Start-up recovery: attempts of an earlier run (killed mid-upload or never committed) go, but
+  // not those a shared ledger still holds: other instances on this directory are using them.
+  // ID.part (in progress) and ID.ready (awaiting commit) carry the ledger's id.
+  const std::int64_t now = clock_.now();
   std::error_code ec;
-  for (const auto& area : fs::directory_iterator(opts_.dir, ec))
-    if (area.is_directory()) fs::remove_all(area.path() / kAttemptsDir, ec);
+  try {
+    for (const auto& area : fs::directory_iterator(opts_.dir, ec)) {
+      if (!area.is_directory()) continue;
+      const std::string name = area.path().filename().string();
+      for (const auto& f : fs::directory_iterator(area.path() / kAttemptsDir, ec)) {
+        const std::string id = f.path().stem().string();
+        if (!valid_attempt_id(id) || !ledger_.live(name, id, now)) fs::remove_all(f.path(), ec);
+      }
+    }
+  } catch (const Error&) {
+    // The store is unreachable: keep everything (the sweep removes what expires once it is back).
+  }
 }
 
 bool UploadService::owns(std::string_view path) noexcept { return routes::route_of(path) == routes::Route::uploads; }
@@ -306,23 +347,26 @@ UploadService::Result UploadService::handle(const net::Request& req, const Verif
   throw Error(Errc::method_not_allowed, "upload: use GET, HEAD, PUT, POST or DELETE");
 }
 
-UploadService::Area& UploadService::books(const std::string& area) {
-  Area& a = areas_[area];
-  if (a.loaded) return a;
-  // Once per area and process: the files committed before (by an earlier run). Attempts of an
-  // earlier run were removed at start-up.
+auth::AreaFiles UploadService::scan(const std::string& area) const {
+  auth::AreaFiles found;
   std::error_code ec;
   const fs::path files = area_dir(area) / kFilesDir;
   for (const auto& f : fs::recursive_directory_iterator(files, ec)) {
     if (!f.is_regular_file(ec)) continue;
     const std::uintmax_t size = f.file_size(ec);
     if (ec) continue;  // gone meanwhile (file_size would be -1)
-    const std::uint64_t c = charge(size);
-    a.files[f.path().lexically_relative(files).string()] = c;
-    a.committed += c;
+    found[f.path().lexically_relative(files).string()] = charge(size);
   }
-  a.loaded = true;
-  return a;
+  return found;
+}
+
+template <class F>
+auth::LedgerResult UploadService::with_books(const std::string& area, F f) {
+  const auth::LedgerResult r = f();
+  if (r != auth::LedgerResult::unloaded) return r;
+  // Once per area (and store): the files committed before, by an earlier run or another instance.
+  ledger_.load(area, scan(area));
+  return f();
 }
 
 UploadService::Result UploadService::begin_upload(const net::Request& req, const VerifiedRequest& v,
@@ -347,7 +391,7 @@ UploadService::Result UploadService::begin_upload(const net::Request& req, const
   // From here on `r` (then the sink that owns it) gives the space back on every failure.
   const fs::path attempts = area_dir(area) / kAttemptsDir;
   io::ensure_directory(attempts, 0700);
-  const fs::path part = attempts / (to_hex(random_bytes(16)) + ".part");
+  const fs::path part = attempts / (r.id() + ".part");
   return BodyIntake{std::make_unique<Sink>(*this, v, split, std::move(r), name, part, corrupt), length};
 }
 
@@ -357,83 +401,69 @@ UploadService::Result UploadService::begin_upload(const net::Request& req, const
 // and otherwise holds what it can carry, up to what is left (the sink refuses more).
 UploadService::Reservation UploadService::reserve(const std::string& area, const stream::UnknownSizeSplit& split,
                                                   bool& corrupt) {
-  std::lock_guard lock(mutex_);
-  Area& a = books(area);
-  if (a.attempts >= opts_.max_pending)
-    throw Error(Errc::insufficient_storage,
-                "upload: your limit of " + std::to_string(opts_.max_pending) + " pending attempts would be exceeded");
-  if (a.files.size() + a.attempts >= opts_.max_files)
-    throw Error(Errc::insufficient_storage,
-                "upload: your limit of " + std::to_string(opts_.max_files) + " files would be exceeded");
-  const std::uint64_t used = a.committed + a.pending;
-  const std::uint64_t room = used >= opts_.quota ? 0 : opts_.quota - used;
   const std::uint64_t capacity = std::min(split.max_plaintext, opts_.max_upload_size);
   const std::uint64_t least = std::min(split.max_plaintext - split.final_max_size + split.final_min_size, capacity);
-  if (charge(least) > room) over_quota(opts_.quota);
-  const std::uint64_t held = std::min(charge(capacity), room);
-  a.pending += held;
-  ++a.attempts;
+  const std::string id = to_hex(random_bytes(16));
+  std::uint64_t held = 0;
+  std::lock_guard lock(mutex_);
+  refuse(
+      with_books(area, [&] { return ledger_.reserve(area, id, charge(least), charge(capacity), clock_.now(), held); }),
+      opts_);
   if (corrupted_ < opts_.corrupt_first_attempts) {
     ++corrupted_;
     corrupt = true;
   }
-  return Reservation(*this, area, held);
+  return Reservation(*this, area, id, held);
 }
 
-void UploadService::attempt_ready(const std::string& id, Attempt a, Reservation& r) {
+void UploadService::attempt_ready(const std::string& id, const auth::UploadAttempt& a, Reservation& r) {
   std::lock_guard lock(mutex_);
-  Area& books = areas_[a.area];
-  books.pending = books.pending - r.bytes() + a.charge;  // a.charge <= r.bytes(): the sink checked
+  refuse(with_books(r.area(), [&] { return ledger_.attempt_ready(r.area(), id, a, clock_.now()); }), opts_);
   r.disarm();
-  attempts_[id] = std::move(a);
 }
 
-void UploadService::drop_attempt(std::map<std::string, Attempt>::iterator it) {
-  Area& books = areas_[it->second.area];
-  books.pending -= it->second.charge;
-  --books.attempts;
+void UploadService::record_commit(const Unrecorded& c) {
+  // Unloaded (the store lost them): the books, learnt now from disk, count the file already.
+  if (ledger_.committed(c.area, c.id, c.name, c.charge, clock_.now()) == auth::LedgerResult::unloaded)
+    ledger_.load(c.area, scan(c.area));
+}
+
+void UploadService::remove_attempt_file(const std::string& area, const std::string& id) {
   std::error_code ec;
-  fs::remove(area_dir(it->second.area) / kAttemptsDir / (it->first + ".ready"), ec);
-  attempts_.erase(it);
+  fs::remove(area_dir(area) / kAttemptsDir / (id + ".ready"), ec);
 }
 
 Answer UploadService::commit(const std::string& area, const std::string& name, const std::string& id,
                              std::uint32_t chunk_size) {
   const fs::path files = area_dir(area) / kFilesDir;
-  Attempt a;
+  auth::UploadAttempt a;
   {
-    // The rename happens under the lock: until the file is in place the attempt stays in the
-    // books, and the moment it is, the file is; a concurrent PUT never sees the bytes uncounted.
+    // The rename happens under the lock, between finding the attempt and counting the file: until
+    // the file is in place the attempt stays in the books, and the moment it is, the file is.
     std::lock_guard lock(mutex_);
-    const auto it = attempts_.find(id);
-    if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
-      no_such_attempt();
-    // `expires` is the first second it is gone: the sweep may come up to 10 s later.
-    if (clock_.now() >= it->second.created + opts_.attempt_timeout) {
-      drop_attempt(it);
-      no_such_attempt();
-    }
-    a = it->second;
+    if (!valid_attempt_id(id)) no_such_attempt();
+    const auth::LedgerResult found = ledger_.find(area, id, name, clock_.now(), a);
+    if (found == auth::LedgerResult::expired) remove_attempt_file(area, id);
+    if (found != auth::LedgerResult::ok) no_such_attempt();
     io::ensure_directory(files, 0700);
     check_placeable(files, name);
     make_parents(files, name);
     const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
-    // rename(2) is atomic: readers see the old file or the new one, never a partial one.
+    // rename(2) is atomic: readers see the old file or the new one, never a partial one. Of two
+    // instances committing one attempt, one moves the file; the other finds it gone.
     if (::rename(ready.c_str(), (files / name).c_str()) != 0) {
       const int err = errno;
       prune_empty_parents(files, name);
+      if (err == ENOENT) no_such_attempt();
       write_failed(err);  // it stays pending
     }
-    Area& books = areas_[area];
-    auto [file, added] = books.files.try_emplace(name, a.charge);
-    if (!added) {  // it replaced the file of that name: only the difference counts
-      books.committed -= file->second;
-      file->second = a.charge;
+    // The file is committed: if the store cannot be told now, the next sweep tells it.
+    try {
+      record_commit(Unrecorded{area, id, name, a.charge});
+    } catch (const Error& e) {
+      if (e.code() != Errc::unavailable) throw;
+      unrecorded_.push_back(Unrecorded{area, id, name, a.charge});
     }
-    books.committed += a.charge;
-    books.pending -= a.charge;
-    --books.attempts;
-    attempts_.erase(it);
   }
   fsync_dir(files);
   return body_answer(201, "application/json", nlohmann::json{{"name", name}, {"size", a.size}, {"cksum", a.crc}}.dump(),
@@ -442,18 +472,15 @@ Answer UploadService::commit(const std::string& area, const std::string& name, c
 
 Answer UploadService::discard(const std::string& area, const std::string& name, const std::string& id) {
   std::lock_guard lock(mutex_);
-  const auto it = attempts_.find(id);
-  if (!valid_attempt_id(id) || it == attempts_.end() || it->second.area != area || it->second.name != name)
-    no_such_attempt();
-  const bool expired = clock_.now() >= it->second.created + opts_.attempt_timeout;
-  drop_attempt(it);
-  if (expired) no_such_attempt();
+  if (!valid_attempt_id(id)) no_such_attempt();
+  const auth::LedgerResult r = ledger_.discard(area, id, name, clock_.now());
+  if (r == auth::LedgerResult::ok || r == auth::LedgerResult::expired) remove_attempt_file(area, id);
+  if (r != auth::LedgerResult::ok) no_such_attempt();
   return no_content();
 }
 
 Answer UploadService::remove(const std::string& area, const std::string& name) {
   std::lock_guard lock(mutex_);
-  Area& books = this->books(area);
   const fs::path files = area_dir(area) / kFilesDir;
   const bool removed = ::unlink((files / name).c_str()) == 0;
   if (!removed && errno == EISDIR) throw Error(Errc::conflict, "upload: " + name + " is a directory");
@@ -461,33 +488,28 @@ Answer UploadService::remove(const std::string& area, const std::string& name) {
     throw Error(Errc::io, "upload: cannot remove the file: " + io::errno_text(errno));
   if (removed) prune_empty_parents(files, name);
   // Gone either way: by this request, or (ENOENT) by someone else, which the books follow.
-  if (const auto f = books.files.find(name); f != books.files.end()) {
-    books.committed -= f->second;
-    books.files.erase(f);
-  }
+  with_books(area, [&] { return ledger_.removed(area, name, clock_.now()); });
   if (!removed) throw Error(Errc::not_found, "upload: no such upload");
   return no_content();
 }
 
 UploadUsage UploadService::usage(const auth::ClientRecord& client) {
+  const std::string area = area_of(client);
   std::lock_guard lock(mutex_);
-  const Area& a = books(area_of(client));
-  return UploadUsage{a.committed, a.pending, a.files.size(), a.attempts};
+  auth::UploadBooks b;
+  with_books(area, [&] { return ledger_.books(area, clock_.now(), b); });
+  return UploadUsage{b.committed, b.pending, b.files, b.attempts};
 }
 
 std::size_t UploadService::sweep() {
   std::lock_guard lock(mutex_);
-  const std::int64_t now = clock_.now();
-  std::size_t n = 0;
-  for (auto it = attempts_.begin(); it != attempts_.end();) {
-    const auto next = std::next(it);
-    if (it->second.created + opts_.attempt_timeout <= now) {
-      drop_attempt(it);
-      ++n;
-    }
-    it = next;
+  while (!unrecorded_.empty()) {
+    record_commit(unrecorded_.back());
+    unrecorded_.pop_back();
   }
-  return n;
+  const auto gone = ledger_.sweep(clock_.now());
+  for (const auto& [area, id] : gone) remove_attempt_file(area, id);
+  return gone.size();
 }
 
 }  // namespace mh::web

@@ -13,7 +13,12 @@
 // ones it leaves empty; a directory where a file is wanted, or a file where a directory is, is 409.
 // Each client's area is uploads/<hex SHA-256 of its key>/: private to that key, and stable across
 // server restarts (UUIDs are not). Only committed files are visible; attempts live in a hidden
-// directory, expire after attempt_timeout, and are all removed at start-up.
+// directory, expire after attempt_timeout, and are removed at start-up unless the ledger still
+// holds them (a shared ledger: another instance on the same directory is using them).
+//
+// The books (what the quota counts, which attempts exist) are kept by an auth::UploadLedger: in
+// this process by default, or one several instances share (store/redis_upload_ledger), so a PUT
+// on one instance can be committed on another and the quota holds across them.
 //
 // Quota: each client's committed files and pending attempts (in progress: the most its token can
 // carry; awaiting commit: its size) count, each at least min_charge bytes, against the quota; the
@@ -21,11 +26,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "auth/registry.hpp"
+#include "auth/upload_ledger.hpp"
 #include "core/clock.hpp"
 #include "core/stream.hpp"
 #include "net/http_types.hpp"
@@ -57,8 +65,12 @@ struct UploadUsage {
 
 class UploadService {
  public:
-  // Creates the directory (0700) and removes every uncommitted attempt left by an earlier run.
-  UploadService(UploadOptions o, const Clock& clock);
+  // Creates the directory (0700) and removes the uncommitted attempts the ledger does not hold
+  // (with the default, in-process ledger: every one left by an earlier run). `shared`, if given,
+  // must outlive the service; its limits must be those of `o`.
+  UploadService(UploadOptions o, const Clock& clock, auth::UploadLedger* shared = nullptr);
+  // The limits a ledger for these options needs.
+  static auth::UploadLimits limits_of(const UploadOptions& o) noexcept;
 
   static bool owns(std::string_view path) noexcept;
   // Everything under /.uploads for a verified (and opened) request: an answer, or (PUT) a body sink.
@@ -70,43 +82,38 @@ class UploadService {
   UploadUsage usage(const auth::ClientRecord& client);
 
  private:
-  struct Attempt {
-    std::string area;  // the client's directory name
-    std::string name;
-    std::uint64_t size = 0;
-    std::uint32_t crc = 0;
-    std::int64_t created = 0;
-    std::uint64_t charge = 0;  // what the quota counts for it: max(size, min_charge)
-  };
-  // The books of one client's area. Every change to its files and attempts on disk happens under
-  // mutex_ together with the change here, so a PUT never sees bytes that are on disk uncounted.
-  struct Area {
-    bool loaded = false;
-    std::map<std::string, std::uint64_t> files;  // committed name -> charge
-    std::uint64_t committed = 0;                 // sum of files' charges
-    std::uint64_t pending = 0;                   // reservations + charges of attempts awaiting commit
-    std::size_t attempts = 0;                    // uploads in progress + attempts awaiting commit
-  };
   class Reservation;
   class Sink;
 
   std::filesystem::path area_dir(const std::string& area) const { return opts_.dir / area; }
   std::uint64_t charge(std::uint64_t size) const noexcept { return size > opts_.min_charge ? size : opts_.min_charge; }
-  Area& books(const std::string& area);  // mutex_ held; loads the committed files on first use
+  auth::AreaFiles scan(const std::string& area) const;  // the committed files on disk, as charged
+  // ledger_ call `f`, once more after loading the area's books from disk if it needs them.
+  template <class F>
+  auth::LedgerResult with_books(const std::string& area, F f);
   Result begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
                       const std::string& name);
   Reservation reserve(const std::string& area, const stream::UnknownSizeSplit& split, bool& corrupt);
   Answer commit(const std::string& area, const std::string& name, const std::string& id, std::uint32_t chunk_size);
   Answer discard(const std::string& area, const std::string& name, const std::string& id);
   Answer remove(const std::string& area, const std::string& name);
-  void attempt_ready(const std::string& id, Attempt a, Reservation& r);
-  void drop_attempt(std::map<std::string, Attempt>::iterator it);  // mutex_ held
+  void attempt_ready(const std::string& id, const auth::UploadAttempt& a, Reservation& r);
+  void remove_attempt_file(const std::string& area, const std::string& id);
+  // A commit whose file is in place, for the books (mutex_ held).
+  struct Unrecorded {
+    std::string area, id, name;
+    std::uint64_t charge = 0;
+  };
+  void record_commit(const Unrecorded& c);
 
   UploadOptions opts_;
   const Clock& clock_;
+  std::unique_ptr<auth::UploadLedger> own_ledger_;  // when none is shared
+  auth::UploadLedger& ledger_;
+  // This instance's changes to files on disk and to the books happen together under it, so a PUT
+  // here never sees bytes that are on disk uncounted (the ledger keeps other instances in step).
   mutable std::mutex mutex_;
-  std::map<std::string, Attempt> attempts_;  // id -> attempt (complete, awaiting commit)
-  std::map<std::string, Area> areas_;        // area -> its books
+  std::vector<Unrecorded> unrecorded_;  // commits the store could not be told of: sweep() retries
   int corrupted_ = 0;
 };
 

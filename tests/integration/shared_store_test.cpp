@@ -8,6 +8,7 @@
 #include <regex>
 #include <thread>
 
+#include "core/cksum.hpp"
 #include "core/rsa.hpp"
 #include "net/http_client.hpp"
 #include "support/balancer.hpp"
@@ -46,17 +47,23 @@ class SharedStore : public ::testing::Test {
  protected:
   SharedStore() {
     a_ = std::make_unique<ServerProcess>(options({}));
-    copy_identity(a_->keys(), keys_b_.path());
-    ServerOptions ob = options(keys_b_.path());
-    ob.root = a_->root();
-    ob.upload_dir = a_->upload_dir();
-    b_ = std::make_unique<ServerProcess>(ob);
+    b_ = another_instance(keys_b_.path());
     balancer_ = std::make_unique<Balancer>(std::vector<std::uint16_t>{a_->port(), b_->port()});
   }
 
   ServerOptions options(const fs::path& keys) {
     ServerOptions o = with_keys(keys, {"--store", redis_.url(), "--store-timeout", "0.5"});
     return o;
+  }
+
+  // One more instance of A's server: its identity, root, upload folder and store.
+  std::unique_ptr<ServerProcess> another_instance(const fs::path& keys, const std::vector<std::string>& extra = {}) {
+    copy_identity(a_->keys(), keys);
+    ServerOptions o = options(keys);
+    o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
+    o.root = a_->root();
+    o.upload_dir = a_->upload_dir();
+    return std::make_unique<ServerProcess>(o);
   }
 
   CommandResult client(const fs::path& home, std::vector<std::string> args) { return run_client(home, args); }
@@ -288,6 +295,92 @@ TEST_F(SharedStore, AnInstanceWithAnotherIdentityIsRefusedTheStore) {
               std::string::npos)
         << e.what();
   }
+}
+
+// ---- uploads on the folder the instances share (docs/PROTOCOL.md §8) --------------------------------
+
+std::string attempt_of(const Reply& put) {
+  const auto j = nlohmann::json::parse(put.body, nullptr, false);
+  return j.is_object() && j.contains("attempt") ? j["attempt"].get<std::string>() : "";
+}
+
+TEST_F(SharedStore, AnUploadPutOnOneInstanceIsCommittedOrDiscardedOnTheOther) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_a(home.path(), a_->url()), on_b(home.path(), b_->url());
+  const std::string data = "sent to A, committed on B\n";
+  const Reply put = on_a.send("PUT", "/.uploads/dir/split.txt", {}, data);
+  ASSERT_EQ(put.status, 200) << put.body;
+  const std::string id = attempt_of(put);
+  ASSERT_EQ(id.size(), 32u);
+  EXPECT_EQ(on_b.send("GET", "/.uploads/dir/split.txt").status, 404);  // pending: not visible
+  const Reply commit = on_b.send("POST", "/.uploads/dir/split.txt?commit=" + id);
+  EXPECT_EQ(commit.status, 201) << commit.body;
+  EXPECT_EQ(nlohmann::json::parse(commit.body),
+            (nlohmann::json{{"name", "dir/split.txt"}, {"size", data.size()}, {"cksum", cksum(as_bytes(data))}}));
+  EXPECT_EQ(on_a.send("GET", "/.uploads/dir/split.txt").body, data);
+  EXPECT_EQ(on_a.send("POST", "/.uploads/dir/split.txt?commit=" + id).status, 404);  // spent, on either
+
+  // The other way round, and a discard: the attempt is gone for both.
+  const Reply again = on_b.send("PUT", "/.uploads/second.txt", {}, "second\n");
+  ASSERT_EQ(again.status, 200) << again.body;
+  const std::string id2 = attempt_of(again);
+  EXPECT_EQ(on_a.send("DELETE", "/.uploads/second.txt?attempt=" + id2).status, 204);
+  const Reply late = on_b.send("POST", "/.uploads/second.txt?commit=" + id2);
+  EXPECT_EQ(late.status, 404);
+  EXPECT_EQ(late.reason(), "upload: no such attempt (expired, discarded or never made)");
+  for (const auto& f : files_below(a_->upload_dir())) EXPECT_EQ(f.find(".attempts/"), std::string::npos) << f;
+}
+
+TEST_F(SharedStore, TheUploadQuotaHoldsAcrossInstances) {
+  TempDir home, keys_c, keys_d;
+  connect_through(0, home.path(), "alice");
+  // Two more instances, both with a quota of three blocks: together they allow what one would.
+  const std::vector<std::string> quota = {"--upload-quota", "12288"};
+  const auto c = another_instance(keys_c.path(), quota);
+  const auto d = another_instance(keys_d.path(), quota);
+  SignedClient on_c(home.path(), c->url()), on_d(home.path(), d->url());
+  const std::string five_k(5000, 'x');
+  const Reply first = on_c.send("PUT", "/.uploads/1.bin", {}, five_k);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const Reply second = on_d.send("PUT", "/.uploads/2.bin", {}, five_k);
+  ASSERT_EQ(second.status, 200) << second.body;
+  const std::string refused_reason = "upload: your quota of 12288 bytes would be exceeded";
+  for (SignedClient* on : {&on_c, &on_d}) {
+    const Reply third = on->send("PUT", "/.uploads/3.bin", {}, five_k);
+    EXPECT_EQ(third.status, 507);
+    EXPECT_EQ(third.reason(), refused_reason);
+  }
+  // Committed on the other instance it still counts; discarded, its room is free for both.
+  EXPECT_EQ(on_d.send("POST", "/.uploads/1.bin?commit=" + attempt_of(first)).status, 201);
+  EXPECT_EQ(on_d.send("PUT", "/.uploads/3.bin", {}, five_k).status, 507);
+  EXPECT_EQ(on_c.send("DELETE", "/.uploads/2.bin?attempt=" + attempt_of(second)).status, 204);
+  const Reply third = on_d.send("PUT", "/.uploads/3.bin", {}, five_k);
+  EXPECT_EQ(third.status, 200) << third.body;
+  EXPECT_EQ(on_c.send("POST", "/.uploads/3.bin?commit=" + attempt_of(third)).status, 201);
+  EXPECT_EQ(on_c.send("PUT", "/.uploads/4.bin", {}, five_k).status, 507);
+}
+
+TEST_F(SharedStore, StartingAnotherInstanceKeepsTheAttemptsInFlightOnTheOthers) {
+  TempDir home, keys_c;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_a(home.path(), a_->url());
+  const Reply put = on_a.send("PUT", "/.uploads/kept.txt", {}, "in flight on A\n");
+  ASSERT_EQ(put.status, 200) << put.body;
+  const std::string id = attempt_of(put);
+  const auto files = files_below(a_->upload_dir());
+  ASSERT_EQ(files.size(), 1u);
+  const fs::path ready = a_->upload_dir() / files[0];
+  ASSERT_EQ(ready.filename().string(), id + ".ready");
+  // A leftover no store holds (an instance killed before the store recorded it, long ago).
+  const fs::path stale = ready.parent_path() / "0123456789abcdef0123456789abcdef.ready";
+  write_file(stale, "stale");
+  const auto c = another_instance(keys_c.path());  // its start-up clears what nobody holds
+  EXPECT_TRUE(fs::exists(ready));
+  EXPECT_FALSE(fs::exists(stale));
+  SignedClient on_c(home.path(), c->url());
+  EXPECT_EQ(on_c.send("POST", "/.uploads/kept.txt?commit=" + id).status, 201);
+  EXPECT_EQ(on_a.send("GET", "/.uploads/kept.txt").body, "in flight on A\n");
 }
 
 }  // namespace

@@ -82,6 +82,7 @@ class Minihttpsd:
                  extra=(), keys=None):
         self.dir = os.path.join(work, name)
         self.keys = keys or os.path.join(self.dir, "keys")
+        os.makedirs(self.dir, exist_ok=True)
         os.makedirs(self.keys, mode=0o700, exist_ok=True)
         self.out = open(os.path.join(self.dir, "out"), "w+")
         self.err = os.path.join(self.dir, "err")

@@ -198,15 +198,17 @@ def main():
             for f in ("server_ed25519.key", "server_ed25519.pub", "server_x25519.key"):
                 shutil.copy2(os.path.join(keys, f), bkeys)
             b = peer.Minihttpsd(work, www, name="b", cpus=peer.LOAD_CPU, extra=["--store", redis.url], keys=bkeys)
-            proxy = HAProxy(work, [a.port, b.port], both)
+            proxy = None
             try:
+                proxy = HAProxy(work, [a.port, b.port], both)
                 home = os.path.join(work, "client-two")
                 peer.run([peer.CLIENT, "--home", home, "-q", "connect", "--server", proxy.url, "--name", "two",
                           "--rsa-bits", "2048"])
                 peer.log("store: req/s, two instances behind HAProxy")
                 two = signed_gets(home, proxy.port, proxy.url, RATE_2, "two", [a.proc.pid, b.proc.pid], False)
             finally:
-                proxy.stop()
+                if proxy:
+                    proxy.stop()
                 a.stop()
                 b.stop()
             rows.append(("1 KiB GETs: 2 instances behind HAProxy vs 1 instance, 2 threads (same 2 cores)",

@@ -150,8 +150,9 @@ int main(int argc, char** argv) {
     }
     auth::AuthService auth(id.key, id.static_key, *registry, std::move(cfg), clock);
     // A signed request is acceptable for 2 * max_skew seconds: its nonce is kept that long.
-    auth::ReplayCache local_nonces(2 * opt.max_skew + 1, shared ? 1024 : opt.replay_capacity, opt.replay_per_client);
-    auth::NonceStore& request_nonces = shared ? shared->request_nonces() : local_nonces;
+    std::optional<auth::ReplayCache> local_nonces;
+    if (!shared) local_nonces.emplace(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
+    auth::NonceStore& request_nonces = shared ? shared->request_nonces() : *local_nonces;
     web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew, "http", opt.require_sealed);
     web::FileService files(web::FileServiceOptions{opt.root});
     web::UploadOptions up;

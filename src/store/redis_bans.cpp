@@ -9,11 +9,11 @@ namespace {
 
 // KEYS[1] mh:bans, ARGV[1] a fingerprint: its comment, deleted in the same step (nil if none), so
 // that of two instances lifting the same ban only one reports it lifted.
-constexpr const char* kTake = R"lua(
+const Script kTake{R"lua(
 local c = redis.call('HGET', KEYS[1], ARGV[1])
 if c then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return c
-)lua";
+)lua"};
 
 [[noreturn]] void unexpected(const Reply& r, const char* what) {
   throw Error(Errc::unavailable, std::string("store: ") + what + " failed" + (r.is_error() ? ": " + r.str : ""));

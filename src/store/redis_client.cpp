@@ -177,15 +177,17 @@ std::vector<Reply> RedisClient::pipeline(const std::vector<Command>& commands) {
   return impl_->exchange(commands);
 }
 
-Reply RedisClient::eval(const std::string& script, const std::vector<std::string>& keys,
+Script::Script(std::string text) : text_(std::move(text)), sha1_(sha1_hex(text_)) {}
+
+Reply RedisClient::eval(const Script& script, const std::vector<std::string>& keys,
                         const std::vector<std::string>& args) {
-  Command evalsha{"EVALSHA", sha1_hex(script), std::to_string(keys.size())};
+  Command evalsha{"EVALSHA", script.sha1(), std::to_string(keys.size())};
   evalsha.insert(evalsha.end(), keys.begin(), keys.end());
   evalsha.insert(evalsha.end(), args.begin(), args.end());
   Reply r = command(evalsha);
   if (!r.is_error() || !r.str.starts_with("NOSCRIPT")) return r;
   // Load and run in one round trip; a script that does not compile answers its error on LOAD.
-  auto replies = impl_->exchange({{"SCRIPT", "LOAD", script}, evalsha});
+  auto replies = impl_->exchange({{"SCRIPT", "LOAD", script.text()}, evalsha});
   return std::move(replies[0].is_error() ? replies[0] : replies[1]);
 }
 

@@ -43,6 +43,18 @@ struct Reply {
 
 using Command = std::vector<std::string>;  // argv; binary-safe
 
+// A Lua script with its SHA-1, computed once when the script is defined, so that running it
+// (EVALSHA) costs no hashing and no copy of its text.
+class Script {
+ public:
+  explicit Script(std::string text);
+  const std::string& text() const noexcept { return text_; }
+  const std::string& sha1() const noexcept { return sha1_; }
+
+ private:
+  std::string text_, sha1_;
+};
+
 struct RedisOptions {
   RedisAddress address;
   std::chrono::milliseconds timeout{1000};  // connect, and each call's write + read
@@ -70,7 +82,7 @@ class RedisClient {
   std::vector<Reply> pipeline(const std::vector<Command>& commands);
   // EVALSHA with the script's SHA-1, loading it (SCRIPT LOAD) when Redis answers NOSCRIPT, e.g.
   // after a restart. One round trip when the script is known.
-  Reply eval(const std::string& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
+  Reply eval(const Script& script, const std::vector<std::string>& keys, const std::vector<std::string>& args);
 
   const RedisAddress& address() const noexcept;
 

@@ -10,7 +10,7 @@ namespace {
 
 // KEYS[1] the bucket (a hash: tokens, last). ARGV[1] rate per second, ARGV[2] burst.
 // Returns 1 if allowed (a token taken), 0 if not.
-constexpr const char* kTake = R"lua(
+const Script kTake{R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -23,7 +23,7 @@ if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'last', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil((burst - tokens) / rate) + 1)
 return allowed
-)lua";
+)lua"};
 
 std::string number(double v) {
   char buf[32];

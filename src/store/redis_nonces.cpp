@@ -8,7 +8,7 @@ namespace {
 // KEYS[1] the nonce, KEYS[2] the scope's count in this generation.
 // ARGV[1] window seconds, ARGV[2] the scope's share (0: none).
 // Returns 0 fresh, 1 replayed, 3 scope full. The count is taken only for a fresh nonce.
-constexpr const char* kCheckAndInsert = R"lua(
+const Script kCheckAndInsert{R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 local share = tonumber(ARGV[2])
 if share > 0 then
@@ -18,7 +18,7 @@ if share > 0 then
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 0
-)lua";
+)lua"};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "store/redis_registry.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -51,15 +52,10 @@ std::string session_key(const KeyId& keyid) { return "mh:sess:" + to_hex(keyid);
 
 std::int64_t to_int(std::string_view s) {
   std::int64_t v = 0;
-  bool neg = !s.empty() && s[0] == '-';
-  for (char c : s.substr(neg ? 1 : 0)) {
-    if (c < '0' || c > '9') throw Error(Errc::unavailable, "store: a number is malformed");
-    v = v * 10 + (c - '0');
-  }
-  return neg ? -v : v;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) throw Error(Errc::unavailable, "store: a number is malformed");
+  return v;
 }
-
-std::string to_text(const Uuid& u) { return u.to_string(); }
 
 [[noreturn]] void unexpected(const Reply& r, const char* what) {
   throw Error(Errc::unavailable, std::string("store: ") + what + " failed" + (r.is_error() ? ": " + r.str : ""));
@@ -131,7 +127,7 @@ class RedisRegistry final : public auth::ClientRegistry {
         if (const auto c = cache_.find(it->second); c != cache_.end() && fresh(c->second) && c->second.rec->live(now))
           return c->second.rec;
     }
-    const Reply r = redis_.eval(scripts::kClientSession, {}, {to_text(uuid)});
+    const Reply r = redis_.eval(scripts::kClientSession, {}, {uuid.to_string()});
     if (r.is_nil()) return nullptr;
     if (r.type != Reply::Type::array || r.elements.size() != 2) unexpected(r, "session lookup");
     const Bytes k = from_hex(r.elements[0].str);
@@ -154,7 +150,7 @@ class RedisRegistry final : public auth::ClientRegistry {
     const std::int64_t now = std::time(nullptr);
     const Reply r = redis_.eval(
         scripts::kEndSession, {},
-        {to_text(uuid), std::to_string(now), std::to_string(o_.limits.unused_ttl), std::to_string(o_.retention)});
+        {uuid.to_string(), std::to_string(now), std::to_string(o_.limits.unused_ttl), std::to_string(o_.retention)});
     if (r.type != Reply::Type::integer) unexpected(r, "ending a session");
     return r.integer == 1;
   }
@@ -218,7 +214,7 @@ class RedisRegistry final : public auth::ClientRegistry {
         const std::int64_t seen = e.rec->last_seen.load(std::memory_order_relaxed);
         const bool used = e.rec->used.load(std::memory_order_relaxed);
         if (seen > e.flushed_last_seen || (used && !e.flushed_used)) {
-          args.insert(args.end(), {to_text(e.rec->uuid), std::to_string(seen), used ? "1" : "0"});
+          args.insert(args.end(), {e.rec->uuid.to_string(), std::to_string(seen), used ? "1" : "0"});
           e.flushed_last_seen = seen;
           e.flushed_used = used;
         }

@@ -119,7 +119,7 @@ class RedisUploadLedger final : public auth::UploadLedger {
   }
 
  private:
-  Reply call(const char* script, const std::vector<std::string>& args) {
+  Reply call(const Script& script, const std::vector<std::string>& args) {
     Reply r = redis_.eval(script, {}, args);
     if (r.type != Reply::Type::array || r.elements.empty() || r.elements[0].type != Reply::Type::integer) malformed(r);
     return r;

@@ -7,6 +7,8 @@
 //   sess:KEYID  the session, sealed (store/sealed_value.hpp), TTL = until it expires
 //   clients     sorted set UUID by created (listing, capacity)
 //   group:G     set of the UUIDs first registered from address group G (per-address limit)
+#include "store/redis_client.hpp"
+
 namespace mh::store::scripts {
 
 // Shared by register and touch: when an identity is forgotten, as seconds from now.
@@ -34,7 +36,7 @@ namespace mh::store::scripts {
 // session. Replies {'ok', uuid, created, from, used} (check), {'ok', uuid} (commit), or one word:
 // forbidden, conflict, rate_limited, full, stale (the key's last hello was newer), retry (the
 // state changed between check and commit).
-inline constexpr const char* kRegister = MH_REGISTRY_LUA_PRELUDE R"lua(
+inline const Script kRegister{MH_REGISTRY_LUA_PRELUDE R"lua(
 local mode, fp, name, req, cand, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local cap, per_addr, now = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local unused_ttl, evictable, retention = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -109,10 +111,10 @@ redis.call('ZADD', P..'clients', created, uuid)
 redis.call('SADD', P..'group:'..from, uuid)
 expire_identity(uuid, fp, name, from, keep_for(used, created, expires, 0, now, unused_ttl, retention))
 return {'ok', uuid}
-)lua";
+)lua"};
 
 // ARGV: now, unused TTL, retention, then triples (uuid, last seen, used '0' | '1').
-inline constexpr const char* kTouch = MH_REGISTRY_LUA_PRELUDE R"lua(
+inline const Script kTouch{MH_REGISTRY_LUA_PRELUDE R"lua(
 local now, unused_ttl, retention = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 4, #ARGV, 3 do
   local u = ARGV[i]
@@ -128,11 +130,11 @@ for i = 4, #ARGV, 3 do
   end
 end
 return 0
-)lua";
+)lua"};
 
 // ARGV: uuid, now, unused TTL, retention. Ends the session; the identity is kept `retention`.
 // Replies 1, or 0 if the UUID is unknown.
-inline constexpr const char* kEndSession = MH_REGISTRY_LUA_PRELUDE R"lua(
+inline const Script kEndSession{MH_REGISTRY_LUA_PRELUDE R"lua(
 local u, now, unused_ttl, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if not live(u) then return 0 end
 local idk = P..'id:'..u
@@ -141,16 +143,16 @@ if h[1] and h[1] ~= '' then redis.call('DEL', P..'sess:'..h[1]) end
 redis.call('HSET', idk, 'keyid', '', 'expires', 0, 'ended', now)
 expire_identity(u, h[2], h[3], h[4], keep_for(h[5], tonumber(h[6]), 0, now, now, unused_ttl, retention))
 return 1
-)lua";
+)lua"};
 
 // ARGV: uuid. The client's live session (its sealed value and keyid), or nil.
-inline constexpr const char* kClientSession = R"lua(
+inline const Script kClientSession{R"lua(
 local k = redis.call('HGET', 'mh:id:'..ARGV[1], 'keyid')
 if not k or k == '' then return false end
 local s = redis.call('GET', 'mh:sess:'..k)
 if not s then return false end
 return {k, s}
-)lua";
+)lua"};
 
 #undef MH_REGISTRY_LUA_PRELUDE
 

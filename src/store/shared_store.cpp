@@ -14,10 +14,10 @@ constexpr const char* kClaimedInKey = "mh:claimed_in";
 
 // KEYS[1] owner, KEYS[2] the run it was claimed in; ARGV[1] our fingerprint, ARGV[2] this run.
 // Claims an empty store; replies {owner, the run it was claimed in}.
-constexpr const char* kClaim = R"lua(
+const Script kClaim{R"lua(
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('SET', KEYS[2], ARGV[2]) end
 return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]) or ''}
-)lua";
+)lua"};
 
 // The owner check and the restart rule, in front of a nonce store.
 class Epoch {

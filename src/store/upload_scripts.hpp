@@ -11,6 +11,8 @@
 //   due       sorted set "A ID" by expiry: the attempts whose files the sweep removes
 // Replies start with a code, in the order of auth::LedgerResult: 0 ok, 1 unloaded, 2 over_pending,
 // 3 over_files, 4 over_quota, 5 no_attempt, 6 expired.
+#include "store/redis_client.hpp"
+
 namespace mh::store::upload_scripts {
 
 #define MH_UPLOAD_LUA_COMMON                                        \
@@ -50,7 +52,7 @@ namespace mh::store::upload_scripts {
 
 // ARGV: area, now, then name, charge pairs (the committed files found on disk). Sets the books
 // only if nobody has: returns 1 if it did, 0 if they were there.
-inline constexpr const char* kLoad = MH_UPLOAD_LUA_COMMON R"lua(
+inline const Script kLoad{MH_UPLOAD_LUA_COMMON R"lua(
 local A = ARGV[1]
 local area, files = P..'area:'..A, P..'files:'..A
 if redis.call('EXISTS', area) == 1 then return 0 end
@@ -62,10 +64,10 @@ for i = 3, #ARGV, 2 do
 end
 redis.call('HSET', area, 'committed', int(sum), 'pending', 0, 'attempts', 0)
 return 1
-)lua";
+)lua"};
 
 // ARGV: area, now, hold id, least, capacity, quota, max_files, max_pending, expires. {0, held}.
-inline constexpr const char* kReserve = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kReserve{MH_UPLOAD_LUA_AREA R"lua(
 purge()
 local code, room = room_for(tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
 if code ~= 0 then return {code} end
@@ -75,17 +77,17 @@ redis.call('HINCRBY', area, 'attempts', 1)
 redis.call('HSET', held, ARGV[3], int(h))
 redis.call('ZADD', exp, ARGV[9], ARGV[3])
 return {0, h}
-)lua";
+)lua"};
 
 // ARGV: area, now, id. The hold goes (if it is still there).
-inline constexpr const char* kRelease = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kRelease{MH_UPLOAD_LUA_AREA R"lua(
 drop(A, ARGV[3])
 return {0}
-)lua";
+)lua"};
 
 // ARGV: area, now, id, name, size, crc, created, charge, expires, quota, max_files, max_pending,
 // attempt_timeout. The hold `id` becomes the attempt `id`.
-inline constexpr const char* kAttemptReady = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kAttemptReady{MH_UPLOAD_LUA_AREA R"lua(
 local id, charge = ARGV[3], tonumber(ARGV[8])
 purge()
 local h = redis.call('HGET', held, id)
@@ -105,11 +107,11 @@ redis.call('HSET', att, 'area', A, 'name', ARGV[4], 'size', ARGV[5], 'crc', ARGV
 redis.call('EXPIRE', att, math.max(1, tonumber(ARGV[13])))
 redis.call('ZADD', P..'due', ARGV[9], A..' '..id)
 return {0}
-)lua";
+)lua"};
 
 // ARGV: area, now, id, name, attempt_timeout, mode ('find' | 'discard'). find: {0, size, crc,
 // created, charge}, unchanged; discard: {0}, dropped. An expired one is dropped: {6}.
-inline constexpr const char* kAttempt = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kAttempt{MH_UPLOAD_LUA_AREA R"lua(
 local id = ARGV[3]
 local a = redis.call('HMGET', P..'att:'..id, 'area', 'name', 'size', 'crc', 'created', 'charge')
 if not a[1] or a[1] ~= A or a[2] ~= ARGV[4] then purge() return {5} end
@@ -122,10 +124,10 @@ purge()
 if expired then return {6} end
 if ARGV[6] == 'discard' then return {0} end
 return {0, a[3], a[4], a[5], a[6]}
-)lua";
+)lua"};
 
 // ARGV: area, now, id, name, charge. The attempt's file is in place as `name`.
-inline constexpr const char* kCommitted = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kCommitted{MH_UPLOAD_LUA_AREA R"lua(
 local id, name, charge = ARGV[3], ARGV[4], tonumber(ARGV[5])
 drop(A, id)
 redis.call('ZREM', P..'due', A..' '..id)
@@ -134,10 +136,10 @@ local old = tonumber(redis.call('HGET', files, name)) or 0
 redis.call('HSET', files, name, ARGV[5])
 redis.call('HINCRBY', area, 'committed', int(charge - old))
 return {0}
-)lua";
+)lua"};
 
 // ARGV: area, now, name. The committed file is gone.
-inline constexpr const char* kRemoved = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kRemoved{MH_UPLOAD_LUA_AREA R"lua(
 purge()
 local c = redis.call('HGET', files, ARGV[3])
 if c then
@@ -145,17 +147,17 @@ if c then
   redis.call('HINCRBY', area, 'committed', int(-tonumber(c)))
 end
 return {0}
-)lua";
+)lua"};
 
 // ARGV: area, now. {0, committed, pending, files, attempts}.
-inline constexpr const char* kBooks = MH_UPLOAD_LUA_AREA R"lua(
+inline const Script kBooks{MH_UPLOAD_LUA_AREA R"lua(
 purge()
 local b = redis.call('HMGET', area, 'committed', 'pending', 'attempts')
 return {0, tonumber(b[1]), tonumber(b[2]), redis.call('HLEN', files), tonumber(b[3])}
-)lua";
+)lua"};
 
 // ARGV: now, limit. The attempts due by now, dropped: {"A ID", ...}.
-inline constexpr const char* kSweep = MH_UPLOAD_LUA_COMMON R"lua(
+inline const Script kSweep{MH_UPLOAD_LUA_COMMON R"lua(
 local out = {}
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', P..'due', '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
   redis.call('ZREM', P..'due', m)
@@ -164,7 +166,7 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', P..'due', '-inf', ARGV[1], 'LIMIT
   out[#out + 1] = m
 end
 return out
-)lua";
+)lua"};
 
 #undef MH_UPLOAD_LUA_AREA
 #undef MH_UPLOAD_LUA_COMMON

@@ -168,18 +168,19 @@ TEST(RedisClient, SelectsTheDbOverTcpToo) {
 TEST(RedisClient, EvalRunsAScriptAndReloadsItAfterAFlush) {
   RedisServer server;
   RedisClient redis(options_for(server));
-  const std::string add = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
+  const Script add("return redis.call('INCRBY', KEYS[1], ARGV[1])");
   const Reply first = redis.eval(add, {"counter"}, {"5"});
   EXPECT_EQ(first.type, Reply::Type::integer);
   EXPECT_EQ(first.integer, 5);
   EXPECT_EQ(redis.eval(add, {"counter"}, {"2"}).integer, 7);
 
   // The SHA-1 the client sends is the one Redis computes.
-  expect_string(redis.command({"SCRIPT", "LOAD", add}), "8cd00688c05c46bde4a2e60658ef20a2e5c0b248");
+  expect_string(redis.command({"SCRIPT", "LOAD", add.text()}), "8cd00688c05c46bde4a2e60658ef20a2e5c0b248");
+  EXPECT_EQ(add.sha1(), "8cd00688c05c46bde4a2e60658ef20a2e5c0b248");  // what Redis names it
   EXPECT_EQ(redis.command({"SCRIPT", "FLUSH"}).str, "OK");
   EXPECT_EQ(redis.eval(add, {"counter"}, {"3"}).integer, 10);  // NOSCRIPT, then LOAD and retry
 
-  const Reply nested = redis.eval("return {1, {'a', 'b'}, 'c'}", {}, {});
+  const Reply nested = redis.eval(Script("return {1, {'a', 'b'}, 'c'}"), {}, {});
   ASSERT_EQ(nested.type, Reply::Type::array);
   ASSERT_EQ(nested.elements.size(), 3u);
   EXPECT_EQ(nested.elements[0].integer, 1);
@@ -187,10 +188,10 @@ TEST(RedisClient, EvalRunsAScriptAndReloadsItAfterAFlush) {
   expect_string(nested.elements[1].elements[1], "b");
   expect_string(nested.elements[2], "c");
 
-  const Reply fails = redis.eval("return redis.error_reply('MINE went wrong')", {}, {});
+  const Reply fails = redis.eval(Script("return redis.error_reply('MINE went wrong')"), {}, {});
   EXPECT_EQ(fails.type, Reply::Type::error);
   EXPECT_EQ(fails.str, "MINE went wrong");
-  const Reply broken = redis.eval("return (", {}, {});
+  const Reply broken = redis.eval(Script("return ("), {}, {});
   EXPECT_EQ(broken.type, Reply::Type::error);
   EXPECT_EQ(broken.str.substr(0, 26), "ERR Error compiling script");
 }
@@ -234,7 +235,7 @@ TEST(RedisClient, ReportsTheLinkDownOnceAndUpOnceWhenRedisComesBack) {
   EXPECT_EQ(test::error_of([&] { redis.command({"PING"}); }, &code), down);
   EXPECT_EQ(code, Errc::unavailable);
   EXPECT_EQ(test::error_of([&] { redis.pipeline({{"PING"}, {"PING"}}); }), down);
-  EXPECT_EQ(test::error_of([&] { redis.eval("return 1", {}, {}); }), down);
+  EXPECT_EQ(test::error_of([&] { redis.eval(Script("return 1"), {}, {}); }), down);
   EXPECT_EQ(log.seen(), (std::vector<std::pair<bool, std::string>>{{false, down}}));
 
   server.start();

@@ -25,6 +25,7 @@
 #include "server/router.hpp"
 #include "server/terminal_console.hpp"
 #include "store/redis_bans.hpp"
+#include "store/redis_chat.hpp"
 #include "store/redis_events.hpp"
 #include "store/redis_upload_ledger.hpp"
 #include "store/shared_store.hpp"
@@ -175,6 +176,11 @@ int main(int argc, char** argv) {
     chat_limits.max_room_members = opt.chat_room_size;
     chat_limits.upgrades_per_second = opt.chat_upgrade_rate;
     chat_limits.upgrade_burst = opt.chat_upgrade_burst;
+    // With a shared store the chat goes through it (store/redis_chat.hpp); declared before the
+    // hub, which stops it.
+    std::optional<store::RedisChat> chat_relay;
+    if (shared)
+      chat_relay.emplace(shared->redis(), std::chrono::milliseconds(static_cast<long>(opt.store_timeout * 1000)));
     web::ChatHub chat(*registry, clock, chat_limits, [](web::ChatLogLevel level, const std::string& line) {
       // Chat log lines quote names and refusal reasons: escaped like the access log.
       if (level == web::ChatLogLevel::warn)
@@ -182,6 +188,7 @@ int main(int argc, char** argv) {
       else
         spdlog::info("{}", terminal_safe(line));
     });
+    if (chat_relay) chat.relay_through(*chat_relay);
     web.enable_chat(chat);
     server::Router router(auth, web);
 

@@ -13,17 +13,13 @@
 #include "core/fernet.hpp"
 #include "core/handshake.hpp"
 #include "core/key_schedule.hpp"
+#include "web/chat_hub_parts.hpp"
 
 namespace mh::web {
 
 using nlohmann::json;
 
 namespace {
-
-// The session a connection was opened under is still the client's live one.
-bool same_session(const auth::ClientRecord& live, const auth::ClientRecord& opened) {
-  return &live == &opened || live.keyid == opened.keyid;
-}
 
 // The JSON object `text` ("{...}") with "seq": n in front: every frame to a client carries its
 // number on the connection (the key binds it too).
@@ -51,22 +47,6 @@ std::string bad_text(const json& j, std::size_t max) {
   return {};
 }
 
-// At most `max` bytes of the UTF-8 text `s`, never cutting a character in two: the JSON a quoted
-// name goes into must stay valid UTF-8.
-std::string utf8_prefix(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
-std::string notice(const std::string& text, std::int64_t now, json extra = json::object()) {
-  extra["type"] = "notice";
-  extra["text"] = text;
-  extra["time"] = now;
-  return extra.dump();
-}
-
 // A limit as people write it: 10, 0.5, 1e+06.
 std::string number(double v) {
   char out[32];
@@ -79,18 +59,6 @@ double steady_seconds() {
 }
 
 }  // namespace
-
-struct ChatHub::Member {
-  std::uint64_t id = 0;
-  std::shared_ptr<const auth::ClientRecord> client;
-  std::shared_ptr<net::WebSocketPeer> peer;  // set by on_open, reset by on_close
-  std::string room;                          // the room asked for, then the room it is in
-  Binding binding{};                         // B of the upgrade: the frames' keys
-  std::uint64_t received = 0;                // frames opened from the client (only frame() touches it)
-  std::uint64_t sent = 0;                    // frames sent to it (under mutex_)
-  bool joined = false;                       // in members_ and rooms_
-  bool closed = false;                       // closing: nothing more is sent to it or taken from it
-};
 
 class ChatHub::Handler final : public net::WebSocketHandler {
  public:
@@ -121,19 +89,32 @@ std::function<bool(const Uuid&)> ChatHub::registered() const {
   return [this](const Uuid& uuid) { return registry_.resolve(uuid.to_string()).has_value(); };
 }
 
-ChatHub::~ChatHub() = default;
+ChatHub::~ChatHub() {
+  if (relay_) relay_->stop();  // no event arrives any more
+}
 
 bool ChatHub::valid_room(std::string_view room) noexcept { return handshake::valid_name(room); }
 
 net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room,
                               const Binding& binding) {
   if (!valid_room(room)) throw Error(Errc::bad_request, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
-  {
+  const std::string full = "chat: room " + room + " is full";
+  if (relay_) {
+    // Its events would be missed while the log cannot be read.
+    if (!relay_->reading()) throw Error(Errc::unavailable, "chat: the store cannot be reached; try again later");
+    const double wait =
+        relay_->take("up", client->uuid.to_string(), limits_.upgrades_per_second, limits_.upgrade_burst);
+    if (wait > 0) {
+      std::lock_guard lock(mutex_);
+      refuse_upgrade(wait);
+    }
+    if (relay_->seated(room) >= limits_.max_room_members) throw Error(Errc::unavailable, full);
+  } else {
     std::lock_guard lock(mutex_);
-    allow_upgrade(*client);
+    const double t = ticks_();
+    if (!upgrades_.take(client->uuid, t)) refuse_upgrade(upgrades_.wait(client->uuid, t));
     const auto it = rooms_.find(room);
-    if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
-      throw Error(Errc::unavailable, "chat: room " + room + " is full");
+    if (it != rooms_.end() && it->second.size() >= limits_.max_room_members) throw Error(Errc::unavailable, full);
   }
   net::Upgrade u;
   u.handler = connect(std::move(client), std::move(room), binding);
@@ -155,6 +136,17 @@ std::unique_ptr<net::WebSocketHandler> ChatHub::connect(std::shared_ptr<const au
 
 void ChatHub::open(const std::shared_ptr<Member>& m, std::shared_ptr<net::WebSocketPeer> peer) {
   const std::int64_t now = clock_.now();
+  if (relay_) {
+    {
+      std::lock_guard lock(mutex_);
+      m->peer = std::move(peer);
+      // In members_ before its join is posted: the relay's thread may read the join back first.
+      m->id = next_id_++;
+      m->joined = true;
+      members_[m->id] = m;
+    }
+    return open_seated(m, now);
+  }
   std::lock_guard lock(mutex_);
   m->peer = std::move(peer);
   const auto it = rooms_.find(m->room);
@@ -172,16 +164,26 @@ void ChatHub::open(const std::shared_ptr<Member>& m, std::shared_ptr<net::WebSoc
 
 void ChatHub::close(const std::shared_ptr<Member>& m) {
   const std::int64_t now = clock_.now();
-  std::lock_guard lock(mutex_);
-  if (m->joined) {
-    m->closed = true;  // no notices to itself
-    leave(*m, now);
-    members_.erase(m->id);
-    m->joined = false;
-    // The client's rate-limit buckets stay: a reconnection continues where this one stopped.
+  bool seated = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (m->joined) {
+      m->closed = true;  // no notices to itself
+      if (relay_) {
+        for (auto& [name, members] : rooms_) std::erase(members, m);  // the others learn it from the log
+        std::erase_if(rooms_, [](const auto& room) { return room.second.empty(); });
+      } else {
+        leave(*m, now);
+      }
+      members_.erase(m->id);
+      m->joined = false;
+      // The client's rate-limit buckets stay: a reconnection continues where this one stopped.
+    }
+    m->closed = true;
+    m->peer.reset();  // the peer owns this handler: break the cycle
+    seated = std::exchange(m->seated, false);
   }
-  m->closed = true;
-  m->peer.reset();  // the peer owns this handler: break the cycle
+  if (seated) close_seated(m, now);
 }
 
 void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
@@ -216,16 +218,27 @@ void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
   }
   ++m->received;
   // 2. The session it was made under is still the live one.
-  const auto live = registry_.find_client_session(c.uuid, now);
-
-  std::lock_guard lock(mutex_);
-  if (m->closed) return;
-  if (!live || !same_session(*live, c)) {
-    shut(*m, net::close_code::policy_violation, "session ended: handshake again");
+  std::shared_ptr<const auth::ClientRecord> live;
+  try {
+    live = registry_.find_client_session(c.uuid, now);
+  } catch (const Error& e) {  // the store cannot say: the frame is not taken
+    std::lock_guard lock(mutex_);
+    if (!m->closed) error(*m, not_done(e), now);
     return;
   }
-  if (!allow(*m, now)) return;
-  dispatch(*m, plaintext, now);
+  {
+    std::lock_guard lock(mutex_);
+    if (m->closed) return;
+    if (!live || !same_session(*live, c)) {
+      shut(*m, net::close_code::policy_violation, "session ended: handshake again");
+      return;
+    }
+    if (!relay_) {
+      if (allow(*m, now, messages_.take(c.uuid, ticks_()))) dispatch(*m, plaintext, now);
+      return;
+    }
+  }
+  frame_relayed(*m, plaintext, now);
 }
 
 // ---- under mutex_ ----------------------------------------------------------------------------------
@@ -233,12 +246,12 @@ void ChatHub::frame(const std::shared_ptr<Member>& m, std::string_view text) {
 // The frame rate of the client (all its connections, past and present): within the bucket the
 // frame goes on; over it, it is dropped with a notice while the drop allowance lasts, then the
 // connection is closed. Both buckets belong to the client, so reconnecting refills neither.
-bool ChatHub::allow(Member& m, std::int64_t now) {
+// `token`: whether the client's message bucket had one (taken by the caller, here or in the store).
+bool ChatHub::allow(Member& m, std::int64_t now, bool token) {
+  if (token) return true;
   const Uuid& uuid = m.client->uuid;
-  const double t = ticks_();
-  if (messages_.take(uuid, t)) return true;
   ++stats_.dropped;
-  if (!drops_.take(uuid, t)) {
+  if (!drops_.take(uuid, ticks_())) {
     log(ChatLogLevel::warn, "chat: closing " + m.client->name + " (" + uuid.to_string() + "): flooding");
     shut(m, net::close_code::policy_violation, "flooding: too many messages");
     return false;
@@ -250,88 +263,106 @@ bool ChatHub::allow(Member& m, std::int64_t now) {
   return false;
 }
 
-// Chat connections opened by the client. Each one costs a join and a leave notice to everyone in
-// the room, and a reconnection loop must not be a way around the frame limit: refused with 429 and
-// the time until the next one is allowed.
-void ChatHub::allow_upgrade(const auth::ClientRecord& client) {
-  const double t = ticks_();
-  if (upgrades_.take(client.uuid, t)) return;
+// Chat connections opened by the client, over its upgrade bucket (`wait` seconds until a token).
+// Each one costs a join and a leave notice to everyone in the room, and a reconnection loop must
+// not be a way around the frame limit: refused with 429 and the time until the next one is allowed.
+void ChatHub::refuse_upgrade(double wait) {
   ++stats_.upgrades_refused;
   // Whole seconds, at least 1, and finite even for a rate of 0 (a day: "not soon").
-  const auto retry = static_cast<std::int64_t>(std::clamp(std::ceil(upgrades_.wait(client.uuid, t)), 1.0, 86400.0));
+  const auto retry = static_cast<std::int64_t>(std::clamp(std::ceil(wait), 1.0, 86400.0));
   throw ChatRateLimited("chat: too many chat connections from this client (at most " +
                             number(limits_.upgrades_per_second) + " a second, " + number(limits_.upgrade_burst) +
                             " at once); try again in " + std::to_string(retry) + " s",
                         retry);
 }
 
-void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now) {
+std::string parse_request(const std::string& plaintext, const ChatLimits& limits, ChatRequest& r) {
+  using Kind = ChatRequest::Kind;
   const json j = json::parse(plaintext, nullptr, false);
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
-    return error(m, "a frame must hold a JSON object with a string \"type\"", now);
+    return "a frame must hold a JSON object with a string \"type\"";
   const std::string& type = j["type"].get_ref<const std::string&>();
-  const auth::ClientRecord& from = *m.client;
-
   if (type == "say") {
-    if (!only_fields(j, {"type", "text"})) return error(m, "say: unknown field", now);
-    if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "say: " + bad, now);
-    const std::string out =
-        json{{"type", "message"}, {"room", m.room}, {"from", from.name}, {"uuid", from.uuid.to_string()},
-             {"text", j["text"]}, {"time", now},    {"private", false}}
-            .dump();
-    ++stats_.relayed;
-    for (const auto& r : rooms_[m.room])
-      if (r.get() != &m) deliver(*r, out, now);
-    return;
+    if (!only_fields(j, {"type", "text"})) return "say: unknown field";
+    if (const auto bad = bad_text(j, limits.max_text_bytes); !bad.empty()) return "say: " + bad;
+    r.kind = Kind::say;
+    r.text = j["text"];
+    return {};
   }
   if (type == "msg") {
-    if (!only_fields(j, {"type", "to", "text"})) return error(m, "msg: unknown field", now);
-    if (!j.contains("to") || !j["to"].is_string()) return error(m, "msg: \"to\" must be a string", now);
-    if (const auto bad = bad_text(j, limits_.max_text_bytes); !bad.empty()) return error(m, "msg: " + bad, now);
-    const std::string& to = j["to"].get_ref<const std::string&>();
-    const std::string out =
-        json{{"type", "message"}, {"room", m.room},    {"from", from.name}, {"uuid", from.uuid.to_string()},
-             {"to", to},          {"text", j["text"]}, {"time", now},       {"private", true}}
-            .dump();
-    std::size_t n = 0;
-    for (const auto& [id, r] : members_)
-      if (r.get() != &m && !r->closed && r->client->name == to) {
-        deliver(*r, out, now);
-        ++n;
-      }
-    if (n == 0) return error(m, "msg: " + utf8_prefix(to, 64) + " is not in the chat", now);
-    ++stats_.relayed;
-    return;
+    if (!only_fields(j, {"type", "to", "text"})) return "msg: unknown field";
+    if (!j.contains("to") || !j["to"].is_string()) return "msg: \"to\" must be a string";
+    if (const auto bad = bad_text(j, limits.max_text_bytes); !bad.empty()) return "msg: " + bad;
+    r.kind = Kind::msg;
+    r.to = j["to"].get<std::string>();
+    r.text = j["text"];
+    return {};
   }
   if (type == "join") {
-    if (!only_fields(j, {"type", "room"})) return error(m, "join: unknown field", now);
-    if (!j.contains("room") || !j["room"].is_string() || !valid_room(j["room"].get_ref<const std::string&>()))
-      return error(m, "join: room names are 1-32 characters of A-Z a-z 0-9 . _ -", now);
-    const std::string room = j["room"].get<std::string>();
-    if (room == m.room) return error(m, "join: you are already in " + room, now);
-    const auto it = rooms_.find(room);
-    if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
-      return error(m, "join: room " + room + " is full", now);
-    leave(m, now);
-    enter(members_.at(m.id), room, now);
-    return;
+    if (!only_fields(j, {"type", "room"})) return "join: unknown field";
+    if (!j.contains("room") || !j["room"].is_string() || !ChatHub::valid_room(j["room"].get_ref<const std::string&>()))
+      return "join: room names are 1-32 characters of A-Z a-z 0-9 . _ -";
+    r.kind = Kind::join;
+    r.room = j["room"].get<std::string>();
+    return {};
   }
-  if (type == "rooms") {
-    if (!only_fields(j, {"type"})) return error(m, "rooms: unknown field", now);
-    json list = json::array();
-    for (const auto& [name, members] : rooms_) list.push_back({{"name", name}, {"members", names_in(name).size()}});
-    return deliver(m, json{{"type", "rooms"}, {"rooms", list}, {"time", now}}.dump(), now);
+  for (const auto& [name, kind] : {std::pair{"rooms", Kind::rooms}, {"who", Kind::who}, {"quit", Kind::quit}})
+    if (type == name) {
+      if (!only_fields(j, {"type"})) return type + ": unknown field";
+      r.kind = kind;
+      return {};
+    }
+  return "unknown message type \"" + utf8_prefix(type, 32) + "\"";
+}
+
+void ChatHub::dispatch(Member& m, const std::string& plaintext, std::int64_t now) {
+  ChatRequest r;
+  if (const auto bad = parse_request(plaintext, limits_, r); !bad.empty()) return error(m, bad, now);
+  run(m, r, now);
+}
+
+// A request of a hub without a relay: everything happens here, under mutex_.
+void ChatHub::run(Member& m, const ChatRequest& r, std::int64_t now) {
+  using Kind = ChatRequest::Kind;
+  switch (r.kind) {
+    case Kind::say: {
+      const std::string out = message(m.room, *m.client, r.text, now, nullptr).dump();
+      ++stats_.relayed;
+      for (const auto& to : rooms_[m.room])
+        if (to.get() != &m) deliver(*to, out, now);
+      return;
+    }
+    case Kind::msg: {
+      const std::string out = message(m.room, *m.client, r.text, now, &r.to).dump();
+      std::size_t n = 0;
+      for (const auto& [id, to] : members_)
+        if (to.get() != &m && !to->closed && to->client->name == r.to) {
+          deliver(*to, out, now);
+          ++n;
+        }
+      if (n == 0) return error(m, "msg: " + utf8_prefix(r.to, 64) + " is not in the chat", now);
+      ++stats_.relayed;
+      return;
+    }
+    case Kind::join: {
+      if (r.room == m.room) return error(m, "join: you are already in " + r.room, now);
+      const auto it = rooms_.find(r.room);
+      if (it != rooms_.end() && it->second.size() >= limits_.max_room_members)
+        return error(m, "join: room " + r.room + " is full", now);
+      leave(m, now);
+      enter(members_.at(m.id), r.room, now);
+      return;
+    }
+    case Kind::rooms: {
+      json list = json::array();
+      for (const auto& [name, members] : rooms_) list.push_back({{"name", name}, {"members", names_in(name).size()}});
+      return deliver(m, json{{"type", "rooms"}, {"rooms", list}, {"time", now}}.dump(), now);
+    }
+    case Kind::who:
+      return deliver(m, json{{"type", "who"}, {"room", m.room}, {"members", names_in(m.room)}, {"time", now}}.dump(),
+                     now);
+    case Kind::quit: return shut(m, net::close_code::normal, "bye");
   }
-  if (type == "who") {
-    if (!only_fields(j, {"type"})) return error(m, "who: unknown field", now);
-    return deliver(m, json{{"type", "who"}, {"room", m.room}, {"members", names_in(m.room)}, {"time", now}}.dump(),
-                   now);
-  }
-  if (type == "quit") {
-    if (!only_fields(j, {"type"})) return error(m, "quit: unknown field", now);
-    return shut(m, net::close_code::normal, "bye");
-  }
-  error(m, "unknown message type \"" + utf8_prefix(type, 32) + "\"", now);
 }
 
 void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now) {
@@ -341,8 +372,15 @@ void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, s
   for (const auto& r : members) deliver(*r, joined, now);
   members.push_back(m);
   m->room = room;
-  // The joiner learns the room and the limits (clients pace themselves by them).
-  deliver(*m,
+  welcome(*m, room, names_in(room), now);
+  log(ChatLogLevel::info, "chat: " + m->client->name + " (" + m->client->uuid.to_string() + ") joined " + room + " (" +
+                              std::to_string(members.size()) + " in the room, " + std::to_string(members_.size()) +
+                              " connected)");
+}
+
+// The joiner learns the room, who is in it and the limits (clients pace themselves by them).
+void ChatHub::welcome(Member& m, const std::string& room, const std::vector<std::string>& members, std::int64_t now) {
+  deliver(m,
           notice("you joined " + room, now,
                  {{"event", "joined"},
                   {"room", room},
@@ -352,10 +390,7 @@ void ChatHub::enter(const std::shared_ptr<Member>& m, const std::string& room, s
                     {"max_text_bytes", limits_.max_text_bytes},
                     {"max_frame_bytes", limits_.max_frame_bytes}}}}),
           now);
-  deliver(*m, json{{"type", "who"}, {"room", room}, {"members", names_in(room)}, {"time", now}}.dump(), now);
-  log(ChatLogLevel::info, "chat: " + m->client->name + " (" + m->client->uuid.to_string() + ") joined " + room + " (" +
-                              std::to_string(members.size()) + " in the room, " + std::to_string(members_.size()) +
-                              " connected)");
+  deliver(m, json{{"type", "who"}, {"room", room}, {"members", members}, {"time", now}}.dump(), now);
 }
 
 void ChatHub::leave(Member& m, std::int64_t now) {
@@ -443,7 +478,7 @@ std::size_t ChatHub::sweep(std::int64_t now) {
     } catch (const Error&) { unknown.insert(uuid); }
   }
   std::size_t n = 0;
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   for (const auto& m : open) {
     const auto it = live.find(m->client->uuid);
     if (m->closed || it == live.end()) continue;
@@ -455,6 +490,10 @@ std::size_t ChatHub::sweep(std::int64_t now) {
   if (n) log(ChatLogLevel::info, "chat: closed " + std::to_string(n) + " connection(s) whose session ended");
   const double t = ticks_();
   for (ClientBuckets* b : {&messages_, &drops_, &upgrades_}) b->prune(t);
+  if (relay_) {
+    lock.unlock();
+    keep_seats();
+  }
   return n;
 }
 

@@ -12,6 +12,12 @@
 // in the order the hub processed them. Decryption happens before the lock, encryption for the
 // recipients under it. The hub never logs message text: only joins, leaves, kicks, refusals and
 // counts.
+//
+// With a relay (several instances sharing a store, web/chat_relay.hpp) the rooms' seats and the
+// limits live in the store, and every join, leave and message goes through its log: the hub
+// delivers to its own connections only what it reads back from the log (on the relay's thread),
+// so readers on every instance get the same events in the same order, each once. The hub calls
+// the relay, which blocks on the store, only outside its lock.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,11 +33,14 @@
 #include "core/error.hpp"
 #include "core/uuid.hpp"
 #include "net/http_types.hpp"
+#include "web/chat_relay.hpp"
 #include "web/client_buckets.hpp"
 
 namespace mh::web {
 
 inline constexpr std::string_view kDefaultRoom = "lobby";
+
+struct ChatRequest;  // a frame's request, checked (chat_hub.cpp)
 
 struct ChatLimits {
   std::size_t max_frame_bytes = 64 * 1024;  // one WebSocket message; longer: close 1009
@@ -69,6 +78,10 @@ class ChatHub {
   ~ChatHub();
   ChatHub(const ChatHub&) = delete;
   ChatHub& operator=(const ChatHub&) = delete;
+
+  // Shares the chat with the other instances through `relay` from now on (before any connection;
+  // the relay outlives the hub, which stops it). Without a relay the chat is this process's own.
+  void relay_through(ChatRelay& relay);
 
   // Room names are like user names: 1-32 of A-Z a-z 0-9 . _ -, not starting with . or -.
   static bool valid_room(std::string_view room) noexcept;
@@ -123,11 +136,23 @@ class ChatHub {
   void frame(const std::shared_ptr<Member>& m, std::string_view text);
   void close(const std::shared_ptr<Member>& m);
 
+  // With a relay, outside mutex_.
+  void open_seated(const std::shared_ptr<Member>& m, std::int64_t now);
+  void close_seated(const std::shared_ptr<Member>& m, std::int64_t now);
+  void frame_relayed(Member& m, const std::string& plaintext, std::int64_t now);
+  void relay_request(Member& m, const ChatRequest& r, std::int64_t now);
+  void relayed(const std::string& event);  // an event read from the log
+  void lost();                             // events were lost: every connection closes
+  void keep_seats();
+  ChatSeat seat_of(const Member& m, const std::string& room) const;
+
   // The rest runs under mutex_.
   void dispatch(Member& m, const std::string& plaintext, std::int64_t now);
-  bool allow(Member& m, std::int64_t now);
-  void allow_upgrade(const auth::ClientRecord& client);
+  void run(Member& m, const ChatRequest& r, std::int64_t now);
+  bool allow(Member& m, std::int64_t now, bool token);
+  void refuse_upgrade(double wait);
   void enter(const std::shared_ptr<Member>& m, const std::string& room, std::int64_t now);
+  void welcome(Member& m, const std::string& room, const std::vector<std::string>& members, std::int64_t now);
   void leave(Member& m, std::int64_t now);
   void deliver(Member& to, const std::string& json, std::int64_t now);
   void error(Member& to, const std::string& reason, std::int64_t now);
@@ -138,6 +163,8 @@ class ChatHub {
 
   auth::ClientRegistry& registry_;
   const Clock& clock_;
+  ChatRelay* relay_ = nullptr;
+  double kept_at_ = 0;  // ticks_() of the last keep_seats()
   ChatLimits limits_;
   ChatLogger log_;
   std::function<double()> ticks_;

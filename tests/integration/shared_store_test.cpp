@@ -249,6 +249,59 @@ TEST_F(SharedStore, AnInstanceImportsItsKeysBannedIntoTheStore) {
             fp + "  mallory 0b3e6a52-5c3e-4c8a-9d57-0e0c9b1f2a11 banned 2026-12-01T10:00:00Z\n1 banned key\n");
 }
 
+// The chat through three instances: each client handshakes through A, then chats through its
+// own instance; every reader gets every message once, and all of them in one order.
+TEST_F(SharedStore, ChatThroughThreeInstancesReachesEveryReaderOnceInOneOrder) {
+  TempDir keys_c;
+  auto c = another_instance(keys_c.path());
+  Balancer three({a_->port(), b_->port(), c->port()});
+  TempDir homes[4];
+  const std::string names[4] = {"alice", "bob", "carol", "dave"};
+  std::vector<std::unique_ptr<InteractiveProcess>> chats;
+  for (std::size_t i = 0; i < 4; ++i) {
+    three.pin(0);
+    const auto r =
+        run_client(homes[i].path(), {"connect", "--server", three.url(), "--name", names[i], "--rsa-bits", "2048"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    three.pin(i % 3);  // alice on A, bob on B, carol on C, dave (who only reads) on A
+    chats.push_back(chat_in_lobby(homes[i].path()));
+  }
+  ASSERT_TRUE(chats[0]->wait_line(std::regex(R"(\* dave joined lobby$)"), 15s)) << chats[0]->out();
+  for (int n = 0; n < 5; ++n)
+    for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(chats[i]->write_line(names[i] + "-" + std::to_string(n)));
+  const std::regex said(R"(^\[\d\d:\d\d:\d\d\] (alice|bob|carol): ((alice|bob|carol)-\d)$)");
+  ASSERT_TRUE(chats[3]->wait_count(said, 15, 15s)) << chats[3]->out();
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(chats[i]->wait_count(said, 10, 15s)) << chats[i]->out();
+  ASSERT_TRUE(chats[0]->write_line("/msg carol psst"));
+  ASSERT_TRUE(chats[2]->wait_line(std::regex(R"(alice \(private\): psst$)"), 15s)) << chats[2]->out();
+  ASSERT_TRUE(chats[2]->write_line("/who"));
+  EXPECT_TRUE(chats[2]->wait_line(std::regex(R"(\* in lobby: alice, bob, carol, dave$)"), 15s)) << chats[2]->out();
+  const auto texts = [&](std::size_t i) {
+    std::vector<std::string> out;
+    for (const auto& l : chats[i]->matching(said)) out.push_back(std::regex_replace(l, said, "$2"));
+    return out;
+  };
+  const auto order = texts(3);
+  ASSERT_EQ(order.size(), 15u) << chats[3]->out();  // each once
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::vector<std::string> others;
+    for (const auto& t : order)
+      if (t.rfind(names[i] + "-", 0) != 0) others.push_back(t);
+    EXPECT_EQ(texts(i), others) << names[i];  // the same order, without its own
+  }
+  for (std::size_t i = 0; i < 3; ++i) {  // each sender's in the order sent
+    std::vector<std::string> mine;
+    for (const auto& t : order)
+      if (t.rfind(names[i] + "-", 0) == 0) mine.push_back(t);
+    EXPECT_EQ(mine, (std::vector<std::string>{names[i] + "-0", names[i] + "-1", names[i] + "-2", names[i] + "-3",
+                                              names[i] + "-4"}));
+  }
+  for (auto& chat : chats) {
+    chat->close_stdin();
+    EXPECT_EQ(chat->wait_exit(10s), 0) << chat->err();
+  }
+}
+
 TEST_F(SharedStore, AKilledInstancesClientsCarryOnThroughTheOther) {
   TempDir home;
   connect_through(0, home.path(), "alice");

@@ -50,7 +50,9 @@ class Epoch {
     const std::string& owner = r.elements[0].str;
     if (owner != fingerprint_)
       throw Error(Errc::forbidden, "store: " + redis_.address().text() + " holds the state of another server (" +
-                                       owner + "); this server is " + fingerprint_);
+                                       owner + "); this server is " + fingerprint_ +
+                                       ": give it a copy of that server's keys, or a store of its own "
+                                       "(another Redis, or another database: redis://HOST:PORT/N)");
     const std::int64_t at = restarted_at_.load();
     if (at != 0 && r.elements[1].str != run) {
       vouches_from_.store(at + max_skew_ + 1);

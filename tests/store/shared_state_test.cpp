@@ -139,7 +139,9 @@ TEST(SharedStore, TheStoreBelongsToTheFirstServerIdentityThatUsesIt) {
   const std::string refused = refusal([&] { SharedStore c(theirs, shared_options(server, log)); });
   EXPECT_EQ(refused, "403 store: " + server.url() + " holds the state of another server (" +
                          ed25519_fingerprint(ours.public_key()) + "); this server is " +
-                         ed25519_fingerprint(theirs.public_key()));
+                         ed25519_fingerprint(theirs.public_key()) +
+                         ": give it a copy of that server's keys, or a store of its own (another Redis, or another "
+                         "database: redis://HOST:PORT/N)");
 }
 
 TEST(SharedStore, StartsWithoutRedisAnswering503AndRecoversSayingSo) {

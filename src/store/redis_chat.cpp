@@ -19,6 +19,9 @@ constexpr const char* kRooms = "mh:chat:rooms";
 const std::string kRoomPrefix = "mh:chat:room:";
 const std::string kNamePrefix = "mh:chat:name:";
 const std::string kLifetimeMs = std::to_string(web::ChatRelay::kSeatLifetime * 1000);
+// Entries one XREAD hands over at most; seats one keep script takes at most, so that a big
+// instance does not hold Redis up for long at a time.
+constexpr std::size_t kReadBatch = 256, kKeepBatch = 256;
 
 // A stream entry id "MS-SEQ" as a pair that orders like the ids; {0, 0} if it is not one.
 std::pair<std::uint64_t, std::uint64_t> entry_id(const std::string& id) {
@@ -126,8 +129,8 @@ void RedisChat::read_loop() {
         reported = false;
         backoff = std::chrono::milliseconds(50);
       }
-      const Reply r =
-          reader.command({"XREAD", "COUNT", "256", "BLOCK", std::to_string(kBlock.count()), "STREAMS", kLog, last});
+      const Reply r = reader.command({"XREAD", "COUNT", std::to_string(kReadBatch), "BLOCK",
+                                      std::to_string(kBlock.count()), "STREAMS", kLog, last});
       if (r.is_error()) throw Error(Errc::unavailable, "store: reading the chat log failed: " + r.str);
       if (r.is_nil() || r.elements.empty()) continue;    // nothing new within kBlock
       if (r.elements[0].elements.size() != 2) continue;  // [[log, entries]]
@@ -139,7 +142,7 @@ void RedisChat::read_loop() {
         if (const Reply* e = field_of(entry.elements[1], "e"); e && handlers_.on_event) handlers_.on_event(e->str);
       }
       // A full batch: this instance is behind, and the log may be trimmed past it.
-      check = entries.elements.size() == 256;
+      check = entries.elements.size() == kReadBatch;
     } catch (const Error& e) {
       check = true;
       if (reading_ || !reported) {
@@ -171,10 +174,9 @@ void RedisChat::stand(const web::ChatSeat& seat, const std::string& leave_event)
 }
 
 void RedisChat::keep(const std::vector<web::ChatSeat>& seats) {
-  // A few hundred seats a script: a big instance does not hold Redis up for long at a time.
-  for (std::size_t at = 0; at < seats.size(); at += 256) {
+  for (std::size_t at = 0; at < seats.size(); at += kKeepBatch) {
     std::vector<std::string> keys{kRooms}, args{kLifetimeMs};
-    for (std::size_t i = at; i < std::min(seats.size(), at + 256); ++i) {
+    for (std::size_t i = at; i < std::min(seats.size(), at + kKeepBatch); ++i) {
       keys.push_back(kRoomPrefix + seats[i].room);
       keys.push_back(kNamePrefix + seats[i].name);
       args.insert(args.end(), {seats[i].room, seats[i].name, seats[i].id});

@@ -65,6 +65,8 @@ inline std::string utf8_prefix(const std::string& s, std::size_t max) {
 }
 
 // The reply to a request the store could not take: what the store said.
-inline std::string not_done(const std::exception& e) { return std::string("not done: ") + e.what(); }
+inline std::string not_done(const std::exception& e) {
+  return std::string("not done: ") + e.what() + "; send it again in a moment";
+}
 
 }  // namespace mh::web

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 #include <thread>
 
 #include "store/redis_chat.hpp"
@@ -21,13 +23,21 @@ struct Instance {
   std::unique_ptr<store::RedisClient> redis;
   std::unique_ptr<store::RedisChat> relay;
   std::unique_ptr<ChatHub> hub;
-  std::shared_ptr<std::string> log = std::make_shared<std::string>();
-  std::shared_ptr<std::mutex> log_mutex = std::make_shared<std::mutex>();
+  mutable std::mutex log_mutex;
+  std::string log;  // the hub's log lines
   std::string log_text() const {
-    std::lock_guard lock(*log_mutex);
-    return *log;
+    std::lock_guard lock(log_mutex);
+    return log;
   }
 };
+
+// What `upgrade` throws: its code and text ("" if it did not throw).
+std::pair<Errc, std::string> refusal_of(const std::function<void()>& upgrade) {
+  try {
+    upgrade();
+  } catch (const Error& e) { return {e.code(), e.what()}; }
+  return {Errc::internal, ""};
+}
 
 class SharedChat : public ::testing::Test {
  protected:
@@ -35,11 +45,11 @@ class SharedChat : public ::testing::Test {
     auto i = std::make_unique<Instance>();
     i->redis = std::make_unique<store::RedisClient>(store::testing::options_for(redis_));
     i->relay = std::make_unique<store::RedisChat>(*i->redis, std::chrono::milliseconds(1000));
-    i->hub = std::make_unique<ChatHub>(*registry_, clock_, limits,
-                                       [log = i->log, m = i->log_mutex](ChatLogLevel, const std::string& line) {
-                                         std::lock_guard lock(*m);
-                                         *log += line + "\n";
-                                       });
+    i->hub =
+        std::make_unique<ChatHub>(*registry_, clock_, limits, [at = i.get()](ChatLogLevel, const std::string& line) {
+          std::lock_guard lock(at->log_mutex);
+          at->log += line + "\n";
+        });
     i->hub->relay_through(*i->relay);
     EXPECT_TRUE(eventually([&] { return i->relay->reading(); }));
     instances_.push_back(std::move(i));
@@ -162,13 +172,8 @@ TEST_F(SharedChat, ARoomsSizeHoldsAcrossInstances) {
   Instance& b = instance(limits);
   auto alice = join(a, client("alice", 0));
   auto bob = join(b, client("bob", 1));
-  try {
-    a.hub->upgrade(client("carol", 2), "lobby", fresh_binding());
-    FAIL() << "upgraded into a full room";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::unavailable);
-    EXPECT_STREQ(e.what(), "chat: room lobby is full");
-  }
+  EXPECT_EQ(refusal_of([&] { a.hub->upgrade(client("carol", 2), "lobby", fresh_binding()); }),
+            std::pair(Errc::unavailable, std::string("chat: room lobby is full")));
   auto dave = join(a, client("dave", 3));  // past the upgrade's check: refused when it opens
   EXPECT_TRUE(dave->peer->closed());
   EXPECT_EQ(dave->peer->code(), net::close_code::try_again_later);
@@ -288,16 +293,12 @@ TEST_F(SharedChat, WithoutTheStoreUpgradesAre503AndMessagesAreNotDone) {
   auto alice = join(a, client("alice", 0));
   redis_.stop();
   ASSERT_TRUE(eventually([&] { return !a.relay->reading(); }));
-  try {
-    a.hub->upgrade(client("bob", 1), "lobby", fresh_binding());
-    FAIL() << "upgraded without a store";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), Errc::unavailable);
-    EXPECT_STREQ(e.what(), "chat: the store cannot be reached; try again later");
-  }
+  EXPECT_EQ(refusal_of([&] { a.hub->upgrade(client("bob", 1), "lobby", fresh_binding()); }),
+            std::pair(Errc::unavailable, std::string("chat: the store cannot be reached; try again later")));
   alice->say("lost?");
   ASSERT_TRUE(eventually([&] { return !alice->errors().empty(); }));
   EXPECT_EQ(alice->errors().at(0).rfind("not done: store: ", 0), 0u) << alice->errors().at(0);
+  EXPECT_TRUE(alice->errors().at(0).ends_with("; send it again in a moment")) << alice->errors().at(0);
   EXPECT_FALSE(alice->peer->closed());
   redis_.start();
   EXPECT_TRUE(eventually([&] { return a.relay->reading(); }));

@@ -26,10 +26,15 @@ taskset -c 0 openssl speed -elapsed -seconds 2 rsa2048 rsa3072 > "$tmp/rsa" 2>/d
   python3 bench/micro_table.py "$tmp/core.json" "$tmp/aes" "$tmp/hmac" "$tmp/rsa"
   if [ "${BENCH_MICRO_ONLY:-0}" != 1 ]; then
     python3 bench/peer.py build/bench "$tmp/core.json" "$tmp/aes" "$tmp/hmac"
-    python3 bench/store.py build/bench
-    echo
-    echo "## Chat relay"
-    echo
-    bench/chat.sh build/bench 20000 256 | sed 's/^/    /'
+    # BENCH_ONLY picks peer scenarios; the store and chat parts run with it only when named.
+    if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,store,* ]]; then
+      python3 bench/store.py build/bench
+    fi
+    if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,chat,* ]]; then
+      echo
+      echo "## Chat relay"
+      echo
+      bench/chat.sh build/bench 20000 256 | sed 's/^/    /'
+    fi
   fi
 } | tee "$out/latest.md"

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -17,6 +18,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -51,9 +53,37 @@ Request to_request(const http::request_parser<http::empty_body>& p, const std::s
   return r;
 }
 
-template <class Message>
-void copy_headers(const Response& from, Message& to) {
-  for (const auto& h : from.headers) to.set(h.name, h.value);
+// The response head, written here rather than by Beast's serializer: for the small answers that
+// are most of the traffic its per-message machinery cost more than the head itself (issue 14,
+// docs/BENCHMARKS.md). Status line, the handler's fields as set, Content-Length when given, and
+// "Connection: close" when the connection ends after this response (RFC 9112 §9.6). False when a
+// field could split the head (CR, LF or NUL in it): the connection is then dropped unanswered.
+bool response_head(const Response& res, std::optional<std::uint64_t> content_length, bool keep_alive,
+                   std::string& out) {
+  const auto reason = http::obsolete_reason(static_cast<http::status>(res.status));
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& h : res.headers) {
+    if (h.name.empty() || h.name.find_first_of(std::string_view(":\r\n\0 ", 5)) != std::string::npos ||
+        h.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      return false;
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  if (content_length) {
+    out += "Content-Length: ";
+    out += std::to_string(*content_length);
+    out += "\r\n";
+  }
+  if (!keep_alive) out += "Connection: close\r\n";
+  out += "\r\n";
+  return true;
 }
 
 // ---- request framing (RFC 9112) ----------------------------------------------------------------
@@ -395,34 +425,27 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
 }
 
 asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bool keep_alive) {
-  const auto status = static_cast<http::status>(res.status);
-  if (res.head_only || (!res.stream && res.status == 304)) {
-    http::response<http::empty_body> msg{status, 11};
-    copy_headers(res, msg);
-    msg.keep_alive(keep_alive);
-    if (res.head_only)
-      msg.set(http::field::content_length, std::to_string(res.stream ? res.stream->size() : res.body.size()));
-    http::response_serializer<http::empty_body> sr{msg};
-    sr.split(true);
-    stream.expires_after(server.limits.write_timeout);
-    auto [ec, n] = co_await http::async_write_header(stream, sr, use_nothrow);
+  // A 1xx, 204 or 304 has no body and no Content-Length (RFC 9110 §8.6, §15.3.5, §15.4.5); a
+  // HEAD gets the Content-Length a GET would have had, without the body.
+  const bool bodiless = !res.stream && (res.status < 200 || res.status == 204 || res.status == 304);
+  const bool body_follows = !res.head_only && !bodiless;
+  std::optional<std::uint64_t> length;
+  if (res.head_only)
+    length = res.stream ? res.stream->size() : res.body.size();
+  else if (body_follows)
+    length = res.stream ? res.stream->size() : res.body.size();
+  std::string head;
+  if (!response_head(res, length, keep_alive, head)) co_return std::pair{false, std::uint64_t{0}};
+  stream.expires_after(server.limits.write_timeout);
+  if (!body_follows) {
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), use_nothrow);
     co_return std::pair{!ec, std::uint64_t{0}};
   }
   if (!res.stream) {
-    http::response<http::string_body> msg{status, 11};
-    copy_headers(res, msg);
-    msg.body() = std::move(res.body);
-    msg.keep_alive(keep_alive);
-    msg.prepare_payload();
-    stream.expires_after(server.limits.write_timeout);
-    auto [ec, n] = co_await http::async_write(stream, msg, use_nothrow);
-    co_return std::pair{!ec, std::uint64_t{msg.body().size()}};
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body)};
+    auto [ec, n] = co_await asio::async_write(stream, parts, use_nothrow);
+    co_return std::pair{!ec, std::uint64_t{res.body.size()}};
   }
-  http::response<http::buffer_body> msg{status, 11};
-  copy_headers(res, msg);
-  msg.content_length(res.stream->size());
-  msg.keep_alive(keep_alive);
-  http::response_serializer<http::buffer_body> sr{msg};
   // Not zeroed (the source fills it) and not much larger than the body: most bodies are small.
   // The slack lets an encoding source finish in the same buffer.
   const std::size_t chunk_size =
@@ -444,13 +467,13 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
     } catch (const std::exception&) {
       co_return std::pair{false, sent};  // the length promised can no longer be kept: drop the connection
     }
-    msg.body().data = n ? chunk.get() : nullptr;
-    msg.body().size = n;
-    msg.body().more = n != 0;
+    // The head goes out with the first piece of the body, in one system call for a small body.
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(chunk.get(), n)};
+    if (n == 0 && head.empty()) break;
     stream.expires_after(server.limits.write_timeout);
-    auto [ec, w] = co_await http::async_write(stream, sr, use_nothrow);
-    if (ec == http::error::need_buffer) ec = {};
+    auto [ec, w] = co_await asio::async_write(stream, parts, use_nothrow);
     if (ec) co_return std::pair{false, sent};
+    head.clear();
     sent += n;
     if (n == 0) break;
   }

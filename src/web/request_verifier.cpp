@@ -97,7 +97,6 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
   v.sealed = seal::is_sealed(v.message);
   v.method = req.method;
   v.target = req.target;
-  v.fields = req.headers;
   v.client->last_seen.store(now, std::memory_order_relaxed);
   v.client->mark_used();
   return v;
@@ -106,6 +105,9 @@ VerifiedRequest RequestVerifier::verify(const net::Request& req) const {
 void RequestVerifier::open(VerifiedRequest& v, const net::Request& req) const {
   const bool at_sealed_path = routes::path_of(req.target) == seal::kSealedPath;
   if (!v.sealed) {
+    // Copied only here, before the refusals below (which look for Accept-Signature): a sealed
+    // request's fields are the ones inside its seal.
+    v.fields = req.headers;
     if (at_sealed_path) throw Error(Errc::bad_request, "sealed: no MiniHTTPS-Sealed field");
     if (require_sealed_) throw Error(Errc::forbidden, "this server accepts sealed requests only");
     return;
@@ -118,7 +120,6 @@ void RequestVerifier::open(VerifiedRequest& v, const net::Request& req) const {
                               *httpsig::field_value(v.message, "minihttps-sealed"), v.message.authority);
   v.method = inner.method;
   v.target = inner.path;
-  v.fields.clear();
   for (const auto& f : inner.fields) v.fields.push_back({f.name, f.value});
 }
 

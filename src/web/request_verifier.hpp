@@ -28,7 +28,8 @@ struct VerifiedRequest {
   Binding binding{};         // B: the keys of its body and of its answer (PROTOCOL.md §4)
   bool sealed = false;       // it carries MiniHTTPS-Sealed
   // The request the client meant: for a sealed request the inner one, once open() ran; for an
-  // unsealed one the request itself. Fields keep the sender's names; look them up with find_header.
+  // unsealed one the request itself (its fields, too, are filled in by open()). Fields keep the
+  // sender's names; look them up with find_header.
   std::string method;
   std::string target;
   net::Headers fields;

@@ -90,7 +90,8 @@ class ResponseHead : public ::testing::Test {
 };
 
 TEST_F(ResponseHead, StringBodyHasItsLength) {
-  EXPECT_EQ(exchange("/text"), "HTTP/1.1 200 OK\r\nX-Kind: canned\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+  EXPECT_EQ(exchange("/text"),
+            "HTTP/1.1 200 OK\r\nX-Kind: canned\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
 }
 
 TEST_F(ResponseHead, StreamedBodyHasItsLengthAndEveryByte) {

@@ -444,7 +444,7 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   if (!res.stream) {
     const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(res.body)};
     auto [ec, n] = co_await asio::async_write(stream, parts, use_nothrow);
-    co_return std::pair{!ec, std::uint64_t{res.body.size()}};
+    co_return std::pair{!ec, std::uint64_t{n > head.size() ? n - head.size() : 0}};
   }
   // Not zeroed (the source fills it) and not much larger than the body: most bodies are small.
   // The slack lets an encoding source finish in the same buffer.
@@ -472,9 +472,10 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
     if (n == 0 && head.empty()) break;
     stream.expires_after(server.limits.write_timeout);
     auto [ec, w] = co_await asio::async_write(stream, parts, use_nothrow);
+    // What went out of the body, also when the peer left halfway (the access log's byte count).
+    sent += w > head.size() ? w - head.size() : 0;
     if (ec) co_return std::pair{false, sent};
     head.clear();
-    sent += n;
     if (n == 0) break;
   }
   co_return std::pair{true, sent};

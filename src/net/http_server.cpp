@@ -430,10 +430,7 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   const bool bodiless = !res.stream && (res.status < 200 || res.status == 204 || res.status == 304);
   const bool body_follows = !res.head_only && !bodiless;
   std::optional<std::uint64_t> length;
-  if (res.head_only)
-    length = res.stream ? res.stream->size() : res.body.size();
-  else if (body_follows)
-    length = res.stream ? res.stream->size() : res.body.size();
+  if (res.head_only || body_follows) length = res.stream ? res.stream->size() : res.body.size();
   std::string head;
   if (!response_head(res, length, keep_alive, head)) co_return std::pair{false, std::uint64_t{0}};
   stream.expires_after(server.limits.write_timeout);

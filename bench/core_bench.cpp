@@ -111,7 +111,7 @@ void BM_SealedGetCrypto(benchmark::State& st) {
   const httpsig::Message m =
       seal::seal_request(seal::Credentials{secret, keyid, key}, bhttp::Request{"GET", "http", "", "/1k.bin", {}},
                          "http", "127.0.0.1:8443", fresh, s);
-  const std::string token = m.headers.front().second;  // MiniHTTPS-Sealed
+  const std::string token = *httpsig::field_value(m, seal::kSealedField);
   const Bytes signature = key.sign_pss_sha512(as_bytes(s.signature_base));
   const Bytes body = data(1024);
   seal::ResponseHead head;

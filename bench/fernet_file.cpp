@@ -4,6 +4,7 @@
 // a warm-up run, so that the two compare the same work (one token of the file, already in memory).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -17,9 +18,13 @@ int main(int argc, char** argv) {
   }
   std::ifstream in(argv[1], std::ios::binary);
   const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const int runs = std::atoi(argv[2]);
+  if (!in.is_open() || file.empty() || runs < 1) {
+    std::fprintf(stderr, "bench_fernet_file: cannot read %s, or RUNS is not a positive number\n", argv[1]);
+    return 2;
+  }
   const mh::ByteView plain(reinterpret_cast<const std::uint8_t*>(file.data()), file.size());
   const auto key = mh::FernetKey::generate();
-  const int runs = std::stoi(argv[2]);
   std::size_t sink = mh::fernet_encrypt(key, plain, 1700000000).size();  // warm-up: page faults, caches
   for (int i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();

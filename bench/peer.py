@@ -44,7 +44,7 @@ LOAD_CPU = "1" if CORES > 1 else "0"
 SERVER2_CPUS = "0,1" if CORES > 1 else "0"  # minihttpsd --threads 2 (scenario 6)
 READER_CPU = "2" if CORES > 2 else LOAD_CPU  # its raw reader
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
-PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2 and 8 go there
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2, 8 and 10 go there
 ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5,6,7,8,9,10").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 262144  # minihttpsd --chunk-size default (src/server/options.hpp)
@@ -181,6 +181,12 @@ def free_port():
     return port
 
 
+def perf_report(data, sort, percent_limit):
+    """perf report of a perf record file: self time by `sort` keys, no call graphs."""
+    return subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", sort, "-g", "none",
+                           "--percent-limit", str(percent_limit)], capture_output=True, text=True).stdout
+
+
 class Profile:
     """perf record (cpu-clock sampling, works without hardware counters) of a process while a
     scenario runs; the report lists where its time went."""
@@ -205,10 +211,8 @@ class Profile:
         self.proc.wait(timeout=60)
         if os.environ.get("BENCH_KEEP_PERF"):
             subprocess.run(["cp", self.data, self.data + ".keep"])
-        out = subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "dso,symbol",
-                              "--percent-limit", "0.5", "-g", "none"], capture_output=True, text=True).stdout
         with open(self.report, "w") as f:
-            f.write(out)
+            f.write(perf_report(self.data, "dso,symbol", 0.5))
         os.remove(self.data)
 
 
@@ -307,19 +311,20 @@ def per_second(b):
     return 1 / (b["real_time"] * scale)
 
 
-def replay_gets(server, home, count, name, plain=False, once=False):
+def replay_gets(server, home, count, name, plain=False, once=False, duration=DURATION, profile=True):
     """wrk replays `count` GETs of /1k.bin that bench_presign signed with the session in `home`
     (sealed as the CLI sends them, or `plain`: unsealed, PROTOCOL.md §5.4) over 50 connections for
     DURATION seconds. Returns wrk's numbers plus the server's CPU time per request in µs (cpu_us).
     `once`: stop sending when the requests run out (no refused replays; req/s is then meaningless)
-    and divide by the requests sent."""
+    and divide by the requests sent. `profile`: False when another tool is attached to the server.
+    """
     requests = os.path.join(os.path.dirname(home), f"{name}.req")
     run([PRESIGN, "get", *(["--plain"] if plain else []), home, f"127.0.0.1:{server.port}", "/1k.bin", str(count),
          requests])
     cpu0 = cpu_seconds(server.proc.pid)
-    with Profile(server.proc.pid, name):
+    with Profile(server.proc.pid, name if profile else None):
         r = wrk(server.url + "/1k.bin", 50, os.path.join(HERE, "replay.lua"),
-                {"REQUESTS_FILE": requests, **({"REPLAY_ONCE": "1"} if once else {})})
+                {"REQUESTS_FILE": requests, **({"REPLAY_ONCE": "1"} if once else {})}, duration=duration)
     cpu = cpu_seconds(server.proc.pid) - cpu0
     os.remove(requests)
     served = r["replayed"] if once else r["requests"]
@@ -516,7 +521,7 @@ class Attached:
     `out`, complete once the block has ended."""
 
     COMMANDS = {
-        "stat": ["perf", "stat", "-x", ",", "-e", "task-clock,context-switches,cpu-migrations,page-faults"],
+        "stat": ["perf", "stat", "-x", ",", "-e", "task-clock,context-switches"],
         "strace": ["strace", "-c", "-f", "-qq"],
         "record": ["perf", "record", "-e", "cpu-clock", "-g", "-q"],
     }
@@ -557,10 +562,8 @@ def strace_counts(path):
 
 def profile_by_dso(data):
     """Where a perf record's samples went, by shared object: [(dso, percent)], largest first."""
-    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso", "-g", "none",
-                          "--percent-limit", "2"], capture_output=True, text=True).stdout
-    rows = [(m.group(2), float(m.group(1))) for m in re.finditer(r"^\s+([\d.]+)%\s+(\S+)\s*$", rep, re.M)]
-    return rows
+    return [(m.group(2), float(m.group(1)))
+            for m in re.finditer(r"^\s+([\d.]+)%\s+(\S+)\s*$", perf_report(data, "dso", 2), re.M)]
 
 
 def anatomy(name, pid, load, work):
@@ -578,9 +581,7 @@ def anatomy(name, pid, load, work):
     if PROFILE_DIR:
         os.makedirs(PROFILE_DIR, exist_ok=True)
         with open(os.path.join(PROFILE_DIR, f"scenario10-{name}.txt"), "w") as f:
-            f.write(subprocess.run(["perf", "report", "-i", base + ".perf", "--stdio", "--no-children", "--sort",
-                                    "dso,symbol", "-g", "none", "--percent-limit", "0.5"],
-                                   capture_output=True, text=True).stdout)
+            f.write(perf_report(base + ".perf", "dso,symbol", 0.5))
     total_calls = sum(calls.values())
     top = sorted(calls.items(), key=lambda kv: -kv[1])[:8]
     return {
@@ -597,12 +598,10 @@ def scenario_anatomy(work, server, nginx):
     nginx (HTTPS, TLS 1.3), both one worker on the server core under wrk with 50 connections."""
     log("scenario 10: per-request anatomy (perf stat, strace -c -f, perf record)")
     home = os.path.join(work, "client2048")
-    requests = os.path.join(work, "anatomy.req")
 
     def ours():
-        run([PRESIGN, "get", home, f"127.0.0.1:{server.port}", "/1k.bin", str(ANATOMY_REQUESTS), requests])
-        r = wrk(server.url + "/1k.bin", 50, os.path.join(HERE, "replay.lua"),
-                {"REQUESTS_FILE": requests, "REPLAY_ONCE": "1"}, duration=30)
+        # 30 s: room for all of them even while strace slows the server down.
+        r = replay_gets(server, home, ANATOMY_REQUESTS, "scenario10", once=True, duration=30, profile=False)
         if r["non2xx"]:
             raise SystemExit(f"scenario 10: minihttpsd refused {r['non2xx']} requests")
         return r["replayed"]

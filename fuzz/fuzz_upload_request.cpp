@@ -52,9 +52,12 @@
 //    charge beyond min(charge(capacity), what was left) 507. A body that arrives whole and passes
 //    is accepted: the answer's size and cksum are those of the plaintext, and the attempt is then
 //    stored, invisible, with exactly that plaintext.
-//  * POST ?commit=ID of a pending attempt of the same name -> 201 and the file is committed (an
-//    existing one replaced); a missing or empty ID -> bad_request; anything else -> not_found and
-//    nothing changes. DELETE ?attempt=ID likewise drops an attempt (204 / not_found); any other
+//  * POST ?commit=ID[,ID...][&size=N&cksum=C] ("{prev}" in TARGET is the attempt before "{id}") of
+//    pending attempts of the same name -> 201 and the file, their bytes joined in order, is
+//    committed (an existing one replaced) and the attempts are gone; a query outside that grammar
+//    -> bad_request; an id that is not a pending attempt of NAME -> not_found; the joined bytes
+//    over the limit -> 413; a size or cksum that is not the joined bytes' -> 409; in every
+//    refusal nothing changes. DELETE ?attempt=ID likewise drops an attempt (204 / not_found); any other
 //    query is bad_request; a DELETE without a query removes a committed file (204 / not_found).
 //    A body on anything but a PUT (or GET/HEAD, which ignore it) -> bad_request. Other methods ->
 //    method_not_allowed.
@@ -198,7 +201,7 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
   return v;
 }
 
-Script parse_script(std::string_view text, const std::string& last_id) {
+Script parse_script(std::string_view text, const std::string& last_id, const std::string& prev_id) {
   Script s;
   std::string_view line;
   next_line(text, line);
@@ -206,6 +209,7 @@ Script parse_script(std::string_view text, const std::string& last_id) {
   s.req.method = std::string(line.substr(0, sp));
   std::string target(sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1));
   for (std::size_t at; (at = target.find("{id}")) != std::string::npos;) target.replace(at, 4, last_id);
+  for (std::size_t at; (at = target.find("{prev}")) != std::string::npos;) target.replace(at, 6, prev_id);
   s.req.target = std::move(target);
   while (next_line(text, line) && !line.empty()) {
     const auto colon = line.find(':');
@@ -281,7 +285,7 @@ std::string slurp(const fs::path& p) {
 struct Model {
   std::map<std::string, std::string> committed;                         // name -> bytes
   std::map<std::string, std::pair<std::string, std::string>> attempts;  // id -> (name, bytes)
-  std::string last_id;
+  std::string last_id, prev_id;                                         // the attempts of the last two successful PUTs
 
   static std::uint64_t charge(std::uint64_t size) { return std::max(size, kMinCharge); }
   // NAME is a directory: a committed file lies below it.
@@ -585,6 +589,7 @@ void check_put(Outcome& at_once, web::UploadService::Result& d, Model& m, const 
   MH_FUZZ_CHECK(j.value("cksum", json()) == cksum(as_bytes(plain)));
   MH_FUZZ_CHECK(j.value("expires", json()) == kNow + kAttemptTimeout);
   m.attempts[id] = {name, plain};
+  m.prev_id = m.last_id;
   m.last_id = id;
 }
 
@@ -598,8 +603,54 @@ std::optional<std::string> query_param(std::string_view target, std::string_view
   return std::string(query.substr(key.size() + 1));
 }
 
+// The commit query of §8, read independently of the service: "commit=ID[,ID...]" first, then
+// nothing or exactly "&size=N&cksum=C" (decimal, no leading zeros, C below 2^32).
+struct CommitModel {
+  std::vector<std::string> ids;
+  std::optional<std::uint64_t> size;
+  std::optional<std::uint32_t> crc;
+  std::string refusal;
+};
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  for (std::size_t at = 0;;) {
+    const auto next = s.find(sep, at);
+    out.push_back(s.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
+    if (next == std::string_view::npos) return out;
+    at = next + 1;
+  }
+}
+
+std::optional<std::uint64_t> canonical_decimal(std::string_view s) {
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  return decimal(s);
+}
+
+CommitModel commit_model(std::string_view target) {
+  CommitModel c;
+  const std::string usage = "upload: POST takes ?commit=ID[,ID...][&size=N&cksum=C]";
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {{}, {}, {}, usage};
+  const auto pairs = split(target.substr(q + 1), '&');
+  if (!pairs[0].starts_with("commit=")) return {{}, {}, {}, usage};
+  for (const std::string_view id : split(pairs[0].substr(7), ',')) {
+    if (!valid_id(std::string(id)) || std::count(c.ids.begin(), c.ids.end(), id) || c.ids.size() == 64)
+      return {{}, {}, {}, "upload: commit takes 1 to 64 distinct attempt ids (32 hex digits), separated by commas"};
+    c.ids.emplace_back(id);
+  }
+  if (pairs.size() == 1) return c;
+  if (pairs.size() != 3 || !pairs[1].starts_with("size=") || !pairs[2].starts_with("cksum="))
+    return {{}, {}, {}, usage};
+  c.size = canonical_decimal(pairs[1].substr(5));
+  const auto crc = canonical_decimal(pairs[2].substr(6));
+  if (!c.size || !crc || *crc > 0xffffffffu) return {{}, {}, {}, usage};
+  c.crc = static_cast<std::uint32_t>(*crc);
+  return c;
+}
+
 void run_request(web::UploadService& svc, Model& m, std::size_t index, std::string_view text, Rng& rng) {
-  Script s = parse_script(text, m.last_id);
+  Script s = parse_script(text, m.last_id, m.prev_id);
   const Binding binding = binding_of(index);
   std::string body = s.req.body;
   if (s.stream) {
@@ -665,16 +716,29 @@ void run_request(web::UploadService& svc, Model& m, std::size_t index, std::stri
   if (name.empty()) return expect_refusal(at_once, Errc::method_not_allowed);
   if (method == "PUT") return check_put(at_once, d, m, s, binding, body, name, rng);
   if (method == "POST") {
-    const auto id = query_param(s.req.target, "commit");
-    if (!id) return expect_refusal(at_once, Errc::bad_request, "upload: POST needs ?commit=ID");
-    const auto it = m.attempts.find(*id);
-    if (it == m.attempts.end() || it->second.first != name) return expect_refusal(at_once, Errc::not_found, kNoAttempt);
+    const CommitModel c = commit_model(s.req.target);
+    if (!c.refusal.empty()) return expect_refusal(at_once, Errc::bad_request, c.refusal);
+    std::string bytes;
+    for (const std::string& id : c.ids) {
+      const auto it = m.attempts.find(id);
+      if (it == m.attempts.end() || it->second.first != name)
+        return expect_refusal(at_once, Errc::not_found, kNoAttempt);
+      bytes += it->second.second;
+    }
+    if (bytes.size() > kMaxUpload)
+      return expect_refusal(at_once, Errc::payload_too_large,
+                            "upload: larger than the server's limit of " + std::to_string(kMaxUpload) + " bytes");
+    const std::uint32_t crc = cksum(as_bytes(bytes));
+    if (c.size && (*c.size != bytes.size() || *c.crc != crc))
+      return expect_refusal(at_once, Errc::conflict,
+                            "upload: the attempts hold " + std::to_string(bytes.size()) + " bytes with cksum " +
+                                std::to_string(crc) + ", not " + std::to_string(*c.size) + " bytes with cksum " +
+                                std::to_string(*c.crc) + "; nothing was committed");
     if (const auto why = m.placement_refusal(name))
       return expect_refusal(at_once, Errc::conflict, *why);  // still pending
-    const std::string bytes = it->second.second;
     const json j = body_json(expect_status(at_once, {201}));
-    MH_FUZZ_CHECK(j == json({{"name", name}, {"size", bytes.size()}, {"cksum", cksum(as_bytes(bytes))}}));
-    m.attempts.erase(it);
+    MH_FUZZ_CHECK(j == json({{"name", name}, {"size", bytes.size()}, {"cksum", crc}}));
+    for (const std::string& id : c.ids) m.attempts.erase(id);
     m.committed[name] = bytes;
     return;
   }

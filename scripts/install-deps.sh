@@ -14,6 +14,7 @@ packages=(
   python3 python3-cryptography openssl coreutils
   help2man clang-format-14
   libhiredis-dev redis-server
+  chromium chromium-driver python3-selenium fonts-liberation
 )
 for arg in "$@"; do
   case "$arg" in

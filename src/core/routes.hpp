@@ -1,6 +1,7 @@
 #pragma once
 // Every path minihttpsd answers and the part that answers it, in one table: the router
-// (src/server/router.cpp) sends the public ones to the auth service and everything else to the web
+// (src/server/router.cpp) sends the public ones to the auth service (the page's files to the page)
+// and everything else to the web
 // part, which dispatches on the same table (src/web/web_service.cpp). The paths are wire protocol
 // (docs/PROTOCOL.md); the sealed path, an envelope rather than a route, is seal::kSealedPath.
 #include <array>
@@ -15,6 +16,9 @@ inline constexpr std::string_view kChat = "/chat";
 // The private upload area: a dot name, which no served file or folder can have (core/path.cpp
 // refuses dot segments), so the area never shadows a served folder. And everything below it.
 inline constexpr std::string_view kUploads = "/.uploads";
+// The browser client's files (docs/PROTOCOL.md §2.1): public, and a dot name too, so no served file
+// or folder can shadow it.
+inline constexpr std::string_view kApp = "/.app";
 
 // WWW-Authenticate of every 401: where to handshake (docs/PROTOCOL.md).
 inline constexpr std::string_view kHandshakeChallenge = "MiniHTTPS handshake=\"/auth/handshake\"";
@@ -25,6 +29,7 @@ enum class Route {
   logout,      // signed: POST, ends the session (web)
   chat,        // signed: GET with a WebSocket upgrade (web, chat hub)
   uploads,     // signed: the client's private upload area (web, upload service)
+  app,         // public: GET, the browser client's files (server, web/app_page)
   files,       // signed: anything else is a path below the served folder (web, file service)
 };
 
@@ -34,12 +39,13 @@ struct Entry {
   Route route;
 };
 
-inline constexpr std::array<Entry, 5> kTable{{
+inline constexpr std::array<Entry, 6> kTable{{
     {kWellKnown, false, Route::well_known},
     {kHandshake, false, Route::handshake},
     {kLogout, false, Route::logout},
     {kChat, false, Route::chat},
     {kUploads, true, Route::uploads},
+    {kApp, true, Route::app},
 }};
 
 // The route of a request path (the target without its query).

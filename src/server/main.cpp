@@ -23,6 +23,7 @@
 #include "server/operator_console.hpp"
 #include "server/options.hpp"
 #include "server/router.hpp"
+#include "web/app_page.hpp"
 #include "server/terminal_console.hpp"
 #include "store/redis_bans.hpp"
 #include "store/redis_chat.hpp"
@@ -190,7 +191,8 @@ int main(int argc, char** argv) {
     });
     if (chat_relay) chat.relay_through(*chat_relay);
     web.enable_chat(chat);
-    server::Router router(auth, web);
+    const web::AppPage page;
+    server::Router router(auth, web, opt.web_app ? &page : nullptr);
 
     net::ServerLimits limits;
     limits.max_connections = opt.max_connections;
@@ -236,6 +238,9 @@ int main(int argc, char** argv) {
     const bool v6 = opt.host.find(':') != std::string::npos;
     std::printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port);
     std::printf("fingerprint %s\n", ed25519_fingerprint(id.key.public_key()).c_str());
+    if (opt.web_app)
+      std::printf("web page http://%s%s%s:%u/.app/ (page %s)\n", v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port,
+                  page.app_hash().c_str());
     std::printf("serving %s with %d threads; stop with Ctrl-C or SIGTERM\n", opt.root.c_str(), opt.threads);
     std::fflush(stdout);
 

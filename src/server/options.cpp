@@ -103,6 +103,7 @@ Options parse_options(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--require-sealed", o.require_sealed,
                "accept only sealed requests (refuse unsealed signed ones with 403)");
+  app.add_flag("!--no-web-app", o.web_app, "do not serve the browser client at /.app/");
   app.add_option("--max-clients", o.max_clients, "registry capacity (registered clients)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))
       ->capture_default_str();

@@ -18,6 +18,7 @@ struct Options {
   std::int64_t max_skew = 60;
   std::uint32_t chunk_size = 262144;  // stream chunk size of every session (PROTOCOL.md §6)
   bool require_sealed = false;        // refuse unsealed signed requests (PROTOCOL.md §5.1)
+  bool web_app = true;                // serve the browser client at /.app/ (PROTOCOL.md §2.1)
   std::size_t max_clients = 10000;
   double handshake_rate = 10;
   double handshake_burst = 20;

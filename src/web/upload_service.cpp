@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "core/base64.hpp"
@@ -48,6 +50,60 @@ bool valid_attempt_id(std::string_view id) {
   return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+// The most attempts one commit joins: every one is pending until then, so max_pending bounds them
+// anyway; this keeps the query short whatever the limit.
+constexpr std::size_t kMaxParts = 64;
+
+std::optional<std::uint64_t> decimal_value(std::string_view s) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || (s.size() > 1 && s[0] == '0'))
+    return std::nullopt;
+  return v;
+}
+
+// "?commit=ID[,ID...][&size=N&cksum=C]" (docs/PROTOCOL.md §8): the attempts to join, in order, and
+// what the client says the whole file is. Anything else is 400.
+CommitRequest parse_commit(std::string_view target) {
+  const auto bad = [] { throw Error(Errc::bad_request, "upload: POST takes ?commit=ID[,ID...][&size=N&cksum=C]"); };
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) bad();
+  CommitRequest c;
+  std::string_view query = target.substr(q + 1);
+  for (bool first = true;; first = false) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos) bad();
+    const std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (key == "commit" && first) {
+      for (std::string_view rest = value;;) {
+        const std::string_view id = rest.substr(0, rest.find(','));
+        if (!valid_attempt_id(id) || std::find(c.ids.begin(), c.ids.end(), id) != c.ids.end() ||
+            c.ids.size() == kMaxParts)
+          throw Error(Errc::bad_request, "upload: commit takes 1 to " + std::to_string(kMaxParts) +
+                                             " distinct attempt ids (32 hex digits), separated by commas");
+        c.ids.emplace_back(id);
+        if (id.size() == rest.size()) break;
+        rest.remove_prefix(id.size() + 1);
+      }
+    } else if (key == "size" && !first && !c.size) {
+      c.size = decimal_value(value);
+      if (!c.size) bad();
+    } else if (key == "cksum" && c.size && !c.crc) {
+      const auto v = decimal_value(value);
+      if (!v || *v > std::numeric_limits<std::uint32_t>::max()) bad();
+      c.crc = static_cast<std::uint32_t>(*v);
+    } else {
+      bad();
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  if (c.size.has_value() != c.crc.has_value()) bad();
+  return c;
+}
+
 void fsync_dir(const fs::path& dir) {
   io::UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (d.get() >= 0) ::fsync(d.get());
@@ -81,6 +137,39 @@ Answer no_content() {
 
 [[noreturn]] void no_such_attempt() {
   throw Error(Errc::not_found, "upload: no such attempt (expired, discarded or never made)");
+}
+
+// Copies the attempts' files into `out` in order; returns the cksum of the whole.
+std::uint32_t join_parts(const fs::path& attempts, const std::vector<std::string>& ids, const fs::path& out) {
+  io::UniqueFd to(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (to.get() < 0) write_failed(errno);
+  Cksum crc;
+  std::vector<std::uint8_t> buf(1 << 20);
+  try {
+    for (const std::string& id : ids) {
+      io::UniqueFd from(::open((attempts / (id + ".ready")).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      if (from.get() < 0) no_such_attempt();  // discarded meanwhile
+      for (;;) {
+        const ssize_t n = ::read(from.get(), buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Errc::io, "upload: cannot read an attempt: " + io::errno_text(errno));
+        if (n == 0) break;
+        crc.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
+        for (ssize_t done = 0; done < n;) {
+          const ssize_t w = ::write(to.get(), buf.data() + done, static_cast<std::size_t>(n - done));
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) write_failed(errno);
+          done += w;
+        }
+      }
+    }
+    if (::fsync(to.get()) != 0) write_failed(errno);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(out, ec);
+    throw;
+  }
+  return crc.value();
 }
 
 // The ledger's refusal of a new hold or attempt, as the client reads it (all 507).
@@ -331,11 +420,7 @@ UploadService::Result UploadService::handle(const net::Request& req, const Verif
   if (req.has_body && v.method != "PUT") throw Error(Errc::bad_request, "upload: only PUT takes a body");
   if (name.empty()) throw Error(Errc::method_not_allowed, "upload: use PUT " + std::string(kPrefix) + "/NAME");
   if (v.method == "PUT") return begin_upload(req, v, area, name);
-  if (v.method == "POST") {
-    const std::string id = query_value(v.target, "commit");
-    if (id.empty()) throw Error(Errc::bad_request, "upload: POST needs ?commit=ID");
-    return commit(area, name, id, v.client->chunk_size);
-  }
+  if (v.method == "POST") { return commit(area, name, parse_commit(v.target), v.client->chunk_size); }
   if (v.method == "DELETE") {
     // Without a query it removes the committed file; any query must name an attempt, so a
     // malformed discard can never delete the committed file by accident.
@@ -433,40 +518,87 @@ void UploadService::remove_attempt_file(const std::string& area, const std::stri
   fs::remove(area_dir(area) / kAttemptsDir / (id + ".ready"), ec);
 }
 
-Answer UploadService::commit(const std::string& area, const std::string& name, const std::string& id,
+// Several parts are joined into ID.join beside the attempts, outside the lock (the .ready files no
+// longer change; a discard meanwhile makes the copy fail as "no such attempt"), then checked and
+// renamed under it exactly as one attempt is.
+Answer UploadService::commit(const std::string& area, const std::string& name, const CommitRequest& c,
                              std::uint32_t chunk_size) {
   const fs::path files = area_dir(area) / kFilesDir;
-  auth::UploadAttempt a;
+  const fs::path attempts = area_dir(area) / kAttemptsDir;
+  std::vector<auth::UploadAttempt> parts(c.ids.size());
+  const auto find_all = [&] {
+    for (std::size_t i = 0; i < c.ids.size(); ++i) {
+      const auth::LedgerResult found = ledger_.find(area, c.ids[i], name, clock_.now(), parts[i]);
+      if (found == auth::LedgerResult::expired) remove_attempt_file(area, c.ids[i]);
+      if (found != auth::LedgerResult::ok) no_such_attempt();
+    }
+  };
   {
-    // The rename happens under the lock, between finding the attempt and counting the file: until
-    // the file is in place the attempt stays in the books, and the moment it is, the file is.
     std::lock_guard lock(mutex_);
-    if (!valid_attempt_id(id)) no_such_attempt();
-    const auth::LedgerResult found = ledger_.find(area, id, name, clock_.now(), a);
-    if (found == auth::LedgerResult::expired) remove_attempt_file(area, id);
-    if (found != auth::LedgerResult::ok) no_such_attempt();
-    io::ensure_directory(files, 0700);
-    check_placeable(files, name);
+    find_all();
+  }
+  std::uint64_t size = 0;
+  for (const auto& p : parts) size += p.size;
+  if (size > opts_.max_upload_size) too_large(opts_.max_upload_size);
+  fs::path source = attempts / (c.ids[0] + ".ready");
+  std::uint32_t crc = parts[0].crc;
+  if (parts.size() > 1) {
+    source = attempts / (c.ids[0] + ".join");
+    crc = join_parts(attempts, c.ids, source);
+  }
+  const auto drop_join = [&] {
+    std::error_code ec;
+    if (parts.size() > 1) fs::remove(source, ec);
+  };
+  if (c.size && (*c.size != size || *c.crc != crc)) {
+    drop_join();
+    throw Error(Errc::conflict, "upload: the attempts hold " + std::to_string(size) + " bytes with cksum " +
+                                    std::to_string(crc) + ", not " + std::to_string(*c.size) + " bytes with cksum " +
+                                    std::to_string(*c.crc) + "; nothing was committed");
+  }
+  {
+    // The rename happens under the lock, between finding the attempts and counting the file: until
+    // the file is in place the attempts stay in the books, and the moment it is, the file is.
+    std::lock_guard lock(mutex_);
+    try {
+      find_all();
+      io::ensure_directory(files, 0700);
+      check_placeable(files, name);
+    } catch (...) {
+      drop_join();
+      throw;
+    }
     make_parents(files, name);
-    const fs::path ready = area_dir(area) / kAttemptsDir / (id + ".ready");
     // rename(2) is atomic: readers see the old file or the new one, never a partial one. Of two
     // instances committing one attempt, one moves the file; the other finds it gone.
-    if (::rename(ready.c_str(), (files / name).c_str()) != 0) {
+    if (::rename(source.c_str(), (files / name).c_str()) != 0) {
       const int err = errno;
       prune_empty_parents(files, name);
+      drop_join();
       if (err == ENOENT) no_such_attempt();
       write_failed(err);  // it stays pending
     }
-    // The file is committed: if the store cannot be told now, the next sweep tells it.
+    // The file is committed under the first attempt's id; the others are spent. If the store
+    // cannot be told now, the next sweep tells it.
+    const Unrecorded done{area, c.ids[0], name, charge(size)};
     try {
-      record_commit(Unrecorded{area, id, name, a.charge});
+      record_commit(done);
     } catch (const Error& e) {
       if (e.code() != Errc::unavailable) throw;
-      unrecorded_.push_back(Unrecorded{area, id, name, a.charge});
+      unrecorded_.push_back(done);
     }
+    for (std::size_t i = 1; i < c.ids.size(); ++i) {
+      try {
+        ledger_.discard(area, c.ids[i], name, clock_.now());
+      } catch (const Error&) {
+        // unreachable store: the attempt expires there by itself
+      }
+      remove_attempt_file(area, c.ids[i]);
+    }
+    if (parts.size() > 1) remove_attempt_file(area, c.ids[0]);
   }
   fsync_dir(files);
-  return body_answer(201, "application/json", nlohmann::json{{"name", name}, {"size", a.size}, {"cksum", a.crc}}.dump(),
+  return body_answer(201, "application/json", nlohmann::json{{"name", name}, {"size", size}, {"cksum", crc}}.dump(),
                      chunk_size);
 }
 

@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -53,6 +54,15 @@ struct UploadOptions {
   std::size_t max_pending = 16;        // attempts per client in progress or awaiting commit (507 at the limit)
   std::int64_t attempt_timeout = 600;  // seconds an uncommitted attempt is kept
   int corrupt_first_attempts = 0;      // fault injection; settable only in test builds
+};
+
+// POST /.uploads/NAME?commit=ID[,ID...][&size=N&cksum=C]: the attempts to join into NAME, in order
+// (one for a file sent in one PUT), and, if the client gave them, the whole file's size and cksum,
+// checked before anything is committed.
+struct CommitRequest {
+  std::vector<std::string> ids;
+  std::optional<std::uint64_t> size{};
+  std::optional<std::uint32_t> crc{};
 };
 
 // One client's uploads as the quota counts them.
@@ -94,7 +104,7 @@ class UploadService {
   Result begin_upload(const net::Request& req, const VerifiedRequest& v, const std::string& area,
                       const std::string& name);
   Reservation reserve(const std::string& area, const stream::UnknownSizeSplit& split, bool& corrupt);
-  Answer commit(const std::string& area, const std::string& name, const std::string& id, std::uint32_t chunk_size);
+  Answer commit(const std::string& area, const std::string& name, const CommitRequest& c, std::uint32_t chunk_size);
   Answer discard(const std::string& area, const std::string& name, const std::string& id);
   Answer remove(const std::string& area, const std::string& name);
   void attempt_ready(const std::string& id, const auth::UploadAttempt& a, Reservation& r);

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <latch>
 #include <optional>
 #include <string>
@@ -813,6 +814,126 @@ TEST(UploadStream, AChunkOfTheWrongSizeIsRefused) {
   o = up.put(stream_of({4096, 4096, 1}));
   EXPECT_EQ(o.status, 200) << o.reason;
   EXPECT_EQ(o.body["size"], 8193);
+}
+
+// ---- uploads in parts (docs/PROTOCOL.md §8: several attempts joined by one commit) --------------
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// The page sends a file as parts, each its own PUT and attempt; one commit joins them in order,
+// checking the whole file's size and cksum, and only then is the file there.
+TEST(UploadParts, ACommitJoinsTheAttemptsInOrderAndChecksTheWhole) {
+  Uploads up;
+  const std::string a(as_chars(test::pattern_bytes(8192, 1))), b(as_chars(test::pattern_bytes(8192, 2))),
+      c(as_chars(test::pattern_bytes(100, 3)));
+  std::vector<std::string> ids;
+  for (const std::string* part : {&a, &b, &c}) {
+    const Outcome p = up.put("big.bin", *part);
+    ASSERT_EQ(p.status, 200) << p.reason;
+    EXPECT_EQ(p.body["cksum"], cksum(as_bytes(*part)));
+    ids.push_back(p.body["attempt"].get<std::string>());
+  }
+  const std::string whole = a + b + c;
+  const std::string list = ids[0] + "," + ids[1] + "," + ids[2];
+  expect_usage(up.usage(), 0, 8192 + 8192 + 4096, 0, 3);
+
+  // A wrong size or cksum for the whole: 409, nothing committed, the attempts still there.
+  Outcome o = up.request(
+      "POST", "/.uploads/big.bin?commit=" + list + "&size=16484&cksum=" + std::to_string(cksum(as_bytes(whole)) ^ 1));
+  EXPECT_EQ(o.status, 409);
+  EXPECT_EQ(o.reason, "upload: the attempts hold 16484 bytes with cksum " + std::to_string(cksum(as_bytes(whole))) +
+                          ", not 16484 bytes with cksum " + std::to_string(cksum(as_bytes(whole)) ^ 1) +
+                          "; nothing was committed");
+  EXPECT_FALSE(fs::exists(up.area() / "files" / "big.bin"));
+  expect_usage(up.usage(), 0, 8192 + 8192 + 4096, 0, 3);
+
+  // Out of order is another file: its cksum differs, so the client's check refuses it.
+  o = up.request("POST", "/.uploads/big.bin?commit=" + ids[1] + "," + ids[0] + "," + ids[2] +
+                             "&size=16484&cksum=" + std::to_string(cksum(as_bytes(whole))));
+  EXPECT_EQ(o.status, 409);
+
+  o = up.request("POST",
+                 "/.uploads/big.bin?commit=" + list + "&size=16484&cksum=" + std::to_string(cksum(as_bytes(whole))));
+  ASSERT_EQ(o.status, 201) << o.reason;
+  EXPECT_EQ(o.body, (json{{"name", "big.bin"}, {"size", 16484}, {"cksum", cksum(as_bytes(whole))}}));
+  EXPECT_EQ(read_file(up.area() / "files" / "big.bin"), whole);
+  expect_usage(up.usage(), 16484, 0, 1, 0);
+  // The attempts are spent: nothing left beside the file, and a second commit finds none.
+  EXPECT_EQ(up.disk(), (std::map<std::string, std::uintmax_t>{{"big.bin", 16484}}));
+  EXPECT_EQ(up.request("POST", "/.uploads/big.bin?commit=" + list).status, 404);
+}
+
+TEST(UploadParts, OneAttemptWithTheWholeSizeAndCksumCommitsAsBefore) {
+  Uploads up;
+  const std::string file = "hello\n";
+  const Outcome p = up.put("h.txt", file);
+  const std::string id = p.body["attempt"].get<std::string>();
+  EXPECT_EQ(up.request("POST", "/.uploads/h.txt?commit=" + id + "&size=6&cksum=1").status, 409);
+  const Outcome o =
+      up.request("POST", "/.uploads/h.txt?commit=" + id + "&size=6&cksum=" + std::to_string(cksum(as_bytes(file))));
+  ASSERT_EQ(o.status, 201) << o.reason;
+  EXPECT_EQ(read_file(up.area() / "files" / "h.txt"), file);
+}
+
+TEST(UploadParts, AnAttemptOfAnotherNameOrAMissingOneCommitsNothing) {
+  Uploads up;
+  const std::string one = up.put("x", "1111").body["attempt"].get<std::string>();
+  const std::string other = up.put("y", "2222").body["attempt"].get<std::string>();
+  Outcome o = up.request("POST", "/.uploads/x?commit=" + one + "," + other);
+  EXPECT_EQ(o.status, 404);
+  EXPECT_EQ(o.reason, "upload: no such attempt (expired, discarded or never made)");
+  EXPECT_EQ(up.request("POST", "/.uploads/x?commit=" + one + "," + std::string(32, 'a')).status, 404);
+  EXPECT_FALSE(fs::exists(up.area() / "files" / "x"));
+  expect_usage(up.usage(), 0, 2 * 4096, 0, 2);
+  EXPECT_EQ(up.commit("x", one).status, 201);
+}
+
+TEST(UploadParts, TheJoinedFileObeysTheSizeLimit) {
+  UploadOptions o;
+  o.max_upload_size = 10000;
+  Uploads up(o);
+  const std::string a = up.put("f", std::string(6000, 'a')).body["attempt"].get<std::string>();
+  const std::string b = up.put("f", std::string(4001, 'b')).body["attempt"].get<std::string>();
+  const Outcome r = up.request("POST", "/.uploads/f?commit=" + a + "," + b);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.reason, "upload: larger than the server's limit of 10000 bytes");
+  EXPECT_FALSE(fs::exists(up.area() / "files" / "f"));
+}
+
+TEST(UploadParts, MalformedCommitQueriesAre400) {
+  Uploads up;
+  const std::string id = up.put("q", "qq").body["attempt"].get<std::string>();
+  const std::string usage = "upload: POST takes ?commit=ID[,ID...][&size=N&cksum=C]";
+  const std::string ids = "upload: commit takes 1 to 64 distinct attempt ids (32 hex digits), separated by commas";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"?commit=", ids},
+      {"?commit=" + id + ",", ids},
+      {"?commit=" + id + "," + id, ids},
+      {"?commit=" + id + ",ABC", ids},
+      {"?commit=" + id + "&size=2", usage},
+      {"?commit=" + id + "&cksum=2", usage},
+      {"?commit=" + id + "&size=02&cksum=2", usage},
+      {"?commit=" + id + "&size=2&cksum=4294967296", usage},
+      {"?commit=" + id + "&size=2&cksum=1&size=2", usage},
+      {"?commit=" + id + "&other=1", usage},
+      {"?commit=" + id + "&", usage},
+      {"?commit=" + id + "&size=2&cksum=1&", usage},
+      {"?size=2&commit=" + id, usage},
+      {"?attempt=" + id, usage},
+      {"", usage},
+  };
+  for (const auto& [query, reason] : cases) {
+    const Outcome o = up.request("POST", "/.uploads/q" + query);
+    EXPECT_EQ(o.status, 400) << query;
+    EXPECT_EQ(o.reason, reason) << query;
+  }
+  std::string many = id;
+  for (int i = 1; i < 65; ++i) many += "," + to_hex(as_bytes(std::string(16, static_cast<char>(i))));
+  EXPECT_EQ(up.request("POST", "/.uploads/q?commit=" + many).reason, ids);
+  EXPECT_EQ(up.commit("q", id).status, 201);
 }
 
 }  // namespace

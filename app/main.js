@@ -1,5 +1,6 @@
-// The page: first visit and pinning, browsing, downloads, logout. The protocol lives in lib/; this
+// The page: first visit and pinning, browsing, downloads, uploads, chat (chat_panel.js), logout. The protocol lives in lib/; this
 // file only decides what is on screen.
+import { ChatPanel } from './chat_panel.js';
 import { Client, ServerError, describeServer } from './lib/client.js';
 import { fingerprintOf, normalizeFingerprint } from './lib/handshake.js';
 import { fromB64u } from './lib/bytes.js';
@@ -22,6 +23,8 @@ function errorText(e) {
   if (e instanceof ServerError) return `${e.status}: ${visible(e.message)}`;
   return visible(e?.message ?? String(e));
 }
+
+const chat = new ChatPanel(document.getElementById('chat-panel'), () => client, errorText);
 
 function setMessage(kind, text) {
   const el = document.getElementById(kind);
@@ -112,6 +115,7 @@ function header(uploads) {
     h('span', { class: 'who' }, 'signed in as ', h('span', { id: 'who-name' }, visible(r.name)), ' · server ',
       h('code', { id: 'pinned' }, r.fingerprint)),
     h('nav', { class: 'actions' },
+      h('button', { id: 'open-chat', type: 'button', onclick: () => (chat.isOpen ? chat.text.focus() : chat.open()) }, 'Chat'),
       h('button', { id: 'logout', type: 'button', onclick: logout }, 'Log out'),
       h('button', { id: 'forget', type: 'button', onclick: forgetServer }, 'Forget this server')),
     h('nav', { class: 'tabs', 'aria-label': 'Views' },
@@ -288,6 +292,7 @@ async function download(path, name, size) {
 // ---- logout, forget --------------------------------------------------------------------------------
 
 async function logout() {
+  chat.close();
   try {
     await client.logout();
   } catch (e) {
@@ -316,6 +321,7 @@ function forgetServer(ev) {
 }
 
 async function forgetNow() {
+  chat.close();
   try {
     await client?.logout();
   } catch { /* forgetting does not need the server */ }

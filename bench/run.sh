@@ -30,6 +30,12 @@ taskset -c 0 openssl speed -elapsed -seconds 2 rsa2048 rsa3072 > "$tmp/rsa" 2>/d
     if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,store,* ]]; then
       python3 bench/store.py build/bench
     fi
+    if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,page,* ]]; then
+      echo
+      echo "## The browser page's downloads"
+      echo
+      /usr/bin/python3 bench/page.py build/bench 256 3  # Debian's python3 has python3-selenium
+    fi
     if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,chat,* ]]; then
       echo
       echo "## Chat relay"

@@ -1,7 +1,7 @@
 // The page's minihttps client over fetch(): the handshake, sealed requests, listings and
 // downloads, with a record kept in IndexedDB (store.js). The protocol is in handshake.js and
 // sealed.js; this file moves bytes and decides when to handshake again.
-import { fromUtf8 } from './bytes.js';
+import { concat, fromUtf8 } from './bytes.js';
 import { fernetSeal, rsaGenerate, rsaSign, rsaSpki } from './crypto.js';
 import { key } from './keys.js';
 import { checkServer, finishHandshake, makeHello } from './handshake.js';
@@ -51,15 +51,21 @@ function xhr(method, url, headers, body, onProgress) {
   });
 }
 
-// A refusal made before the request verified comes in clear (§5.3): its status and reason only.
-function plainRefusal(status, text) {
-  if (status < 400) return new IntegrityError(`the server answered a sealed request in clear (HTTP ${status})`);
+// The error of an answer of `status` whose body is `text` ({"error", "reason"}, §1): the server's
+// reason when there is one, else the status says enough.
+function refusal(status, text, sealed) {
   let reason = `HTTP ${status}`;
   try {
     const json = JSON.parse(text);
     if (typeof json?.reason === 'string') reason = json.reason;
-  } catch { /* the status says enough */ }
-  return new ServerError(status, reason, false);
+  } catch { /* not JSON */ }
+  return new ServerError(status, reason, sealed);
+}
+
+// A refusal made before the request verified comes in clear (§5.3): its status and reason only.
+function plainRefusal(status, text) {
+  if (status < 400) return new IntegrityError(`the server answered a sealed request in clear (HTTP ${status})`);
+  return refusal(status, text, false);
 }
 
 const declaredLength = (v) => (v !== null && /^[0-9]{1,16}$/.test(v) ? Number(v) : null);
@@ -149,7 +155,7 @@ export class Client {
     const body = await sealBody(session, sealed.binding, plaintext);
     const r = await xhr(sealed.method, SEALED_PATH, sealed.headers, body, onProgress);
     const token = r.header(SEALED_FIELD);
-    if (token === null) throw plainRefusal(r.status, r.bytes.length > MAX_PLAIN_REFUSAL ? '' : new TextDecoder().decode(r.bytes));
+    if (token === null) throw plainRefusal(r.status, r.bytes.length > MAX_PLAIN_REFUSAL ? '' : fromUtf8(r.bytes));
     if (r.status !== 200) throw new IntegrityError(`a sealed answer came with the outer status ${r.status} instead of 200`);
     const answer = await openResponseHead(session, sealed.binding, token, declaredLength(r.header('Content-Length')));
     const parts = [];
@@ -160,15 +166,8 @@ export class Client {
     } else if (r.bytes.length) {
       throw new IntegrityError('the stream continues after its last chunk');
     }
-    const text = parts.map((p) => new TextDecoder().decode(p)).join('');
-    if (answer.status >= 400) {
-      let reason = `HTTP ${answer.status}`;
-      try {
-        const json = JSON.parse(text);
-        if (typeof json.reason === 'string') reason = json.reason;
-      } catch { /* the status says enough */ }
-      throw new ServerError(answer.status, reason, true);
-    }
+    const text = fromUtf8(concat(...parts));  // whole: a character may span two chunks
+    if (answer.status >= 400) throw refusal(answer.status, text, true);
     return { answer, text };
   }
 
@@ -232,13 +231,7 @@ export class Client {
   // A sealed error answer becomes a ServerError with the server's reason.
   async check(sent) {
     if (sent.answer.status < 400) return sent;
-    const text = fromUtf8(await this.body(sent, MAX_PLAIN_REFUSAL));
-    let reason = `HTTP ${sent.answer.status}`;
-    try {
-      const json = JSON.parse(text);
-      if (typeof json.reason === 'string') reason = json.reason;
-    } catch { /* the status says enough */ }
-    throw new ServerError(sent.answer.status, reason, true);
+    throw refusal(sent.answer.status, fromUtf8(await this.body(sent, MAX_PLAIN_REFUSAL)), true);
   }
 
   async list(path) {

@@ -1,7 +1,7 @@
 // The primitives of docs/PROTOCOL.md §1 over WebCrypto: SHA-256, HMAC-SHA256, HKDF-SHA256, X25519,
 // Ed25519 and RSA-PSS-SHA512 (salt 64), and Fernet tokens (AES-128-CBC + HMAC-SHA256). Every
 // function is async because WebCrypto is.
-import { concat, equalBytes, fromB64uPadded, b64uPadded, isAllZero, randomBytes, utf8 } from './bytes.js';
+import { concat, fromB64uPadded, b64uPadded, isAllZero, randomBytes, utf8 } from './bytes.js';
 
 const subtle = crypto.subtle;
 
@@ -123,4 +123,3 @@ export async function fernetOpen(key, token) {
   }
 }
 
-export { equalBytes };

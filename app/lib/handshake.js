@@ -3,7 +3,7 @@
 // derive the session. Network-free: the caller sends the hello and passes the reply in, and every
 // random or clock input can be given (the worked example of §13 pins them all).
 import {
-  b64NoPad, b64u, concat, equalBytes, field, fieldInt, fields, fromB64u, fromUtf8, randomBytes, utf8, uuidBytes,
+  b64NoPad, b64u, concat, field, fieldInt, fields, fromB64u, fromUtf8, randomBytes, utf8, uuidBytes,
 } from './bytes.js';
 import {
   ed25519Verify, fernetKey, fernetOpen, fernetSeal, hkdf, rsaSign, rsaSpki, sha256, x25519, x25519Generate,
@@ -131,4 +131,3 @@ export async function finishHandshake(state, reply, { keepSecret = false } = {})
   return session;
 }
 
-export { equalBytes };

@@ -2,7 +2,7 @@
 // K("request head", BH), the RFC 9421 signature over the outer request, the binding B; then the
 // sealed response head, the layout of the chunks it announces, and each chunk opened under
 // K("response body", B, i, last) in order. Network-free: the caller moves the bytes.
-import { b64, b64u, concat, fromB64u, randomBytes, utf8 } from './bytes.js';
+import { b64, b64u, randomBytes, utf8 } from './bytes.js';
 import { FernetError, fernetOpen, fernetSeal, tokenLength } from './crypto.js';
 import { decodeResponse, encodeRequest } from './bhttp.js';
 import { headBinding, key, requestBinding } from './keys.js';
@@ -129,7 +129,8 @@ export class StreamOpener {
     Object.assign(this, { session, purpose, binding, layout, onChunk, ahead });
     this.next = layout.first;  // the next chunk to cut from the bytes
     this.pending = [];         // chunk openings in flight, in index order
-    this.buffer = new Uint8Array(0);
+    this.pieces = [];  // bytes received and not yet cut into tokens, as they came (no copies)
+    this.held = 0;     // their total length
     this.delivered = layout.first;  // the next index handed to onChunk
   }
 
@@ -151,21 +152,35 @@ export class StreamOpener {
       if (bytes.length) broken('the stream continues after its last chunk');
       return;
     }
-    this.buffer = this.buffer.length ? concat(this.buffer, bytes) : bytes;
-    let at = 0;
+    if (bytes.length) {
+      this.pieces.push(bytes);
+      this.held += bytes.length;
+    }
     while (this.next <= this.layout.last) {
       const n = tokenLength(this.layout.plaintextSize(this.next));
-      if (this.buffer.length - at < n) break;
-      const token = this.buffer.slice(at, at + n);
-      at += n;
+      if (this.held < n) break;
       const i = this.next++;
-      const opening = this.open(i, token);
+      const opening = this.open(i, this.take(n));
       opening.catch(() => {});  // awaited below, in order; this only keeps it from going unhandled
       this.pending.push(opening);
       if (this.pending.length >= this.ahead) await this.deliver();
     }
-    this.buffer = this.buffer.subarray(at);
-    if (this.next > this.layout.last && this.buffer.length) broken('the stream continues after its last chunk');
+    if (this.next > this.layout.last && this.held) broken('the stream continues after its last chunk');
+  }
+
+  // The next n bytes received, copied once into one token.
+  take(n) {
+    const out = new Uint8Array(n);
+    for (let at = 0; at < n;) {
+      const piece = this.pieces[0];
+      const k = Math.min(piece.length, n - at);
+      out.set(piece.subarray(0, k), at);
+      at += k;
+      if (k === piece.length) this.pieces.shift();
+      else this.pieces[0] = piece.subarray(k);
+    }
+    this.held -= n;
+    return out;
   }
 
   async deliver() {
@@ -182,4 +197,3 @@ export class StreamOpener {
   }
 }
 
-export { fromB64u };

@@ -10,6 +10,7 @@
 #include "client/commands.hpp"
 #include "client/exit_codes.hpp"
 #include "client/get_checks.hpp"
+#include "client/page_check.hpp"
 #include "core/terminal_text.hpp"
 #include "core/version.hpp"
 
@@ -96,6 +97,10 @@ int main(int argc, char** argv) {
   bool whoami_json = false;
   whoami->add_flag("--json", whoami_json, "as one line of JSON (fields: see README)");
   auto* logout = app.add_subcommand("logout", "end the session on the server and forget it here");
+  auto* page = app.add_subcommand(
+      "page", "print the hash of the browser page built into this client; --check: is it what the server serves?");
+  bool page_check = false;
+  page->add_flag("--check", page_check, "fetch every file of the page from the server and compare");
 
   // "minihttps gte x": CLI11 would only say that a subcommand is required.
   std::vector<std::string> commands;
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
     if (*chat) return run_chat(g, chat_o);
     if (*whoami) return run_whoami(g, whoami_json);
     if (*logout) return run_logout(g);
+    if (*page) return run_page(g, page_check);
   } catch (const OutputClosed&) {
     return kOk;  // `minihttps get x | head`: the reader had enough
   } catch (const UsageError& e) {

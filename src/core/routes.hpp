@@ -13,6 +13,8 @@ inline constexpr std::string_view kWellKnown = "/.well-known/minihttps";
 inline constexpr std::string_view kHandshake = "/auth/handshake";
 inline constexpr std::string_view kLogout = "/auth/logout";
 inline constexpr std::string_view kChat = "/chat";
+// The unsigned WebSocket upgrade that spends a chat ticket (a browser cannot sign an upgrade).
+inline constexpr std::string_view kTicketedChat = "/.well-known/minihttps/chat";
 // The private upload area: a dot name, which no served file or folder can have (core/path.cpp
 // refuses dot segments), so the area never shadows a served folder. And everything below it.
 inline constexpr std::string_view kUploads = "/.uploads";
@@ -24,13 +26,14 @@ inline constexpr std::string_view kApp = "/.app";
 inline constexpr std::string_view kHandshakeChallenge = "MiniHTTPS handshake=\"/auth/handshake\"";
 
 enum class Route {
-  well_known,  // public: the server's description (auth)
-  handshake,   // public: POST, the handshake (auth)
-  logout,      // signed: POST, ends the session (web)
-  chat,        // signed: GET with a WebSocket upgrade (web, chat hub)
-  uploads,     // signed: the client's private upload area (web, upload service)
-  app,         // public: GET, the browser client's files (server, web/app_page)
-  files,       // signed: anything else is a path below the served folder (web, file service)
+  well_known,     // public: the server's description (auth)
+  handshake,      // public: POST, the handshake (auth)
+  logout,         // signed: POST, ends the session (web)
+  chat,           // signed: GET with a WebSocket upgrade, or POST for a ticket (web, chat hub)
+  ticketed_chat,  // public: GET with a WebSocket upgrade and ?ticket= (web, chat hub)
+  uploads,        // signed: the client's private upload area (web, upload service)
+  app,            // public: GET, the browser client's files (server, web/app_page)
+  files,          // signed: anything else is a path below the served folder (web, file service)
 };
 
 struct Entry {
@@ -39,8 +42,9 @@ struct Entry {
   Route route;
 };
 
-inline constexpr std::array<Entry, 6> kTable{{
+inline constexpr std::array<Entry, 7> kTable{{
     {kWellKnown, false, Route::well_known},
+    {kTicketedChat, false, Route::ticketed_chat},
     {kHandshake, false, Route::handshake},
     {kLogout, false, Route::logout},
     {kChat, false, Route::chat},

@@ -31,6 +31,7 @@
 #include "store/redis_upload_ledger.hpp"
 #include "store/shared_store.hpp"
 #include "web/chat_hub.hpp"
+#include "web/chat_tickets.hpp"
 #include "web/file_service.hpp"
 #include "web/request_verifier.hpp"
 #include "web/upload_service.hpp"
@@ -190,7 +191,10 @@ int main(int argc, char** argv) {
         spdlog::info("{}", terminal_safe(line));
     });
     if (chat_relay) chat.relay_through(*chat_relay);
-    web.enable_chat(chat);
+    // A ticket lives 30 s, and never longer than a spent one is remembered (2 * max_skew).
+    const web::ChatTickets chat_tickets(id.key.seed(), *registry, request_nonces,
+                                        std::min<std::int64_t>(30, 2 * opt.max_skew));
+    web.enable_chat(chat, chat_tickets);
     const web::AppPage page;
     server::Router router(auth, web, opt.web_app ? &page : nullptr);
 

@@ -20,6 +20,7 @@ net::Dispatch Router::on_head(net::Request& req) {
       return net::BufferBody{handshake::kMaxMessageBytes, [this](net::Request& r) {
                                return net::json_response(200, auth_.handshake(r.body, r.remote_address));
                              }};
+    case routes::Route::ticketed_chat: return web_.on_ticketed_chat(req);
     case routes::Route::app:
       if (page_) return page_->answer(req);
       return web_.on_head(req);

@@ -97,13 +97,17 @@ bool ChatHub::valid_room(std::string_view room) noexcept { return handshake::val
 
 net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room,
                               const Binding& binding) {
+  check_upgrade(*client, room);
+  return accept(std::move(client), std::move(room), binding);
+}
+
+void ChatHub::check_upgrade(const auth::ClientRecord& client, const std::string& room) {
   if (!valid_room(room)) throw Error(Errc::bad_request, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
   const std::string full = "chat: room " + room + " is full";
   if (relay_) {
     // Its events would be missed while the log cannot be read.
     if (!relay_->reading()) throw Error(Errc::unavailable, "chat: the store cannot be reached; try again later");
-    const double wait =
-        relay_->take("up", client->uuid.to_string(), limits_.upgrades_per_second, limits_.upgrade_burst);
+    const double wait = relay_->take("up", client.uuid.to_string(), limits_.upgrades_per_second, limits_.upgrade_burst);
     if (wait > 0) {
       std::lock_guard lock(mutex_);
       refuse_upgrade(wait);
@@ -112,10 +116,14 @@ net::Upgrade ChatHub::upgrade(std::shared_ptr<const auth::ClientRecord> client, 
   } else {
     std::lock_guard lock(mutex_);
     const double t = ticks_();
-    if (!upgrades_.take(client->uuid, t)) refuse_upgrade(upgrades_.wait(client->uuid, t));
+    if (!upgrades_.take(client.uuid, t)) refuse_upgrade(upgrades_.wait(client.uuid, t));
     const auto it = rooms_.find(room);
     if (it != rooms_.end() && it->second.size() >= limits_.max_room_members) throw Error(Errc::unavailable, full);
   }
+}
+
+net::Upgrade ChatHub::accept(std::shared_ptr<const auth::ClientRecord> client, std::string room,
+                             const Binding& binding) {
   net::Upgrade u;
   u.handler = connect(std::move(client), std::move(room), binding);
   u.max_message_bytes = limits_.max_frame_bytes;

@@ -95,6 +95,12 @@ class ChatHub {
   // (docs/PROTOCOL.md §9), so a replayed, dropped or reordered frame fails either way.
   net::Upgrade upgrade(std::shared_ptr<const auth::ClientRecord> client, std::string room, const Binding& binding);
 
+  // upgrade() in two steps, for a chat opened with a ticket (web/chat_tickets.hpp): the checks
+  // (the same refusals, and one upgrade of the client's allowance spent) when the ticket is asked
+  // for; the handler when it is spent (a room that filled up meanwhile closes with 1013).
+  void check_upgrade(const auth::ClientRecord& client, const std::string& room);
+  net::Upgrade accept(std::shared_ptr<const auth::ClientRecord> client, std::string room, const Binding& binding);
+
   // The same handler without the upgrade (tests drive it with their own peers).
   std::unique_ptr<net::WebSocketHandler> connect(std::shared_ptr<const auth::ClientRecord> client, std::string room,
                                                  const Binding& binding);

@@ -1,11 +1,15 @@
 #include "web/web_service.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "core/routes.hpp"
 #include "core/seal.hpp"
 #include "web/chat_hub.hpp"
+#include "web/chat_tickets.hpp"
 
 namespace mh::web {
 
@@ -101,10 +105,13 @@ WebService::Route WebService::route(const net::Request& req, const std::shared_p
   return files_.serve(FileRequest{v->method, v->target, v->fields, v->client->chunk_size});
 }
 
-// GET /chat[?room=NAME], verified: the WebSocket goes to the chat hub (which applies the per-client
-// upgrade limit).
+// GET /chat[?room=NAME] with a WebSocket upgrade, verified: the WebSocket goes to the chat hub
+// (which applies the per-client upgrade limit). POST /chat[?room=NAME]: the same checks, and a
+// ticket for the unsigned upgrade a browser can make (PROTOCOL.md §9.1).
 WebService::Route WebService::route_chat(const net::Request& req, const VerifiedRequest& v) {
-  if (v.method != "GET") throw Error(Errc::method_not_allowed, "chat: use GET with a WebSocket upgrade");
+  const bool ticket = v.method == "POST";
+  if (v.method != "GET" && !ticket)
+    throw Error(Errc::method_not_allowed, "chat: use GET with a WebSocket upgrade, or POST for a ticket");
   if (req.has_body) throw Error(Errc::bad_request, "chat: the upgrade request takes no body");
   std::string room(kDefaultRoom);
   if (const auto q = v.target.find('?'); q != std::string::npos) {
@@ -112,19 +119,51 @@ WebService::Route WebService::route_chat(const net::Request& req, const Verified
     if (query.substr(0, 5) != "room=") throw Error(Errc::bad_request, "chat: the only query parameter is room=NAME");
     room = std::string(query.substr(5));
   }
-  if (!net::wants_websocket(req)) {
+  if (!ticket && !net::wants_websocket(req)) {
     Answer a = error_answer(Error(Errc::bad_request, "chat: needs a WebSocket upgrade"), v.client->chunk_size);
     a.status = 426;
     return a;
   }
   try {
-    return chat_->upgrade(v.client, std::move(room), v.binding);
+    if (!ticket) return chat_->upgrade(v.client, std::move(room), v.binding);
+    chat_->check_upgrade(*v.client, room);
   } catch (const ChatRateLimited& e) {
     // Over the client's upgrade limit: 429 saying when the next upgrade will be allowed.
     Answer a = error_answer(e, v.client->chunk_size);
     a.retry_after = e.retry_after();
     return a;
   }
+  const std::int64_t now = clock_.now();
+  const nlohmann::json body{{"ticket", tickets_->issue(*v.client, room, v.binding, now)},
+                            {"room", room},
+                            {"expires", now + tickets_->lifetime()}};
+  return body_answer(200, "application/json", body.dump(), v.client->chunk_size);
+}
+
+// GET /.well-known/minihttps/chat?ticket=T with a WebSocket upgrade, unsigned: the ticket is the
+// credential, and the frames are keyed by B of the POST that got it. Refusals are plain: nothing
+// here is verified to seal them for.
+net::Dispatch WebService::on_ticketed_chat(net::Request& req) {
+  if (!chat_) throw Error(Errc::not_found, "no such file");
+  if (req.method != "GET") throw Error(Errc::method_not_allowed, "chat: use GET with a WebSocket upgrade");
+  if (req.has_body) throw Error(Errc::bad_request, "chat: the upgrade request takes no body");
+  const auto q = req.target.find('?');
+  const std::string_view query =
+      q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1);
+  const std::string_view ticket = query.substr(std::min<std::size_t>(7, query.size()));
+  if (query.substr(0, 7) != "ticket=" || ticket.empty() ||
+      ticket.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+          std::string_view::npos)
+    throw Error(Errc::bad_request, "chat: the only query parameter is ticket=TICKET");
+  if (!net::wants_websocket(req)) {
+    net::Response r = net::error_response(Error(Errc::bad_request, "chat: needs a WebSocket upgrade"));
+    r.status = 426;
+    r.set("Upgrade", "websocket");
+    return r;
+  }
+  SpentTicket t = tickets_->spend(ticket, clock_.now());
+  req.client_id = t.client->uuid.to_string();
+  return chat_->accept(std::move(t.client), std::move(t.room), t.binding);
 }
 
 }  // namespace mh::web

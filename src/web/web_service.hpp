@@ -17,6 +17,7 @@
 namespace mh::web {
 
 class ChatHub;
+class ChatTickets;
 
 class WebService {
  public:
@@ -25,9 +26,15 @@ class WebService {
 
   net::Dispatch on_head(net::Request& req);
 
-  // Serves GET /chat (a signed WebSocket upgrade) with `hub`; without it /chat is a file path.
-  // Call before the server runs.
-  void enable_chat(ChatHub& hub) noexcept { chat_ = &hub; }
+  // Serves GET /chat (a signed WebSocket upgrade) and POST /chat (a ticket) with `hub`, and the
+  // ticketed upgrade; without it /chat is a file path. Call before the server runs.
+  void enable_chat(ChatHub& hub, const ChatTickets& tickets) noexcept {
+    chat_ = &hub;
+    tickets_ = &tickets;
+  }
+
+  // The unsigned upgrade GET /.well-known/minihttps/chat?ticket=T (the router's public route).
+  net::Dispatch on_ticketed_chat(net::Request& req);
 
  private:
   using Route = std::variant<Answer, BodyIntake, net::Upgrade>;
@@ -42,6 +49,7 @@ class WebService {
   const Ed25519KeyPair& server_key_;
   const Clock& clock_;
   ChatHub* chat_ = nullptr;
+  const ChatTickets* tickets_ = nullptr;
 };
 
 }  // namespace mh::web

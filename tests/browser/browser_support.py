@@ -159,12 +159,8 @@ class Browser:
     def downloaded(self, name, timeout=120):
         """The path of a finished download (Chromium names it only once it completed)."""
         path = os.path.join(self.downloads, name)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(path) and not any(f.endswith(".crdownload") for f in os.listdir(self.downloads)):
-                return path
-            time.sleep(0.1)
-        raise AssertionError(f"no finished download {name}: the folder holds {os.listdir(self.downloads)}")
+        return poll(lambda: os.path.exists(path) and not any(f.endswith(".crdownload") for f in os.listdir(self.downloads))
+                    and path, timeout, lambda: f"no finished download {name}: the folder holds {os.listdir(self.downloads)}")
 
     def console_errors(self):
         return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -175,6 +171,17 @@ class Browser:
         finally:
             shutil.rmtree(self.downloads, ignore_errors=True)
             shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def poll(probe, timeout, failure):
+    """probe()'s first truthy value, trying every 50 ms; AssertionError(failure()) after timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(failure())
 
 
 def sha256_file(path):

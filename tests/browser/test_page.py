@@ -2,12 +2,16 @@
 pinning, browsing, downloads, logout and forgetting. Each test asserts what the user sees and
 what the browser stored."""
 import os
+import re
+import subprocess
+import tempfile
+import threading
 import time
 import unittest
 
 from selenium.webdriver.common.by import By
 
-from browser_support import BrowserTest, Server, sha256_file
+from browser_support import CLIENT_BIN, BrowserTest, Server, poll, run_client, sha256_file
 from tamper_proxy import TamperProxy
 
 BIG = os.urandom(20 << 20)  # 20 MiB: streamed through the service worker (above 8 MiB)
@@ -25,6 +29,18 @@ FILES = {
 def row_names(browser):
     browser.find("#listing tbody tr")
     return [r.get_attribute("data-name") for r in browser.driver.find_elements(By.CSS_SELECTOR, "#listing tbody tr")]
+
+
+def wait_transfers(browser, kind, names, timeout):
+    """{name: (data-result, state text)} of the transfers of a kind, once every one has a result."""
+    def probe():
+        items = {e.get_attribute("data-name"): e for e in
+                 browser.driver.find_elements(By.CSS_SELECTOR, f'.transfer[data-kind="{kind}"]')}
+        if all(n in items and items[n].get_attribute("data-result") for n in names):
+            return {n: (items[n].get_attribute("data-result"), items[n].find_element(By.CSS_SELECTOR, ".state").text)
+                    for n in names}
+        return None
+    return poll(probe, timeout, lambda: f"{kind}: no result for {names} after {timeout} s")
 
 
 class FirstVisit(BrowserTest):
@@ -151,15 +167,7 @@ class Download(BrowserTest):
     files = FILES
 
     def wait_result(self, name, timeout=120):
-        b = self.browser
-        item = f'.transfer[data-name="{name}"]'
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            els = b.driver.find_elements(By.CSS_SELECTOR, item)
-            if els and els[0].get_attribute("data-result"):
-                return els[0].get_attribute("data-result"), els[0].find_element(By.CSS_SELECTOR, ".state").text
-            time.sleep(0.1)
-        raise AssertionError(f"{name}: no result after {timeout} s")
+        return wait_transfers(self.browser, "downloading", [name], timeout)[name]
 
     def test_a_small_file_and_a_20_mib_file_arrive_byte_for_byte(self):
         b = self.browser
@@ -201,16 +209,7 @@ class Upload(BrowserTest):
     files = {"hello.txt": b"Hello, world!\n"}
 
     def wait_results(self, kind, names, timeout=180):
-        b = self.browser
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            items = {e.get_attribute("data-name"): e for e in
-                     b.driver.find_elements(By.CSS_SELECTOR, f'.transfer[data-kind="{kind}"]')}
-            if all(n in items and items[n].get_attribute("data-result") for n in names):
-                return {n: (items[n].get_attribute("data-result"), items[n].find_element(By.CSS_SELECTOR, ".state").text)
-                        for n in names}
-            time.sleep(0.1)
-        raise AssertionError(f"{kind}: no result for {names} after {timeout} s")
+        return wait_transfers(self.browser, kind, names, timeout)
 
     def area(self):
         uploads = os.path.join(self.server.dir, "uploads")
@@ -256,6 +255,198 @@ class Upload(BrowserTest):
         b.find('tr[data-name="note.txt"] button.delete').click()
         b.gone('tr[data-name="note.txt"]')
         self.assertEqual(sorted(os.listdir(os.path.join(area, "files"))), ["video.bin"])
+
+
+class CliChat:
+    """A real `minihttps chat` in a room, typed into like a user at a terminal; its lines kept."""
+
+    def __init__(self, home, room="lobby"):
+        self.proc = subprocess.Popen([CLIENT_BIN, "--home", home, "chat", "--room", room], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines = []
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+
+    def type(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def wait_line(self, pattern, timeout=30):
+        full = re.compile(r"\[\d\d:\d\d:\d\d\] " + pattern)
+        return poll(lambda: next((l for l in list(self.lines) if full.fullmatch(l.rstrip("\n"))), None), timeout,
+                    lambda: f"no line matching {pattern!r}; the chat printed {self.lines!r}")
+
+    def quit(self):
+        if self.proc.poll() is None:
+            try:
+                self.type("/quit")
+                self.proc.wait(10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+class Chat(BrowserTest):
+    """The page's chat panel and a CLI client in the same room: each reads what the other says, a
+    private message reaches only its reader, and markup in a message is shown as text."""
+    files = {"hello.txt": b"Hello, world!\n", "docs/guide.md": b"# Guide\n", "notes/todo.txt": b"todo\n"}
+
+    def message_texts(self):
+        return [(e.get_attribute("data-from"), e.find_element(By.CSS_SELECTOR, ".text").text)
+                for e in self.browser.driver.find_elements(By.CSS_SELECTOR, "#chat-messages li[data-from]")]
+
+    def wait_message(self, sender, text, timeout=30):
+        poll(lambda: (sender, text) in self.message_texts(), timeout,
+             lambda: f"the page shows no message {text!r} from {sender}: {self.message_texts()!r}")
+
+    def test_the_page_and_the_cli_chat_both_ways(self):
+        b = self.browser
+        home = tempfile.mkdtemp(prefix="mh-cli-chat-")
+        connected = run_client(home, "connect", "--server", self.server.origin, "--name", "clara",
+                               "--fingerprint", self.server.fingerprint, "--rsa-bits", "2048")
+        self.assertEqual(connected.returncode, 0, connected.stderr)
+        self.first_visit(name="pia", fingerprint=self.server.fingerprint)
+        row_names(b)
+        b.find("#open-chat").click()
+        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        cli = CliChat(home)
+        try:
+            cli.wait_line(r"\* you joined lobby")
+            # The page learns who came in (a join notice, then who).
+            b.find('#chat-who li[data-name="clara"]')
+            self.assertEqual(b.text("#chat-who"), "clara\npia (you)")
+
+            cli.type("hello from the terminal <b>not bold</b> &amp;")
+            self.wait_message("clara", "hello from the terminal <b>not bold</b> &amp;")
+            self.assertEqual(b.driver.find_elements(By.CSS_SELECTOR, "#chat-messages b"), [])
+
+            b.find("#chat-text").send_keys("hello from the page")
+            b.find("#chat-send").click()
+            cli.wait_line("pia: hello from the page")
+
+            # Private: the page picks clara; the CLI marks it private.
+            b.wait_text("#chat-to", lambda t: "only clara" in t)
+            from selenium.webdriver.support.ui import Select
+            Select(b.find("#chat-to")).select_by_value("clara")
+            b.find("#chat-text").send_keys("just for you")
+            b.find("#chat-send").click()
+            cli.wait_line(r"pia \(private\): just for you")
+            cli.type("/msg pia and back")
+            self.wait_message("clara", "and back")
+            private = b.driver.find_elements(By.CSS_SELECTOR, '#chat-messages li[data-from="clara"][data-private="true"]')
+            self.assertEqual([e.find_element(By.CSS_SELECTOR, ".text").text for e in private], ["and back"])
+            b.driver.set_window_size(1100, 1000)  # the listing and the whole chat panel (README)
+            b.screenshot("chat")
+
+            # Another room: the page moves, and what the CLI says in the lobby no longer reaches it.
+            b.find("#chat-room").send_keys("side")
+            b.find("#chat-join-room").click()
+            b.wait_text("#chat-title", lambda t: t == "Chat · side")
+            cli.type("/rooms")
+            cli.wait_line(r"\* rooms: lobby \(1\), side \(1\)")
+            cli.type("only the lobby hears this")
+            cli.type("/msg pia marker")
+            self.wait_message("clara", "marker")
+            self.assertNotIn(("clara", "only the lobby hears this"), self.message_texts())
+        finally:
+            cli.quit()
+        self.assertEqual(cli.proc.returncode, 0, "".join(cli.lines))
+        self.assertEqual(b.console_errors(), [])
+
+    def test_a_ticket_opens_one_chat_only(self):
+        """The page's way in (PROTOCOL.md §9.1, from a browser) from the page itself: a ticket spent
+        once, then refused; no ticket, no chat."""
+        b = self.browser
+        self.first_visit(fingerprint=self.server.fingerprint)
+        row_names(b)
+        result = b.script("""
+          const { Client } = await import('/.app/lib/client.js');
+          const store = await import('/.app/lib/store.js');
+          const { fromUtf8 } = await import('/.app/lib/bytes.js');
+          const client = new Client(await store.load());
+          const sent = await client.check(await client.send({ method: 'POST', path: '/chat?room=lobby' }));
+          const granted = JSON.parse(fromUtf8(await client.body(sent)));
+          const url = `ws://${location.host}/.well-known/minihttps/chat?ticket=${granted.ticket}`;
+          const opens = (u) => new Promise((resolve) => {
+            const ws = new WebSocket(u);
+            ws.onopen = () => { ws.close(1000); resolve('open'); };
+            ws.onerror = () => resolve('refused');
+          });
+          return [Object.keys(granted).sort().join(','), granted.room, granted.expires - Math.floor(Date.now() / 1000),
+                  await opens(url), await opens(url), await opens(url.slice(0, -2) + 'AA')];""")
+        self.assertIsInstance(result, list, result)
+        keys, room, lifetime, first, second, forged = result
+        self.assertEqual(keys, "expires,room,ticket")
+        self.assertEqual(room, "lobby")
+        self.assertIn(lifetime, range(28, 32))
+        self.assertEqual((first, second, forged), ("open", "refused", "refused"))
+
+
+class Usability(BrowserTest):
+    """The keyboard alone is enough, every control has a name, and a phone-sized window needs no
+    sideways scrolling."""
+    files = FILES
+
+    def active(self):
+        e = self.browser.driver.switch_to.active_element
+        return e.get_attribute("id") or e.text
+
+    def test_the_keyboard_alone_connects_browses_and_chats(self):
+        from selenium.webdriver.common.keys import Keys
+        b = self.browser
+        b.open(self.server.origin + "/.app/")
+        b.find("#connect-form")
+        self.assertEqual(self.active(), "fingerprint")  # where typing starts
+        typing = b.driver.switch_to.active_element
+        typing.send_keys(self.server.fingerprint, Keys.TAB)
+        self.assertEqual(self.active(), "tofu")
+        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        self.assertEqual(self.active(), "name")
+        b.driver.switch_to.active_element.send_keys("kim", Keys.ENTER)  # Enter submits
+        row_names(b)
+
+        # Tab walks every control of the view, in reading order.
+        seen = []
+        b.driver.find_element(By.TAG_NAME, "body").click()
+        for _ in range(25):
+            b.driver.switch_to.active_element.send_keys(Keys.TAB)
+            seen.append(self.active())
+        for control in ["open-chat", "logout", "forget", "tab-files", "tab-uploads", "root", "sort-name", "sort-size",
+                        "sort-mtime", "docs/", "hello.txt"]:
+            self.assertIn(control, seen)
+        self.assertLess(seen.index("open-chat"), seen.index("tab-files"))
+        self.assertLess(seen.index("sort-mtime"), seen.index("docs/"))
+        # Enter on a folder opens it; on a sort button it sorts.
+        b.driver.find_element(By.LINK_TEXT, "docs/").send_keys(Keys.ENTER)
+        b.wait_text("#crumbs", lambda t: t == "root / docs")
+        b.find("#sort-name").send_keys(Keys.ENTER)
+        b.wait_text("#sort-name", lambda t: t == "Name ▼")
+
+        b.find("#open-chat").send_keys(Keys.ENTER)
+        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        poll(lambda: self.active() == "chat-text", 10, lambda: f"the focus is on {self.active()!r}, not the message")
+        b.driver.switch_to.active_element.send_keys("typed, not clicked", Keys.ENTER)
+        b.find('#chat-messages li[data-mine="true"]')
+        self.assertEqual(b.text('#chat-messages li[data-mine="true"] .text'), "typed, not clicked")
+
+    def test_a_narrow_window_scrolls_only_down_and_every_control_has_a_name(self):
+        b = self.browser
+        b.driver.set_window_size(360, 740)
+        self.first_visit(fingerprint=self.server.fingerprint)
+        row_names(b)
+        b.find("#open-chat").click()
+        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        unnamed = """
+          const named = (e) => (e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim());
+          return [...document.querySelectorAll('button, input, select, a[href]')]
+            .filter((e) => e.offsetParent !== null || e.type === 'file').filter((e) => !named(e))
+            .map((e) => e.outerHTML.slice(0, 80));"""
+        self.assertEqual(b.script(unnamed), [])
+        sideways = "return document.documentElement.scrollWidth - document.documentElement.clientWidth;"
+        self.assertEqual(b.script(sideways), 0)
+        b.screenshot("narrow")
+        b.find("#tab-uploads").click()
+        b.find("#dropzone")
+        self.assertEqual(b.script(unnamed), [])
+        self.assertEqual(b.script(sideways), 0)
 
 
 class Logout(BrowserTest):

@@ -15,6 +15,7 @@
 
 #include "core/fernet.hpp"
 #include "core/key_schedule.hpp"
+#include "core/routes.hpp"
 #include "net/websocket_client.hpp"
 #include "support/interactive_process.hpp"
 #include "support/server_process.hpp"
@@ -84,6 +85,19 @@ class RawChat {
     last_ = ws_.open(b.request.target, b.request.headers);
     return signer_.open(last_, b.binding);
   }
+  // The browser's way in (PROTOCOL.md §9.1, "From a browser"): a sealed POST /chat?room=ROOM that
+  // answers a ticket, then the unsigned upgrade that spends it; frames are keyed by B of the POST.
+  Reply ask_ticket(const std::string& room) {
+    const Built b = signer_.build("POST", "/chat?room=" + room);
+    ticket_binding_ = b.binding;
+    return signer_.open(signer_.send_raw(b.request), b.binding);
+  }
+  net::ClientResponse spend(const std::string& ticket) {
+    binding_ = ticket_binding_;
+    sent_ = received_ = 0;
+    last_ = ws_.open(std::string(routes::kTicketedChat) + "?ticket=" + ticket, {});
+    return last_;
+  }
   static bool accepted(const Reply& r) {
     return r.outer_status == 101 && r.sealed && r.error.empty() && r.status == 200;
   }
@@ -141,7 +155,7 @@ class RawChat {
  private:
   SignedClient signer_;
   net::WebSocketClient ws_;
-  Binding binding_{};
+  Binding binding_{}, ticket_binding_{};
   std::uint64_t sent_ = 0, received_ = 0;
   net::ClientResponse last_;
 };
@@ -337,7 +351,7 @@ TEST_F(Chat, RefusalsAfterTheSignatureAreSealed) {
   RawChat raw(alice(), server_->url());
   sealed_refusal(raw.open("no%2Fslash"), 400, "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
   sealed_refusal(raw.open_target("/chat?x=1"), 400, "chat: the only query parameter is room=NAME");
-  sealed_refusal(raw.open("lobby", {}, "POST"), 405, "chat: use GET with a WebSocket upgrade");
+  sealed_refusal(raw.open("lobby", {}, "PUT"), 405, "chat: use GET with a WebSocket upgrade, or POST for a ticket");
   // Signed, but not an upgrade: 426; a plain (unsealed) answer also says which upgrade in clear.
   SignedClient& signer = raw.signer();
   sealed_refusal(signer.send("GET", "/chat"), 426, "chat: needs a WebSocket upgrade");
@@ -351,6 +365,106 @@ TEST_F(Chat, RefusalsAfterTheSignatureAreSealed) {
   const auto c = run_client(nobody.path(), {"--server", server_->url(), "chat"});
   EXPECT_EQ(c.exit_code, 4);
   EXPECT_EQ(c.err, "minihttps: no identity in " + nobody.path().string() + ": run minihttps connect first\n");
+}
+
+// ---- tickets (the browser's way in) ----------------------------------------------------------------
+
+constexpr const char* kBadTicket = "chat: the ticket is not valid (expired, used or never issued)";
+
+TEST_F(Chat, ASealedPostGetsATicketWhoseUnsignedUpgradeIsTheChat) {
+  RawChat member(bob(), server_->url());
+  ASSERT_TRUE(RawChat::accepted(member.open("ticketed")));
+  ASSERT_TRUE(member.wait_joined());
+  RawChat page(alice(), server_->url());
+  const Reply granted = page.ask_ticket("ticketed");
+  ASSERT_EQ(granted.status, 200) << granted.body;
+  EXPECT_TRUE(granted.sealed);
+  EXPECT_EQ(granted.outer_status, 200);
+  const json j = json::parse(granted.body);
+  EXPECT_EQ(j.size(), 3u) << granted.body;
+  EXPECT_EQ(j["room"], "ticketed");
+  const std::int64_t lifetime = j["expires"].get<std::int64_t>() - std::time(nullptr);
+  EXPECT_GE(lifetime, 28);
+  EXPECT_LE(lifetime, 30);
+  const std::string ticket = j["ticket"];
+  EXPECT_LE(ticket.size(), 182u);
+
+  const net::ClientResponse up = page.spend(ticket);
+  EXPECT_EQ(up.status, 101);
+  EXPECT_FALSE(up.header(seal::kSealedField).has_value());
+  ASSERT_TRUE(page.wait_joined());  // frame 0 opened under K("chat to client", B of the POST, 0, 0)
+  ASSERT_TRUE(page.say("through a ticket"));
+  std::optional<json> said;
+  while ((said = member.next()) && (*said)["type"] != "message") {}
+  ASSERT_TRUE(said);
+  EXPECT_EQ((*said)["text"], "through a ticket");
+  EXPECT_EQ((*said)["from"], "alice");
+
+  // Spent: a second upgrade with it is refused, plainly (nothing verified to seal for).
+  RawChat again(alice(), server_->url());
+  const net::ClientResponse twice = again.spend(ticket);
+  EXPECT_EQ(twice.status, 403);
+  EXPECT_EQ(json::parse(twice.body)["reason"], kBadTicket);
+}
+
+TEST_F(Chat, TicketsAreAskedForLikeUpgradesAndRefusedExactly) {
+  RawChat page(alice(), server_->url());
+  // Asking passes the upgrade's own checks, answered sealed.
+  const Reply bad_room = page.ask_ticket("no%2Fslash");
+  EXPECT_TRUE(bad_room.sealed);
+  EXPECT_EQ(bad_room.status, 400);
+  EXPECT_EQ(bad_room.reason(), "chat: room names are 1-32 characters of A-Z a-z 0-9 . _ -");
+  const Reply with_body = page.signer().send("POST", "/chat", {}, "x");
+  EXPECT_EQ(with_body.status, 400);
+  EXPECT_EQ(with_body.reason(), "chat: the upgrade request takes no body");
+
+  // Spending, in this order: method, body, query, upgrade, ticket, session.
+  const std::string path(routes::kTicketedChat);
+  const auto plain = [&](const std::string& method, const std::string& target, net::Headers headers = {}) {
+    net::Request req;
+    req.method = method;
+    req.target = target;
+    req.headers = std::move(headers);
+    return page.signer().send_raw(req);
+  };
+  const net::Headers upgrade{{"Connection", "Upgrade"},
+                             {"Upgrade", "websocket"},
+                             {"Sec-WebSocket-Version", "13"},
+                             {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+  const std::string granted = json::parse(page.ask_ticket("lobby").body)["ticket"];
+  const auto post = plain("POST", path + "?ticket=" + granted, upgrade);
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(json::parse(post.body)["reason"], "chat: use GET with a WebSocket upgrade");
+  for (const std::string& query :
+       {std::string(), std::string("?ticket="), std::string("?room=lobby"), "?ticket=" + granted + "&room=x"}) {
+    const auto r = plain("GET", path + query, upgrade);
+    EXPECT_EQ(r.status, 400) << query;
+    EXPECT_EQ(json::parse(r.body)["reason"], "chat: the only query parameter is ticket=TICKET") << query;
+  }
+  const auto no_upgrade = plain("GET", path + "?ticket=" + granted);
+  EXPECT_EQ(no_upgrade.status, 426);
+  EXPECT_EQ(no_upgrade.header("Upgrade").value_or(""), "websocket");
+  EXPECT_EQ(json::parse(no_upgrade.body)["reason"], "chat: needs a WebSocket upgrade");
+  std::string forged = granted;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(page.spend(forged).status, 403);
+  EXPECT_EQ(json::parse(page.spend("not-a-ticket").body)["reason"], kBadTicket);
+  // None of those spent it: the refusals before the ticket check leave it whole.
+  EXPECT_EQ(page.spend(granted).status, 101);
+  ASSERT_TRUE(page.wait_joined());
+
+  // A ticket of a session that ended (logout) is 401 with the handshake hint.
+  TempDir home;
+  ASSERT_EQ(run_client(home.path(), {"connect", "--server", server_->url(), "--name", "leaver", "--rsa-bits", "2048"})
+                .exit_code,
+            0);
+  RawChat leaver(home.path(), server_->url());
+  const std::string kept = json::parse(leaver.ask_ticket("lobby").body)["ticket"];
+  ASSERT_EQ(run_client(home.path(), {"logout"}).exit_code, 0);
+  const net::ClientResponse ended = leaver.spend(kept);
+  EXPECT_EQ(ended.status, 401);
+  EXPECT_EQ(json::parse(ended.body)["reason"], "chat: the session of this ticket has ended; handshake again");
+  EXPECT_TRUE(ended.header("WWW-Authenticate").has_value());
 }
 
 // ---- frames ----------------------------------------------------------------------------------------

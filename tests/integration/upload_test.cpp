@@ -293,7 +293,11 @@ TEST_F(UploadAttacks, CommitOfAnUnknownOrForeignAttemptIs404) {
   const auto r = c.send("POST", "/.uploads/x.txt?commit=00112233445566778899aabbccddeeff");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.reason(), "upload: no such attempt (expired, discarded or never made)");
-  EXPECT_EQ(c.send("POST", "/.uploads/x.txt?commit=../../etc").status, 404);
+  // An id that is not 32 hex digits is malformed, not unknown (PROTOCOL.md §8 "In parts").
+  const auto malformed = c.send("POST", "/.uploads/x.txt?commit=../../etc");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(malformed.reason(),
+            "upload: commit takes 1 to 64 distinct attempt ids (32 hex digits), separated by commas");
   // A name may hold directories (PROTOCOL.md §8); its segments follow §7.4 like any path.
   EXPECT_EQ(c.send("PUT", "/.uploads/a/b", {}, "x").status, 200);
   EXPECT_EQ(c.send("PUT", "/.uploads/a/.b", {}, "x").status, 403);

@@ -12,6 +12,7 @@ TEST(Routes, EachPathGoesToItsPart) {
   EXPECT_EQ(route_of("/auth/handshake"), Route::handshake);
   EXPECT_EQ(route_of("/auth/logout"), Route::logout);
   EXPECT_EQ(route_of("/chat"), Route::chat);
+  EXPECT_EQ(route_of("/.well-known/minihttps/chat"), Route::ticketed_chat);
   EXPECT_EQ(route_of("/.uploads"), Route::uploads);
   EXPECT_EQ(route_of("/.uploads/"), Route::uploads);
   EXPECT_EQ(route_of("/.uploads/a/b.txt"), Route::uploads);

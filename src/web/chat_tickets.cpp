@@ -1,0 +1,91 @@
+#include "web/chat_tickets.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/base64.hpp"
+#include "core/error.hpp"
+#include "core/hash.hpp"
+
+namespace mh::web {
+
+namespace {
+
+// keyid(16) || id(16) || expires(8, big-endian) || B(32) || room(1-32) || tag(32)
+constexpr std::size_t kFixed = 16 + 16 + 8 + 32;
+constexpr std::size_t kTag = 32;
+constexpr std::size_t kMaxRoom = 32;
+constexpr std::string_view kInvalid = "chat: the ticket is not valid (expired, used or never issued)";
+// Spent tickets share the nonce store with signed requests; the prefix keeps them apart from
+// any request nonce (those are base64 text).
+constexpr std::string_view kSpentPrefix = "chat ticket ";
+
+[[noreturn]] void invalid() { throw Error(Errc::forbidden, std::string(kInvalid)); }
+
+}  // namespace
+
+ChatTickets::ChatTickets(ByteView server_seed, auth::ClientRegistry& registry, auth::NonceStore& spent,
+                         std::int64_t lifetime)
+    : key_(hkdf_sha256(server_seed, {}, as_bytes(std::string_view("minihttps/2 chat ticket key")), 32)),
+      registry_(registry),
+      spent_(spent),
+      lifetime_(lifetime) {}
+
+std::string ChatTickets::issue(const auth::ClientRecord& client, std::string_view room, const Binding& binding,
+                               std::int64_t now) const {
+  if (room.empty() || room.size() > kMaxRoom) throw Error(Errc::internal, "chat ticket: room name unchecked");
+  Bytes t;
+  t.reserve(kFixed + room.size() + kTag);
+  t.insert(t.end(), client.keyid.begin(), client.keyid.end());
+  const Bytes id = random_bytes(16);
+  t.insert(t.end(), id.begin(), id.end());
+  const auto expires = static_cast<std::uint64_t>(now + lifetime_);
+  for (int shift = 56; shift >= 0; shift -= 8) t.push_back(static_cast<std::uint8_t>(expires >> shift));
+  t.insert(t.end(), binding.begin(), binding.end());
+  t.insert(t.end(), room.begin(), room.end());
+  const Sha256Digest tag = hmac_sha256(key_.view(), t);
+  t.insert(t.end(), tag.begin(), tag.end());
+  return base64_encode(t, Alphabet::url, false);
+}
+
+SpentTicket ChatTickets::spend(std::string_view ticket, std::int64_t now) const {
+  if (ticket.size() > base64_encoded_length(kFixed + kMaxRoom + kTag, false)) invalid();
+  Bytes t;
+  try {
+    t = base64_decode(ticket, Alphabet::url, Padding::forbidden);
+  } catch (const Error&) { invalid(); }
+  if (t.size() < kFixed + 1 + kTag || t.size() > kFixed + kMaxRoom + kTag) invalid();
+  const std::size_t signed_size = t.size() - kTag;
+  const Sha256Digest tag = hmac_sha256(key_.view(), ByteView(t.data(), signed_size));
+  if (!ct_equal(tag, ByteView(t.data() + signed_size, kTag))) invalid();
+
+  const std::uint8_t* p = t.data();
+  KeyId keyid{};
+  std::memcpy(keyid.data(), p, 16);
+  const ByteView id(p + 16, 16);
+  std::uint64_t expires = 0;
+  for (int i = 0; i < 8; ++i) expires = expires << 8 | p[32 + i];
+  SpentTicket out;
+  std::memcpy(out.binding.data(), p + 40, 32);
+  out.room.assign(reinterpret_cast<const char*>(p + kFixed), signed_size - kFixed);
+  if (now >= static_cast<std::int64_t>(expires)) invalid();
+
+  out.client = registry_.find_session(keyid, now);
+  if (!out.client) throw Error(Errc::unauthenticated, "chat: the session of this ticket has ended; handshake again");
+  Bytes spent_id(kSpentPrefix.begin(), kSpentPrefix.end());
+  spent_id.insert(spent_id.end(), id.begin(), id.end());
+  const std::string_view scope(reinterpret_cast<const char*>(out.client->uuid.bytes.data()),
+                               out.client->uuid.bytes.size());
+  switch (spent_.check_and_insert(scope, spent_id, now)) {
+    case auth::NonceStore::Verdict::fresh: break;
+    case auth::NonceStore::Verdict::replayed: invalid();
+    case auth::NonceStore::Verdict::full:
+    case auth::NonceStore::Verdict::scope_full: throw Error(Errc::unavailable, "server busy, try again later");
+  }
+  // A store restarted from a snapshot may have forgotten that this ticket was spent.
+  if (static_cast<std::int64_t>(expires) - lifetime_ < spent_.vouches_from())
+    throw Error(Errc::unavailable, "store: restarted; ask for a new chat ticket");
+  return out;
+}
+
+}  // namespace mh::web

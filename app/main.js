@@ -4,6 +4,7 @@ import { ChatPanel } from './chat_panel.js';
 import { Client, ServerError, describeServer } from './lib/client.js';
 import { fingerprintOf, normalizeFingerprint } from './lib/handshake.js';
 import { fromB64u } from './lib/bytes.js';
+import { CutOffError, IntegrityError } from './lib/sealed.js';
 import { sinkFor } from './lib/save.js';
 import { removeFile, uploadFile } from './lib/upload.js';
 import * as store from './lib/store.js';
@@ -258,29 +259,50 @@ async function remove(names) {
 
 // ---- downloads -----------------------------------------------------------------------------------
 
+// A download whose connection breaks off goes on from the next chunk it lacks (a Range for the
+// same ETag), up to MAX_RESUMES times; what was written stays, every chunk verified either way.
+const MAX_RESUMES = 5;
+
 async function download(path, name, size) {
   const { item, progress, state } = transferItem(name, 'Downloading');
   progress.max = size || 1;
   let sink = null;
   const started = performance.now();
   try {
-    const sent = await client.startDownload(path);
+    let sent = await client.startDownload(path);
+    const { etag } = sent.answer;
     const total = sent.answer.layout ? sent.answer.layout.size : 0;
     progress.max = total || 1;
     sink = await sinkFor(name, total, sent.answer.contentType);
     let done = 0;
-    await client.receive(sent, async (i, bytes) => {
+    let resumes = 0;
+    const onChunk = async (i, bytes) => {
       done += bytes.length;
       await sink.write(bytes);
       progress.value = done;
       state.textContent = `${humanSize(done)} of ${humanSize(total)}`;
-    });
+    };
+    for (;;) {
+      try {
+        await client.receive(sent, onChunk);
+        break;
+      } catch (e) {
+        if (!(e instanceof CutOffError) || !etag || resumes >= MAX_RESUMES) throw e;
+        resumes++;
+        state.textContent = `the connection broke off after ${humanSize(done)}: resuming (${resumes} of ${MAX_RESUMES})…`;
+        sent = await client.startDownload(path, { from: done, etag });
+        const l = sent.answer.layout;
+        if (sent.answer.status !== 206 || sent.answer.etag !== etag || !l || l.size !== total || l.firstByte() !== done)
+          throw new IntegrityError('the file changed on the server during the download: start it again');
+      }
+    }
     await sink.close();
     if (!total) progress.value = 1;
     const seconds = (performance.now() - started) / 1000;
     item.dataset.result = 'done';
     item.dataset.seconds = seconds.toFixed(3);
-    state.textContent = `done: ${humanSize(total)}, verified, in ${seconds.toFixed(1)} s`;
+    item.dataset.resumes = String(resumes);
+    state.textContent = `done: ${humanSize(total)}, verified, in ${seconds.toFixed(1)} s${resumes ? `, resumed ${resumes}×` : ''}`;
   } catch (e) {
     await sink?.abort(e.message);
     item.dataset.result = 'failed';

@@ -5,10 +5,11 @@ import { concat, fromUtf8 } from './bytes.js';
 import { fernetSeal, rsaGenerate, rsaSign, rsaSpki } from './crypto.js';
 import { key } from './keys.js';
 import { checkServer, finishHandshake, makeHello } from './handshake.js';
-import { IntegrityError, Layout, SEALED_FIELD, SEALED_PATH, StreamOpener, openResponseHead, sealRequest } from './sealed.js';
+import { CutOffError, IntegrityError, Layout, SEALED_FIELD, SEALED_PATH, StreamOpener, openResponseHead, sealRequest } from './sealed.js';
 import * as store from './store.js';
 
 const MAX_PLAIN_REFUSAL = 65536;
+const MAX_UPLOAD_ANSWER = 1 << 20;
 
 // A refusal with its HTTP status and the server's reason (untrusted text: shown, never parsed).
 export class ServerError extends Error {
@@ -18,11 +19,29 @@ export class ServerError extends Error {
   }
 }
 
+// At most `limit` bytes of a plain body as text; '' when it is longer (the read stops there, so a
+// hostile answer cannot fill memory).
+async function readTextBounded(response, limit) {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const parts = [];
+  let held = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    held += value.length;
+    if (held > limit) {
+      reader.cancel().catch(() => {});
+      return '';
+    }
+    parts.push(value);
+  }
+  return fromUtf8(concat(...parts));
+}
+
 async function readJsonBounded(response, limit) {
-  const text = await response.text();
-  if (text.length > limit) throw new ServerError(response.status, 'the answer is too large', false);
   try {
-    return JSON.parse(text);
+    return JSON.parse(await readTextBounded(response, limit));
   } catch {
     return null;
   }
@@ -45,6 +64,9 @@ function xhr(method, url, headers, body, onProgress) {
     r.responseType = 'arraybuffer';
     for (const [k, v] of Object.entries(headers)) r.setRequestHeader(k, v);
     if (onProgress) r.upload.onprogress = (e) => onProgress(e.loaded, e.total);
+    // The answer to an upload is a few small chunks; a longer one is not read to its end.
+    r.onprogress = (e) => e.loaded > MAX_UPLOAD_ANSWER && r.abort();
+    r.onabort = () => reject(new IntegrityError('the answer is too large'));
     r.onload = () => resolve({ status: r.status, header: (n) => r.getResponseHeader(n), bytes: new Uint8Array(r.response ?? new ArrayBuffer(0)) });
     r.onerror = () => reject(new ServerError(0, 'the connection to the server failed', false));
     r.send(body);
@@ -137,8 +159,7 @@ export class Client {
     });
     const token = response.headers.get(SEALED_FIELD);
     if (token === null) {
-      const text = await response.text();
-      throw plainRefusal(response.status, text.length > MAX_PLAIN_REFUSAL ? '' : text);
+      throw plainRefusal(response.status, await readTextBounded(response, MAX_PLAIN_REFUSAL));
     }
     if (response.status !== 200) throw new IntegrityError(`a sealed answer came with the outer status ${response.status} instead of 200`);
     const answer = await openResponseHead(this.session, sealed.binding, token, declaredLength(response.headers.get('Content-Length')));
@@ -209,7 +230,7 @@ export class Client {
     } catch (e) {
       reader.cancel().catch(() => {});
       if (e instanceof IntegrityError || e?.name === 'AbortError') throw e;
-      throw new IntegrityError(`output incomplete: the connection broke off (${e.message})`);
+      throw new CutOffError(`output incomplete: the connection broke off (${e.message})`);
     }
     await opener.finish();
   }
@@ -242,9 +263,11 @@ export class Client {
   }
 
   // Starts a download: the sealed GET is sent and its head checked; returns {answer, sent} for
-  // receive().
-  async startDownload(path, { signal } = {}) {
-    return this.check(await this.sendIdempotent({ method: 'GET', path }, { signal }));
+  // receive(). With `from` (a multiple of the chunk size) and the ETag of the file, it asks for the
+  // rest only if the file is still that one (range + if-range, §7.1, §7.2), so a 200 says it is not.
+  async startDownload(path, { signal, from = 0, etag = null } = {}) {
+    const fields = from > 0 ? [['range', `bytes=${from}-`], ['if-range', etag]] : [];
+    return this.check(await this.sendIdempotent({ method: 'GET', path, fields }, { signal }));
   }
 
   async logout() {

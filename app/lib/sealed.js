@@ -12,6 +12,9 @@ export const SEALED_FIELD = 'MiniHTTPS-Sealed';
 
 // An answer that cannot be trusted (exit status 5 on the CLI): tampered, truncated, not ours.
 export class IntegrityError extends Error {}
+// The stream stopped before its last chunk (the connection broke off): what arrived verified, the
+// rest may be asked for again (a Range from the next chunk).
+export class CutOffError extends IntegrityError {}
 const broken = (why) => {
   throw new IntegrityError(why);
 };
@@ -191,7 +194,7 @@ export class StreamOpener {
   async finish() {
     while (this.pending.length) await this.deliver();
     if (this.next <= this.layout.last)
-      broken(this.next === this.layout.first
+      throw new CutOffError(this.next === this.layout.first
         ? 'the stream ended before its first chunk: the output is incomplete'
         : `the stream ended after chunk ${this.next - 1}, before its last chunk: the output is incomplete`);
   }

@@ -5,16 +5,19 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/fernet.hpp"
 #include "core/hash.hpp"
 
 namespace mh::web {
 
 namespace {
 
-// keyid(16) || id(16) || expires(8, big-endian) || B(32) || room(1-32) || tag(32)
+// Sealed (Fernet under the ticket key): keyid(16) || id(16) || expires(8, big-endian) || B(32) ||
+// room(1-32). The ticket is the token's raw bytes in base64url without padding, so it needs no
+// escaping in a URL and shows nothing: not even the room (PROTOCOL.md §12).
 constexpr std::size_t kFixed = 16 + 16 + 8 + 32;
-constexpr std::size_t kTag = 32;
 constexpr std::size_t kMaxRoom = 32;
+constexpr std::size_t kMaxTicketChars = 226;  // the token of kFixed + kMaxRoom bytes, unpadded
 constexpr std::string_view kInvalid = "chat: the ticket is not valid (expired, used or never issued)";
 // Spent tickets share the nonce store with signed requests; the prefix keeps them apart from
 // any request nonce (those are base64 text).
@@ -26,7 +29,8 @@ constexpr std::string_view kSpentPrefix = "chat ticket ";
 
 ChatTickets::ChatTickets(ByteView server_seed, auth::ClientRegistry& registry, auth::NonceStore& spent,
                          std::int64_t lifetime)
-    : key_(hkdf_sha256(server_seed, {}, as_bytes(std::string_view("minihttps/2 chat ticket key")), 32)),
+    : key_(FernetKey::from_bytes(
+          hkdf_sha256(server_seed, {}, as_bytes(std::string_view("minihttps/2 chat ticket key")), 32).view())),
       registry_(registry),
       spent_(spent),
       lifetime_(lifetime) {}
@@ -35,7 +39,7 @@ std::string ChatTickets::issue(const auth::ClientRecord& client, std::string_vie
                                std::int64_t now) const {
   if (room.empty() || room.size() > kMaxRoom) throw Error(Errc::internal, "chat ticket: room name unchecked");
   Bytes t;
-  t.reserve(kFixed + room.size() + kTag);
+  t.reserve(kFixed + room.size());
   t.insert(t.end(), client.keyid.begin(), client.keyid.end());
   const Bytes id = random_bytes(16);
   t.insert(t.end(), id.begin(), id.end());
@@ -43,21 +47,18 @@ std::string ChatTickets::issue(const auth::ClientRecord& client, std::string_vie
   for (int shift = 56; shift >= 0; shift -= 8) t.push_back(static_cast<std::uint8_t>(expires >> shift));
   t.insert(t.end(), binding.begin(), binding.end());
   t.insert(t.end(), room.begin(), room.end());
-  const Sha256Digest tag = hmac_sha256(key_.view(), t);
-  t.insert(t.end(), tag.begin(), tag.end());
-  return base64_encode(t, Alphabet::url, false);
+  const Bytes raw = base64_decode(fernet_encrypt(key_, t, now), Alphabet::url, Padding::required);
+  return base64_encode(raw, Alphabet::url, false);
 }
 
 SpentTicket ChatTickets::spend(std::string_view ticket, std::int64_t now) const {
-  if (ticket.size() > base64_encoded_length(kFixed + kMaxRoom + kTag, false)) invalid();
+  if (ticket.size() > kMaxTicketChars) invalid();
   Bytes t;
   try {
-    t = base64_decode(ticket, Alphabet::url, Padding::forbidden);
-  } catch (const Error&) { invalid(); }
-  if (t.size() < kFixed + 1 + kTag || t.size() > kFixed + kMaxRoom + kTag) invalid();
-  const std::size_t signed_size = t.size() - kTag;
-  const Sha256Digest tag = hmac_sha256(key_.view(), ByteView(t.data(), signed_size));
-  if (!ct_equal(tag, ByteView(t.data() + signed_size, kTag))) invalid();
+    const Bytes raw = base64_decode(ticket, Alphabet::url, Padding::forbidden);
+    t = fernet_decrypt(key_, base64_encode(raw, Alphabet::url, true), now);
+  } catch (const std::exception&) { invalid(); }  // not base64url, or a token this key did not seal
+  if (t.size() < kFixed + 1 || t.size() > kFixed + kMaxRoom) invalid();
 
   const std::uint8_t* p = t.data();
   KeyId keyid{};
@@ -67,7 +68,7 @@ SpentTicket ChatTickets::spend(std::string_view ticket, std::int64_t now) const 
   for (int i = 0; i < 8; ++i) expires = expires << 8 | p[32 + i];
   SpentTicket out;
   std::memcpy(out.binding.data(), p + 40, 32);
-  out.room.assign(reinterpret_cast<const char*>(p + kFixed), signed_size - kFixed);
+  out.room.assign(reinterpret_cast<const char*>(p + kFixed), t.size() - kFixed);
   if (now >= static_cast<std::int64_t>(expires)) invalid();
 
   out.client = registry_.find_session(keyid, now);

@@ -5,10 +5,11 @@
 // within its lifetime, once, and the connection's frames are keyed by B of the POST.
 //
 // A ticket is opaque to clients. Inside (docs/ARCHITECTURE.md §8): the session's keyid, 16 random
-// bytes, the expiry, B, the room, and an HMAC-SHA256 over them under a key derived from the
-// server's Ed25519 seed, base64url without padding. So any instance holding the pinned key can
-// check it and no client can make one (a client knows its session secret, not the server's seed);
-// spending goes through the nonce store every instance shares, so a ticket opens one chat.
+// bytes, the expiry, B and the room, sealed as a Fernet token under a key derived from the
+// server's Ed25519 seed, in base64url without padding. So any instance holding the pinned key can
+// open it, no client can make one (a client knows its session secret, not the server's seed), and
+// the wire shows nothing of it; spending goes through the nonce store every instance shares, so a
+// ticket opens one chat.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "auth/nonce_store.hpp"
 #include "auth/registry.hpp"
 #include "core/bytes.hpp"
+#include "core/fernet.hpp"
 #include "core/key_schedule.hpp"
 
 namespace mh::web {
@@ -44,7 +46,7 @@ class ChatTickets {
   SpentTicket spend(std::string_view ticket, std::int64_t now) const;
 
  private:
-  SecretBytes key_;
+  FernetKey key_;
   auth::ClientRegistry& registry_;
   auth::NonceStore& spent_;
   std::int64_t lifetime_;

@@ -1,14 +1,17 @@
 """A TCP proxy between the browser and minihttpsd that flips one byte inside the body of the first
-answer whose Content-Length is at least `min_length`, at `offset` bytes into that body; every
-other byte passes unchanged. It speaks no HTTP beyond finding that head."""
+answer whose Content-Length is at least `min_length`, at `offset` bytes into that body (or, with
+cut=True, passes the body up to that byte, calls on_cut and drops the connection); every other byte passes
+unchanged. It speaks no HTTP beyond finding that head."""
 import re
 import socket
 import threading
 
 
 class TamperProxy:
-    def __init__(self, server_port, min_length, offset):
+    def __init__(self, server_port, min_length, offset, cut=False, on_cut=None):
         self.server_port = server_port
+        self.cut = cut
+        self.on_cut = on_cut  # runs before the connection is dropped
         self.min_length = min_length
         self.offset = offset
         self.tampered = 0
@@ -58,6 +61,12 @@ class TamperProxy:
                         pending = pending[end + 4:]
                 if target is not None and target >= 0 and position <= target < position + len(data):
                     with self.lock:
+                        if self.cut and not self.tampered:
+                            self.tampered += 1
+                            dst.sendall(data[:target - position])
+                            if self.on_cut:
+                                self.on_cut()
+                            break
                         if not self.tampered:
                             data = bytearray(data)
                             i = target - position

@@ -205,6 +205,51 @@ class Download(BrowserTest):
             proxy.close()
 
 
+class Resume(BrowserTest):
+    files = {"big.bin": BIG}
+
+    def test_a_download_whose_connection_breaks_goes_on_from_the_next_chunk(self):
+        import hashlib
+        proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=7 * 349624 + 5000, cut=True)
+        try:
+            b = self.browser
+            self.first_visit(fingerprint=self.server.fingerprint, origin=proxy.origin)
+            row_names(b)
+            b.driver.find_element(By.LINK_TEXT, "big.bin").click()
+            result, text = wait_transfers(b, "downloading", ["big.bin"], 120)["big.bin"]
+            self.assertEqual(proxy.tampered, 1)
+            self.assertEqual(result, "done", text)
+            self.assertRegex(text, r"^done: 20 MiB, verified, in [0-9.]+ s, resumed 1×$")
+            self.assertEqual(sha256_file(b.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
+        finally:
+            proxy.close()
+
+    def test_a_file_changed_before_the_resume_is_refused_and_nothing_is_saved(self):
+        path = os.path.join(self.server.root, "changing.bin")
+        with open(path, "wb") as f:
+            f.write(BIG)
+
+        def change():
+            with open(path + ".new", "wb") as f:
+                f.write(os.urandom(len(BIG)))
+            os.replace(path + ".new", path)
+
+        proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=3 * 349624 + 10, cut=True, on_cut=change)
+        try:
+            b = self.browser
+            self.first_visit(fingerprint=self.server.fingerprint, origin=proxy.origin)
+            row_names(b)
+            b.driver.find_element(By.LINK_TEXT, "changing.bin").click()
+            result, text = wait_transfers(b, "downloading", ["changing.bin"], 120)["changing.bin"]
+            self.assertEqual(proxy.tampered, 1)
+            self.assertEqual((result, text), ("failed", "failed, nothing saved: the file changed on the server during "
+                                                        "the download: start it again"))
+            time.sleep(2)  # let the browser settle the failed download
+            self.assertEqual([f for f in os.listdir(b.downloads) if not f.startswith(".")], [])
+        finally:
+            proxy.close()
+
+
 class Upload(BrowserTest):
     files = {"hello.txt": b"Hello, world!\n"}
 

@@ -97,7 +97,8 @@ TEST(ClientUxCli, MistypedCommandNamesTheNearestOne) {
       {{"--timeout", "5", "lst"}, "minihttps: unknown command 'lst': did you mean 'ls'?\n"},
       {{"conect", "127.0.0.1:1"}, "minihttps: unknown command 'conect': did you mean 'connect'?\n"},
       {{"frobnicate"},
-       "minihttps: unknown command 'frobnicate' (the commands: connect, get, ls, put, rm, chat, whoami, logout)\n"},
+       "minihttps: unknown command 'frobnicate' (the commands: connect, get, ls, put, rm, chat, whoami, logout, "
+       "page)\n"},
   };
   for (const auto& c : cases) {
     const CommandResult r = client(tmp / "home", c.args);

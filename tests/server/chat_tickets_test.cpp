@@ -1,6 +1,7 @@
 // Chat tickets (web/chat_tickets.hpp, PROTOCOL.md §9.1 "From a browser"): a ticket opens one chat,
 // for its room and the binding of the request that got it, under the session it was issued for,
-// until its lifetime is over; anything else is refused with the exact reason.
+// until its lifetime is over; anything else is refused with the exact reason. It shows nothing of
+// what it holds.
 #include <gtest/gtest.h>
 
 #include "auth/replay_cache.hpp"
@@ -40,7 +41,7 @@ class ChatTicketsTest : public ::testing::Test {
 
 TEST_F(ChatTicketsTest, ATicketIsSpentOnceForItsRoomBindingAndSession) {
   const std::string t = tickets_.issue(*alice_, "lobby", binding_, kNow);
-  EXPECT_LE(t.size(), 182u);
+  EXPECT_LE(t.size(), 226u);
   EXPECT_EQ(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
   const SpentTicket s = tickets_.spend(t, kNow + 29);
   EXPECT_EQ(s.client->uuid, alice_->uuid);
@@ -51,6 +52,16 @@ TEST_F(ChatTicketsTest, ATicketIsSpentOnceForItsRoomBindingAndSession) {
   EXPECT_NE(tickets_.issue(*alice_, "lobby", binding_, kNow), tickets_.issue(*alice_, "lobby", binding_, kNow));
 }
 
+TEST_F(ChatTicketsTest, ATicketShowsNeitherItsRoomNorItsSession) {
+  const std::string t = tickets_.issue(*alice_, "secret-room", binding_, kNow);
+  const Bytes raw = base64_decode(t, Alphabet::url, Padding::forbidden);
+  const std::string_view bytes = as_chars(raw);
+  EXPECT_EQ(bytes.find("secret-room"), std::string_view::npos);
+  EXPECT_EQ(bytes.find(as_chars(alice_->keyid)), std::string_view::npos);
+  EXPECT_EQ(bytes.find(as_chars(binding_)), std::string_view::npos);
+  EXPECT_EQ(t.find(base64_encode(as_bytes("secret-room"), Alphabet::url, false).substr(0, 12)), std::string::npos);
+}
+
 TEST_F(ChatTicketsTest, ATicketLastsItsLifetimeAndNotASecondMore) {
   const std::string t = tickets_.issue(*alice_, "a", binding_, kNow);
   expect_refused(t, kNow + 30, Errc::forbidden, kInvalid);
@@ -58,7 +69,9 @@ TEST_F(ChatTicketsTest, ATicketLastsItsLifetimeAndNotASecondMore) {
 }
 
 TEST_F(ChatTicketsTest, AnyChangedByteOrLengthIsRefused) {
-  const std::string t = tickets_.issue(*alice_, "room-32-characters-long-exactly", binding_, kNow);
+  const std::string room(32, 'r');  // the longest room: the longest ticket
+  const std::string t = tickets_.issue(*alice_, room, binding_, kNow);
+  EXPECT_EQ(t.size(), 226u);
   Bytes raw = base64_decode(t, Alphabet::url, Padding::forbidden);
   for (std::size_t i = 0; i < raw.size(); ++i) {
     Bytes changed = raw;
@@ -68,7 +81,7 @@ TEST_F(ChatTicketsTest, AnyChangedByteOrLengthIsRefused) {
   for (const std::string& bad : {std::string(), std::string("*"), t + "A", t.substr(1), t + "=", std::string(4096, 'A'),
                                  base64_encode(Bytes(raw.begin(), raw.end() - 1), Alphabet::url, false)})
     expect_refused(bad, kNow, Errc::forbidden, kInvalid);
-  EXPECT_EQ(tickets_.spend(t, kNow).room, "room-32-characters-long-exactly");
+  EXPECT_EQ(tickets_.spend(t, kNow).room, room);
 }
 
 TEST_F(ChatTicketsTest, OnlyThisServersKeyMakesTickets) {

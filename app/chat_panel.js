@@ -6,6 +6,7 @@ import { h, visible } from './lib/view.js';
 
 const ROOM_RULE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,31}$/;
 const MAX_LINES = 500;  // messages kept on screen
+const MAX_REJOINS = 3;  // a minute, after the session ended
 
 const clock = (seconds) => new Date(seconds * 1000).toLocaleTimeString([], { hour12: false });
 
@@ -135,9 +136,19 @@ export class ChatPanel {
     this.line(Date.now() / 1000, '!', text, { event: 'local' });
   }
 
+  // A session that ended (expired, or replaced by a handshake elsewhere) is the one reason to come
+  // back by ourselves: a new ticket handshakes again. Not after a kick or a refused frame, and at
+  // most MAX_REJOINS times a minute, so a server that keeps closing is not hammered.
   closed(reason) {
     this.connection = null;
     this.note(`chat ended: ${visible(reason)}`);
+    const now = Date.now();
+    this.rejoins = (this.rejoins ?? []).filter((t) => now - t < 60000);
+    if (/session ended/.test(reason) && this.rejoins.length < MAX_REJOINS && !this.container.hidden) {
+      this.rejoins.push(now);
+      this.note('joining again with a new session…');
+      this.connect(this.room ?? 'lobby');
+    }
   }
 
   close() {

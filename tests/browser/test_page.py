@@ -43,6 +43,23 @@ def wait_transfers(browser, kind, names, timeout):
     return poll(probe, timeout, lambda: f"{kind}: no result for {names} after {timeout} s")
 
 
+def download_through(test, proxy, name):
+    """Connects through `proxy`, downloads `name` from the listing: its (result, state text)."""
+    try:
+        test.first_visit(fingerprint=test.server.fingerprint, origin=proxy.origin)
+        row_names(test.browser)
+        test.browser.driver.find_element(By.LINK_TEXT, name).click()
+        return wait_transfers(test.browser, "downloading", [name], 120)[name]
+    finally:
+        proxy.close()
+
+
+def saved_files(browser):
+    """The download folder's files, once the browser had time to settle a failed download."""
+    time.sleep(2)
+    return [f for f in os.listdir(browser.downloads) if not f.startswith(".")]
+
+
 class FirstVisit(BrowserTest):
     files = FILES
 
@@ -188,21 +205,13 @@ class Download(BrowserTest):
 
     def test_a_tampered_chunk_shows_an_error_and_saves_nothing(self):
         proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=5 * 349624 + 1000)
-        try:
-            b = self.browser
-            self.first_visit(fingerprint=self.server.fingerprint, origin=proxy.origin)
-            row_names(b)
-            b.driver.find_element(By.LINK_TEXT, "big.bin").click()
-            result, text = self.wait_result("big.bin")
-            self.assertEqual(proxy.tampered, 1)
-            self.assertEqual(result, "failed")
-            self.assertEqual(text, "failed, nothing saved: chunk 5 does not verify "
-                                   "(tampered, reordered, duplicated, or from another response)")
-            b.screenshot("tampered")
-            time.sleep(2)  # let the browser settle the failed download
-            self.assertEqual([f for f in os.listdir(b.downloads) if not f.startswith(".")], [])
-        finally:
-            proxy.close()
+        result, text = download_through(self, proxy, "big.bin")
+        self.assertEqual(proxy.tampered, 1)
+        self.assertEqual(result, "failed")
+        self.assertEqual(text, "failed, nothing saved: chunk 5 does not verify "
+                               "(tampered, reordered, duplicated, or from another response)")
+        self.browser.screenshot("tampered")
+        self.assertEqual(saved_files(self.browser), [])
 
 
 class Resume(BrowserTest):
@@ -211,18 +220,11 @@ class Resume(BrowserTest):
     def test_a_download_whose_connection_breaks_goes_on_from_the_next_chunk(self):
         import hashlib
         proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=7 * 349624 + 5000, cut=True)
-        try:
-            b = self.browser
-            self.first_visit(fingerprint=self.server.fingerprint, origin=proxy.origin)
-            row_names(b)
-            b.driver.find_element(By.LINK_TEXT, "big.bin").click()
-            result, text = wait_transfers(b, "downloading", ["big.bin"], 120)["big.bin"]
-            self.assertEqual(proxy.tampered, 1)
-            self.assertEqual(result, "done", text)
-            self.assertRegex(text, r"^done: 20 MiB, verified, in [0-9.]+ s, resumed 1×$")
-            self.assertEqual(sha256_file(b.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
-        finally:
-            proxy.close()
+        result, text = download_through(self, proxy, "big.bin")
+        self.assertEqual(proxy.tampered, 1)
+        self.assertEqual(result, "done", text)
+        self.assertRegex(text, r"^done: 20 MiB, verified, in [0-9.]+ s, resumed 1×$")
+        self.assertEqual(sha256_file(self.browser.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
 
     def test_a_file_changed_before_the_resume_is_refused_and_nothing_is_saved(self):
         path = os.path.join(self.server.root, "changing.bin")
@@ -235,19 +237,11 @@ class Resume(BrowserTest):
             os.replace(path + ".new", path)
 
         proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=3 * 349624 + 10, cut=True, on_cut=change)
-        try:
-            b = self.browser
-            self.first_visit(fingerprint=self.server.fingerprint, origin=proxy.origin)
-            row_names(b)
-            b.driver.find_element(By.LINK_TEXT, "changing.bin").click()
-            result, text = wait_transfers(b, "downloading", ["changing.bin"], 120)["changing.bin"]
-            self.assertEqual(proxy.tampered, 1)
-            self.assertEqual((result, text), ("failed", "failed, nothing saved: the file changed on the server during "
-                                                        "the download: start it again"))
-            time.sleep(2)  # let the browser settle the failed download
-            self.assertEqual([f for f in os.listdir(b.downloads) if not f.startswith(".")], [])
-        finally:
-            proxy.close()
+        result, text = download_through(self, proxy, "changing.bin")
+        self.assertEqual(proxy.tampered, 1)
+        self.assertEqual((result, text), ("failed", "failed, nothing saved: the file changed on the server during "
+                                                    "the download: start it again"))
+        self.assertEqual(saved_files(self.browser), [])
 
 
 class Upload(BrowserTest):
@@ -309,7 +303,9 @@ class CliChat:
         self.proc = subprocess.Popen([CLIENT_BIN, "--home", home, "chat", "--room", room], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.lines = []
-        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+        self.reader = threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),
+                                       daemon=True)
+        self.reader.start()
 
     def type(self, line):
         self.proc.stdin.write(line + "\n")
@@ -327,6 +323,13 @@ class CliChat:
                 self.proc.wait(10)
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 self.proc.kill()
+                self.proc.wait(10)
+        self.reader.join(10)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except BrokenPipeError:
+                pass
 
 
 class Chat(BrowserTest):
@@ -395,6 +398,28 @@ class Chat(BrowserTest):
             cli.quit()
         self.assertEqual(cli.proc.returncode, 0, "".join(cli.lines))
         self.assertEqual(b.console_errors(), [])
+
+    def test_when_the_session_ends_the_panel_joins_again_with_a_new_one(self):
+        b = self.browser
+        self.first_visit(fingerprint=self.server.fingerprint)
+        row_names(b)
+        b.find("#open-chat").click()
+        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        # A handshake elsewhere (here: by script, as another tab would) replaces the session; the
+        # server closes the chat at its next frame, and the panel comes back on its own.
+        self.assertEqual(b.script("""
+          const { Client } = await import('/.app/lib/client.js');
+          const store = await import('/.app/lib/store.js');
+          await new Client(await store.load()).handshake();
+          return 'ok';"""), "ok")
+        b.find("#chat-text").send_keys("under the old session")
+        b.find("#chat-send").click()
+        b.wait_text("#chat-messages", lambda t: "chat ended: 1008 session ended: handshake again" in t)
+        b.wait_text("#chat-messages", lambda t: t.count("you joined lobby") == 2)
+        b.find("#chat-text").send_keys("under the new one")
+        b.find("#chat-send").click()
+        b.find('#chat-messages li[data-mine="true"]:last-child')
+        self.assertNotIn("chat ended", b.text("#chat-messages li:last-child"))
 
     def test_a_ticket_opens_one_chat_only(self):
         """The page's way in (PROTOCOL.md §9.1, from a browser) from the page itself: a ticket spent

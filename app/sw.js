@@ -52,7 +52,7 @@ self.addEventListener('fetch', (e) => {
     cancel() {
       port.postMessage({ type: 'cancel' });
     },
-  }, { highWaterMark: 1 });
+  }, { highWaterMark: 16 });  // chunks: up to 4 MiB on their way to disk, so the page never waits on one
   e.respondWith(new Response(body, {
     headers: {
       'Content-Type': 'application/octet-stream',

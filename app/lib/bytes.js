@@ -81,31 +81,35 @@ function encode(bytes, alphabet, pad) {
 
 // Decodes the characters of `src` (a string, or the bytes of ASCII text) strictly: only the
 // alphabet, padding exactly when `padded` (then the length is a multiple of 4), and the unused
-// bits of the last character zero (one text, one value).
+// bits of the last character zero (one text, one value). Strings go through their UTF-8 bytes, so
+// one tight loop over a Uint8Array decodes both (a response chunk's token is 350 kB).
 function decode(src, t, padded) {
+  // Every alphabet is ASCII, so a character past U+007F becomes bytes that no table holds.
+  if (typeof src === 'string') src = encoder.encode(src);
   const n = src.length;
-  const at = typeof src === 'string' ? (i) => src.charCodeAt(i) : (i) => src[i];
   let end = n;
   if (padded) {
     if (n % 4) throw new Error('base64: length is not a multiple of 4');
-    if (n && at(n - 1) === 61) end--;
-    if (n && at(n - 2) === 61) end--;
+    if (n && src[n - 1] === 61) end--;
+    if (n && src[n - 2] === 61) end--;
   }
   if (end % 4 === 1) throw new Error('base64: impossible length');
   const out = new Uint8Array(Math.floor((end * 3) / 4));
   let o = 0;
   let i = 0;
+  let bad = 0;
   for (; i + 4 <= end; i += 4) {
-    const a = t[at(i)], b = t[at(i + 1)], c = t[at(i + 2)], d = t[at(i + 3)];
-    if ((a | b | c | d) < 0) throw new Error('base64: character outside the alphabet');
+    const a = t[src[i]], b = t[src[i + 1]], c = t[src[i + 2]], d = t[src[i + 3]];
+    bad |= a | b | c | d;
     const v = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = v >> 16;
     out[o++] = (v >> 8) & 255;
     out[o++] = v & 255;
   }
+  if (bad < 0) throw new Error('base64: character outside the alphabet');
   const rest = end - i;
   if (rest) {
-    const a = t[at(i)], b = t[at(i + 1)], c = rest === 3 ? t[at(i + 2)] : 0;
+    const a = t[src[i]], b = t[src[i + 1]], c = rest === 3 ? t[src[i + 2]] : 0;
     if ((a | b | c) < 0) throw new Error('base64: character outside the alphabet');
     if (rest === 2 && b & 15) throw new Error('base64: non-canonical trailing bits');
     if (rest === 3 && c & 3) throw new Error('base64: non-canonical trailing bits');
@@ -116,13 +120,32 @@ function decode(src, t, padded) {
   return out;
 }
 
+// Where the browser has it (TC39 "Uint8Array base64"), the native decoder takes the long inputs
+// (response chunks) at twice the speed, held to the same rules: lastChunkHandling 'strict' asks
+// for the padding and zero trailing bits, and ASCII whitespace, which it would skip, is refused
+// first. On any refusal the decoder above runs, for its exact reason.
+const NATIVE_FROM = 4096;  // characters; shorter inputs are not worth a second path
+const nativeDecode = typeof Uint8Array.fromBase64 === 'function';
+const latin1 = new TextDecoder('latin1');
+
+function decodePaddedUrl(src) {
+  if (!nativeDecode || src.length < NATIVE_FROM) return decode(src, URL_T, true);
+  const text = typeof src === 'string' ? src : latin1.decode(src);
+  if (!/[\t\n\f\r ]/.test(text)) {
+    try {
+      return Uint8Array.fromBase64(text, { alphabet: 'base64url', lastChunkHandling: 'strict' });
+    } catch { /* the reason comes from the decoder above */ }
+  }
+  return decode(src, URL_T, true);
+}
+
 export const b64 = (b) => encode(b, STD, true);
 export const b64NoPad = (b) => encode(b, STD, false);
 export const b64u = (b) => encode(b, URL, false);
 export const b64uPadded = (b) => encode(b, URL, true);
 export const fromB64 = (s) => decode(s, STD_T, true);
 export const fromB64u = (s) => decode(s, URL_T, false);
-export const fromB64uPadded = (s) => decode(s, URL_T, true);
+export const fromB64uPadded = (s) => decodePaddedUrl(s);
 
 // ---- fields (§1) --------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ const cr = await import('/.app/lib/crypto.js');
 const hs = await import('/.app/lib/handshake.js');
 const keys = await import('/.app/lib/keys.js');
 const sealed = await import('/.app/lib/sealed.js');
-const { fromHex, hex, b64u, b64uPadded, fromB64u, utf8 } = bytes;
+const { fromHex, hex, b64u, b64uPadded, fromB64u, fromB64uPadded, utf8 } = bytes;
 const seq = (from, n) => Uint8Array.from({ length: n }, (_, i) => from + i);
 const failures = [];
 const expect = (what, got, want) => { if (got !== want) failures.push(`${what}: got ${got}, want ${want}`); };
@@ -99,6 +99,20 @@ await expectThrows('bytes after the last chunk', async () => { await long.push(u
 // §1: strict base64 and token lengths.
 await expectThrows('base64url with padding where none is expected', async () => fromB64u('QQ=='), 'base64');
 await expectThrows('non-canonical trailing bits', async () => fromB64u('QR'), 'non-canonical');
+// The same rules for a long input (a chunk's token), which may take the native decoder.
+const longBytes = new Uint8Array(6000).map((_, i) => (i * 7) & 255);
+const longText = b64uPadded(longBytes.subarray(0, 5999));  // ends in one "="
+expect('a long token decodes', hex(fromB64uPadded(longText)), hex(longBytes.subarray(0, 5999)));
+expect('a long token decodes from its bytes', hex(fromB64uPadded(utf8(longText))), hex(longBytes.subarray(0, 5999)));
+const cutAt = (s, i, x) => s.slice(0, i) + x + s.slice(i + 1);
+await expectThrows('a long token with a space inside', async () => fromB64uPadded(cutAt(longText, 3000, ' ')), 'outside the alphabet');
+await expectThrows('a long token with a newline inside', async () => fromB64uPadded(cutAt(longText, 3000, '\n')), 'outside the alphabet');
+await expectThrows('a long token with + (standard alphabet)', async () => fromB64uPadded(cutAt(longText, 8, '+')), 'outside the alphabet');
+await expectThrows('a long token with = inside', async () => fromB64uPadded(cutAt(longText, 8, '=')), 'outside the alphabet');
+await expectThrows('a long token with a non-ASCII character', async () => fromB64uPadded(cutAt(longText, 8, '\u00c0')), 'base64');
+await expectThrows('a long token without its padding', async () => fromB64uPadded(longText.slice(0, -1)), 'multiple of 4');
+await expectThrows('a long token with non-canonical trailing bits', async () =>
+  fromB64uPadded(longText.slice(0, -2) + String.fromCharCode(longText.charCodeAt(longText.length - 2) + 1) + '='), 'non-canonical');
 expect('L(0)', cr.tokenLength(0), 100);
 expect('L(14)', cr.tokenLength(14), 100);
 expect('L(262144)', cr.tokenLength(262144), 349624);

@@ -31,11 +31,12 @@ class ChatConnection {
     this.received = 0;
     this.closed = false;
     this.onClose = onClose;
-    // Frames are sealed and opened one at a time, in order, though WebCrypto is asynchronous.
-    this.outgoing = Promise.resolve();
-    this.incoming = Promise.resolve();
+    // Frames are sealed and opened one at a time, in order, though WebCrypto is asynchronous; the
+    // first one goes out once the socket is open.
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     this.ws = new WebSocket(`${scheme}://${location.host}${TICKETED_CHAT_PATH}?ticket=${ticket}`);
+    this.outgoing = new Promise((resolve) => { this.ws.onopen = resolve; });
+    this.incoming = Promise.resolve();
     this.ws.onmessage = (e) => {
       this.incoming = this.incoming.then(() => this.take(e.data, onEvent));
     };
@@ -75,7 +76,7 @@ class ChatConnection {
       if (this.closed) return;
       const k = await key(this.session.prk, 'chat to server', this.binding, n, false);
       this.ws.send(await fernetSeal(k, utf8(JSON.stringify({ ...message, seq: n })), Math.floor(Date.now() / 1000)));
-    });
+    }).catch(() => { /* the socket is closing: onclose says why */ });
     return this.outgoing;
   }
 

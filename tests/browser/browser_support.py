@@ -61,7 +61,8 @@ class Server:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=drain, daemon=True).start()
+        self.drainer = threading.Thread(target=drain, daemon=True)
+        self.drainer.start()
         if not ready.wait(30) or not self.port:
             self.stop()
             raise RuntimeError("minihttpsd did not start:\n" + "".join(self.output))
@@ -77,6 +78,9 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(10)
+        self.drainer.join(10)
+        self.proc.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

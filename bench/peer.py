@@ -44,7 +44,7 @@ LOAD_CPU = "1" if CORES > 1 else "0"
 SERVER2_CPUS = "0,1" if CORES > 1 else "0"  # minihttpsd --threads 2 (scenario 6)
 READER_CPU = "2" if CORES > 2 else LOAD_CPU  # its raw reader
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
-PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2, 8 and 10 go there
+PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2, 3, 8 and 10 go there
 ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5,6,7,8,9,10").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 262144  # minihttpsd --chunk-size default (src/server/options.hpp)
@@ -212,6 +212,7 @@ class Profile:
         if os.environ.get("BENCH_KEEP_PERF"):
             subprocess.run(["cp", self.data, self.data + ".keep"])
         with open(self.report, "w") as f:
+            f.write(perf_report(self.data, "dso", 0))  # first where, by library, then by symbol
             f.write(perf_report(self.data, "dso,symbol", 0.5))
         os.remove(self.data)
 
@@ -424,22 +425,34 @@ def scenario_handshakes(work, server, nginx):
     requests = os.path.join(work, "hello.req")
     # The hellos are sealed to the server's static key, which a connected home has recorded.
     run([PRESIGN, "hello", "2048", f"127.0.0.1:{server.port}", str(count), requests, os.path.join(work, "client2048")])
-    r = wrk(server.url + "/auth/handshake", 2, os.path.join(HERE, "replay.lua"), {"REQUESTS_FILE": requests},
-            duration=3)
+    cpu0 = cpu_seconds(server.proc.pid)
+    with Profile(server.proc.pid, "handshakes"):
+        r = wrk(server.url + "/auth/handshake", 2, os.path.join(HERE, "replay.lua"), {"REQUESTS_FILE": requests},
+                duration=3)
+    # Server CPU per handshake: the fair comparison when the clients, not the servers, limit the
+    # rates (the s_time clients share one core).
+    ours_us = (cpu_seconds(server.proc.pid) - cpu0) / max(1, r["requests"]) * 1e6
     if r["non2xx"]:
         log(f"warning: {r['non2xx']} handshakes refused")
     rows = [("handshakes/s, 2 concurrent clients (pre-computed hellos)", f"{r['rps']:.0f}", "", None)]
+    (worker,) = nginx.worker_pids()
     for kind, port in (("RSA-2048", nginx.port_rsa), ("ECDSA P-256", nginx.port_ecdsa)):
+        worker_cpu0 = cpu_seconds(worker)
         procs = [subprocess.Popen(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
                                    "-new", "-tls1_3", "-time", str(DURATION)],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
         total = 0.0
+        connections = 0
         for p in procs:
             out = p.communicate()[0]
             m = re.search(r"(\d+) connections in (\d+) real seconds", out)
             total += int(m.group(1)) / max(1, int(m.group(2)))
+            connections += int(m.group(1))
+        theirs_us = (cpu_seconds(worker) - worker_cpu0) / max(1, connections) * 1e6
         rows.append((f"TLS 1.3 full handshakes/s, nginx {kind}, 2 concurrent clients", "", f"{total:.0f}", None))
         rows.append((f"handshakes: minihttpsd / nginx {kind}", f"{r['rps']:.0f}", f"{total:.0f}", r["rps"] / total))
+        rows.append((f"server CPU per handshake: nginx {kind} / minihttpsd (handshakes per server CPU-second, "
+                     "ratio of)", f"{ours_us:.0f} µs", f"{theirs_us:.0f} µs", theirs_us / ours_us))
     return rows
 
 

@@ -1,5 +1,5 @@
-// The page: first visit and pinning, browsing, downloads, uploads, chat (chat_panel.js), logout. The protocol lives in lib/; this
-// file only decides what is on screen.
+// The page: first visit and pinning, browsing, downloads, uploads, chat (chat_panel.js), logout.
+// The protocol lives in lib/; this file only decides what is on screen.
 import { ChatPanel } from './chat_panel.js';
 import { Client, ServerError, describeServer } from './lib/client.js';
 import { fingerprintOf, normalizeFingerprint } from './lib/handshake.js';

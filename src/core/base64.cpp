@@ -295,4 +295,8 @@ void Base64Decoder::finish(Bytes& out) {
   out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
+bool is_base64_text(std::string_view s, Alphabet a) noexcept {
+  return s.find_first_not_of(a == Alphabet::url ? kUrl : kStd) == std::string_view::npos;
+}
+
 }  // namespace mh

@@ -17,6 +17,9 @@ enum class Padding { required, optional, forbidden };
 std::size_t base64_encoded_length(std::size_t n, bool pad = true) noexcept;
 std::string base64_encode(ByteView in, Alphabet a = Alphabet::standard, bool pad = true);
 Bytes base64_decode(std::string_view in, Alphabet a = Alphabet::standard, Padding p = Padding::required);
+// Every character of `s` is one of the alphabet's 64 (no padding, no whitespace). Says nothing of
+// the length or the trailing bits: base64_decode decides those.
+bool is_base64_text(std::string_view s, Alphabet a) noexcept;
 
 // Streaming encoder: update() may be called with any split of the input; the concatenated
 // output equals base64_encode of the concatenated input. Pointer API for hot paths: the caller

@@ -15,7 +15,7 @@ namespace {
 // Sealed (Fernet under the ticket key): keyid(16) || id(16) || expires(8, big-endian) || B(32) ||
 // room(1-32). The ticket is the token's raw bytes in base64url without padding, so it needs no
 // escaping in a URL and shows nothing: not even the room (PROTOCOL.md §12).
-constexpr std::size_t kFixed = 16 + 16 + 8 + 32;
+constexpr std::size_t kKeyidAt = 0, kIdAt = 16, kExpiresAt = 32, kBindingAt = 40, kFixed = 72;  // then the room
 constexpr std::size_t kMaxRoom = 32;
 constexpr std::size_t kMaxTicketChars = 226;  // the token of kFixed + kMaxRoom bytes, unpadded
 constexpr std::string_view kInvalid = "chat: the ticket is not valid (expired, used or never issued)";
@@ -41,7 +41,7 @@ std::string ChatTickets::issue(const auth::ClientRecord& client, std::string_vie
   Bytes t;
   t.reserve(kFixed + room.size());
   t.insert(t.end(), client.keyid.begin(), client.keyid.end());
-  const Bytes id = random_bytes(16);
+  const Bytes id = random_bytes(kExpiresAt - kIdAt);
   t.insert(t.end(), id.begin(), id.end());
   const auto expires = static_cast<std::uint64_t>(now + lifetime_);
   for (int shift = 56; shift >= 0; shift -= 8) t.push_back(static_cast<std::uint8_t>(expires >> shift));
@@ -62,12 +62,12 @@ SpentTicket ChatTickets::spend(std::string_view ticket, std::int64_t now) const 
 
   const std::uint8_t* p = t.data();
   KeyId keyid{};
-  std::memcpy(keyid.data(), p, 16);
-  const ByteView id(p + 16, 16);
+  std::memcpy(keyid.data(), p + kKeyidAt, keyid.size());
+  const ByteView id(p + kIdAt, kExpiresAt - kIdAt);
   std::uint64_t expires = 0;
-  for (int i = 0; i < 8; ++i) expires = expires << 8 | p[32 + i];
+  for (std::size_t i = kExpiresAt; i < kBindingAt; ++i) expires = expires << 8 | p[i];
   SpentTicket out;
-  std::memcpy(out.binding.data(), p + 40, 32);
+  std::memcpy(out.binding.data(), p + kBindingAt, out.binding.size());
   out.room.assign(reinterpret_cast<const char*>(p + kFixed), t.size() - kFixed);
   if (now >= static_cast<std::int64_t>(expires)) invalid();
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base64.hpp"
 #include "core/routes.hpp"
 #include "core/seal.hpp"
 #include "web/chat_hub.hpp"
@@ -151,9 +152,7 @@ net::Dispatch WebService::on_ticketed_chat(net::Request& req) {
   const std::string_view query =
       q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1);
   const std::string_view ticket = query.substr(std::min<std::size_t>(7, query.size()));
-  if (query.substr(0, 7) != "ticket=" || ticket.empty() ||
-      ticket.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-          std::string_view::npos)
+  if (query.substr(0, 7) != "ticket=" || ticket.empty() || !is_base64_text(ticket, Alphabet::url))
     throw Error(Errc::bad_request, "chat: the only query parameter is ticket=TICKET");
   if (!net::wants_websocket(req)) {
     net::Response r = net::error_response(Error(Errc::bad_request, "chat: needs a WebSocket upgrade"));

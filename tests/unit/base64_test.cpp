@@ -37,6 +37,15 @@ TEST(Base64, UnpaddedForms) {
     EXPECT_EQ(base64_encode(test::pattern_bytes(n), Alphabet::url, false).size(), base64_encoded_length(n, false));
 }
 
+TEST(Base64, IsBase64TextTakesOnlyTheAlphabetsCharacters) {
+  EXPECT_TRUE(is_base64_text("", Alphabet::url));
+  EXPECT_TRUE(is_base64_text("AZaz09-_", Alphabet::url));
+  EXPECT_TRUE(is_base64_text("AZaz09+/", Alphabet::standard));
+  for (const char* bad : {"A=", "A B", "A\n", "+", "/", "A&room=x", "\xc3\x80"})
+    EXPECT_FALSE(is_base64_text(bad, Alphabet::url)) << bad;
+  for (const char* bad : {"A=", "-", "_", "A\t"}) EXPECT_FALSE(is_base64_text(bad, Alphabet::standard)) << bad;
+}
+
 TEST(Base64, UrlAlphabet) {
   const Bytes b = {0xfb, 0xff, 0xbf};
   EXPECT_EQ(base64_encode(b), "+/+/");

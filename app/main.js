@@ -5,7 +5,7 @@ import { Client, ServerError, describeServer } from './lib/client.js';
 import { fingerprintOf, normalizeFingerprint } from './lib/handshake.js';
 import { fromB64u } from './lib/bytes.js';
 import { CutOffError, IntegrityError } from './lib/sealed.js';
-import { sinkFor } from './lib/save.js';
+import { pickFile, sinkFor } from './lib/save.js';
 import { removeFile, uploadFile } from './lib/upload.js';
 import * as store from './lib/store.js';
 import { h, humanSize, humanTime, visible } from './lib/view.js';
@@ -267,13 +267,22 @@ async function download(path, name, size) {
   const { item, progress, state } = transferItem(name, 'Downloading');
   progress.max = size || 1;
   let sink = null;
+  let picked = null;
+  try {
+    picked = await pickFile(name, size);
+  } catch (e) {
+    item.dataset.result = 'cancelled';
+    state.textContent = e?.name === 'AbortError' ? 'cancelled: no file was picked' : `failed, nothing saved: ${errorText(e)}`;
+    return;
+  }
   const started = performance.now();
   try {
     let sent = await client.startDownload(path);
     const { etag } = sent.answer;
     const total = sent.answer.layout ? sent.answer.layout.size : 0;
     progress.max = total || 1;
-    sink = await sinkFor(name, total, sent.answer.contentType);
+    sink = await sinkFor(name, total, sent.answer.contentType, picked);
+    item.dataset.sink = sink.kind;
     let done = 0;
     let resumes = 0;
     const onChunk = async (i, bytes) => {
@@ -304,7 +313,8 @@ async function download(path, name, size) {
     item.dataset.resumes = String(resumes);
     state.textContent = `done: ${humanSize(total)}, verified, in ${seconds.toFixed(1)} s${resumes ? `, resumed ${resumes}×` : ''}`;
   } catch (e) {
-    await sink?.abort(e.message);
+    if (sink) await sink.abort(e.message);
+    else await picked?.remove?.().catch(() => {});
     item.dataset.result = 'failed';
     item.classList.add('failed');
     state.textContent = `failed, nothing saved: ${errorText(e)}`;

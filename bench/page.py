@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """The browser page's download speed next to the CLI's (issue 17): one 256 MiB file from the same
-minihttpsd, fetched by the page in headless Chromium (each chunk opened by WebCrypto, streamed to
-the download folder through the service worker) and by `minihttps get -o FILE`, each RUNS times in
-turn in one run. Prints a markdown table: MB/s (median of the runs, and their spread) and the ratio
-page / CLI. Usage: bench/page.py BUILD_DIR [SIZE_MIB] [RUNS]"""
+minihttpsd, fetched by the page in headless Chromium (each chunk opened by WebCrypto) both ways it
+saves a large file (streamed to the download folder through the service worker, and written into a
+picked file with the File System Access API, here a file of the origin-private file system since
+nobody answers the save dialog), and by `minihttps get -o FILE`, each RUNS times in turn in one
+run. Prints a markdown table: MB/s (median of the runs, and their spread) and the ratios to the
+CLI. Usage: bench/page.py BUILD_DIR [SIZE_MIB] [RUNS]"""
 import os
 import statistics
 import subprocess
@@ -29,7 +31,7 @@ def main():
     browser = bs.Browser()
     home = tempfile.mkdtemp(prefix="mh-bench-page-")
     out = tempfile.mkdtemp(prefix="mh-bench-page-out-")
-    page, cli = [], []
+    page, picked, writes, cli = [], [], [], []
     try:
         r = bs.run_client(home, "connect", "--server", server.origin, "--name", "bench",
                           "--fingerprint", server.fingerprint)
@@ -44,18 +46,10 @@ def main():
             # The page: the time the page itself measured, first request to last byte written.
             for f in os.listdir(browser.downloads):
                 os.remove(os.path.join(browser.downloads, f))
-            browser.script("document.getElementById('transfers').replaceChildren(); return 1;")
-            browser.driver.find_element(By.LINK_TEXT, "big.bin").click()
-            deadline = time.time() + 600
-            while time.time() < deadline:
-                els = browser.driver.find_elements(By.CSS_SELECTOR, '.transfer[data-name="big.bin"][data-result]')
-                if els:
-                    break
-                time.sleep(0.05)
-            if not els or els[0].get_attribute("data-result") != "done":
-                raise SystemExit("page download failed: " + (els[0].text if els else "no result"))
+            page.append(page_download(browser, By, size, "stream"))
             browser.downloaded("big.bin")
-            page.append(size / float(els[0].get_attribute("data-seconds")) / 1e6)
+            picked.append(page_download(browser, By, size, "file"))
+            writes.append(file_writes_alone(browser, size))
             # The CLI: the whole command, connection and verification included.
             target = os.path.join(out, "big.bin")
             if os.path.exists(target):
@@ -72,9 +66,51 @@ def main():
 
     def cell(xs):
         return f"{statistics.median(xs):.0f} MB/s ({min(xs):.0f}–{max(xs):.0f})"
-    print(f"| {size_mib} MiB download, {runs} runs each, same server | page (Chromium {browser_version()}) | CLI | page / CLI |")
-    print("|---|---|---|---|")
-    print(f"| median MB/s (min–max) | {cell(page)} | {cell(cli)} | {statistics.median(page) / statistics.median(cli):.2f} |")
+    def ratio(xs):
+        return f"{statistics.median(xs) / statistics.median(cli):.2f}"
+    print(f"| {size_mib} MiB download, {runs} runs each, same server, Chromium {browser_version()} | MB/s, median (min–max) | / CLI |")
+    print("|---|---|---|")
+    print(f"| page → service worker → download folder | {cell(page)} | {ratio(page)} |")
+    print(f"| page → picked file (File System Access) | {cell(picked)} | {ratio(picked)} |")
+    print(f"| CLI `get -o` | {cell(cli)} | 1 |")
+    print(f"| the picked file's writes alone: 256 KiB writes of zeros, no network, no crypto | {cell(writes)} | {ratio(writes)} |")
+
+
+def file_writes_alone(browser, size):
+    """MB/s of writing `size` bytes into a file of the origin-private file system as the page's
+    FileSink does (one awaited 256 KiB write at a time), closed."""
+    seconds = browser.script("""
+      const dir = await navigator.storage.getDirectory();
+      for await (const name of dir.keys()) await dir.removeEntry(name);
+      const writable = await (await dir.getFileHandle('writes.bin', { create: true })).createWritable();
+      const started = performance.now();
+      for (let at = 0; at < args[0]; at += 262144) await writable.write(new Uint8Array(Math.min(262144, args[0] - at)));
+      await writable.close();
+      await dir.removeEntry('writes.bin');
+      return (performance.now() - started) / 1000;""", size)
+    return size / float(seconds) / 1e6
+
+
+def page_download(browser, By, size, sink):
+    """One download by the page into `sink` ("stream" or "file"): MB/s as the page timed it."""
+    browser.script("""
+      document.getElementById('transfers').replaceChildren();
+      const dir = await navigator.storage.getDirectory();
+      for await (const name of dir.keys()) await dir.removeEntry(name);
+      window.showSaveFilePicker = args[0] === 'file'
+        ? async (o) => (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true })
+        : undefined;
+      return 1;""", sink)
+    browser.driver.find_element(By.LINK_TEXT, "big.bin").click()
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        els = browser.driver.find_elements(By.CSS_SELECTOR, '.transfer[data-name="big.bin"][data-result]')
+        if els:
+            break
+        time.sleep(0.05)
+    if not els or els[0].get_attribute("data-result") != "done" or els[0].get_attribute("data-sink") != sink:
+        raise SystemExit(f"page download ({sink}) failed: " + (els[0].text if els else "no result"))
+    return size / float(els[0].get_attribute("data-seconds")) / 1e6
 
 
 def browser_version():

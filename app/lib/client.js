@@ -263,10 +263,13 @@ export class Client {
   }
 
   // Starts a download: the sealed GET is sent and its head checked; returns {answer, sent} for
-  // receive(). With `from` (a multiple of the chunk size) and the ETag of the file, it asks for the
-  // rest only if the file is still that one (range + if-range, §7.1, §7.2), so a 200 says it is not.
+  // receive(). With the ETag of the file, and `from` (a multiple of the chunk size, 0 included), it
+  // asks for the rest only if the file is still that one (range + if-range, §7.1, §7.2), so a 200
+  // says it is not.
   async startDownload(path, { signal, from = 0, etag = null } = {}) {
-    const fields = from > 0 ? [['range', `bytes=${from}-`], ['if-range', etag]] : [];
+    // A resume asks for a Range even from byte 0: the browser may drop what it had buffered when a
+    // connection breaks, so nothing verified yet is a resume too, and only a 206 of that ETag is one.
+    const fields = etag ? [['range', `bytes=${from}-`], ['if-range', etag]] : [];
     return this.check(await this.sendIdempotent({ method: 'GET', path, fields }, { signal }));
   }
 

@@ -1,8 +1,11 @@
 // Where a download goes once its chunks verify. A small file is collected in memory and handed
-// to the browser as a Blob when complete, so a failure saves nothing. A large one streams
-// through the service worker (sw.js) straight into the browser's download, one verified chunk at
-// a time; the browser writes it to a temporary file and names it only when the stream ends
-// cleanly, and a stream that breaks off ends the download as failed.
+// to the browser as a Blob when complete, so a failure saves nothing. A large one goes straight
+// to disk, one verified chunk at a time:
+// - where the browser has the File System Access API, into the file the user picks; the browser
+//   writes to a temporary file and moves it into place only when the writable closes, so a failure
+//   leaves none of the download's bytes under that name;
+// - elsewhere, through the service worker (sw.js) into the browser's own download, which the
+//   browser also names only when the stream ends cleanly (a stream that breaks off fails it).
 export const STREAM_ABOVE = 8 << 20;  // bytes: larger files are streamed, smaller ones collected
 
 function clickDownload(href, name) {
@@ -16,6 +19,7 @@ function clickDownload(href, name) {
 }
 
 class BlobSink {
+  kind = 'memory';
   constructor(name, mime) {
     Object.assign(this, { name, mime, parts: [] });
   }
@@ -34,6 +38,7 @@ class BlobSink {
 }
 
 class WorkerSink {
+  kind = 'stream';
   constructor(port) {
     this.port = port;
     this.credits = 0;
@@ -64,6 +69,34 @@ class WorkerSink {
   }
 }
 
+// The picker's own file: the browser makes it (empty) when the user picks it, so a download that
+// fails removes it again where the browser lets a page do that (FileSystemHandle.remove). Each
+// write is awaited: several in flight measured no faster (docs/BENCHMARKS.md).
+class FileSink {
+  kind = 'file';
+  constructor(handle, writable) {
+    Object.assign(this, { handle, writable });
+  }
+  async write(bytes) {
+    await this.writable.write(bytes);
+  }
+  async close() {
+    await this.writable.close();
+  }
+  async abort() {
+    await this.writable.abort().catch(() => {});
+    await this.handle.remove?.().catch(() => {});
+  }
+}
+
+// Asks the user where a large download goes, where the browser can (showSaveFilePicker). It must
+// run before anything else is awaited: the picker needs the click's user activation. Returns null
+// where the file is small or the browser has no picker; throws an AbortError if the user cancels.
+export async function pickFile(name, size) {
+  if (!(size > STREAM_ABOVE) || typeof window.showSaveFilePicker !== 'function') return null;
+  return window.showSaveFilePicker({ suggestedName: name, id: 'minihttps-downloads' });
+}
+
 async function worker() {
   if (!('serviceWorker' in navigator)) return null;
   await navigator.serviceWorker.register('sw.js', { scope: './' });
@@ -73,10 +106,11 @@ async function worker() {
   return navigator.serviceWorker.controller;
 }
 
-// A sink for a file of `size` bytes: write(bytes) in order, then close() or abort(reason). The
-// browser's download starts with the first write, so a response that fails before its first chunk
-// verified leaves no trace at all.
-export async function sinkFor(name, size, mime) {
+// A sink for a file of `size` bytes: write(bytes) in order, then close() or abort(reason); into
+// `picked` (from pickFile) when there is one. The service worker's download starts with the first
+// write, so a response that fails before its first chunk verified leaves no trace at all.
+export async function sinkFor(name, size, mime, picked = null) {
+  if (picked) return new FileSink(picked, await picked.createWritable());
   const sw = size > STREAM_ABOVE ? await worker().catch(() => null) : null;
   if (!sw) return new BlobSink(name, mime);
   const id = crypto.randomUUID();

@@ -1,6 +1,7 @@
 """The browser client (app/) in the real Chromium against the real minihttpsd: first visit and
 pinning, browsing, downloads, logout and forgetting. Each test asserts what the user sees and
 what the browser stored."""
+import hashlib
 import os
 import re
 import subprocess
@@ -43,11 +44,44 @@ def wait_transfers(browser, kind, names, timeout):
     return poll(probe, timeout, lambda: f"{kind}: no result for {names} after {timeout} s")
 
 
-def download_through(test, proxy, name):
+# Headless Chromium has the File System Access API, but nobody can answer its save dialog. A test
+# either takes the picker away (the service-worker path, as in browsers without the API) or puts
+# one in its place that answers with a file in the origin-private file system, which has the same
+# handles and writables the dialog gives; what is written, and how, is the browser's own.
+def without_picker(browser):
+    browser.driver.execute_script("window.showSaveFilePicker = undefined;")
+
+
+def with_private_picker(browser, cancel=False):
+    browser.driver.execute_script("""
+      const cancel = arguments[0];
+      window.pickerCalls = [];
+      window.showSaveFilePicker = async (options) => {
+        window.pickerCalls.push(options);
+        if (cancel) throw new DOMException('The user aborted a request.', 'AbortError');
+        const dir = await navigator.storage.getDirectory();
+        return dir.getFileHandle(options.suggestedName, { create: true });
+      };""", cancel)
+
+
+def private_files(browser):
+    """{name: SHA-256 hex} of the origin-private file system's files (each read back in the page)."""
+    return browser.script("""
+      const dir = await navigator.storage.getDirectory();
+      const found = {};
+      for await (const [name, handle] of dir.entries()) {
+        const digest = await crypto.subtle.digest('SHA-256', await (await handle.getFile()).arrayBuffer());
+        found[name] = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+      }
+      return found;""")
+
+
+def download_through(test, proxy, name, picker=without_picker):
     """Connects through `proxy`, downloads `name` from the listing: its (result, state text)."""
     try:
         test.first_visit(fingerprint=test.server.fingerprint, origin=proxy.origin)
         row_names(test.browser)
+        picker(test.browser)
         test.browser.driver.find_element(By.LINK_TEXT, name).click()
         return wait_transfers(test.browser, "downloading", [name], 120)[name]
     finally:
@@ -195,13 +229,53 @@ class Download(BrowserTest):
         with open(b.downloaded("hello.txt"), "rb") as f:
             self.assertEqual(f.read(), b"Hello, world!\n")
 
+        without_picker(b)
         b.driver.find_element(By.LINK_TEXT, "big.bin").click()
         result, text = self.wait_result("big.bin")
         self.assertEqual(result, "done", text)
         self.assertTrue(text.startswith("done: 20 MiB, verified"), text)
+        self.assertEqual(self.sink("big.bin"), "stream")
         b.screenshot("download")
-        import hashlib
         self.assertEqual(sha256_file(b.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
+
+    def sink(self, name):
+        return self.browser.find(f'.transfer[data-kind="downloading"][data-name="{name}"]').get_attribute("data-sink")
+
+    def test_where_the_browser_has_a_picker_a_large_file_goes_into_the_file_picked(self):
+        b = self.browser
+        self.first_visit(fingerprint=self.server.fingerprint)
+        row_names(b)
+        with_private_picker(b)
+        b.driver.find_element(By.LINK_TEXT, "hello.txt").click()  # small: no picker, a Blob
+        self.assertEqual(self.wait_result("hello.txt")[0], "done")
+        b.driver.find_element(By.LINK_TEXT, "big.bin").click()
+        result, text = self.wait_result("big.bin")
+        self.assertEqual(result, "done", text)
+        self.assertTrue(text.startswith("done: 20 MiB, verified"), text)
+        self.assertEqual((self.sink("hello.txt"), self.sink("big.bin")), ("memory", "file"))
+        self.assertEqual(b.driver.execute_script("return window.pickerCalls"),
+                         [{"suggestedName": "big.bin", "id": "minihttps-downloads"}])
+        self.assertEqual(private_files(b), {"big.bin": hashlib.sha256(BIG).hexdigest()})
+        self.assertEqual(saved_files(b), ["hello.txt"])
+
+    def test_a_tampered_chunk_leaves_nothing_under_the_name_picked(self):
+        proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=4 * 349624 + 77)
+        result, text = download_through(self, proxy, "big.bin", picker=with_private_picker)
+        self.assertEqual(proxy.tampered, 1)
+        self.assertEqual((result, text), ("failed", "failed, nothing saved: chunk 4 does not verify "
+                                                    "(tampered, reordered, duplicated, or from another response)"))
+        self.assertEqual(private_files(self.browser), {})
+        self.assertEqual(saved_files(self.browser), [])
+
+    def test_cancelling_the_picker_downloads_nothing(self):
+        b = self.browser
+        self.first_visit(fingerprint=self.server.fingerprint)
+        row_names(b)
+        with_private_picker(b, cancel=True)
+        b.driver.find_element(By.LINK_TEXT, "big.bin").click()
+        self.assertEqual(self.wait_result("big.bin"), ("cancelled", "cancelled: no file was picked"))
+        self.assertEqual(private_files(b), {})
+        self.assertEqual(saved_files(b), [])
 
     def test_a_tampered_chunk_shows_an_error_and_saves_nothing(self):
         proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=5 * 349624 + 1000)
@@ -218,13 +292,21 @@ class Resume(BrowserTest):
     files = {"big.bin": BIG}
 
     def test_a_download_whose_connection_breaks_goes_on_from_the_next_chunk(self):
-        import hashlib
         proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=7 * 349624 + 5000, cut=True)
         result, text = download_through(self, proxy, "big.bin")
         self.assertEqual(proxy.tampered, 1)
         self.assertEqual(result, "done", text)
         self.assertRegex(text, r"^done: 20 MiB, verified, in [0-9.]+ s, resumed 1×$")
         self.assertEqual(sha256_file(self.browser.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
+
+    def test_a_download_into_the_file_picked_resumes_too_even_before_its_first_chunk(self):
+        # Cut inside chunk 0: nothing verified yet, so the resume is a Range from byte 0.
+        proxy = TamperProxy(self.server.port, min_length=1 << 20, offset=300, cut=True)
+        result, text = download_through(self, proxy, "big.bin", picker=with_private_picker)
+        self.assertEqual(proxy.tampered, 1)
+        self.assertRegex(text, r"^done: 20 MiB, verified, in [0-9.]+ s, resumed 1×$")
+        self.assertEqual(private_files(self.browser), {"big.bin": hashlib.sha256(BIG).hexdigest()})
+        self.assertEqual(saved_files(self.browser), [])
 
     def test_a_file_changed_before_the_resume_is_refused_and_nothing_is_saved(self):
         path = os.path.join(self.server.root, "changing.bin")
@@ -287,7 +369,8 @@ class Upload(BrowserTest):
             self.assertEqual(f.read(), b"a note\n")
         self.assertEqual(os.listdir(os.path.join(area, ".attempts")), [])
 
-        # Read back through the page, then deleted.
+        # Read back through the page (into the download folder), then deleted.
+        without_picker(b)
         b.driver.find_element(By.LINK_TEXT, "video.bin").click()
         self.assertEqual(self.wait_results("downloading", ["video.bin"])["video.bin"][0], "done")
         self.assertEqual(sha256_file(b.downloaded("video.bin")), hashlib.sha256(big_bytes).hexdigest())

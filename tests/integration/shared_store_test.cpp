@@ -8,9 +8,14 @@
 #include <regex>
 #include <thread>
 
+#include "core/bytes.hpp"
 #include "core/cksum.hpp"
+#include "core/fernet.hpp"
+#include "core/key_schedule.hpp"
+#include "core/routes.hpp"
 #include "core/rsa.hpp"
 #include "net/http_client.hpp"
+#include "net/websocket_client.hpp"
 #include "support/balancer.hpp"
 #include "support/interactive_process.hpp"
 #include "support/raw_handshake.hpp"
@@ -154,6 +159,43 @@ TEST_F(SharedStore, ARequestCapturedOnOneInstanceIsRefusedByTheOther) {
   ASSERT_GE(routed.size(), 2u);
   EXPECT_EQ(routed[routed.size() - 2], 0u);
   EXPECT_EQ(routed.back(), 1u);
+}
+
+// The browser's chat ticket (PROTOCOL.md §9.1) asked for on one instance opens the chat on the
+// other: its key comes from the server key both hold, and its spending is in the store both share,
+// so it opens one chat only, whichever instance sees it next.
+TEST_F(SharedStore, AChatTicketAskedForOnOneInstanceIsSpentOnceOnEither) {
+  TempDir home;
+  connect_through(0, home.path(), "alice");
+  SignedClient on_a(home.path(), balancer_->url());
+  const Built asked = on_a.build("POST", "/chat?room=lobby");
+  const Reply granted = on_a.open(on_a.send_raw(asked.request), asked.binding);
+  ASSERT_EQ(granted.status, 200) << granted.body;
+  const std::string ticket = nlohmann::json::parse(granted.body)["ticket"];
+  const std::string target = std::string(routes::kTicketedChat) + "?ticket=" + ticket;
+
+  balancer_->pin(1);
+  net::WebSocketClient on_b(net::ServerUrl::parse(balancer_->url()), 10s);
+  ASSERT_EQ(on_b.open(target, {}).status, 101);
+  const auto first = on_b.receive(10s);  // frame 0, under K("chat to client", B of the POST, 0, 0)
+  ASSERT_TRUE(first);
+  const FernetKey key = on_a.secret().derive(KeyPurpose::chat_to_client, asked.binding, 0, false);
+  const auto notice = nlohmann::json::parse(as_chars(fernet_decrypt(key, *first, 0, std::nullopt)));
+  EXPECT_EQ(notice["type"], "notice") << notice.dump();
+  EXPECT_EQ(notice["event"], "joined") << notice.dump();
+  EXPECT_EQ(notice["room"], "lobby") << notice.dump();
+
+  for (std::size_t instance : {0u, 1u}) {
+    balancer_->pin(instance);
+    net::WebSocketClient again(net::ServerUrl::parse(balancer_->url()), 10s);
+    const auto twice = again.open(target, {});
+    EXPECT_EQ(twice.status, 403) << instance;
+    EXPECT_EQ(nlohmann::json::parse(twice.body)["reason"],
+              "chat: the ticket is not valid (expired, used or never issued)");
+  }
+  const auto routed = balancer_->routed();  // ..., the POST to A, the chat to B, the copies to A and B
+  ASSERT_GE(routed.size(), 4u);
+  EXPECT_EQ(std::vector<std::size_t>(routed.end() - 4, routed.end()), (std::vector<std::size_t>{0, 1, 0, 1}));
 }
 
 TEST_F(SharedStore, AHelloReplayedToAnotherInstanceIsRefused) {

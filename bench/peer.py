@@ -8,6 +8,9 @@ worker_processes 1) is pinned to core 0 and the load generator / client to core 
 Scenario 6 also runs minihttpsd --threads 2 on cores 0 and 1; its raw reader then goes to core 2,
 or shares core 1 on a 2-core machine.
 
+BENCH_TLS=1 runs minihttpsd with --tls-self-signed (its clients on https://), for the same rows
+over TLS; only the scenarios whose clients speak TLS run then (1, 2, 3, 5, 8).
+
 Scenarios (BENCH_ONLY): 1 signed 1 KiB GETs, 2 one 256 MiB GET, 3 handshakes, 4 memory (idle
 connections, peak RSS streaming 1 GiB), 5 256 MiB upload, 6 server encryption alone on 1 and 2
 threads, 7 resume after an interruption, 8 sealed vs unsealed 1 KiB GETs, 9 chunk size sweep, 10 one
@@ -46,6 +49,9 @@ READER_CPU = "2" if CORES > 2 else LOAD_CPU  # its raw reader
 DURATION = int(os.environ.get("BENCH_SECONDS", "5"))
 PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")  # set: perf profiles of scenarios 1, 2, 3, 8 and 10 go there
 ONLY = set(os.environ.get("BENCH_ONLY", "1,2,3,4,5,6,7,8,9,10").split(","))  # scenarios to run, e.g. BENCH_ONLY=1,3
+TLS = os.environ.get("BENCH_TLS") == "1"  # minihttpsd over TLS (the raw readers and idle sockets speak none)
+if TLS:
+    ONLY &= {"1", "2", "3", "5", "8"}
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 262144  # minihttpsd --chunk-size default (src/server/options.hpp)
 SEALED_VS_PLAIN_REQUESTS = 20000  # scenario 8, per kind
@@ -91,6 +97,8 @@ class Minihttpsd:
         self.out = open(os.path.join(self.dir, "out"), "w+")
         self.err = os.path.join(self.dir, "err")
         options = ["--log-level", "info"] if access_log else ["--no-access-log", "--log-level", "warn"]
+        if TLS:
+            options += ["--tls-self-signed"]
         if chunk_size:
             options += ["--chunk-size", str(chunk_size)]
         self.proc = subprocess.Popen(
@@ -105,7 +113,7 @@ class Minihttpsd:
             stdout=self.out, stderr=open(self.err, "w"))
         for _ in range(200):
             self.out.seek(0)
-            m = re.search(r"listening on (http://[\d.]+:(\d+))", self.out.read())
+            m = re.search(r"listening on (https?://[\d.]+:(\d+))", self.out.read())
             if m:
                 self.url, self.port = m.group(1), int(m.group(2))
                 return
@@ -288,7 +296,8 @@ def main():
             sweep = scenario_chunk_sizes(work, www, fernet_limit)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n## minihttpsd vs nginx (HTTPS, TLS 1.3)\n\nServer on core {SERVER_CPU} (minihttpsd --threads 1, "
+    over = " over TLS (--tls-self-signed, TLS 1.3)" if TLS else ""
+    print(f"\n## minihttpsd{over} vs nginx (HTTPS, TLS 1.3)\n\nServer on core {SERVER_CPU} (minihttpsd --threads 1, "
           f"nginx worker_processes 1), load generator and clients on core {LOAD_CPU}; {DURATION} s runs.\n")
     print("| scenario | minihttpsd | peer | ratio |")
     print("|---|---|---|---|")

@@ -138,9 +138,9 @@ SealedRequest Connection::seal(const std::string& method, const std::string& tar
   if (!identity_) identity_ = home_.load_identity();
   const SavedSession& s = session();
   // The inner authority stays empty: the outer Host, which the signature covers, is the one.
-  const bhttp::Request inner{method, "http", "", target, fields};
+  const bhttp::Request inner{method, url_.scheme(), "", target, fields};
   SealedRequest out;
-  const httpsig::Message m = seal::seal_request(seal::Credentials{s.secret, s.keyid, *identity_}, inner, "http",
+  const httpsig::Message m = seal::seal_request(seal::Credentials{s.secret, s.keyid, *identity_}, inner, url_.scheme(),
                                                 url_.authority(), seal::Freshness::fresh(io::SystemClock().now()),
                                                 out.sig, seal::SealOptions{.upgrade = upgrade});
   out.outer.method = m.method;

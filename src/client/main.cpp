@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the command
   GlobalOptions g;
   app.add_option("--home", g.home, "state directory (default $MINIHTTPS_HOME, else ~/.config/minihttps)");
-  app.add_option("--server", g.server,
-                 "server address, HOST:PORT or http://HOST:PORT (default: the one you last connected to)")
+  app.add_option(
+         "--server", g.server,
+         "server address, HOST:PORT, http://HOST:PORT or https://HOST:PORT (default: the one you last connected to)")
       ->envname("MINIHTTPS_SERVER");
   app.add_flag("-v,--verbose", g.verbosity.verbose, "show requests and statuses on stderr");
   app.add_flag("-q,--quiet", g.verbosity.quiet, "no notices or progress bar");
@@ -38,8 +39,9 @@ int main(int argc, char** argv) {
   ConnectOptions c;
   auto* connect =
       app.add_subcommand("connect", "handshake with a server: creates your identity on first use, pins the server key");
-  connect->add_option("address", c.address,
-                      "HOST:PORT or http://HOST:PORT (default: --server, else the server you last connected to)");
+  connect->add_option(
+      "address", c.address,
+      "HOST:PORT, http://HOST:PORT or https://HOST:PORT (default: --server, else the server you last connected to)");
   connect->add_option(
       "--name", c.name,
       "your display name (1-32 of A-Z a-z 0-9 . _ -; default: the one you had with this server, else your login name)");

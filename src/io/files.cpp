@@ -97,4 +97,11 @@ unsigned file_mode(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
+std::optional<std::string> read_secret_if_exists(const fs::path& p, std::uint64_t max_bytes) {
+  auto text = read_file_if_exists(p, max_bytes);
+  if (text && (file_mode(p) & 077))
+    throw Error(Errc::forbidden, p.string() + " is readable by others; run: chmod 600 " + p.string());
+  return text;
+}
+
 }  // namespace mh::io

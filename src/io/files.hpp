@@ -22,4 +22,8 @@ void ensure_directory(const std::filesystem::path& p, unsigned mode = 0700);
 // Permission bits of an existing file.
 unsigned file_mode(const std::filesystem::path& p);
 
+// A secret's file (nullopt when missing). One that group or others can read is refused
+// (Errc::forbidden, saying the chmod that mends it), as OpenSSH does.
+std::optional<std::string> read_secret_if_exists(const std::filesystem::path& p, std::uint64_t max_bytes = 64 * 1024);
+
 }  // namespace mh::io

@@ -11,16 +11,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::optional<std::string> read_secret(const fs::path& file) {
-  const auto text = read_file_if_exists(file, 64 * 1024);
-  if (text && (file_mode(file) & 077))
-    throw Error(Errc::forbidden, file.string() + " is readable by others; run: chmod 600 " + file.string());
-  return text;
-}
-
 std::pair<Ed25519KeyPair, bool> identity_key(const fs::path& dir) {
   const fs::path secret = dir / kServerKeyFile;
-  if (const auto pem = read_secret(secret)) {
+  if (const auto pem = read_secret_if_exists(secret)) {
     try {
       return {Ed25519KeyPair::from_pem(*pem), false};
     } catch (const Error& e) { throw Error(Errc::bad_request, secret.string() + ": " + e.what()); }
@@ -34,7 +27,7 @@ std::pair<Ed25519KeyPair, bool> identity_key(const fs::path& dir) {
 
 std::pair<X25519KeyPair, bool> static_key(const fs::path& dir) {
   const fs::path file = dir / kStaticKeyFile;
-  if (const auto text = read_secret(file)) {
+  if (const auto text = read_secret_if_exists(file)) {
     std::string_view t = *text;
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
     try {

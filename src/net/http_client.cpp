@@ -6,6 +6,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <optional>
+
+#include "net/tls_client.hpp"
+
 namespace mh::net {
 
 namespace asio = boost::asio;
@@ -16,23 +20,22 @@ using tcp = asio::ip::tcp;
 // ---- URL -------------------------------------------------------------------------------------
 
 ServerUrl ServerUrl::parse(std::string_view url) {
-  // "HOST:PORT" is what minihttpsd prints and what people type; "http://" may precede it.
+  // "HOST:PORT" is what minihttpsd prints and what people type; "http://" or "https://" may precede it.
+  const auto bad = [&] {
+    return Error(Errc::bad_request, "server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got '" +
+                                        std::string(url) + "')");
+  };
   std::string_view rest = url;
+  ServerUrl u;
   if (const auto sep = url.find("://"); sep != std::string_view::npos) {
     const std::string_view scheme = url.substr(0, sep);
-    if (scheme == "https")
-      throw Error(Errc::bad_request, "https:// is not supported: use http://" + std::string(url.substr(sep + 3)) +
-                                         " (minihttps speaks no TLS; it authenticates the server and encrypts every "
-                                         "request itself)");
-    if (scheme != "http")
-      throw Error(Errc::bad_request,
-                  "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
+    if (scheme != "http" && scheme != "https") throw bad();
+    u.tls = scheme == "https";
+    if (u.tls) u.port = "443";
     rest = url.substr(sep + 3);
   }
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos)
-    throw Error(Errc::bad_request, "server URL must be HOST:PORT or http://HOST:PORT (got '" + std::string(url) + "')");
-  ServerUrl u;
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos) throw bad();
   std::string_view port;
   bool port_given = false;
   if (rest.front() == '[') {
@@ -67,7 +70,7 @@ ServerUrl ServerUrl::parse(std::string_view url) {
 
 std::string ServerUrl::authority() const {
   const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return port == "80" ? h : h + ":" + port;
+  return port == (tls ? "443" : "80") ? h : h + ":" + port;
 }
 
 namespace {
@@ -126,44 +129,58 @@ ClientResponse head_of(const http::response_parser<http::buffer_body>& p) {
 
 struct HttpClient::Impl {
   asio::io_context io;
-  beast::tcp_stream stream{io};
+  beast::tcp_stream plain{io};
+  std::optional<asio::ssl::context> tls_context;  // made at the first https:// connection
+  std::optional<detail::TlsStream> tls;           // https://: a new one for every connection
   beast::flat_buffer buffer;
   bool connected = false;
   std::chrono::milliseconds timeout;
 
   explicit Impl(std::chrono::milliseconds t) : timeout(t) {}
 
-  // Runs one asynchronous step to completion under the timeout.
+  // The TCP connection under what HTTP reads and writes: its timeouts and its socket.
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : plain; }
+
+  // Runs one asynchronous step to completion under the timeout: start(stream, handler), with the
+  // stream HTTP speaks on (TLS or plain TCP).
   template <class Start>
   beast::error_code step(Start&& start) {
     beast::error_code result;
-    stream.expires_after(timeout);
-    start([&](beast::error_code ec, std::size_t) { result = ec; });
+    tcp().expires_after(timeout);
+    const auto done = [&](beast::error_code ec, std::size_t) { result = ec; };
+    if (tls)
+      start(*tls, done);
+    else
+      start(plain, done);
     io.restart();
     io.run();
     return result;
   }
 
-  [[noreturn]] void broken(const std::string& what, const beast::error_code& ec) {
+  void close() {
     connected = false;
     beast::error_code ignored;
-    stream.socket().close(ignored);
+    tcp().socket().close(ignored);
+  }
+
+  [[noreturn]] void broken(const std::string& what, const beast::error_code& ec) {
+    close();
     if (ec == beast::error::timeout) throw Error(Errc::network, what + ": timed out");
     throw Error(Errc::network, what + ": " + ec.message());
   }
 
   // Drops the connection (nothing more is read from it) and rethrows the refusal.
   [[noreturn]] void refuse(const Error& e) {
-    connected = false;
-    beast::error_code ignored;
-    stream.socket().close(ignored);
+    close();
     throw e;
   }
 
   // check_nothing_after on this connection: what is buffered, and what the socket already holds.
+  // Over TLS, what OpenSSL holds decrypted: the socket may also hold records that carry no data.
   void expect_end() {
     beast::error_code ec;
-    const std::size_t available = stream.socket().available(ec);
+    const std::size_t available =
+        tls ? static_cast<std::size_t>(SSL_pending(tls->native_handle())) : plain.socket().available(ec);
     try {
       check_nothing_after(buffer.size(), ec ? 0 : available);
     } catch (const Error& e) { refuse(e); }
@@ -182,7 +199,7 @@ struct HttpClient::Impl {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       // One socket read (none while the buffer still holds body bytes), parsed into `chunk`.
-      beast::error_code ec = step([&](auto h) { http::async_read_some(stream, buffer, parser, h); });
+      beast::error_code ec = step([&](auto& stream, auto h) { http::async_read_some(stream, buffer, parser, h); });
       if (ec == http::error::need_buffer) ec = {};
       const std::size_t got = chunk.size() - parser.get().body().size;
       received += got;
@@ -191,7 +208,8 @@ struct HttpClient::Impl {
       // What arrived before a failure is handed on first: a caller that uses the body piece by
       // piece (v2 opens each chunk as its token completes) keeps what came whole.
       if (got) on_chunk(std::string_view(chunk.data(), got));
-      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof) {
+      if (ec == http::error::partial_message || ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::ssl::error::stream_truncated) {
         // The server promised more than arrived: a cut body is an integrity failure, not a hiccup.
         // What was already released is the caller's to account for.
         connected = false;
@@ -209,11 +227,26 @@ struct HttpClient::Impl {
     const auto results = resolver.resolve(url.host, url.port, ec);
     if (ec) throw Error(Errc::network, "cannot resolve " + url.host + ": " + ec.message());
     buffer.clear();
-    ec = step([&](auto handler) {
-      stream.async_connect(results, [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e, 0); });
+    tls.reset();
+    if (url.tls) {
+      if (!tls_context) tls_context.emplace(detail::make_client_tls_context());
+      tls.emplace(io, *tls_context);
+      detail::set_server_name(*tls, url.host);
+    }
+    ec = step([&](auto&, auto handler) {
+      tcp().async_connect(results, [handler](beast::error_code e, const tcp::endpoint&) mutable { handler(e, 0); });
     });
     if (ec) broken("cannot connect to " + url.authority(), ec);
-    stream.socket().set_option(tcp::no_delay(true), ec);
+    tcp().socket().set_option(tcp::no_delay(true), ec);
+    if (tls) {
+      ec = step([&](auto&, auto handler) {
+        tls->async_handshake(asio::ssl::stream_base::client, [handler](beast::error_code e) mutable { handler(e, 0); });
+      });
+      if (ec) {
+        close();
+        throw Error(Errc::network, detail::tls_handshake_failure(url.host, url.port, ec));
+      }
+    }
     connected = true;
   }
 };
@@ -251,16 +284,14 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
     fill(msg, req, server_);
     msg.body() = req.body;
     msg.prepare_payload();
-    beast::error_code ec = s.step([&](auto h) { http::async_write(s.stream, msg, h); });
+    beast::error_code ec = s.step([&](auto& stream, auto h) { http::async_write(stream, msg, h); });
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
     parser.skip(req.method == "HEAD");  // a HEAD answer announces a body it does not send
-    if (!ec) ec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
+    if (!ec) ec = s.step([&](auto& stream, auto h) { http::async_read_header(stream, s.buffer, parser, h); });
     if (ec) {
       if (reused && attempt == 0 && ec != beast::error::timeout) {
-        s.connected = false;
-        beast::error_code ignored;
-        s.stream.socket().close(ignored);
+        s.close();
         continue;
       }
       s.broken("request to " + server_.authority() + " failed", ec);
@@ -275,16 +306,10 @@ ClientResponse HttpClient::send_streaming(const Request& req, const std::functio
       s.read_body(parser, declared, on_chunk, server_.authority());
     } catch (...) {
       // A response given up half-way: the rest of it must never be read as the next answer.
-      s.connected = false;
-      beast::error_code ignored;
-      s.stream.socket().close(ignored);
+      s.close();
       throw;
     }
-    if (!parser.get().keep_alive()) {
-      s.connected = false;
-      beast::error_code ignored;
-      s.stream.socket().close(ignored);
-    }
+    if (!parser.get().keep_alive()) s.close();
     return head;
   }
 }
@@ -296,7 +321,7 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
   fill(msg, req, server_);
   msg.content_length(body.size());
   http::request_serializer<http::buffer_body> sr{msg};
-  beast::error_code ec = s.step([&](auto h) { http::async_write_header(s.stream, sr, h); });
+  beast::error_code ec = s.step([&](auto& stream, auto h) { http::async_write_header(stream, sr, h); });
   if (ec) s.broken("upload to " + server_.authority() + " failed", ec);
   std::vector<char> chunk(256 * 1024);
   for (;;) {
@@ -304,14 +329,14 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
     msg.body().data = n ? chunk.data() : nullptr;
     msg.body().size = n;
     msg.body().more = n != 0;
-    ec = s.step([&](auto h) { http::async_write(s.stream, sr, h); });
+    ec = s.step([&](auto& stream, auto h) { http::async_write(stream, sr, h); });
     if (ec == http::error::need_buffer) ec = {};
     // The server may answer early (e.g. 413) and close: read its answer below.
     if (ec) break;
     if (n == 0) break;
   }
   http::response_parser<http::buffer_body> parser;
-  beast::error_code rec = s.step([&](auto h) { http::async_read_header(s.stream, s.buffer, parser, h); });
+  beast::error_code rec = s.step([&](auto& stream, auto h) { http::async_read_header(stream, s.buffer, parser, h); });
   if (rec) s.broken("upload to " + server_.authority() + " failed", ec ? ec : rec);
   try {
     if (check_framing(parser, false) > max_response) throw Error(Errc::network, "response body too large");
@@ -321,18 +346,14 @@ ClientResponse HttpClient::send_body(const Request& req, BodySource& body, std::
   while (!parser.is_done()) {
     parser.get().body().data = rb.data();
     parser.get().body().size = rb.size();
-    rec = s.step([&](auto h) { http::async_read(s.stream, s.buffer, parser, h); });
+    rec = s.step([&](auto& stream, auto h) { http::async_read(stream, s.buffer, parser, h); });
     if (rec == http::error::need_buffer) rec = {};
     if (rec) s.broken("response from " + server_.authority() + " broke off", rec);
     r.body.append(rb.data(), rb.size() - parser.get().body().size);
     if (r.body.size() > max_response) s.refuse(Error(Errc::network, "response body too large"));
   }
   if (!ec) s.expect_end();
-  if (ec || !parser.get().keep_alive()) {
-    s.connected = false;
-    beast::error_code ignored;
-    s.stream.socket().close(ignored);
-  }
+  if (ec || !parser.get().keep_alive()) s.close();
   return r;
 }
 

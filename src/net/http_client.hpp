@@ -1,6 +1,7 @@
 #pragma once
-// The client's HTTP/1.1 connection: blocking calls, a timeout on every network step,
-// keep-alive, streaming bodies in both directions. Beast stays in http_client.cpp.
+// The client's HTTP/1.1 connection, on TCP or on TLS over it (https://): blocking calls, a timeout
+// on every network step, keep-alive, streaming bodies in both directions. Beast stays in
+// http_client.cpp.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -11,13 +12,16 @@
 
 namespace mh::net {
 
-// HOST[:PORT] or http://HOST[:PORT], no path; Errc::bad_request with a reason otherwise (https: no TLS).
+// HOST[:PORT], http://HOST[:PORT] or https://HOST[:PORT] (TLS underneath: docs/PROTOCOL.md §1.1),
+// no path; Errc::bad_request with a reason otherwise.
 struct ServerUrl {
   std::string host;  // without brackets for IPv6
   std::string port = "80";
+  bool tls = false;
   static ServerUrl parse(std::string_view url);
-  std::string authority() const;  // what goes in Host: "127.0.0.1:8443"
-  std::string str() const { return "http://" + authority(); }
+  std::string scheme() const { return tls ? "https" : "http"; }
+  std::string authority() const;  // what goes in Host: "127.0.0.1:8443", without the scheme's default port
+  std::string str() const { return scheme() + "://" + authority(); }
 };
 
 struct ClientResponse {

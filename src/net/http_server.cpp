@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -36,6 +37,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using detail::TlsStream;
 using namespace std::chrono_literals;
 
 namespace {
@@ -146,9 +148,34 @@ http::field framing_field_of(const beast::error_code& ec) noexcept {
     return http::field::content_length;
   return http::field::unknown;
 }
+// Half-closes, then reads (from `from`: the connection, or the TLS on it) and drops what the client
+// still sends for a moment before the socket is closed (RFC 9112 §9.6): closing with unread bytes
+// would send a reset that can destroy the answer before the client has read it.
+template <class ReadStream>
+asio::awaitable<void> drain_and_close(beast::tcp_stream& tcp, ReadStream& from) {
+  beast::error_code ec;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  char drain[4096];
+  std::size_t dropped = 0;
+  tcp.expires_after(std::chrono::seconds(1));
+  while (dropped < 256 * 1024) {
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(drain), use_nothrow);
+    if (rec) break;
+    dropped += n;
+  }
+}
 }  // namespace
 
-struct Session;
+// What the server keeps of every connection, whatever it is carried on (Session<Stream> below).
+struct SessionBase {
+  virtual ~SessionBase() = default;
+  virtual asio::any_io_executor executor() = 0;
+  virtual void close() = 0;  // on the session's strand
+  std::atomic<bool> busy{false};
+  std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
+  std::string client;  // the UUID of the last verified request here; written by this session only, under sessions_mutex
+};
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Handler& handler;
@@ -160,7 +187,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::atomic<bool> stopping{false};
   std::atomic<std::chrono::steady_clock::rep> deadline{std::chrono::steady_clock::rep(INT64_MAX)};
   mutable std::mutex sessions_mutex;
-  std::unordered_set<std::shared_ptr<Session>> sessions;
+  std::unordered_set<std::shared_ptr<SessionBase>> sessions;
+  std::optional<asio::ssl::context> tls;  // use_tls(): every connection speaks TLS
   std::vector<std::shared_ptr<asio::steady_timer>> timers;
   std::optional<asio::signal_set> signals;  // on_signals(); not cancelled by stop(): a second signal still counts
   std::function<void(int signal, int count)> on_signal;
@@ -180,6 +208,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(Handler& h, ServerLimits l, int t, AccessLogger a) : handler(h), limits(l), threads(t), log(std::move(a)) {}
 
   asio::awaitable<void> accept_loop();
+  // Serves a new connection, unless there are too many or the server is stopping (its socket
+  // then closes with `s`).
+  template <class S>
+  void start(std::shared_ptr<S> s) {
+    {
+      std::lock_guard lock(sessions_mutex);
+      if (sessions.size() >= limits.max_connections || stopping) return;
+      sessions.insert(s);
+    }
+    asio::co_spawn(s->executor(), s->run(), asio::detached);
+  }
   void close_idle_sessions();
   void close_all_sessions();
   void event(const std::string& line) const {
@@ -187,35 +226,42 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
-struct Session : std::enable_shared_from_this<Session> {
+// One connection, on plain TCP (beast::tcp_stream) or on TLS over it (TlsStream).
+template <class Stream>
+struct Session final : SessionBase, std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   HttpServer::Impl& server;
-  beast::tcp_stream stream;
+  Stream stream;
   asio::steady_timer body_ready;  // see write(): a response body's work on the pool is done
   beast::flat_buffer buffer;
   std::string remote;
-  std::atomic<bool> busy{false};
-  std::shared_ptr<detail::WebSocketSession> ws;  // once the connection became a WebSocket (strand only)
-  std::string client;  // the UUID of the last verified request here; written by this session only, under sessions_mutex
 
-  Session(HttpServer::Impl& s, tcp::socket socket)
-      : server(s), stream(std::move(socket)), body_ready(stream.get_executor()) {
+  template <class... TlsContext>
+  Session(HttpServer::Impl& s, tcp::socket socket, TlsContext&... tls)
+      : server(s), stream(std::move(socket), tls...), body_ready(stream.get_executor()) {
     beast::error_code ec;
-    const auto ep = stream.socket().remote_endpoint(ec);
+    const auto ep = tcp_layer().socket().remote_endpoint(ec);
     remote = ec ? "?" : ep.address().to_string();
-    stream.socket().set_option(tcp::no_delay(true), ec);
+    tcp_layer().socket().set_option(tcp::no_delay(true), ec);
   }
 
-  // Runs on this session's strand.
-  void close() {
+  // The TCP connection under the stream: its timeouts and its socket.
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream); }
+  asio::any_io_executor executor() override { return stream.get_executor(); }
+
+  // Runs on this session's strand. A TLS connection is dropped without a close_notify: every
+  // answer is framed by Content-Length, so a truncation cannot pass for a complete answer.
+  void close() override {
     if (ws) ws->abort();
     beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_layer().socket().close(ec);
   }
 
   asio::awaitable<void> run();
+  asio::awaitable<void> serve_requests();
+  asio::awaitable<bool> start_tls();
   asio::awaitable<void> refuse_head(int status, const std::string& reason);
-  asio::awaitable<void> linger_close();
   asio::awaitable<bool> handle_one(http::request_parser<http::empty_body>& head);
   asio::awaitable<void> read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
                                   Response& out, bool& consumed);
@@ -224,15 +270,24 @@ struct Session : std::enable_shared_from_this<Session> {
                                   std::chrono::steady_clock::time_point start);
 };
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+  auto self = this->shared_from_this();
+  if (co_await start_tls()) co_await serve_requests();
+  close();
+  std::lock_guard lock(server.sessions_mutex);
+  server.sessions.erase(self);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::serve_requests() {
   for (;;) {
     http::request_parser<http::empty_body> head;
     head.header_limit(static_cast<std::uint32_t>(server.limits.max_header_bytes));
     // The body limit depends on the route; read_body() sets it once the handler has decided.
     head.body_limit(boost::none);
     head.eager(false);
-    stream.expires_after(server.limits.request_timeout);
+    tcp_layer().expires_after(server.limits.request_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, head, use_nothrow);
     if (ec) {
       if (ec == http::error::header_limit) {
@@ -256,39 +311,50 @@ asio::awaitable<void> Session::run() {
     busy = false;
     if (!keep || server.stopping) break;
   }
-  close();
-  std::lock_guard lock(server.sessions_mutex);
-  server.sessions.erase(self);
+}
+
+// A TLS connection's handshake, under the request timeout. Its first byte says whether the client
+// speaks TLS at all (22, a handshake record): a plain HTTP request is answered in plain HTTP, 400
+// with the reason, so whoever typed http:// learns why. True when requests may follow.
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::start_tls() {
+  if constexpr (!kTls) {
+    co_return true;
+  } else {
+    tcp_layer().expires_after(server.limits.request_timeout);
+    std::uint8_t first = 0;
+    auto [rec, n] = co_await tcp_layer().async_read_some(asio::buffer(&first, 1), use_nothrow);
+    if (rec || n != 1) co_return false;
+    if (first != 22) {
+      Response r = error_response(Error(Errc::bad_request, "this server speaks TLS: use an https:// URL"));
+      r.close = true;
+      std::string head;
+      response_head(r, r.body.size(), false, head);
+      const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(r.body)};
+      auto [wec, w] = co_await asio::async_write(tcp_layer(), parts, use_nothrow);
+      if (!wec) co_await drain_and_close(tcp_layer(), tcp_layer());
+      co_return false;
+    }
+    auto [ec, used] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, asio::buffer(&first, 1), use_nothrow);
+    if (ec) server.event("tls: handshake with " + remote + " failed: " + ec.message());
+    co_return !ec;
+  }
 }
 
 // Answers a request head that cannot be served (too large, malformed, ambiguous framing) and
 // ends the connection: nothing after this head on the connection is read as a request.
-asio::awaitable<void> Session::refuse_head(int status, const std::string& reason) {
+template <class Stream>
+asio::awaitable<void> Session<Stream>::refuse_head(int status, const std::string& reason) {
   Response r = error_response(Error(Errc::bad_request, reason));
   r.status = status;
   r.close = true;
   const auto [ok, bytes] = co_await write(r, false);
-  if (ok) co_await linger_close();
+  if (ok) co_await drain_and_close(tcp_layer(), stream);
 }
 
-// Half-closes, then reads and drops what the client still sends for a moment before the socket is
-// closed (RFC 9112 §9.6): closing with unread bytes would send a reset that can destroy the answer
-// before the client has read it.
-asio::awaitable<void> Session::linger_close() {
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  if (ec) co_return;
-  char drain[4096];
-  std::size_t dropped = 0;
-  stream.expires_after(std::chrono::seconds(1));
-  while (dropped < 256 * 1024) {
-    auto [rec, n] = co_await stream.async_read_some(asio::buffer(drain), use_nothrow);
-    if (rec) break;
-    dropped += n;
-  }
-}
-
-asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>& head) {
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::handle_one(http::request_parser<http::empty_body>& head) {
   const auto start = std::chrono::steady_clock::now();
   Request req = to_request(head, remote);
   // Read now: reading a body moves the header out of `head`, and an empty header would say
@@ -338,8 +404,9 @@ asio::awaitable<bool> Session::handle_one(http::request_parser<http::empty_body>
 }
 
 // The connection becomes a WebSocket until it closes; the access log gets one line (101) at the end.
-asio::awaitable<void> Session::websocket(http::request_parser<http::empty_body>& head, Request& req, Upgrade up,
-                                         std::chrono::steady_clock::time_point start) {
+template <class Stream>
+asio::awaitable<void> Session<Stream>::websocket(http::request_parser<http::empty_body>& head, Request& req, Upgrade up,
+                                                 std::chrono::steady_clock::time_point start) {
   ws = detail::WebSocketSession::create(std::move(stream), std::move(up));
   if (server.stopping) ws->going_away();
   const std::uint64_t sent = co_await ws->run(head.get());
@@ -352,8 +419,9 @@ asio::awaitable<void> Session::websocket(http::request_parser<http::empty_body>&
 
 // Reads the body as the handler asked, then lets the handler answer. `consumed` tells whether the
 // whole body was read (else the connection cannot be reused).
-asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>& head, Request& req, Dispatch& d,
-                                         Response& out, bool& consumed) {
+template <class Stream>
+asio::awaitable<void> Session<Stream>::read_body(http::request_parser<http::empty_body>& head, Request& req,
+                                                 Dispatch& d, Response& out, bool& consumed) {
   const bool buffered = std::holds_alternative<BufferBody>(d);
   const std::uint64_t limit = buffered ? std::get<BufferBody>(d).max_bytes : std::get<StreamBody>(d).max_bytes;
   BodySink* sink = buffered ? nullptr : std::get<StreamBody>(d).sink.get();
@@ -364,7 +432,7 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
   }
   if (const auto expect = req.header("Expect"); expect && iequals(*expect, "100-continue")) {
     http::response<http::empty_body> cont{http::status::continue_, 11};
-    stream.expires_after(server.limits.write_timeout);
+    tcp_layer().expires_after(server.limits.write_timeout);
     auto [ec, n] = co_await http::async_write(stream, cont, use_nothrow);
     if (ec) {
       if (sink) sink->abort();
@@ -383,7 +451,7 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
   while (!body.is_done()) {
     body.get().body().data = chunk.get();
     body.get().body().size = chunk_size;
-    stream.expires_after(server.limits.body_timeout);
+    tcp_layer().expires_after(server.limits.body_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, body, use_nothrow);
     if (ec == http::error::need_buffer) ec = {};
     // The client ended its sending half early: what came before the end still goes to the sink.
@@ -424,7 +492,8 @@ asio::awaitable<void> Session::read_body(http::request_parser<http::empty_body>&
   out = buffered ? std::get<BufferBody>(d).then(req) : sink->finish();
 }
 
-asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bool keep_alive) {
+template <class Stream>
+asio::awaitable<std::pair<bool, std::uint64_t>> Session<Stream>::write(Response& res, bool keep_alive) {
   // A 1xx, 204 or 304 has no body and no Content-Length (RFC 9110 §8.6, §15.3.5, §15.4.5); a
   // HEAD gets the Content-Length a GET would have had, without the body.
   const bool bodiless = !res.stream && (res.status < 200 || res.status == 204 || res.status == 304);
@@ -433,7 +502,7 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
   if (res.head_only || body_follows) length = res.stream ? res.stream->size() : res.body.size();
   std::string head;
   if (!response_head(res, length, keep_alive, head)) co_return std::pair{false, std::uint64_t{0}};
-  stream.expires_after(server.limits.write_timeout);
+  tcp_layer().expires_after(server.limits.write_timeout);
   if (!body_follows) {
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), use_nothrow);
     co_return std::pair{!ec, std::uint64_t{0}};
@@ -467,7 +536,7 @@ asio::awaitable<std::pair<bool, std::uint64_t>> Session::write(Response& res, bo
     // The head goes out with the first piece of the body, in one system call for a small body.
     const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(chunk.get(), n)};
     if (n == 0 && head.empty()) break;
-    stream.expires_after(server.limits.write_timeout);
+    tcp_layer().expires_after(server.limits.write_timeout);
     auto [ec, w] = co_await asio::async_write(stream, parts, use_nothrow);
     // What went out of the body, also when the peer left halfway (the access log's byte count).
     sent += w > head.size() ? w - head.size() : 0;
@@ -489,14 +558,10 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
       co_await t.async_wait(use_nothrow);
       continue;
     }
-    std::shared_ptr<Session> s;
-    {
-      std::lock_guard lock(sessions_mutex);
-      if (sessions.size() >= limits.max_connections || stopping) continue;  // socket closes here
-      s = std::make_shared<Session>(*this, std::move(socket));
-      sessions.insert(s);
-    }
-    asio::co_spawn(s->stream.get_executor(), s->run(), asio::detached);
+    if (tls)
+      start(std::make_shared<Session<TlsStream>>(*this, std::move(socket), *tls));
+    else
+      start(std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket)));
   }
 }
 
@@ -505,7 +570,7 @@ void HttpServer::Impl::close_idle_sessions() {
   for (const auto& s : sessions)
     // busy is re-checked on the session's strand, where it changes, so a request that has just
     // arrived is not cut off.
-    asio::post(s->stream.get_executor(), [s] {
+    asio::post(s->executor(), [s] {
       if (s->ws)
         s->ws->going_away();  // WebSockets are told to go (1001) at once
       else if (!s->busy)
@@ -515,13 +580,33 @@ void HttpServer::Impl::close_idle_sessions() {
 
 void HttpServer::Impl::close_all_sessions() {
   std::lock_guard lock(sessions_mutex);
-  for (const auto& s : sessions) asio::post(s->stream.get_executor(), [s] { s->close(); });
+  for (const auto& s : sessions) asio::post(s->executor(), [s] { s->close(); });
 }
 
 HttpServer::HttpServer(Handler& handler, ServerLimits limits, int threads, AccessLogger log)
     : impl_(std::make_shared<Impl>(handler, limits, std::max(1, threads), std::move(log))) {}
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::use_tls(const TlsCertificate& tls) {
+  // TLS 1.2 and 1.3 with OpenSSL's default ciphers (forward secret, AEAD first); no session
+  // tickets: a session is one TLS handshake per connection, and nothing is sent unasked.
+  asio::ssl::context ctx(asio::ssl::context::tls_server);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                  asio::ssl::context::single_dh_use);
+  SSL_CTX_set_num_tickets(ctx.native_handle(), 0);
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+  beast::error_code ec;
+  ctx.use_certificate_chain(asio::buffer(tls.certificate_pem), ec);
+  if (ec) throw Error(Errc::bad_request, "tls: the certificate does not load: " + ec.message());
+  ctx.use_private_key(asio::buffer(tls.private_key_pem), asio::ssl::context::pem, ec);
+  if (ec && ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
+    throw Error(Errc::bad_request, "tls: the private key is not the certificate's");
+  if (ec) throw Error(Errc::bad_request, "tls: the private key does not load: " + ec.message());
+  impl_->tls.emplace(std::move(ctx));
+}
 
 std::uint16_t HttpServer::listen(const std::string& host, std::uint16_t port) {
   beast::error_code ec;
@@ -595,7 +680,7 @@ void HttpServer::close_client(const std::string& client_id) {
   for (const auto& s : impl_->sessions) {
     if (s->client != client_id) continue;
     // Chat sockets are closed by the chat hub with a close frame and a reason; the rest here.
-    asio::post(s->stream.get_executor(), [s] {
+    asio::post(s->executor(), [s] {
       if (!s->ws) s->close();
     });
   }

@@ -1,5 +1,5 @@
 #pragma once
-// minihttpsd's HTTP/1.1 server: Boost.Beast on an Asio thread pool, one coroutine per connection,
+// minihttpsd's HTTP/1.1 server, on TCP or TLS: Boost.Beast on an Asio thread pool, one coroutine per connection,
 // keep-alive, limits on every read, streaming bodies both ways, WebSocket upgrades (a handler
 // answers net::Upgrade; see net/http_types.hpp), graceful stop (WebSockets get 1001). Beast stays in
 // http_server.cpp; the rest of the program talks to it through net::Handler.
@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "core/tls_certificate.hpp"
 #include "net/http_types.hpp"
 
 namespace mh::net {
@@ -42,6 +43,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Every connection speaks TLS from now on (docs/ARCHITECTURE.md §9): TLS 1.2 or 1.3 with this
+  // certificate chain and key. Call before listen(). Errc::bad_request when they do not load or do
+  // not match. A plain HTTP request on a TLS connection is answered 400 in plain HTTP, saying so.
+  void use_tls(const TlsCertificate& tls);
   // Binds HOST:PORT (port 0 picks a free one) and returns the port actually bound.
   std::uint16_t listen(const std::string& host, std::uint16_t port);
   // Runs the thread pool; returns once the server has stopped.

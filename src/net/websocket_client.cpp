@@ -6,11 +6,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
+
+#include "net/tls_client.hpp"
 
 namespace mh::net {
 
@@ -24,7 +27,10 @@ using tcp = asio::ip::tcp;
 // only on `thread`. Handlers capture `this`: the destructor joins the thread before the members go.
 struct WebSocketClient::Impl {
   asio::io_context io;
-  websocket::stream<beast::tcp_stream> ws{io};
+  // One of the two, made by open(): on plain TCP, or on TLS over it (wss://).
+  std::optional<asio::ssl::context> tls_context;
+  std::unique_ptr<websocket::stream<beast::tcp_stream>> plain;
+  std::unique_ptr<websocket::stream<detail::TlsStream>> tls;
   std::thread thread;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
@@ -43,6 +49,15 @@ struct WebSocketClient::Impl {
   bool close_requested = false;
   bool close_started = false;
   websocket::close_reason reason;
+
+  // Calls f with the WebSocket, whichever it is.
+  template <class F>
+  void with_ws(F&& f) {
+    if (tls)
+      f(*tls);
+    else
+      f(*plain);
+  }
 
   // Runs one operation to completion on the caller's thread. The WebSocket's timer may still be
   // pending when the operation is over (e.g. a refused upgrade): run() must not wait for it.
@@ -72,16 +87,18 @@ struct WebSocketClient::Impl {
   }
 
   void start_reading() {
-    ws.async_read(rbuf, [this](beast::error_code ec, std::size_t) {
-      if (ec) return end(ec);
-      std::string msg = beast::buffers_to_string(rbuf.cdata());
-      rbuf.consume(rbuf.size());
-      {
-        std::lock_guard lock(mutex);
-        inbox.push_back(std::move(msg));
-      }
-      changed.notify_all();
-      start_reading();
+    with_ws([this](auto& ws) {
+      ws.async_read(rbuf, [this](beast::error_code ec, std::size_t) {
+        if (ec) return end(ec);
+        std::string msg = beast::buffers_to_string(rbuf.cdata());
+        rbuf.consume(rbuf.size());
+        {
+          std::lock_guard lock(mutex);
+          inbox.push_back(std::move(msg));
+        }
+        changed.notify_all();
+        start_reading();
+      });
     });
   }
 
@@ -90,28 +107,34 @@ struct WebSocketClient::Impl {
     if (outbox.empty()) {
       if (close_requested && !close_started) {
         close_started = true;
-        ws.async_close(reason, [this](beast::error_code ec) {
-          if (ec) drop();  // the read side reports the end
+        with_ws([this](auto& ws) {
+          ws.async_close(reason, [this](beast::error_code ec) {
+            if (ec) drop();  // the read side reports the end
+          });
         });
       }
       return;
     }
     writing = true;
-    ws.async_write(asio::buffer(outbox.front()), [this](beast::error_code ec, std::size_t) {
-      writing = false;
-      outbox.pop_front();
-      if (ec) {
-        outbox.clear();
-        return;  // the pending read fails too and ends the connection
-      }
-      write_next();
+    with_ws([this](auto& ws) {
+      ws.async_write(asio::buffer(outbox.front()), [this](beast::error_code ec, std::size_t) {
+        writing = false;
+        outbox.pop_front();
+        if (ec) {
+          outbox.clear();
+          return;  // the pending read fails too and ends the connection
+        }
+        write_next();
+      });
     });
   }
 
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : beast::get_lowest_layer(*plain); }
+
   void drop() {
     beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws).socket().close(ignored);
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp().socket().close(ignored);
   }
 
   void end(const beast::error_code& ec) {
@@ -121,7 +144,8 @@ struct WebSocketClient::Impl {
       ended = true;
       // The peer's close frame may have been read by the read or by our close operation (the
       // read then ends with operation_aborted): either way reason() holds it.
-      const auto& r = ws.reason();
+      websocket::close_reason r;
+      with_ws([&r](auto& ws) { r = ws.reason(); });
       if (r.code != websocket::close_code::none) {
         info.code = r.code;
         info.reason = std::string(r.reason.data(), r.reason.size());
@@ -149,7 +173,14 @@ ClientResponse WebSocketClient::open(const std::string& target, const Headers& h
   beast::error_code ec;
   const auto results = resolver.resolve(server_.host, server_.port, ec);
   if (ec) throw Error(Errc::network, "cannot resolve " + server_.host + ": " + ec.message());
-  auto& tcp_layer = beast::get_lowest_layer(s.ws);
+  if (server_.tls) {
+    s.tls_context.emplace(detail::make_client_tls_context());
+    s.tls = std::make_unique<websocket::stream<detail::TlsStream>>(s.io, *s.tls_context);
+    detail::set_server_name(s.tls->next_layer(), server_.host);
+  } else {
+    s.plain = std::make_unique<websocket::stream<beast::tcp_stream>>(s.io);
+  }
+  auto& tcp_layer = s.tcp();
   tcp_layer.expires_after(timeout_);
   ec = s.step([&](auto done) {
     tcp_layer.async_connect(results, [done](beast::error_code e, const tcp::endpoint&) mutable { done(e); });
@@ -158,20 +189,28 @@ ClientResponse WebSocketClient::open(const std::string& target, const Headers& h
     throw Error(Errc::network, "cannot connect to " + server_.authority() + ": timed out");
   if (ec) throw Error(Errc::network, "cannot connect to " + server_.authority() + ": " + ec.message());
   tcp_layer.socket().set_option(tcp::no_delay(true), ec);
+  if (s.tls) {
+    ec = s.step([&](auto done) { s.tls->next_layer().async_handshake(asio::ssl::stream_base::client, done); });
+    if (ec) {
+      s.drop();
+      throw Error(Errc::network, detail::tls_handshake_failure(server_.host, server_.port, ec));
+    }
+  }
   tcp_layer.expires_never();  // the WebSocket's own timeouts from here on
 
-  auto opt = websocket::stream_base::timeout::suggested(beast::role_type::client);
-  opt.handshake_timeout = timeout_;
-  s.ws.set_option(opt);
-  s.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
-    req.set(http::field::user_agent, "minihttps/0.1");
-    for (const auto& h : headers) req.set(h.name, h.value);
-  }));
-  s.ws.read_message_max(max_message_bytes);
-  s.ws.text(true);
-
   websocket::response_type res;
-  ec = s.step([&](auto done) { s.ws.async_handshake(res, server_.authority(), target, done); });
+  s.with_ws([&](auto& ws) {
+    auto opt = websocket::stream_base::timeout::suggested(beast::role_type::client);
+    opt.handshake_timeout = timeout_;
+    ws.set_option(opt);
+    ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+      req.set(http::field::user_agent, "minihttps/0.1");
+      for (const auto& h : headers) req.set(h.name, h.value);
+    }));
+    ws.read_message_max(max_message_bytes);
+    ws.text(true);
+    ec = s.step([&](auto done) { ws.async_handshake(res, server_.authority(), target, done); });
+  });
   ClientResponse out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& f : res) out.headers.push_back({std::string(f.name_string()), std::string(f.value())});

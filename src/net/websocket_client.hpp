@@ -1,5 +1,5 @@
 #pragma once
-// The client side of a WebSocket (RFC 6455) over plain TCP: connect, upgrade with extra request
+// The client side of a WebSocket (RFC 6455) over TCP or TLS (https:// URLs): connect, upgrade with extra request
 // headers (e.g. RFC 9421 signature fields), then text messages both ways. Beast stays in
 // websocket_client.cpp. After open() a background thread does the I/O, so one thread may block in
 // receive() while others send().

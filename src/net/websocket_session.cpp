@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <deque>
 #include <string>
@@ -33,9 +34,13 @@ std::string clip_reason(std::string r) {
   return r;
 }
 
-class Session final : public WebSocketSession, public WebSocketPeer, public std::enable_shared_from_this<Session> {
+// On plain TCP (beast::tcp_stream) or on TLS over it.
+template <class Next>
+class Session final : public WebSocketSession,
+                      public WebSocketPeer,
+                      public std::enable_shared_from_this<Session<Next>> {
  public:
-  Session(beast::tcp_stream&& stream, Upgrade up)
+  Session(Next&& stream, Upgrade up)
       : ws_(std::move(stream)),
         handler_(std::move(up.handler)),
         max_message_(up.max_message_bytes),
@@ -56,10 +61,10 @@ class Session final : public WebSocketSession, public WebSocketPeer, public std:
   // WebSocketPeer: any thread. Posting to the strand keeps the order of the calls.
   void send(std::string text) override {
     asio::post(ws_.get_executor(),
-               [self = shared_from_this(), text = std::move(text)]() mutable { self->enqueue(std::move(text)); });
+               [self = this->shared_from_this(), text = std::move(text)]() mutable { self->enqueue(std::move(text)); });
   }
   void close(int code, std::string reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
       self->begin_close(code, std::move(reason), true);
     });
   }
@@ -74,7 +79,7 @@ class Session final : public WebSocketSession, public WebSocketPeer, public std:
   void drop_queue();
   void finish() noexcept;
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Next> ws_;
   std::unique_ptr<WebSocketHandler> handler_;
   std::size_t max_message_;
   std::size_t max_queued_;
@@ -90,8 +95,9 @@ class Session final : public WebSocketSession, public WebSocketPeer, public std:
   std::uint64_t bytes_sent_ = 0;
 };
 
-asio::awaitable<std::uint64_t> Session::run(const UpgradeRequest& req) {
-  auto self = shared_from_this();
+template <class Next>
+asio::awaitable<std::uint64_t> Session<Next>::run(const UpgradeRequest& req) {
+  auto self = this->shared_from_this();
   // If the coroutine is destroyed while suspended (the io_context goes away), on_close still runs.
   struct Guard {
     Session* s;
@@ -138,7 +144,8 @@ asio::awaitable<std::uint64_t> Session::run(const UpgradeRequest& req) {
   co_return bytes_sent_;
 }
 
-void Session::finish() noexcept {
+template <class Next>
+void Session<Next>::finish() noexcept {
   state_ = State::done;
   drop_queue();
   if (opened_) {
@@ -149,7 +156,8 @@ void Session::finish() noexcept {
   }
 }
 
-void Session::drop_queue() {
+template <class Next>
+void Session<Next>::drop_queue() {
   // The message being written must stay alive until its write completes.
   while (queue_.size() > (writing_ ? 1u : 0u)) {
     queued_bytes_ -= queue_.back().size();
@@ -157,7 +165,8 @@ void Session::drop_queue() {
   }
 }
 
-void Session::enqueue(std::string text) {
+template <class Next>
+void Session<Next>::enqueue(std::string text) {
   if (state_ != State::open) return;
   if (queued_bytes_ + text.size() > max_queued_) {
     drop_queue();
@@ -169,18 +178,19 @@ void Session::enqueue(std::string text) {
   if (!writing_) write_next();
 }
 
-void Session::write_next() {
+template <class Next>
+void Session<Next>::write_next() {
   if (queue_.empty()) {
     if (state_ == State::closing && !close_sent_) {
       close_sent_ = true;
-      ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code ec) {
+      ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code ec) {
         if (ec) self->abort();
       });
     }
     return;
   }
   writing_ = true;
-  ws_.async_write(asio::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  ws_.async_write(asio::buffer(queue_.front()), [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
     self->writing_ = false;
     self->queued_bytes_ -= self->queue_.front().size();
     self->queue_.pop_front();
@@ -193,7 +203,8 @@ void Session::write_next() {
   });
 }
 
-void Session::begin_close(int code, std::string reason, bool flush) {
+template <class Next>
+void Session<Next>::begin_close(int code, std::string reason, bool flush) {
   if (state_ == State::upgrading) {
     abort();
     return;
@@ -203,7 +214,7 @@ void Session::begin_close(int code, std::string reason, bool flush) {
   close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), clip_reason(std::move(reason)));
   if (!flush) drop_queue();
   timer_.expires_after(kCloseTimeout);
-  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec) self->abort();
   });
   if (!writing_) write_next();
@@ -214,7 +225,11 @@ void Session::begin_close(int code, std::string reason, bool flush) {
 bool is_websocket_upgrade(const UpgradeRequest& req) { return websocket::is_upgrade(req); }
 
 std::shared_ptr<WebSocketSession> WebSocketSession::create(beast::tcp_stream&& stream, Upgrade up) {
-  return std::make_shared<Session>(std::move(stream), std::move(up));
+  return std::make_shared<Session<beast::tcp_stream>>(std::move(stream), std::move(up));
+}
+
+std::shared_ptr<WebSocketSession> WebSocketSession::create(TlsStream&& stream, Upgrade up) {
+  return std::make_shared<Session<TlsStream>>(std::move(stream), std::move(up));
 }
 
 }  // namespace mh::net::detail

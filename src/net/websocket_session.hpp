@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "net/http_types.hpp"
+#include "net/tls_stream.hpp"
 
 namespace mh::net::detail {
 
@@ -23,6 +24,7 @@ class WebSocketSession {
  public:
   // Takes the connection out of `stream` (left closed, but usable) for up.handler.
   static std::shared_ptr<WebSocketSession> create(boost::beast::tcp_stream&& stream, Upgrade up);
+  static std::shared_ptr<WebSocketSession> create(TlsStream&& stream, Upgrade up);
   virtual ~WebSocketSession() = default;
 
   // Completes the upgrade (101), calls on_open, reads messages until the connection ends, calls

@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "io/folder_lock.hpp"
 #include "io/server_identity.hpp"
 #include "io/system_clock.hpp"
+#include "io/tls_files.hpp"
 #include "net/http_server.hpp"
 #include "server/access_log.hpp"
 #include "server/ban_list.hpp"
@@ -47,6 +49,42 @@ void setup_logging(const server::Options& o) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");  // local time with its UTC offset
+}
+
+// The names a self-signed certificate covers: this machine's (loopback, its host name), the address
+// it listens on when that is one address, and the operator's --tls-name.
+std::vector<std::string> self_signed_names(const server::Options& o) {
+  std::vector<std::string> names{"localhost", "127.0.0.1", "::1"};
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && is_certificate_name(host)) names.emplace_back(host);
+  if (o.host != "0.0.0.0" && o.host != "::") names.push_back(o.host);
+  names.insert(names.end(), o.tls_names.begin(), o.tls_names.end());
+  std::vector<std::string> unique;
+  for (auto& n : names)
+    if (std::find(unique.begin(), unique.end(), n) == unique.end()) unique.push_back(std::move(n));
+  return unique;
+}
+
+// The certificate HTTPS runs with, said on the console: what a browser will show for it.
+TlsCertificate tls_certificate(const server::Options& o, std::int64_t now) {
+  TlsCertificate tls;
+  std::string origin;
+  if (o.tls_self_signed) {
+    auto made = io::load_or_create_self_signed(o.keys, self_signed_names(o), now);
+    tls = std::move(made.files);
+    origin = std::string(made.created ? "made now, " : "") + "self-signed, kept in " +
+             (std::filesystem::path(o.keys) / io::kSelfSignedCertFile).string();
+  } else {
+    tls = io::load_tls_files(o.tls_cert, o.tls_key);
+    origin = o.tls_cert;
+  }
+  const CertificateFacts facts = describe_certificate(tls.certificate_pem);
+  std::string names;
+  for (const auto& n : facts.names) names += (names.empty() ? "" : ", ") + n;
+  // The key's hash as curl's --pinnedpubkey and Chromium's --ignore-certificate-errors-spki-list take it.
+  spdlog::info("tls: certificate SHA-256 {} for {} ({}); its public key sha256//{}", facts.sha256,
+               names.empty() ? "no names" : names, origin, facts.spki_sha256);
+  return tls;
 }
 
 // First SIGINT/SIGTERM: graceful stop within --grace. Second: stop at once.
@@ -156,7 +194,8 @@ int main(int argc, char** argv) {
     std::optional<auth::ReplayCache> local_nonces;
     if (!shared) local_nonces.emplace(2 * opt.max_skew + 1, opt.replay_capacity, opt.replay_per_client);
     auth::NonceStore& request_nonces = shared ? shared->request_nonces() : *local_nonces;
-    web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew, "http", opt.require_sealed);
+    web::RequestVerifier verifier(*registry, request_nonces, clock, opt.max_skew, opt.tls() ? "https" : "http",
+                                  opt.require_sealed);
     web::FileService files(web::FileServiceOptions{opt.root});
     web::UploadOptions up;
     up.dir = opt.upload_dir;
@@ -208,6 +247,12 @@ int main(int argc, char** argv) {
     http.set_event_log([](const std::string& line) { spdlog::info("{}", line); });
     // Before "listening" is printed: whoever sees that line may send SIGTERM and expects a clean stop.
     watch_signals(http, opt.grace);
+    std::optional<CertificateFacts> tls;
+    if (opt.tls()) {
+      const TlsCertificate certificate = tls_certificate(opt, clock.now());
+      http.use_tls(certificate);
+      tls = describe_certificate(certificate.certificate_pem);
+    }
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
     http.every(std::chrono::seconds(30), [registry, &clock, ttl = opt.session_ttl] {
@@ -240,11 +285,13 @@ int main(int argc, char** argv) {
     http.every(std::chrono::seconds(10), [] { ::malloc_trim(0); });
 
     const bool v6 = opt.host.find(':') != std::string::npos;
-    std::printf("listening on http://%s%s%s:%u\n", v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port);
+    const char* scheme = tls ? "https" : "http";
+    std::printf("listening on %s://%s%s%s:%u\n", scheme, v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port);
     std::printf("fingerprint %s\n", ed25519_fingerprint(id.key.public_key()).c_str());
+    if (tls) std::printf("tls certificate SHA-256 %s\n", tls->sha256.c_str());
     if (opt.web_app)
-      std::printf("web page http://%s%s%s:%u/.app/ (page %s)\n", v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "", port,
-                  page.app_hash().c_str());
+      std::printf("web page %s://%s%s%s:%u/.app/ (page %s)\n", scheme, v6 ? "[" : "", opt.host.c_str(), v6 ? "]" : "",
+                  port, page.app_hash().c_str());
     std::printf("serving %s with %d threads; stop with Ctrl-C or SIGTERM\n", opt.root.c_str(), opt.threads);
     std::fflush(stdout);
 

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/stream.hpp"
+#include "core/tls_certificate.hpp"
 #include "core/version.hpp"
 #include "store/redis_client.hpp"
 
@@ -209,6 +210,22 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--chat-upgrade-burst", o.chat_upgrade_burst, "chat connections a client may open at once")
       ->check(CLI::Range(1.0, 1e6))
       ->capture_default_str();
+  auto* cert = app.add_option("--tls-cert", o.tls_cert,
+                              "serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key");
+  auto* key = app.add_option("--tls-key", o.tls_key, "the PEM private key of --tls-cert (chmod 600)");
+  cert->needs(key);
+  key->needs(cert);
+  auto* self_signed =
+      app.add_flag("--tls-self-signed", o.tls_self_signed,
+                   "serve HTTPS with a self-signed certificate made and kept in KEYS (tls_self_signed.crt) for "
+                   "localhost, 127.0.0.1, ::1, this host's name and each --tls-name");
+  self_signed->excludes(cert)->excludes(key);
+  app.add_option("--tls-name", o.tls_names,
+                 "another host name or IP address the self-signed certificate names (repeat for more)")
+      ->needs(self_signed)
+      ->check([](const std::string& v) {
+        return is_certificate_name(v) ? std::string() : "'" + v + "' is neither a host name nor an IP address";
+      });
   try {
     app.parse(argc, argv);
     if (config->count() > 0) refuse_unknown_config_keys(app, config->as<std::string>());

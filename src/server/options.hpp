@@ -2,6 +2,7 @@
 // minihttpsd's options: command line, optionally a config file (--config), defaults here.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mh::server {
 
@@ -50,6 +51,14 @@ struct Options {
   std::size_t chat_room_size = 100;  // connections per chat room
   double chat_upgrade_rate = 2;      // chat connections a client may open per second (token bucket)
   double chat_upgrade_burst = 10;    // and its burst
+
+  // TLS under HTTP (docs/ARCHITECTURE.md §9): the operator's certificate chain and key, or one made
+  // and kept in the keys folder for tls_names (and localhost, 127.0.0.1, ::1, this host's name).
+  std::string tls_cert;
+  std::string tls_key;
+  bool tls_self_signed = false;
+  std::vector<std::string> tls_names;
+  bool tls() const { return tls_self_signed || !tls_cert.empty(); }
 
   std::string host;  // parsed from listen
   std::uint16_t port = 0;

@@ -46,14 +46,19 @@ class Server:
         self.output = []
         self.port = None
         self.fingerprint = None
+        self.scheme = "http"
+        self.tls_key = None  # with TLS: the base64 SHA-256 of the certificate's public key
         ready = threading.Event()
 
         def drain():
             for line in self.proc.stdout:
                 self.output.append(line)
-                m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+                m = re.search(r"listening on (https?)://127\.0\.0\.1:(\d+)", line)
                 if m:
-                    self.port = int(m.group(1))
+                    self.scheme, self.port = m.group(1), int(m.group(2))
+                m = re.search(r"its public key sha256//([A-Za-z0-9+/]{43}=)", line)
+                if m:
+                    self.tls_key = m.group(1)
                 m = re.search(r"fingerprint (SHA256:[A-Za-z0-9+/]{43})", line)
                 if m:
                     self.fingerprint = m.group(1)
@@ -69,7 +74,7 @@ class Server:
 
     @property
     def origin(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self):
         if self.proc.poll() is None:
@@ -93,14 +98,14 @@ def run_client(home, *args, timeout=60):
 class Browser:
     """A headless Chromium with a fresh profile and download folder."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         self.downloads = tempfile.mkdtemp(prefix="mh-downloads-")
         self.profile = tempfile.mkdtemp(prefix="mh-profile-")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                     "--no-first-run", "--no-default-browser-check", "--window-size=1100,800",
-                    f"--user-data-dir={self.profile}"):
+                    f"--user-data-dir={self.profile}", *extra_args):
             options.add_argument(arg)
         options.add_experimental_option("prefs", {
             "download.default_directory": self.downloads,
@@ -216,7 +221,14 @@ class BrowserTest(unittest.TestCase):
         cls.server.stop()
 
     def setUp(self):
-        self.browser = Browser()
+        self.browser = Browser(self.browser_args())
+
+    def browser_args(self):
+        """Chromium's extra flags for this class's server: with TLS, accept its certificate's key
+        (what a user does by comparing the fingerprint the server printed and accepting it)."""
+        if self.server.tls_key:
+            return [f"--ignore-certificate-errors-spki-list={self.server.tls_key}"]
+        return []
 
     def tearDown(self):
         self.browser.quit()

@@ -379,6 +379,21 @@ class Upload(BrowserTest):
         self.assertEqual(sorted(os.listdir(os.path.join(area, "files"))), ["video.bin"])
 
 
+def connected_cli(server, name):
+    """A fresh CLI home connected to `server` as `name`, the server's key pinned."""
+    home = tempfile.mkdtemp(prefix="mh-cli-")
+    connected = run_client(home, "connect", "--server", server.origin, "--name", name,
+                           "--fingerprint", server.fingerprint, "--rsa-bits", "2048")
+    if connected.returncode:
+        raise AssertionError(f"connect as {name}: {connected.stderr}")
+    return home
+
+
+def open_lobby(browser):
+    browser.find("#open-chat").click()
+    browser.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+
+
 class CliChat:
     """A real `minihttps chat` in a room, typed into like a user at a terminal; its lines kept."""
 
@@ -430,14 +445,10 @@ class Chat(BrowserTest):
 
     def test_the_page_and_the_cli_chat_both_ways(self):
         b = self.browser
-        home = tempfile.mkdtemp(prefix="mh-cli-chat-")
-        connected = run_client(home, "connect", "--server", self.server.origin, "--name", "clara",
-                               "--fingerprint", self.server.fingerprint, "--rsa-bits", "2048")
-        self.assertEqual(connected.returncode, 0, connected.stderr)
+        home = connected_cli(self.server, "clara")
         self.first_visit(name="pia", fingerprint=self.server.fingerprint)
         row_names(b)
-        b.find("#open-chat").click()
-        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        open_lobby(b)
         cli = CliChat(home)
         try:
             cli.wait_line(r"\* you joined lobby")
@@ -486,8 +497,7 @@ class Chat(BrowserTest):
         b = self.browser
         self.first_visit(fingerprint=self.server.fingerprint)
         row_names(b)
-        b.find("#open-chat").click()
-        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        open_lobby(b)
         # A handshake elsewhere (here: by script, as another tab would) replaces the session; the
         # server closes the chat at its next frame, and the panel comes back on its own.
         self.assertEqual(b.script("""
@@ -588,8 +598,7 @@ class Usability(BrowserTest):
         b.driver.set_window_size(360, 740)
         self.first_visit(fingerprint=self.server.fingerprint)
         row_names(b)
-        b.find("#open-chat").click()
-        b.wait_text("#chat-title", lambda t: t == "Chat · lobby")
+        open_lobby(b)
         unnamed = """
           const named = (e) => (e.getAttribute('aria-label') || e.labels?.length || e.textContent.trim());
           return [...document.querySelectorAll('button, input, select, a[href]')]
@@ -636,6 +645,47 @@ class Logout(BrowserTest):
         b.find("#forget-confirm").click()
         b.find("#connect-form")
         self.assertIsNone(b.idb_record())
+
+
+class OverTls(BrowserTest):
+    """The page from a server started with --tls-self-signed, in Chromium told to accept that
+    certificate's key: a secure context away from localhost. The handshake, a listing, a download
+    verified chunk by chunk, and the chat (wss://, through a ticket) with a CLI client on https://."""
+    files = {"hello.txt": b"Hello over TLS\n", "big.bin": BIG}
+    server_args = ("--tls-self-signed",)
+
+    def test_the_page_works_over_https_as_over_http(self):
+        b = self.browser
+        self.assertEqual(self.server.origin[:8], "https://")
+        self.first_visit(name="tina", fingerprint=self.server.fingerprint)
+        self.assertEqual(row_names(b), ["big.bin", "hello.txt"])
+        self.assertEqual(b.driver.execute_script("return [location.protocol, isSecureContext]"), ["https:", True])
+        without_picker(b)
+        for name in ("hello.txt", "big.bin"):
+            b.driver.find_element(By.LINK_TEXT, name).click()
+            result, text = wait_transfers(b, "downloading", [name], 120)[name]
+            self.assertEqual(result, "done", text)
+        with open(b.downloaded("hello.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"Hello over TLS\n")
+        self.assertEqual(sha256_file(b.downloaded("big.bin")), hashlib.sha256(BIG).hexdigest())
+
+        home = connected_cli(self.server, "tom")  # on https://
+        open_lobby(b)
+        cli = CliChat(home)
+        try:
+            cli.wait_line(r"\* you joined lobby")
+            b.find('#chat-who li[data-name="tom"]')
+            b.find("#chat-text").send_keys("from the page, over wss")
+            b.find("#chat-send").click()
+            cli.wait_line("tina: from the page, over wss")
+            cli.type("and back over https")
+            poll(lambda: any(e.get_attribute("data-from") == "tom" and "and back over https" in e.text
+                             for e in b.driver.find_elements(By.CSS_SELECTOR, "#chat-messages li[data-from]")),
+                 30, lambda: "the page shows no message from tom")
+            b.screenshot("tls")
+        finally:
+            cli.quit()
+        self.assertEqual(b.console_errors(), [])
 
 
 class Serving(unittest.TestCase):

@@ -406,16 +406,17 @@ TEST(ClientCli, BadServerUrlIsRefusedBeforeAnythingIsCreated) {
     std::string url, reason;
   };
   const std::vector<Case> cases = {
-      {"ftp://x", "minihttps: server URL must be HOST:PORT or http://HOST:PORT (got 'ftp://x')\n"},
-      {"https://example.org",
-       "minihttps: https:// is not supported: use http://example.org (minihttps speaks no TLS; it authenticates the "
-       "server and encrypts every request itself)\n"},
+      {"ftp://x", "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'ftp://x')\n"},
+      {"https://h/path",
+       "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'https://h/path')\n"},
+      {"https://h:65536", "minihttps: server URL: bad port '65536'\n"},
       {"http://h:99999", "minihttps: server URL: bad port '99999'\n"},
       {"http://h:80a", "minihttps: server URL: bad port '80a'\n"},
       {"http://h:123456", "minihttps: server URL: bad port '123456'\n"},
-      {"http://h/path", "minihttps: server URL must be HOST:PORT or http://HOST:PORT (got 'http://h/path')\n"},
-      {"http://", "minihttps: server URL must be HOST:PORT or http://HOST:PORT (got 'http://')\n"},
-      {"h:8443/x", "minihttps: server URL must be HOST:PORT or http://HOST:PORT (got 'h:8443/x')\n"},
+      {"http://h/path",
+       "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'http://h/path')\n"},
+      {"http://", "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'http://')\n"},
+      {"h:8443/x", "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'h:8443/x')\n"},
       {"http://:8443", "minihttps: server URL: missing host\n"},
       {"http://[::1", "minihttps: server URL: unterminated IPv6 address\n"},
       {"http://h:", "minihttps: server URL: empty port\n"},

@@ -127,15 +127,12 @@ TEST_F(ClientUx, ServerAddressesAsPeopleTypeThem) {
   EXPECT_NE(client(home_, {"--server", "http://" + a + "/", "ls", "docs"}).out.find("a.txt"), std::string::npos);
   EXPECT_EQ(client(home_, {"--server", a, "get", "hello.txt"}).out, "hello, world\n");
 
-  // https:// is told what to use instead: a usage error, nothing created.
+  // Another scheme is a usage error, nothing created (https:// is TLS: tests/integration/tls_test.cpp).
   TempDir other;
-  const CommandResult tls = client(other / "home", {"connect", "https://" + a, "--name", "bob"});
-  EXPECT_EQ(tls.exit_code, 2) << describe(tls);
-  EXPECT_EQ(tls.err, "minihttps: https:// is not supported: use http://" + a +
-                         " (minihttps speaks no TLS; it authenticates the server and encrypts every request itself)\n");
   const CommandResult ftp = client(other / "home", {"--server", "ftp://" + a, "ls"});
   EXPECT_EQ(ftp.exit_code, 2) << describe(ftp);
-  EXPECT_EQ(ftp.err, "minihttps: server URL must be HOST:PORT or http://HOST:PORT (got 'ftp://" + a + "')\n");
+  EXPECT_EQ(ftp.err,
+            "minihttps: server URL must be HOST:PORT, http://HOST:PORT or https://HOST:PORT (got 'ftp://" + a + "')\n");
   EXPECT_FALSE(fs::exists(other / "home"));
 }
 

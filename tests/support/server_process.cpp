@@ -167,7 +167,7 @@ ServerProcess::~ServerProcess() {
 }
 
 std::string ServerProcess::authority() const { return "127.0.0.1:" + std::to_string(port_); }
-std::string ServerProcess::url() const { return "http://" + authority(); }
+std::string ServerProcess::url() const { return (tls_ ? "https://" : "http://") + authority(); }
 
 void ServerProcess::start() {
   // A port freed a moment ago (restart) can still be taken by a straggler: retry the bind.
@@ -221,19 +221,20 @@ void ServerProcess::start_once() {
   out_->wake_w = wake.w;
   reader_ = std::thread([o = out_, a = out.r, b = err.r, w = wake.r] { o->drain(a, b, w); });
 
-  // Wait for "listening on http://127.0.0.1:PORT\nfingerprint SHA256:...\n".
+  // Wait for "listening on http[s]://127.0.0.1:PORT\nfingerprint SHA256:...\n".
   std::string listening, fp;
   bool ok = false;
   {
     std::unique_lock lock(out_->mutex);
     ok = out_->changed.wait_for(lock, opts_.start_timeout, [&] {
       const std::string& s = out_->out;
-      const auto l = s.find("listening on http://");
+      const auto l = s.find("listening on http");
       const auto f = s.find("fingerprint ");
       if (l != std::string::npos && f != std::string::npos) {
         const auto le = s.find('\n', l), fe = s.find('\n', f);
         if (le != std::string::npos && fe != std::string::npos) {
           listening = s.substr(l, le - l);
+          tls_ = listening.starts_with("listening on https://");
           fp = s.substr(f + 12, fe - f - 12);
           return true;
         }

@@ -62,7 +62,7 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  std::string url() const;        // "http://127.0.0.1:PORT"
+  std::string url() const;        // "http://127.0.0.1:PORT", or https:// when it serves TLS
   std::string authority() const;  // "127.0.0.1:PORT"
   std::uint16_t port() const { return port_; }
   std::string fingerprint() const { return fingerprint_; }  // "SHA256:..."
@@ -105,6 +105,7 @@ class ServerProcess {
   int last_exit_ = -1;    // of the previous run, for the stderr history
   std::uint16_t port_ = 0;
   std::string fingerprint_;
+  bool tls_ = false;  // it said "listening on https://"
 
   struct Output;  // the drained pipes, shared with the reader thread
   std::shared_ptr<Output> out_;

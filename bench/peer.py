@@ -444,25 +444,36 @@ def scenario_handshakes(work, server, nginx):
     if r["non2xx"]:
         log(f"warning: {r['non2xx']} handshakes refused")
     rows = [("handshakes/s, 2 concurrent clients (pre-computed hellos)", f"{r['rps']:.0f}", "", None)]
+    if TLS:  # the TLS layer alone, on both servers' ECDSA P-256 certificates
+        ours_tls, ours_tls_us = s_time(server.port, server.proc.pid)
+        _, nginx_tls_us = s_time(nginx.port_ecdsa, nginx.worker_pids()[0])
+        rows.append(("TLS 1.3 full handshakes/s alone, ECDSA P-256: minihttpsd (server CPU each) / nginx",
+                     f"{ours_tls:.0f} ({ours_tls_us:.0f} µs)", f"{nginx_tls_us:.0f} µs", nginx_tls_us / ours_tls_us))
     (worker,) = nginx.worker_pids()
     for kind, port in (("RSA-2048", nginx.port_rsa), ("ECDSA P-256", nginx.port_ecdsa)):
-        worker_cpu0 = cpu_seconds(worker)
-        procs = [subprocess.Popen(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
-                                   "-new", "-tls1_3", "-time", str(DURATION)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-        total = 0.0
-        connections = 0
-        for p in procs:
-            out = p.communicate()[0]
-            m = re.search(r"(\d+) connections in (\d+) real seconds", out)
-            total += int(m.group(1)) / max(1, int(m.group(2)))
-            connections += int(m.group(1))
-        theirs_us = (cpu_seconds(worker) - worker_cpu0) / max(1, connections) * 1e6
+        total, theirs_us = s_time(port, worker)
         rows.append((f"TLS 1.3 full handshakes/s, nginx {kind}, 2 concurrent clients", "", f"{total:.0f}", None))
         rows.append((f"handshakes: minihttpsd / nginx {kind}", f"{r['rps']:.0f}", f"{total:.0f}", r["rps"] / total))
         rows.append((f"server CPU per handshake: nginx {kind} / minihttpsd (handshakes per server CPU-second, "
                      "ratio of)", f"{ours_us:.0f} µs", f"{theirs_us:.0f} µs", theirs_us / ours_us))
     return rows
+
+
+def s_time(port, pid):
+    """Full TLS 1.3 handshakes by two `openssl s_time -new` clients on the load core for DURATION
+    seconds: handshakes per second, and the server's CPU µs per handshake (process `pid`)."""
+    cpu0 = cpu_seconds(pid)
+    procs = [subprocess.Popen(["taskset", "-c", LOAD_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
+                               "-new", "-tls1_3", "-time", str(DURATION)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+    total = 0.0
+    connections = 0
+    for p in procs:
+        out = p.communicate()[0]
+        m = re.search(r"(\d+) connections in (\d+) real seconds", out)
+        total += int(m.group(1)) / max(1, int(m.group(2)))
+        connections += int(m.group(1))
+    return total, (cpu_seconds(pid) - cpu0) / max(1, connections) * 1e6
 
 
 def scenario_upload(work, www, server, fernet_limit):

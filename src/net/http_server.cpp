@@ -148,11 +148,12 @@ http::field framing_field_of(const beast::error_code& ec) noexcept {
     return http::field::content_length;
   return http::field::unknown;
 }
+
 // Half-closes, then reads (from `from`: the connection, or the TLS on it) and drops what the client
 // still sends for a moment before the socket is closed (RFC 9112 §9.6): closing with unread bytes
 // would send a reset that can destroy the answer before the client has read it.
 template <class ReadStream>
-asio::awaitable<void> drain_and_close(beast::tcp_stream& tcp, ReadStream& from) {
+asio::awaitable<void> half_close_and_drain(beast::tcp_stream& tcp, ReadStream& from) {
   beast::error_code ec;
   tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
@@ -332,7 +333,7 @@ asio::awaitable<bool> Session<Stream>::start_tls() {
       response_head(r, r.body.size(), false, head);
       const std::array<asio::const_buffer, 2> parts{asio::buffer(head), asio::buffer(r.body)};
       auto [wec, w] = co_await asio::async_write(tcp_layer(), parts, use_nothrow);
-      if (!wec) co_await drain_and_close(tcp_layer(), tcp_layer());
+      if (!wec) co_await half_close_and_drain(tcp_layer(), tcp_layer());
       co_return false;
     }
     auto [ec, used] =
@@ -350,7 +351,7 @@ asio::awaitable<void> Session<Stream>::refuse_head(int status, const std::string
   r.status = status;
   r.close = true;
   const auto [ok, bytes] = co_await write(r, false);
-  if (ok) co_await drain_and_close(tcp_layer(), stream);
+  if (ok) co_await half_close_and_drain(tcp_layer(), stream);
 }
 
 template <class Stream>

@@ -5,7 +5,8 @@ saves a large file (streamed to the download folder through the service worker, 
 picked file with the File System Access API, here a file of the origin-private file system since
 nobody answers the save dialog), and by `minihttps get -o FILE`, each RUNS times in turn in one
 run. Prints a markdown table: MB/s (median of the runs, and their spread) and the ratios to the
-CLI. Usage: bench/page.py BUILD_DIR [SIZE_MIB] [RUNS]"""
+CLI. BENCH_TLS=1: the server on --tls-self-signed, the page and the CLI on https://.
+Usage: bench/page.py BUILD_DIR [SIZE_MIB] [RUNS]"""
 import os
 import statistics
 import subprocess
@@ -27,8 +28,9 @@ def main():
     from selenium.webdriver.common.by import By
 
     size = size_mib << 20
-    server = bs.Server(files={"big.bin": os.urandom(size)})
-    browser = bs.Browser()
+    tls = os.environ.get("BENCH_TLS") == "1"
+    server = bs.Server(("--tls-self-signed",) if tls else (), files={"big.bin": os.urandom(size)})
+    browser = bs.Browser([f"--ignore-certificate-errors-spki-list={server.tls_key}"] if tls else [])
     home = tempfile.mkdtemp(prefix="mh-bench-page-")
     out = tempfile.mkdtemp(prefix="mh-bench-page-out-")
     page, picked, writes, cli = [], [], [], []
@@ -68,7 +70,9 @@ def main():
         return f"{statistics.median(xs):.0f} MB/s ({min(xs):.0f}–{max(xs):.0f})"
     def ratio(xs):
         return f"{statistics.median(xs) / statistics.median(cli):.2f}"
-    print(f"| {size_mib} MiB download, {runs} runs each, same server, Chromium {browser_version()} | MB/s, median (min–max) | / CLI |")
+    over = ", over TLS" if tls else ""
+    print(f"| {size_mib} MiB download, {runs} runs each, same server{over}, Chromium {browser_version()} "
+          "| MB/s, median (min–max) | / CLI |")
     print("|---|---|---|")
     print(f"| page → service worker → download folder | {cell(page)} | {ratio(page)} |")
     print(f"| page → picked file (File System Access) | {cell(picked)} | {ratio(picked)} |")

@@ -65,8 +65,9 @@ std::vector<std::string> self_signed_names(const server::Options& o) {
   return unique;
 }
 
-// The certificate HTTPS runs with, said on the console: what a browser will show for it.
-TlsCertificate tls_certificate(const server::Options& o, std::int64_t now) {
+// Makes `http` serve HTTPS with the certificate the options name, and says on the console what a
+// browser will show for it. Returns what it said (parsed once).
+CertificateFacts serve_tls(net::HttpServer& http, const server::Options& o, std::int64_t now) {
   TlsCertificate tls;
   std::string origin;
   if (o.tls_self_signed) {
@@ -84,7 +85,8 @@ TlsCertificate tls_certificate(const server::Options& o, std::int64_t now) {
   // The key's hash as curl's --pinnedpubkey and Chromium's --ignore-certificate-errors-spki-list take it.
   spdlog::info("tls: certificate SHA-256 {} for {} ({}); its public key sha256//{}", facts.sha256,
                names.empty() ? "no names" : names, origin, facts.spki_sha256);
-  return tls;
+  http.use_tls(tls);
+  return facts;
 }
 
 // First SIGINT/SIGTERM: graceful stop within --grace. Second: stop at once.
@@ -248,11 +250,7 @@ int main(int argc, char** argv) {
     // Before "listening" is printed: whoever sees that line may send SIGTERM and expects a clean stop.
     watch_signals(http, opt.grace);
     std::optional<CertificateFacts> tls;
-    if (opt.tls()) {
-      const TlsCertificate certificate = tls_certificate(opt, clock.now());
-      http.use_tls(certificate);
-      tls = describe_certificate(certificate.certificate_pem);
-    }
+    if (opt.tls()) tls = serve_tls(http, opt, clock.now());
     const std::uint16_t port = http.listen(opt.host, opt.port);
     if (!opt.port_file.empty()) io::write_file_atomic(opt.port_file, std::to_string(port) + "\n", 0644);
     http.every(std::chrono::seconds(30), [registry, &clock, ttl = opt.session_ttl] {
